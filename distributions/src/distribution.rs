@@ -1,0 +1,124 @@
+//! The [`Distribution`] trait, the [`Cdf`] trait and the object-safe [`ErasedDistribution`].
+
+use crate::constraint::Constraint;
+use crate::value::{Value, ValueType};
+use rand::Rng;
+use std::fmt::Debug;
+
+/// A probability distribution over typed values.
+///
+/// `log_prob` is exactly `-inf` outside the [`support`](Distribution::support) (never NaN, never a
+/// panic); at the edges of the support it follows the limit of the density from inside.
+///
+/// ```
+/// use pyro_distributions::{Distribution, Normal};
+/// use rand::SeedableRng;
+///
+/// let d = Normal::new(0.0, 2.0)?;
+/// let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(0);
+/// let x = d.sample(&mut rng);
+/// assert!(d.log_prob(&x).is_finite());
+/// assert_eq!(d.mean(), Some(0.0));
+/// assert_eq!(d.variance(), Some(4.0));
+/// # Ok::<(), pyro_distributions::ParamError>(())
+/// ```
+pub trait Distribution: Clone + Debug + Send + Sync + 'static {
+    /// The type of a draw: `f64`, `i64`, `bool`, or a vector of them.
+    type Value: ValueType;
+    /// The type of the mean and variance: `f64` for scalar families, `Vec<f64>` for vector ones.
+    type Moment: ValueType;
+
+    /// The family name, e.g. `"Normal"`.
+    fn family(&self) -> &'static str;
+
+    /// Draws one value.
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Self::Value;
+
+    /// The log-density (or log-mass) at `value`; `-inf` outside the support.
+    fn log_prob(&self, value: &Self::Value) -> f64;
+
+    /// The set of values with positive density.
+    fn support(&self) -> Constraint;
+
+    /// The mean, where it exists.
+    fn mean(&self) -> Option<Self::Moment>;
+
+    /// The variance (element-wise for vector families), where it exists.
+    fn variance(&self) -> Option<Self::Moment>;
+
+    /// The number of independent elements of a batched distribution; `None` for a single draw.
+    fn batch_len(&self) -> Option<usize> {
+        None
+    }
+
+    /// The log-probability of each batch element; one element for an unbatched distribution.
+    fn log_prob_elements(&self, value: &Self::Value) -> Vec<f64> {
+        vec![self.log_prob(value)]
+    }
+}
+
+/// The cumulative distribution function of a univariate continuous family.
+pub trait Cdf {
+    /// `P(X <= x)`.
+    fn cdf(&self, x: f64) -> f64;
+}
+
+/// The object-safe, type-erased face of a [`Distribution`]: values go in and out as [`Value`].
+///
+/// Every [`Distribution`] implements it, so a trace can hold any distribution, including a
+/// user-defined one, and re-score it later. A value of the wrong type scores `-inf`.
+///
+/// ```
+/// use pyro_distributions::{Bernoulli, ErasedDistribution, Value};
+///
+/// let d = Bernoulli::new(0.25)?;
+/// assert_eq!(d.log_prob_value(&Value::Bool(true)), 0.25_f64.ln());
+/// assert_eq!(d.log_prob_value(&Value::Int(1)), 0.25_f64.ln());
+/// assert_eq!(d.log_prob_value(&Value::Real(0.5)), f64::NEG_INFINITY);
+/// # Ok::<(), pyro_distributions::ParamError>(())
+/// ```
+pub trait ErasedDistribution: Debug + Send + Sync {
+    /// The family name, e.g. `"Normal"`.
+    fn family_name(&self) -> &'static str;
+    /// Draws one value.
+    fn sample_value(&self, rng: &mut dyn Rng) -> Value;
+    /// The log-density at `value`; `-inf` for a value of the wrong type or outside the support.
+    fn log_prob_value(&self, value: &Value) -> f64;
+    /// The log-probability of each batch element; `None` for a value of the wrong type.
+    fn log_prob_elements_value(&self, value: &Value) -> Option<Vec<f64>>;
+    /// The set of values with positive density.
+    fn support_set(&self) -> Constraint;
+    /// The mean, where it exists.
+    fn mean_value(&self) -> Option<Value>;
+    /// The variance, where it exists.
+    fn variance_value(&self) -> Option<Value>;
+    /// The number of batch elements; `None` for a single draw.
+    fn batch_size(&self) -> Option<usize>;
+}
+
+impl<D: Distribution> ErasedDistribution for D {
+    fn family_name(&self) -> &'static str {
+        self.family()
+    }
+    fn sample_value(&self, rng: &mut dyn Rng) -> Value {
+        self.sample(rng).into_value()
+    }
+    fn log_prob_value(&self, value: &Value) -> f64 {
+        D::Value::from_value(value).map_or(f64::NEG_INFINITY, |v| self.log_prob(&v))
+    }
+    fn log_prob_elements_value(&self, value: &Value) -> Option<Vec<f64>> {
+        D::Value::from_value(value).map(|v| self.log_prob_elements(&v))
+    }
+    fn support_set(&self) -> Constraint {
+        self.support()
+    }
+    fn mean_value(&self) -> Option<Value> {
+        self.mean().map(ValueType::into_value)
+    }
+    fn variance_value(&self) -> Option<Value> {
+        self.variance().map(ValueType::into_value)
+    }
+    fn batch_size(&self) -> Option<usize> {
+        self.batch_len()
+    }
+}

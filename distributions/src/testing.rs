@@ -1,0 +1,312 @@
+//! Shared test support: SciPy reference values, Monte Carlo checks of the moments, a
+//! Kolmogorov-Smirnov test and pinned first draws.
+//!
+//! Reference values are in `reference/reference.json`, written by `reference/gen_reference.py`
+//! (SciPy, an independent implementation). Each statistical check states its tolerance from the
+//! Monte Carlo error of the sample it draws.
+
+use crate::distribution::{Cdf, Distribution, ErasedDistribution};
+use crate::value::{Value, ValueType};
+use rand::SeedableRng;
+use rand::rngs::Xoshiro256PlusPlus;
+use serde_json::Value as Json;
+use std::sync::OnceLock;
+
+/// The RNG of every statistical test: portable, so pinned draws hold on every machine.
+pub(crate) fn rng(seed: u64) -> Xoshiro256PlusPlus {
+    Xoshiro256PlusPlus::seed_from_u64(seed)
+}
+
+/// Default tolerance of a log-density against SciPy: `|ours - scipy| <= TOL * (1 + |scipy|)`.
+/// Both sides are double-precision evaluations of the same formula family, so they agree to a
+/// few hundred ulps; families whose formulas cancel large terms pass a wider, explained bound.
+pub(crate) const TOL: f64 = 1e-10;
+
+/// The parameters of one reference case, as the constructors name them.
+pub(crate) struct Params(serde_json::Map<String, Json>);
+
+impl Params {
+    /// A real parameter; panics (failing the test) when it is missing.
+    pub(crate) fn real(&self, key: &str) -> f64 {
+        self.get_real(key).unwrap_or_else(|| panic!("reference case lacks '{key}'"))
+    }
+
+    /// A real parameter, if present.
+    pub(crate) fn get_real(&self, key: &str) -> Option<f64> {
+        self.0.get(key).map(number)
+    }
+
+    /// An integer parameter; panics when missing or not an integer.
+    pub(crate) fn int(&self, key: &str) -> i64 {
+        self.0
+            .get(key)
+            .and_then(Json::as_i64)
+            .unwrap_or_else(|| panic!("reference case lacks integer '{key}'"))
+    }
+
+    /// A vector parameter, if present.
+    pub(crate) fn get_reals(&self, key: &str) -> Option<Vec<f64>> {
+        self.0
+            .get(key)
+            .and_then(Json::as_array)
+            .map(|a| a.iter().map(number).collect())
+    }
+
+    /// A matrix parameter (rows), if present.
+    pub(crate) fn get_matrix(&self, key: &str) -> Option<Vec<Vec<f64>>> {
+        self.0.get(key).and_then(Json::as_array).map(|rows| {
+            rows.iter()
+                .map(|r| r.as_array().expect("matrix row").iter().map(number).collect())
+                .collect()
+        })
+    }
+}
+
+fn number(j: &Json) -> f64 {
+    match j {
+        Json::Number(n) => n.as_f64().expect("number"),
+        Json::String(s) if s == "inf" => f64::INFINITY,
+        Json::String(s) if s == "-inf" => f64::NEG_INFINITY,
+        Json::String(s) if s == "nan" => f64::NAN,
+        other => panic!("not a number in reference data: {other}"),
+    }
+}
+
+fn to_value(j: &Json) -> Value {
+    match j {
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) if n.is_i64() => Value::Int(n.as_i64().expect("int")),
+        Json::Array(a) if a.iter().all(|x| x.is_i64()) => {
+            Value::Ints(a.iter().map(|x| x.as_i64().expect("int")).collect())
+        }
+        Json::Array(a) => Value::Reals(a.iter().map(number).collect()),
+        other => Value::Real(number(other)),
+    }
+}
+
+struct Case {
+    params: Params,
+    points: Vec<serde_json::Map<String, Json>>,
+    mean: Json,
+    variance: Json,
+}
+
+fn cases(family: &str) -> Vec<Case> {
+    static ALL: OnceLock<Json> = OnceLock::new();
+    let all = ALL.get_or_init(|| {
+        serde_json::from_str(include_str!("../reference/reference.json")).expect("reference.json")
+    });
+    let found: Vec<Case> = all["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .filter(|c| c["family"] == family)
+        .map(|c| Case {
+            params: Params(c["params"].as_object().expect("params").clone()),
+            points: c["points"]
+                .as_array()
+                .expect("points")
+                .iter()
+                .map(|p| p.as_object().expect("point").clone())
+                .collect(),
+            mean: c["mean"].clone(),
+            variance: c["variance"].clone(),
+        })
+        .collect();
+    assert!(!found.is_empty(), "no reference cases for {family}");
+    found
+}
+
+/// Asserts `got` equals `expected` within `tol * (1 + |expected|)`; infinities must match exactly
+/// and a NaN is never accepted.
+#[track_caller]
+pub(crate) fn assert_close(got: f64, expected: f64, tol: f64, what: &str) {
+    let ok = if expected.is_finite() {
+        (got - expected).abs() <= tol * (1.0 + expected.abs())
+    } else {
+        got == expected
+    };
+    assert!(ok, "{what}: got {got:e}, expected {expected:e}");
+}
+
+/// Checks `log_prob` at every reference point of `family` against SciPy, within [`TOL`].
+#[track_caller]
+pub(crate) fn check_log_prob_reference<D: Distribution>(family: &str, build: impl Fn(&Params) -> D) {
+    check_log_prob_reference_tol(family, TOL, build);
+}
+
+/// [`check_log_prob_reference`] with an explicit tolerance.
+#[track_caller]
+pub(crate) fn check_log_prob_reference_tol<D: Distribution>(
+    family: &str,
+    tol: f64,
+    build: impl Fn(&Params) -> D,
+) {
+    for case in cases(family) {
+        let d = build(&case.params);
+        for p in &case.points {
+            let x = to_value(&p["x"]);
+            let what = format!("{family} {:?} log_prob({x:?})", case.params.0);
+            assert_close(d.log_prob_value(&x), number(&p["log_prob"]), tol, &what);
+        }
+    }
+}
+
+/// Checks `cdf` at every reference point of `family` that has one, within [`TOL`] (absolute:
+/// probabilities are at most 1).
+#[track_caller]
+pub(crate) fn check_cdf_reference<D: Cdf>(family: &str, build: impl Fn(&Params) -> D) {
+    for case in cases(family) {
+        let d = build(&case.params);
+        for p in case.points.iter().filter(|p| p.contains_key("cdf")) {
+            let x = number(&p["x"]);
+            let what = format!("{family} {:?} cdf({x})", case.params.0);
+            assert_close(d.cdf(x), number(&p["cdf"]), TOL, &what);
+        }
+    }
+}
+
+/// Checks `mean` and `variance` against SciPy's. Where SciPy's is infinite or NaN, ours must be
+/// `None` or the same infinity.
+#[track_caller]
+pub(crate) fn check_moments_reference<D: Distribution>(family: &str, build: impl Fn(&Params) -> D) {
+    for case in cases(family) {
+        let d = build(&case.params);
+        let what = format!("{family} {:?}", case.params.0);
+        compare_moment(d.mean_value(), &case.mean, &format!("{what} mean"));
+        compare_moment(d.variance_value(), &case.variance, &format!("{what} variance"));
+    }
+}
+
+#[track_caller]
+fn compare_moment(got: Option<Value>, expected: &Json, what: &str) {
+    let expected: Vec<f64> = match expected {
+        Json::Array(a) => a.iter().map(number).collect(),
+        other => vec![number(other)],
+    };
+    let Some(got) = got else {
+        assert!(
+            expected.iter().any(|e| !e.is_finite()),
+            "{what}: got None, expected {expected:?}"
+        );
+        return;
+    };
+    let got = Vec::<f64>::from_value(&got)
+        .or_else(|| f64::from_value(&got).map(|x| vec![x]))
+        .expect("real moments");
+    assert_eq!(got.len(), expected.len(), "{what}: length");
+    for (g, e) in got.iter().zip(&expected) {
+        if e.is_nan() {
+            panic!("{what}: got {g}, but the moment is undefined (expected None)");
+        }
+        assert_close(*g, *e, TOL, what);
+    }
+}
+
+/// A draw as a real number (booleans as 0/1).
+fn as_real(v: Value) -> f64 {
+    match v {
+        Value::Real(x) => x,
+        Value::Int(k) => k as f64,
+        Value::Bool(b) => f64::from(u8::from(b)),
+        other => panic!("not a scalar draw: {other:?}"),
+    }
+}
+
+/// Number of draws of [`check_sample_moments`].
+pub(crate) const MOMENT_DRAWS: usize = 200_000;
+
+/// Draws [`MOMENT_DRAWS`] values and checks the sample mean and variance against the exact
+/// `mean()` and `variance()`.
+///
+/// Tolerances are five standard errors: `5 sqrt(var / n)` for the mean and
+/// `5 sqrt((m4 - s^4) / n)` for the variance, with `m4` the sample fourth central moment (the
+/// asymptotic standard error of the sample variance). Five standard errors make a false alarm
+/// odds of about 1 in 1.7 million per check; the seed is fixed, so the outcome is deterministic.
+/// The distribution must have a finite fourth moment.
+#[track_caller]
+pub(crate) fn check_sample_moments<D: Distribution<Moment = f64>>(d: &D, seed: u64) {
+    let mut r = rng(seed);
+    let xs: Vec<f64> = (0..MOMENT_DRAWS)
+        .map(|_| as_real(d.sample(&mut r).into_value()))
+        .collect();
+    let (mean, var) = (d.mean().expect("mean"), d.variance().expect("variance"));
+    check_moments_of(&xs, mean, var, &format!("{d:?}"));
+}
+
+/// The checks of [`check_sample_moments`] on given draws `xs` (e.g. one coordinate of a vector
+/// family) against the exact `mean` and `var`.
+#[track_caller]
+pub(crate) fn check_moments_of(xs: &[f64], mean: f64, var: f64, what: &str) {
+    let n = xs.len() as f64;
+    let m = xs.iter().sum::<f64>() / n;
+    let s2 = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0);
+    let m4 = xs.iter().map(|x| (x - m).powi(4)).sum::<f64>() / n;
+    let mean_tol = 5.0 * (var / n).sqrt();
+    let var_tol = 5.0 * ((m4 - s2 * s2).max(0.0) / n).sqrt();
+    assert!(
+        (m - mean).abs() <= mean_tol,
+        "{what}: sample mean {m} vs exact {mean} (tolerance {mean_tol})"
+    );
+    assert!(
+        (s2 - var).abs() <= var_tol,
+        "{what}: sample variance {s2} vs exact {var} (tolerance {var_tol})"
+    );
+}
+
+/// Number of draws of [`ks_test`].
+pub(crate) const KS_DRAWS: usize = 20_000;
+
+/// A one-sample Kolmogorov-Smirnov test of the draws of `d` against its [`Cdf`].
+#[track_caller]
+pub(crate) fn ks_test<D: Distribution<Value = f64> + Cdf>(d: &D, seed: u64) {
+    let mut r = rng(seed);
+    ks_test_with(|| d.sample(&mut r), |x| d.cdf(x), &format!("{d:?}"));
+}
+
+/// A one-sample Kolmogorov-Smirnov test of [`KS_DRAWS`] draws of `draw` against `cdf`.
+///
+/// Rejects when `D_n > 1.949 / sqrt(n)`, the asymptotic critical value at level 0.001
+/// (`sqrt(ln(2 / 0.001) / 2) = 1.949`).
+#[track_caller]
+pub(crate) fn ks_test_with(
+    mut draw: impl FnMut() -> f64,
+    cdf: impl Fn(f64) -> f64,
+    what: &str,
+) {
+    let mut xs: Vec<f64> = (0..KS_DRAWS).map(|_| draw()).collect();
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len() as f64;
+    let d = xs
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| {
+            let f = cdf(x);
+            (f - i as f64 / n).max((i + 1) as f64 / n - f)
+        })
+        .fold(0.0, f64::max);
+    let critical = 1.949 / n.sqrt();
+    assert!(d <= critical, "{what}: KS statistic {d} > {critical}");
+}
+
+/// Asserts the first draws of `d` for `seed` (value-stability pin). Reals are compared to a
+/// relative 1e-12, because the platform's `ln`/`exp` may differ in the last bit.
+#[track_caller]
+pub(crate) fn assert_first_draws<D: Distribution>(d: &D, seed: u64, expected: &[D::Value])
+where
+    D::Value: std::fmt::Debug,
+{
+    let mut r = rng(seed);
+    let got: Vec<D::Value> = (0..expected.len()).map(|_| d.sample(&mut r)).collect();
+    let same = got.iter().zip(expected).all(|(g, e)| {
+        match (g.clone().into_value(), e.clone().into_value()) {
+            (Value::Real(a), Value::Real(b)) => (a - b).abs() <= 1e-12 * b.abs().max(1e-300),
+            (Value::Reals(a), Value::Reals(b)) => a
+                .iter()
+                .zip(&b)
+                .all(|(x, y)| (x - y).abs() <= 1e-12 * y.abs().max(1e-300)),
+            (a, b) => a == b,
+        }
+    });
+    assert!(same, "{d:?}: first draws for seed {seed} are {got:?}, pinned {expected:?}");
+}

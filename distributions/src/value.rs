@@ -1,0 +1,201 @@
+//! Type-erased sample values, and the conversion between typed and erased values.
+
+use serde::{Deserialize, Serialize};
+
+/// A sample value in type-erased form, as a trace stores it.
+///
+/// Continuous families produce [`Value::Real`], Bernoulli produces [`Value::Bool`], counting and
+/// index-valued families produce [`Value::Int`], and vector-valued or batched sites produce one of
+/// the vector variants.
+///
+/// ```
+/// use pyro_distributions::{Value, ValueType};
+///
+/// let v = 2.5_f64.into_value();
+/// assert_eq!(v, Value::Real(2.5));
+/// assert_eq!(f64::from_value(&v), Some(2.5));
+/// // An integral real reads as an integer; a fractional one does not.
+/// assert_eq!(i64::from_value(&Value::Real(3.0)), Some(3));
+/// assert_eq!(i64::from_value(&v), None);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Value {
+    /// A boolean, e.g. a Bernoulli draw.
+    Bool(bool),
+    /// An integer, e.g. a Poisson count or a Categorical index.
+    Int(i64),
+    /// A real number.
+    Real(f64),
+    /// A vector of booleans (a batched Bernoulli site).
+    Bools(Vec<bool>),
+    /// A vector of integers (a batched discrete site).
+    Ints(Vec<i64>),
+    /// A vector of reals (a Dirichlet or multivariate normal draw, or a batched continuous site).
+    Reals(Vec<f64>),
+}
+
+impl Value {
+    /// The number of elements: 1 for a scalar, the length for a vector.
+    pub fn len(&self) -> usize {
+        match self {
+            Value::Bool(_) | Value::Int(_) | Value::Real(_) => 1,
+            Value::Bools(v) => v.len(),
+            Value::Ints(v) => v.len(),
+            Value::Reals(v) => v.len(),
+        }
+    }
+
+    /// True for an empty vector; a scalar is never empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A short name of the variant's type, for error messages (`"real"`, `"int vector"`, ...).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Real(_) => "real",
+            Value::Bools(_) => "bool vector",
+            Value::Ints(_) => "int vector",
+            Value::Reals(_) => "real vector",
+        }
+    }
+}
+
+/// A typed value that converts to and from [`Value`].
+///
+/// Implemented for `f64`, `i64`, `bool` and vectors of them. Conversion from a [`Value`] is
+/// lenient where no information is lost: an integer reads as a real, an integral real reads as an
+/// integer, and `0`/`1` read as booleans. Anything else gives `None`.
+pub trait ValueType: Clone + Send + Sync + 'static {
+    /// Wraps the value.
+    fn into_value(self) -> Value;
+    /// Reads the value back, or `None` when `value` does not hold this type.
+    fn from_value(value: &Value) -> Option<Self>;
+}
+
+fn real_to_int(x: f64) -> Option<i64> {
+    // 2^63 is exactly representable; anything at or beyond it does not fit in an i64.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    (x.fract() == 0.0 && x.abs() < LIMIT).then_some(x as i64)
+}
+
+fn int_to_bool(k: i64) -> Option<bool> {
+    match k {
+        0 => Some(false),
+        1 => Some(true),
+        _ => None,
+    }
+}
+
+impl ValueType for f64 {
+    fn into_value(self) -> Value {
+        Value::Real(self)
+    }
+    fn from_value(value: &Value) -> Option<Self> {
+        match *value {
+            Value::Real(x) => Some(x),
+            Value::Int(k) => Some(k as f64),
+            _ => None,
+        }
+    }
+}
+
+impl ValueType for i64 {
+    fn into_value(self) -> Value {
+        Value::Int(self)
+    }
+    fn from_value(value: &Value) -> Option<Self> {
+        match *value {
+            Value::Int(k) => Some(k),
+            Value::Real(x) => real_to_int(x),
+            Value::Bool(b) => Some(i64::from(b)),
+            _ => None,
+        }
+    }
+}
+
+impl ValueType for bool {
+    fn into_value(self) -> Value {
+        Value::Bool(self)
+    }
+    fn from_value(value: &Value) -> Option<Self> {
+        match *value {
+            Value::Bool(b) => Some(b),
+            Value::Int(k) => int_to_bool(k),
+            Value::Real(x) => real_to_int(x).and_then(int_to_bool),
+            _ => None,
+        }
+    }
+}
+
+impl ValueType for Vec<f64> {
+    fn into_value(self) -> Value {
+        Value::Reals(self)
+    }
+    fn from_value(value: &Value) -> Option<Self> {
+        match value {
+            Value::Reals(v) => Some(v.clone()),
+            Value::Ints(v) => Some(v.iter().map(|&k| k as f64).collect()),
+            _ => None,
+        }
+    }
+}
+
+impl ValueType for Vec<i64> {
+    fn into_value(self) -> Value {
+        Value::Ints(self)
+    }
+    fn from_value(value: &Value) -> Option<Self> {
+        match value {
+            Value::Ints(v) => Some(v.clone()),
+            Value::Reals(v) => v.iter().map(|&x| real_to_int(x)).collect(),
+            Value::Bools(v) => Some(v.iter().map(|&b| i64::from(b)).collect()),
+            _ => None,
+        }
+    }
+}
+
+impl ValueType for Vec<bool> {
+    fn into_value(self) -> Value {
+        Value::Bools(self)
+    }
+    fn from_value(value: &Value) -> Option<Self> {
+        match value {
+            Value::Bools(v) => Some(v.clone()),
+            Value::Ints(v) => v.iter().map(|&k| int_to_bool(k)).collect(),
+            Value::Reals(v) => v
+                .iter()
+                .map(|&x| real_to_int(x).and_then(int_to_bool))
+                .collect(),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        assert_eq!(f64::from_value(&1.5.into_value()), Some(1.5));
+        assert_eq!(i64::from_value(&(-4_i64).into_value()), Some(-4));
+        assert_eq!(bool::from_value(&true.into_value()), Some(true));
+        let v = vec![1.0, 2.0];
+        assert_eq!(Vec::<f64>::from_value(&v.clone().into_value()), Some(v));
+    }
+
+    #[test]
+    fn lenient_only_without_loss() {
+        assert_eq!(i64::from_value(&Value::Real(2.5)), None);
+        assert_eq!(i64::from_value(&Value::Real(f64::NAN)), None);
+        assert_eq!(i64::from_value(&Value::Real(1e300)), None);
+        assert_eq!(bool::from_value(&Value::Int(2)), None);
+        assert_eq!(bool::from_value(&Value::Real(1.0)), Some(true));
+        assert_eq!(f64::from_value(&Value::Bool(true)), None);
+        assert_eq!(Vec::<i64>::from_value(&Value::Reals(vec![1.0, 0.5])), None);
+        assert_eq!(f64::from_value(&Value::Reals(vec![1.0])), None);
+    }
+}
