@@ -21,3 +21,8 @@ pub use pyro_poutine as poutine;
 pub use pyro_trace as trace;
 /// Random-number generation (re-exported `rand`).
 pub use rand;
+
+/// The README's code blocks, compiled and run as doc-tests so that the README stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
