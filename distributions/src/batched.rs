@@ -153,7 +153,10 @@ where
         if value.len() != self.len() {
             return vec![f64::NEG_INFINITY; self.len()];
         }
-        self.elements().zip(value).map(|(d, x)| d.log_prob(x)).collect()
+        self.elements()
+            .zip(value)
+            .map(|(d, x)| d.log_prob(x))
+            .collect()
     }
 }
 
@@ -170,7 +173,10 @@ mod tests {
         let x = vec![0.1, -0.2, 0.3];
         let expected: f64 = x.iter().map(|v| n.log_prob(v)).sum();
         assert!((b.log_prob(&x) - expected).abs() < 1e-14);
-        assert_eq!(b.log_prob_elements(&x), x.iter().map(|v| n.log_prob(v)).collect::<Vec<_>>());
+        assert_eq!(
+            b.log_prob_elements(&x),
+            x.iter().map(|v| n.log_prob(v)).collect::<Vec<_>>()
+        );
         assert_eq!(b.support(), Constraint::Elementwise(ScalarSupport::Real));
         assert_eq!(b.mean(), Some(vec![0.0; 3]));
         let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);

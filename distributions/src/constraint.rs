@@ -181,9 +181,9 @@ impl Constraint {
             (Constraint::Elementwise(inner), Value::Ints(v)) => {
                 v.iter().all(|&k| inner.contains_real(k as f64))
             }
-            (Constraint::Elementwise(inner), Value::Bools(v)) => {
-                v.iter().all(|&b| inner.contains_real(f64::from(u8::from(b))))
-            }
+            (Constraint::Elementwise(inner), Value::Bools(v)) => v
+                .iter()
+                .all(|&b| inner.contains_real(f64::from(u8::from(b)))),
             (_, Value::Real(x)) => self.contains_real(*x),
             (_, Value::Int(k)) => self.contains_real(*k as f64),
             (Constraint::Boolean, Value::Bool(_)) => true,

@@ -28,7 +28,8 @@ pub(crate) struct Params(serde_json::Map<String, Json>);
 impl Params {
     /// A real parameter; panics (failing the test) when it is missing.
     pub(crate) fn real(&self, key: &str) -> f64 {
-        self.get_real(key).unwrap_or_else(|| panic!("reference case lacks '{key}'"))
+        self.get_real(key)
+            .unwrap_or_else(|| panic!("reference case lacks '{key}'"))
     }
 
     /// A real parameter, if present.
@@ -56,7 +57,13 @@ impl Params {
     pub(crate) fn get_matrix(&self, key: &str) -> Option<Vec<Vec<f64>>> {
         self.0.get(key).and_then(Json::as_array).map(|rows| {
             rows.iter()
-                .map(|r| r.as_array().expect("matrix row").iter().map(number).collect())
+                .map(|r| {
+                    r.as_array()
+                        .expect("matrix row")
+                        .iter()
+                        .map(number)
+                        .collect()
+                })
                 .collect()
         })
     }
@@ -131,7 +138,10 @@ pub(crate) fn assert_close(got: f64, expected: f64, tol: f64, what: &str) {
 
 /// Checks `log_prob` at every reference point of `family` against SciPy, within [`TOL`].
 #[track_caller]
-pub(crate) fn check_log_prob_reference<D: Distribution>(family: &str, build: impl Fn(&Params) -> D) {
+pub(crate) fn check_log_prob_reference<D: Distribution>(
+    family: &str,
+    build: impl Fn(&Params) -> D,
+) {
     check_log_prob_reference_tol(family, TOL, build);
 }
 
@@ -174,7 +184,11 @@ pub(crate) fn check_moments_reference<D: Distribution>(family: &str, build: impl
         let d = build(&case.params);
         let what = format!("{family} {:?}", case.params.0);
         compare_moment(d.mean_value(), &case.mean, &format!("{what} mean"));
-        compare_moment(d.variance_value(), &case.variance, &format!("{what} variance"));
+        compare_moment(
+            d.variance_value(),
+            &case.variance,
+            &format!("{what} variance"),
+        );
     }
 }
 
@@ -269,11 +283,7 @@ pub(crate) fn ks_test<D: Distribution<Value = f64> + Cdf>(d: &D, seed: u64) {
 /// Rejects when `D_n > 1.949 / sqrt(n)`, the asymptotic critical value at level 0.001
 /// (`sqrt(ln(2 / 0.001) / 2) = 1.949`).
 #[track_caller]
-pub(crate) fn ks_test_with(
-    mut draw: impl FnMut() -> f64,
-    cdf: impl Fn(f64) -> f64,
-    what: &str,
-) {
+pub(crate) fn ks_test_with(mut draw: impl FnMut() -> f64, cdf: impl Fn(f64) -> f64, what: &str) {
     let mut xs: Vec<f64> = (0..KS_DRAWS).map(|_| draw()).collect();
     xs.sort_by(f64::total_cmp);
     let n = xs.len() as f64;
@@ -308,5 +318,8 @@ where
             (a, b) => a == b,
         }
     });
-    assert!(same, "{d:?}: first draws for seed {seed} are {got:?}, pinned {expected:?}");
+    assert!(
+        same,
+        "{d:?}: first draws for seed {seed} are {got:?}, pinned {expected:?}"
+    );
 }

@@ -9,7 +9,14 @@ use serde_json::{Value, json};
 const GROUPS: &[&str] = &["normal", "gamma", "beta", "poisson"];
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let mut bench_args = vec!["bench", "-p", "pyro-benches", "--bench", "distributions", "--"];
+    let mut bench_args = vec![
+        "bench",
+        "-p",
+        "pyro-benches",
+        "--bench",
+        "distributions",
+        "--",
+    ];
     if args.iter().any(|a| a == "--quick") {
         bench_args.push("--quick");
     }
@@ -18,7 +25,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let root = workspace_root();
     let mut rows = Vec::new();
     println!("\nsample + log_prob per call (median of criterion's samples)");
-    println!("{:<10} {:>12} {:>14} {:>8}", "family", "pyro (ns)", "baseline (ns)", "ratio");
+    println!(
+        "{:<10} {:>12} {:>14} {:>8}",
+        "family", "pyro (ns)", "baseline (ns)", "ratio"
+    );
     for group in GROUPS {
         let ours = median_ns(&root, group, "pyro")?;
         let base = median_ns(&root, group, "baseline")?;
@@ -38,9 +48,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 
 /// Criterion's median estimate, in nanoseconds, for `group/function`.
 fn median_ns(root: &std::path::Path, group: &str, function: &str) -> Result<f64, String> {
-    let path = root.join(format!("target/criterion/{group}/{function}/new/estimates.json"));
-    let text =
-        std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let path = root.join(format!(
+        "target/criterion/{group}/{function}/new/estimates.json"
+    ));
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let v: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     v["median"]["point_estimate"]
         .as_f64()

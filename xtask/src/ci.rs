@@ -11,7 +11,14 @@ pub(crate) fn run() -> Result<(), String> {
     sh("cargo", &["fmt", "--all", "--check"], &[])?;
     sh(
         "cargo",
-        &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
         &[],
     )?;
     sh(
@@ -28,11 +35,24 @@ pub(crate) fn run() -> Result<(), String> {
     for example in EXAMPLES {
         sh(
             "cargo",
-            &["run", "--release", "-p", "pyro-examples", "--bin", example, "--", "--fast"],
+            &[
+                "run",
+                "--release",
+                "-p",
+                "pyro-examples",
+                "--bin",
+                example,
+                "--",
+                "--fast",
+            ],
             &[],
         )?;
     }
-    sh("cargo", &["bench", "-p", "pyro-benches", "--", "--test"], &[])
+    sh(
+        "cargo",
+        &["bench", "-p", "pyro-benches", "--", "--test"],
+        &[],
+    )
 }
 
 fn has_nextest() -> bool {

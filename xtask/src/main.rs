@@ -40,7 +40,10 @@ fn sh(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> 
     if status.success() {
         Ok(())
     } else {
-        Err(format!("`{program} {}` failed with {status}", args.join(" ")))
+        Err(format!(
+            "`{program} {}` failed with {status}",
+            args.join(" ")
+        ))
     }
 }
 

@@ -128,11 +128,22 @@ mod tests {
 
     #[test]
     fn edges_and_errors() {
-        assert_eq!(Bernoulli::new(1.0).unwrap().log_prob(&false), f64::NEG_INFINITY);
-        assert_eq!(Bernoulli::from_logits(f64::INFINITY).unwrap().log_prob(&true), 0.0);
+        assert_eq!(
+            Bernoulli::new(1.0).unwrap().log_prob(&false),
+            f64::NEG_INFINITY
+        );
+        assert_eq!(
+            Bernoulli::from_logits(f64::INFINITY)
+                .unwrap()
+                .log_prob(&true),
+            0.0
+        );
         assert!((Bernoulli::new(0.3).unwrap().logits() - (0.3_f64 / 0.7).ln()).abs() < 1e-15);
         let e = Bernoulli::new(-0.1).unwrap_err();
-        assert_eq!(e.to_string(), "Bernoulli: invalid parameter probs = -0.1 (must be in [0, 1])");
+        assert_eq!(
+            e.to_string(),
+            "Bernoulli: invalid parameter probs = -0.1 (must be in [0, 1])"
+        );
         assert!(Bernoulli::new(f64::NAN).is_err());
         assert!(Bernoulli::from_logits(f64::NAN).is_err());
     }

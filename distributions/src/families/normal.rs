@@ -136,7 +136,10 @@ mod tests {
         assert_eq!(d.log_prob(&f64::INFINITY), f64::NEG_INFINITY);
         assert_eq!(d.log_prob(&f64::NAN), f64::NEG_INFINITY);
         let e = Normal::new(0.0, -1.0).unwrap_err();
-        assert_eq!(e.to_string(), "Normal: invalid parameter scale = -1 (must be finite and > 0)");
+        assert_eq!(
+            e.to_string(),
+            "Normal: invalid parameter scale = -1 (must be finite and > 0)"
+        );
         assert_eq!(Normal::new(f64::NAN, 1.0).unwrap_err().param, "loc");
         assert_eq!(Normal::new(0.0, f64::INFINITY).unwrap_err().param, "scale");
     }

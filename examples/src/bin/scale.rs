@@ -23,7 +23,10 @@ fn main() -> Result<(), ParamError> {
         log_weights.push(Normal::new(weight, 0.75)?.log_prob(&observed));
         weights_draws.push(weight);
     }
-    let max = log_weights.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let max = log_weights
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
     let sum: f64 = log_weights.iter().map(|w| (w - max).exp()).sum();
     let log_evidence = max + sum.ln() - (particles as f64).ln();
     let mean = log_weights

@@ -1,0 +1,226 @@
+//! [`Site`]: one message of the handler stack, and one node of a trace.
+
+use crate::name::Name;
+use pyro_distributions::{AnyDistribution, Value};
+use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// What kind of primitive made a site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SiteKind {
+    /// A `sample` site, latent or observed (`factor` and `deterministic` are observed samples).
+    Sample,
+    /// A `param` site.
+    Param,
+}
+
+/// The kind used by type-based selectors such as `block(hide_types = ...)`: an observed sample
+/// site is an `Observe`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SiteType {
+    /// A latent sample site.
+    Sample,
+    /// An observed sample site.
+    Observe,
+    /// A param site.
+    Param,
+}
+
+/// One plate a site sits in (Pyro's `CondIndepStackFrame`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Frame {
+    /// The plate's name.
+    pub name: Name,
+    /// The number of elements taken (the subsample size).
+    pub size: usize,
+    /// The full size of the plate.
+    pub full_size: usize,
+    /// The iteration index of a sequential plate; `None` for a vectorised plate.
+    pub counter: Option<usize>,
+}
+
+impl Frame {
+    /// Whether the frame belongs to a vectorised plate.
+    pub fn is_vectorized(&self) -> bool {
+        self.counter.is_none()
+    }
+}
+
+/// A mask over a site's log-probability: `false` elements contribute exactly 0.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Mask {
+    /// One flag for the whole site.
+    All(bool),
+    /// One flag per batch element.
+    Elements(Arc<[bool]>),
+}
+
+impl Mask {
+    /// The logical and of two masks. Element masks of different lengths keep the shorter's
+    /// length (the caller checks lengths against the site).
+    pub fn and(&self, other: &Mask) -> Mask {
+        match (self, other) {
+            (Mask::All(a), Mask::All(b)) => Mask::All(*a && *b),
+            (Mask::All(true), m) | (m, Mask::All(true)) => m.clone(),
+            (Mask::All(false), _) | (_, Mask::All(false)) => Mask::All(false),
+            (Mask::Elements(a), Mask::Elements(b)) => {
+                Mask::Elements(a.iter().zip(b.iter()).map(|(x, y)| *x && *y).collect())
+            }
+        }
+    }
+}
+
+/// A value of the per-site `infer` configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum InferValue {
+    /// A flag, e.g. `is_auxiliary`.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A real number.
+    Real(f64),
+    /// A string, e.g. `enumerate = "parallel"`.
+    Str(Cow<'static, str>),
+    /// A sample value, e.g. the observation `uncondition` keeps under `obs`.
+    Value(Value),
+}
+
+/// The per-site `infer` configuration: string keys to [`InferValue`]s, in insertion order.
+/// Empty configurations do not allocate.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct InferConfig(Vec<(Cow<'static, str>, InferValue)>);
+
+impl InferConfig {
+    /// An empty configuration.
+    pub const fn new() -> Self {
+        InferConfig(Vec::new())
+    }
+
+    /// The value under `key`.
+    pub fn get(&self, key: &str) -> Option<&InferValue> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Sets `key` to `value`, replacing an earlier value.
+    pub fn insert(&mut self, key: impl Into<Cow<'static, str>>, value: InferValue) {
+        let key = key.into();
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((key, value)),
+        }
+    }
+
+    /// Copies every entry of `other` into this one (entries of `other` win).
+    pub fn merge(&mut self, other: &InferConfig) {
+        for (k, v) in &other.0 {
+            self.insert(k.clone(), v.clone());
+        }
+    }
+
+    /// Whether `key` is set to `InferValue::Bool(true)`.
+    pub fn flag(&self, key: &str) -> bool {
+        matches!(self.get(key), Some(InferValue::Bool(true)))
+    }
+
+    /// The entries in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &InferValue)> {
+        self.0.iter().map(|(k, v)| (k.as_ref(), v))
+    }
+
+    /// Whether there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A function run after a message has been through the stack (Pyro's `continuation`).
+pub type Continuation = fn(&mut Site);
+
+/// One message sent through the handler stack, and, once processed, one node of a [`Trace`].
+///
+/// Field names follow Pyro's message dict. Handlers read and rewrite the public fields while the
+/// message is in flight; the log-probability cache is private to the trace, and any mutable
+/// access through a trace clears it, so it can never go stale.
+///
+/// [`Trace`]: crate::Trace
+#[derive(Clone, Debug)]
+pub struct Site {
+    /// Sample or param.
+    pub kind: SiteKind,
+    /// The site name, unique within a trace.
+    pub name: Name,
+    /// The distribution of a sample site; `None` for a param site.
+    pub dist: Option<AnyDistribution>,
+    /// The value: the observation, a replayed or conditioned value, or the draw.
+    pub value: Option<Value>,
+    /// Whether the value is an observation.
+    pub is_observed: bool,
+    /// Per-site inference configuration.
+    pub infer: InferConfig,
+    /// Multiplier of the log-probability (plates' subsampling, `scale` handlers).
+    pub scale: f64,
+    /// Mask over the log-probability; `None` means unmasked.
+    pub mask: Option<Mask>,
+    /// The plates the site is in, outermost first.
+    pub cond_indep_stack: SmallVec<[Frame; 2]>,
+    /// Set by a handler that supplied the value: skips the default draw.
+    pub done: bool,
+    /// Set by a handler to hide the message from every outer handler.
+    pub stop: bool,
+    /// Run after the message has been through the stack.
+    pub continuation: Option<Continuation>,
+    pub(crate) log_prob: Option<f64>,
+}
+
+impl Site {
+    fn blank(kind: SiteKind, name: Name, dist: Option<AnyDistribution>) -> Self {
+        Site {
+            kind,
+            name,
+            dist,
+            value: None,
+            is_observed: false,
+            infer: InferConfig::new(),
+            scale: 1.0,
+            mask: None,
+            cond_indep_stack: SmallVec::new(),
+            done: false,
+            stop: false,
+            continuation: None,
+            log_prob: None,
+        }
+    }
+
+    /// A fresh latent sample message.
+    pub fn sample(name: Name, dist: AnyDistribution) -> Self {
+        Site::blank(SiteKind::Sample, name, Some(dist))
+    }
+
+    /// A fresh observed sample message with value `obs`.
+    pub fn observed(name: Name, dist: AnyDistribution, obs: Value) -> Self {
+        Site {
+            value: Some(obs),
+            is_observed: true,
+            ..Site::sample(name, dist)
+        }
+    }
+
+    /// A fresh param message; `value` is the constrained value once known.
+    pub fn param(name: Name, value: Option<Value>) -> Self {
+        Site {
+            value,
+            ..Site::blank(SiteKind::Param, name, None)
+        }
+    }
+
+    /// The selector type: `Observe` for an observed sample site.
+    pub fn site_type(&self) -> SiteType {
+        match (self.kind, self.is_observed) {
+            (SiteKind::Param, _) => SiteType::Param,
+            (SiteKind::Sample, true) => SiteType::Observe,
+            (SiteKind::Sample, false) => SiteType::Sample,
+        }
+    }
+}
