@@ -122,3 +122,37 @@ impl<D: Distribution> ErasedDistribution for D {
         self.batch_len()
     }
 }
+
+/// What the primitives accept as a distribution: a distribution, or a constructor's `Result`, so
+/// that an invalid parameter is reported with the name of the site it was meant for.
+///
+/// ```
+/// use pyro_distributions::{IntoDistribution, Normal};
+///
+/// assert!(Normal::new(0.0, 1.0).into_distribution().is_ok());
+/// assert!(Normal::new(0.0, 1.0).unwrap().into_distribution().is_ok());
+/// assert!(Normal::new(0.0, -1.0).into_distribution().is_err());
+/// ```
+pub trait IntoDistribution {
+    /// The distribution.
+    type Dist: Distribution;
+
+    /// The distribution, or the constructor's error.
+    fn into_distribution(self) -> Result<Self::Dist, crate::ParamError>;
+}
+
+impl<D: Distribution> IntoDistribution for D {
+    type Dist = D;
+
+    fn into_distribution(self) -> Result<D, crate::ParamError> {
+        Ok(self)
+    }
+}
+
+impl<D: Distribution> IntoDistribution for Result<D, crate::ParamError> {
+    type Dist = D;
+
+    fn into_distribution(self) -> Result<D, crate::ParamError> {
+        self
+    }
+}

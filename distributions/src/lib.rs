@@ -44,6 +44,7 @@ mod distribution;
 mod error;
 mod families;
 mod special;
+mod transform;
 #[cfg(test)]
 mod testing;
 mod value;
@@ -51,7 +52,7 @@ mod value;
 pub use any::AnyDistribution;
 pub use batched::Batched;
 pub use constraint::{Constraint, SIMPLEX_TOLERANCE, ScalarSupport};
-pub use distribution::{Cdf, Distribution, ErasedDistribution};
+pub use distribution::{Cdf, Distribution, ErasedDistribution, IntoDistribution};
 pub use error::ParamError;
 pub use families::*;
 pub use value::{Value, ValueType};

@@ -69,10 +69,17 @@ impl Value {
 /// lenient where no information is lost: an integer reads as a real, an integral real reads as an
 /// integer, and `0`/`1` read as booleans. Anything else gives `None`.
 pub trait ValueType: Clone + Send + Sync + 'static {
+    /// The name of the type as [`Value::type_name`] spells it, for error messages.
+    const TYPE_NAME: &'static str;
     /// Wraps the value.
     fn into_value(self) -> Value;
     /// Reads the value back, or `None` when `value` does not hold this type.
     fn from_value(value: &Value) -> Option<Self>;
+    /// Like [`from_value`](ValueType::from_value), but takes the value, so that a vector of the
+    /// right type moves instead of being copied.
+    fn take_value(value: Value) -> Option<Self> {
+        Self::from_value(&value)
+    }
 }
 
 fn real_to_int(x: f64) -> Option<i64> {
@@ -90,6 +97,7 @@ fn int_to_bool(k: i64) -> Option<bool> {
 }
 
 impl ValueType for f64 {
+    const TYPE_NAME: &'static str = "real";
     fn into_value(self) -> Value {
         Value::Real(self)
     }
@@ -103,6 +111,7 @@ impl ValueType for f64 {
 }
 
 impl ValueType for i64 {
+    const TYPE_NAME: &'static str = "int";
     fn into_value(self) -> Value {
         Value::Int(self)
     }
@@ -117,6 +126,7 @@ impl ValueType for i64 {
 }
 
 impl ValueType for bool {
+    const TYPE_NAME: &'static str = "bool";
     fn into_value(self) -> Value {
         Value::Bool(self)
     }
@@ -131,6 +141,13 @@ impl ValueType for bool {
 }
 
 impl ValueType for Vec<f64> {
+    fn take_value(value: Value) -> Option<Self> {
+        match value {
+            Value::Reals(v) => Some(v),
+            other => Self::from_value(&other),
+        }
+    }
+    const TYPE_NAME: &'static str = "real vector";
     fn into_value(self) -> Value {
         Value::Reals(self)
     }
@@ -144,6 +161,13 @@ impl ValueType for Vec<f64> {
 }
 
 impl ValueType for Vec<i64> {
+    fn take_value(value: Value) -> Option<Self> {
+        match value {
+            Value::Ints(v) => Some(v),
+            other => Self::from_value(&other),
+        }
+    }
+    const TYPE_NAME: &'static str = "int vector";
     fn into_value(self) -> Value {
         Value::Ints(self)
     }
@@ -158,6 +182,13 @@ impl ValueType for Vec<i64> {
 }
 
 impl ValueType for Vec<bool> {
+    fn take_value(value: Value) -> Option<Self> {
+        match value {
+            Value::Bools(v) => Some(v),
+            other => Self::from_value(&other),
+        }
+    }
+    const TYPE_NAME: &'static str = "bool vector";
     fn into_value(self) -> Value {
         Value::Bools(self)
     }

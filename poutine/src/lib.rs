@@ -1,8 +1,40 @@
-//! Poutine, the effect handlers of pyro-rs (filled in by the poutine issue).
+//! Poutine, the effect handlers of pyro-rs.
 //!
+//! A model is ordinary code calling the primitives ([`sample`], [`observe`], [`param`],
+//! [`factor`], [`deterministic`], [`Plate`]). Each primitive sends a message ([`Site`]) through
+//! this thread's stack of handlers ([`apply_stack`]); handlers read and rewrite it. There is no
+//! global trace: the [`trace`] handler records one run as a [`Trace`] value.
+//!
+//! # Quick start
 //! ```
-//! use pyro_poutine::trace::distributions::Normal;
-//! assert!(Normal::new(0.0, 1.0).is_ok());
+//! use pyro_poutine::{PyroError, observe, sample, trace};
+//! use pyro_poutine::distributions::Normal;
+//!
+//! fn scale(guess: f64) -> Result<f64, PyroError> {
+//!     let weight = sample("weight", Normal::new(guess, 1.0))?;
+//!     observe("measurement", Normal::new(weight, 0.75), 9.5)
+//! }
+//!
+//! let tr = trace(scale).get_trace(8.5)?;
+//! assert!(tr.get("measurement").unwrap().is_observed);
+//! let log_joint = tr.log_prob_sum(|_| true)?;
+//! assert!(log_joint.is_finite());
+//! # Ok::<(), PyroError>(())
 //! ```
 
-pub use pyro_trace as trace;
+mod error;
+mod handlers;
+mod model;
+mod param_store;
+mod primitives;
+mod runtime;
+
+pub use error::PyroError;
+pub use handlers::trace::{Tracer, trace};
+pub use model::{Handled, Handler, Model};
+pub use param_store::{ParamStore, with_param_store};
+pub use primitives::{deterministic, factor, observe, param, sample};
+pub use runtime::{Messenger, PyroRng, apply_stack, set_rng_seed, stack_depth, with_handler};
+
+pub use pyro_distributions as distributions;
+pub use pyro_trace::{Frame, InferConfig, InferValue, Mask, Name, Site, SiteKind, SiteType, Trace};

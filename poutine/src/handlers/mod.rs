@@ -1,0 +1,3 @@
+//! One file per effect handler.
+
+pub mod trace;

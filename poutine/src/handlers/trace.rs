@@ -1,0 +1,85 @@
+//! `trace`: record one run of a model as a [`Trace`].
+
+use crate::error::PyroError;
+use crate::model::{Handled, Handler, Model};
+use crate::runtime::{Messenger, with_handler};
+use pyro_trace::{Site, SiteKind, Trace};
+
+/// The `trace` handler: records every sample and param message it sees, after inner handlers
+/// have processed it, into a fresh [`Trace`] per run. A sample site whose `infer` config sets
+/// `_do_not_trace` is not recorded. Two sample sites with one name, or a sample named like a
+/// param, are errors; a param may repeat (one node).
+///
+/// ```
+/// use pyro_poutine::{PyroError, Tracer, sample, trace};
+/// use pyro_poutine::distributions::Normal;
+///
+/// fn model(loc: f64) -> Result<f64, PyroError> {
+///     let x = sample("x", Normal::new(loc, 1.0))?;
+///     sample("y", Normal::new(x, 1.0))
+/// }
+/// // Around a model:
+/// let tr = trace(model).get_trace(0.0)?;
+/// assert_eq!(tr.len(), 2);
+/// assert_eq!(tr.output::<f64>(), tr.get("y").and_then(|s| s.value.as_ref()).map(|v| match v {
+///     pyro_poutine::distributions::Value::Real(y) => y,
+///     _ => unreachable!(),
+/// }));
+/// // Around a closure:
+/// let (y, tr) = Tracer::record(|| model(1.0))?;
+/// assert!(tr.contains("x") && y.is_finite());
+/// # Ok::<(), PyroError>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Tracer {
+    trace: Trace,
+}
+
+impl Tracer {
+    /// A tracer with an empty trace.
+    pub fn new() -> Self {
+        Tracer::default()
+    }
+
+    /// The trace recorded so far.
+    pub fn into_trace(self) -> Trace {
+        self.trace
+    }
+
+    /// Runs `body` under a fresh tracer and returns its result with the trace.
+    pub fn record<R>(body: impl FnOnce() -> Result<R, PyroError>) -> Result<(R, Trace), PyroError> {
+        let (tracer, result) = with_handler(Tracer::new(), body);
+        result.map(|r| (r, tracer.trace))
+    }
+}
+
+impl Messenger for Tracer {
+    fn postprocess(&mut self, msg: &mut Site) -> Result<(), PyroError> {
+        if msg.kind == SiteKind::Sample && msg.infer.flag("_do_not_trace") {
+            return Ok(());
+        }
+        self.trace.add_node(msg.clone())?;
+        Ok(())
+    }
+}
+
+/// Wraps `model` in the `trace` handler; [`get_trace`](Handled::get_trace) runs it once and
+/// returns the trace.
+pub fn trace<M>(model: M) -> Handled<M, Tracer> {
+    Tracer::new().wrap(model)
+}
+
+impl<M> Handled<M, Tracer> {
+    /// Runs the model once with `args` and returns the trace of that run, with the model's
+    /// return value recorded ([`Trace::output`]).
+    pub fn get_trace<A>(&self, args: A) -> Result<Trace, PyroError>
+    where
+        M: Model<A>,
+        M::Output: Send + Sync + 'static,
+    {
+        let (tracer, result) = with_handler(Tracer::new(), || self.model.call(args));
+        let mut trace = tracer.trace;
+        trace.set_output(result?);
+        Ok(trace)
+    }
+}

@@ -1,0 +1,103 @@
+//! [`Model`]: what a handler wraps, and [`Handled`]: a model wrapped in a handler.
+
+use crate::error::PyroError;
+use crate::runtime::{Messenger, with_handler};
+
+/// A model: ordinary code that calls the primitives, taking arguments `A` (use a tuple for
+/// several) and returning a result.
+///
+/// Every `Fn(A) -> Result<R, PyroError>` is a model, and so is every model wrapped in a handler,
+/// so handlers compose: `trace(condition(model, data))`.
+///
+/// ```
+/// use pyro_poutine::{Model, PyroError, sample};
+/// use pyro_poutine::distributions::Normal;
+///
+/// fn model(loc: f64) -> Result<f64, PyroError> {
+///     sample("x", Normal::new(loc, 1.0))
+/// }
+/// let x = model.call(3.0)?;
+/// assert!(x.is_finite());
+/// # Ok::<(), PyroError>(())
+/// ```
+pub trait Model<A> {
+    /// What the model returns.
+    type Output;
+
+    /// Runs the model once.
+    fn call(&self, args: A) -> Result<Self::Output, PyroError>;
+}
+
+impl<A, R, F> Model<A> for F
+where
+    F: Fn(A) -> Result<R, PyroError>,
+{
+    type Output = R;
+
+    fn call(&self, args: A) -> Result<R, PyroError> {
+        self(args)
+    }
+}
+
+/// A model run under a handler: each call installs a fresh copy of the handler around one run
+/// of the inner model. Built by the handler functions (`scale(model, 2.0)`, ...) or by
+/// [`Handler::wrap`].
+#[derive(Clone, Debug)]
+pub struct Handled<M, H> {
+    pub(crate) model: M,
+    pub(crate) handler: H,
+}
+
+impl<M, H> Handled<M, H> {
+    /// The handler's configuration.
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// The wrapped model.
+    pub fn inner(&self) -> &M {
+        &self.model
+    }
+}
+
+impl<A, M, H> Model<A> for Handled<M, H>
+where
+    M: Model<A>,
+    H: Messenger + Clone,
+{
+    type Output = M::Output;
+
+    fn call(&self, args: A) -> Result<M::Output, PyroError> {
+        with_handler(self.handler.clone(), || self.model.call(args)).1
+    }
+}
+
+/// The two forms of every handler: around a closure ([`run`](Handler::run), Pyro's `with`) and
+/// around a model ([`wrap`](Handler::wrap)).
+pub trait Handler: Messenger + Sized {
+    /// Runs `body` with this handler installed.
+    ///
+    /// ```
+    /// use pyro_poutine::{Handler, Scale, sample};
+    /// use pyro_poutine::distributions::Normal;
+    ///
+    /// let x: f64 = Scale::new(2.0)?.run(|| sample("x", Normal::new(0.0, 1.0)))?;
+    /// # Ok::<(), pyro_poutine::PyroError>(())
+    /// ```
+    fn run<R>(self, body: impl FnOnce() -> R) -> R {
+        with_handler(self, body).1
+    }
+
+    /// Wraps `model`: each call runs it with a fresh copy of this handler.
+    fn wrap<M>(self, model: M) -> Handled<M, Self>
+    where
+        Self: Clone,
+    {
+        Handled {
+            model,
+            handler: self,
+        }
+    }
+}
+
+impl<H: Messenger> Handler for H {}

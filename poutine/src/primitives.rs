@@ -1,0 +1,246 @@
+//! The primitives a model calls: [`sample`], [`observe`], [`param`], [`factor`],
+//! [`deterministic`].
+
+use crate::error::PyroError;
+use crate::param_store::with_param_store;
+use crate::runtime::{apply_stack, stack_depth, with_default_rng};
+use pyro_distributions::{
+    AnyDistribution, Constraint, Distribution, ErasedDistribution, IntoDistribution, Rng, Value,
+    ValueType,
+};
+use pyro_trace::{Name, Site};
+use std::sync::Arc;
+
+/// The distribution for a primitive call, with a constructor error tied to the site's name.
+fn distribution<A: IntoDistribution>(name: &Name, dist: A) -> Result<A::Dist, PyroError> {
+    dist.into_distribution()
+        .map_err(|source| PyroError::Distribution {
+            site: Some(name.clone()),
+            source,
+        })
+}
+
+/// The typed value of a processed message.
+fn typed<T: ValueType>(msg: Site) -> Result<T, PyroError> {
+    let value = msg
+        .value
+        .expect("the default step gives every message a value");
+    let found = value.type_name();
+    T::take_value(value).ok_or(PyroError::ValueType {
+        site: msg.name,
+        expected: T::TYPE_NAME,
+        found,
+    })
+}
+
+/// Draws a value for the latent site `name` from `dist`, through the handler stack.
+///
+/// `dist` is a distribution or a constructor's `Result`, so an invalid parameter is reported
+/// with the site's name. Handlers may supply the value instead (`condition`, `replay`, ...), in
+/// which case it must have the distribution's value type. With no handler installed, this just
+/// draws.
+///
+/// ```
+/// use pyro_poutine::{PyroError, sample};
+/// use pyro_poutine::distributions::{Bernoulli, Normal};
+///
+/// let x: f64 = sample("x", Normal::new(0.0, 1.0))?;
+/// let b: bool = sample("b", Bernoulli::new(0.5))?;
+/// let err = sample("s", Normal::new(0.0, -1.0)).unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "at sample site 's': Normal: invalid parameter scale = -1 (must be finite and > 0)"
+/// );
+/// # Ok::<(), PyroError>(())
+/// ```
+pub fn sample<A>(
+    name: impl Into<Name>,
+    dist: A,
+) -> Result<<A::Dist as Distribution>::Value, PyroError>
+where
+    A: IntoDistribution,
+    A::Dist: Into<AnyDistribution>,
+{
+    let name = name.into();
+    let dist = distribution(&name, dist)?;
+    if stack_depth() == 0 {
+        return Ok(with_default_rng(|r| dist.sample(r)));
+    }
+    let mut msg = Site::sample(name, dist.into());
+    apply_stack(&mut msg, None)?;
+    typed(msg)
+}
+
+/// Scores the observation `value` of site `name` under `dist` (Pyro's `sample(..., obs=value)`)
+/// and returns it, or the value a handler put in its place (an outer `condition`).
+///
+/// ```
+/// use pyro_poutine::{PyroError, observe};
+/// use pyro_poutine::distributions::Normal;
+///
+/// let y = observe("y", Normal::new(0.0, 1.0), 0.3)?;
+/// assert_eq!(y, 0.3);
+/// # Ok::<(), PyroError>(())
+/// ```
+pub fn observe<A>(
+    name: impl Into<Name>,
+    dist: A,
+    value: <A::Dist as Distribution>::Value,
+) -> Result<<A::Dist as Distribution>::Value, PyroError>
+where
+    A: IntoDistribution,
+    A::Dist: Into<AnyDistribution>,
+{
+    let name = name.into();
+    let dist = distribution(&name, dist)?;
+    if stack_depth() == 0 {
+        return Ok(value);
+    }
+    let mut msg = Site::observed(name, dist.into(), value.into_value());
+    apply_stack(&mut msg, None)?;
+    typed(msg)
+}
+
+/// A learnable parameter: the value stored under `name` in the parameter store, initialised to
+/// `init` (which must satisfy `constraint`) on first use. The first initialisation wins; later
+/// calls read the stored value. Handlers may supply the value instead (`substitute`) or turn the
+/// site into a sample (`lift`).
+///
+/// ```
+/// use pyro_poutine::{PyroError, param, with_param_store};
+/// use pyro_poutine::distributions::Constraint;
+///
+/// with_param_store(|s| s.remove("doc_param_scale"));
+/// let s: f64 = param("doc_param_scale", 0.5, Constraint::Positive)?;
+/// assert_eq!(s, 0.5);
+/// let again: f64 = param("doc_param_scale", 9.0, Constraint::Positive)?;
+/// assert_eq!(again, 0.5);
+/// # Ok::<(), PyroError>(())
+/// ```
+pub fn param<T: ValueType>(
+    name: impl Into<Name>,
+    init: T,
+    constraint: Constraint,
+) -> Result<T, PyroError> {
+    let name = name.into();
+    let mut init = Some(init.into_value());
+    let mut read_store = |msg: &mut Site| {
+        let init = init.take().expect("the default step runs once");
+        let value = with_param_store(|s| s.get_or_init(msg.name.clone(), init, constraint))?;
+        msg.value = Some(value);
+        Ok(())
+    };
+    let mut msg = Site::param(name, None);
+    apply_stack(&mut msg, Some(&mut read_store))?;
+    typed(msg)
+}
+
+/// Adds `log_weight` to the model's log-probability, as an observed site named `name` (scaled
+/// and masked like any site).
+///
+/// ```
+/// use pyro_poutine::{PyroError, factor, trace};
+///
+/// let model = |()| factor("penalty", -2.5);
+/// let tr = trace(model).get_trace(())?;
+/// assert_eq!(tr.log_prob_sum(|_| true)?, -2.5);
+/// # Ok::<(), PyroError>(())
+/// ```
+pub fn factor(name: impl Into<Name>, log_weight: f64) -> Result<(), PyroError> {
+    if stack_depth() == 0 {
+        return Ok(());
+    }
+    let dist = AnyDistribution::Custom(Arc::new(Unit { log_weight }));
+    let mut msg = Site::observed(name.into(), dist, Value::Reals(Vec::new()));
+    apply_stack(&mut msg, None)
+}
+
+/// Records `value` as an observed site that contributes exactly 0 to the log-probability, and
+/// returns it, or the value an outer `condition` supplies for `name`.
+///
+/// ```
+/// use pyro_poutine::{PyroError, deterministic};
+///
+/// let total = deterministic("total", 3.5)?;
+/// assert_eq!(total, 3.5);
+/// # Ok::<(), PyroError>(())
+/// ```
+pub fn deterministic<T: ValueType>(name: impl Into<Name>, value: T) -> Result<T, PyroError> {
+    if stack_depth() == 0 {
+        return Ok(value);
+    }
+    let value = value.into_value();
+    let dist = AnyDistribution::Custom(Arc::new(Deterministic {
+        value: value.clone(),
+    }));
+    let mut msg = Site::observed(name.into(), dist, value);
+    apply_stack(&mut msg, None)?;
+    typed(msg)
+}
+
+/// The distribution of a `factor` site: every value scores `log_weight` (Pyro's `Unit`).
+#[derive(Debug)]
+struct Unit {
+    log_weight: f64,
+}
+
+impl ErasedDistribution for Unit {
+    fn family_name(&self) -> &'static str {
+        "Unit"
+    }
+    fn sample_value(&self, _: &mut dyn Rng) -> Value {
+        Value::Reals(Vec::new())
+    }
+    fn log_prob_value(&self, _: &Value) -> f64 {
+        self.log_weight
+    }
+    fn log_prob_elements_value(&self, _: &Value) -> Option<Vec<f64>> {
+        Some(vec![self.log_weight])
+    }
+    fn support_set(&self) -> Constraint {
+        Constraint::RealVector
+    }
+    fn mean_value(&self) -> Option<Value> {
+        None
+    }
+    fn variance_value(&self) -> Option<Value> {
+        None
+    }
+    fn batch_size(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// The distribution of a `deterministic` site: a point mass whose log-probability is masked to 0
+/// everywhere (Pyro's `Delta(value).mask(False)`).
+#[derive(Debug)]
+struct Deterministic {
+    value: Value,
+}
+
+impl ErasedDistribution for Deterministic {
+    fn family_name(&self) -> &'static str {
+        "Deterministic"
+    }
+    fn sample_value(&self, _: &mut dyn Rng) -> Value {
+        self.value.clone()
+    }
+    fn log_prob_value(&self, _: &Value) -> f64 {
+        0.0
+    }
+    fn log_prob_elements_value(&self, _: &Value) -> Option<Vec<f64>> {
+        Some(vec![0.0])
+    }
+    fn support_set(&self) -> Constraint {
+        Constraint::Dependent
+    }
+    fn mean_value(&self) -> Option<Value> {
+        Some(self.value.clone())
+    }
+    fn variance_value(&self) -> Option<Value> {
+        None
+    }
+    fn batch_size(&self) -> Option<usize> {
+        None
+    }
+}

@@ -1,0 +1,173 @@
+//! The per-thread handler stack and [`apply_stack`].
+
+use crate::error::PyroError;
+use pyro_trace::{Site, SiteKind};
+use rand::SeedableRng;
+use rand::rngs::Xoshiro256PlusPlus;
+use smallvec::SmallVec;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// The random-number generator of the default draw: portable (same draws on every machine) and
+/// fast.
+pub type PyroRng = Xoshiro256PlusPlus;
+
+/// An effect handler: reads and rewrites the messages sent by the primitives.
+///
+/// Both hooks default to doing nothing. Returning an error abandons the message and the error
+/// propagates out of the primitive, and so out of the model.
+pub trait Messenger: 'static {
+    /// Called on the way in, innermost handler first. Set `msg.stop` to hide the message from
+    /// every outer handler; set `msg.done` (with a value) to skip the default draw.
+    fn process(&mut self, msg: &mut Site) -> Result<(), PyroError> {
+        let _ = msg;
+        Ok(())
+    }
+
+    /// Called on the way out, outermost visited handler first.
+    fn postprocess(&mut self, msg: &mut Site) -> Result<(), PyroError> {
+        let _ = msg;
+        Ok(())
+    }
+
+    /// The generator for the default draw of messages this handler sees, if it provides one
+    /// (the `seed` handler does). The innermost visited handler that provides one is used.
+    fn rng(&mut self) -> Option<&mut PyroRng> {
+        None
+    }
+}
+
+type Entry = Rc<RefCell<dyn Messenger>>;
+
+thread_local! {
+    static STACK: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
+    static DEFAULT_RNG: RefCell<Option<PyroRng>> = const { RefCell::new(None) };
+}
+
+/// The number of handlers installed on this thread.
+pub fn stack_depth() -> usize {
+    STACK.with(|s| s.borrow().len())
+}
+
+/// Seeds this thread's default generator, used for draws that no `seed` handler covers.
+///
+/// ```
+/// use pyro_poutine::{sample, set_rng_seed};
+/// use pyro_poutine::distributions::Normal;
+///
+/// set_rng_seed(3);
+/// let a: f64 = sample("x", Normal::new(0.0, 1.0))?;
+/// set_rng_seed(3);
+/// let b: f64 = sample("x", Normal::new(0.0, 1.0))?;
+/// assert_eq!(a, b);
+/// # Ok::<(), pyro_poutine::PyroError>(())
+/// ```
+pub fn set_rng_seed(seed: u64) {
+    DEFAULT_RNG.with(|r| *r.borrow_mut() = Some(PyroRng::seed_from_u64(seed)));
+}
+
+/// Runs `f` with this thread's default generator (seeded from the OS on first use unless
+/// [`set_rng_seed`] was called).
+pub(crate) fn with_default_rng<T>(f: impl FnOnce(&mut PyroRng) -> T) -> T {
+    DEFAULT_RNG.with(|r| {
+        let mut r = r.borrow_mut();
+        f(r.get_or_insert_with(rand::make_rng))
+    })
+}
+
+/// Restores the stack to its length before an installation, on every exit path (including
+/// errors and panics).
+struct Installed {
+    depth: usize,
+}
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        STACK.with(|s| s.borrow_mut().truncate(self.depth));
+    }
+}
+
+/// Installs `handler` for the duration of `body` and returns the handler (with whatever state it
+/// gathered) and `body`'s result. The stack is exactly as before when this returns or unwinds.
+///
+/// This is the scope form of every handler (Pyro's `with handler:`).
+pub fn with_handler<H: Messenger, R>(handler: H, body: impl FnOnce() -> R) -> (H, R) {
+    let handler = Rc::new(RefCell::new(handler));
+    let guard = STACK.with(|s| {
+        let mut s = s.borrow_mut();
+        let depth = s.len();
+        s.push(handler.clone());
+        Installed { depth }
+    });
+    let result = body();
+    drop(guard);
+    let handler = match Rc::try_unwrap(handler) {
+        Ok(cell) => cell.into_inner(),
+        Err(_) => unreachable!("the stack held the only other reference and was truncated"),
+    };
+    (handler, result)
+}
+
+/// The default action of a message no handler completed.
+pub(crate) type Default<'a> = &'a mut dyn FnMut(&mut Site) -> Result<(), PyroError>;
+
+/// Sends `msg` through this thread's handler stack, in Pyro's order:
+///
+/// 1. `process` from the innermost handler outwards, stopping after a handler that sets `stop`;
+/// 2. the default step: unless `done`, a latent sample site without value is drawn from its
+///    distribution (with the generator of the innermost visited `seed`, else the thread's), and
+///    a param site without value is read from the parameter store (`param_default`); then
+///    `done = true`;
+/// 3. `postprocess` on the visited handlers from the outermost back to the innermost;
+/// 4. the `continuation`, if any.
+///
+/// A handler whose own hook is running (it sent this message itself, as `intervene` does) is
+/// skipped: a handler never sees the messages it sends.
+pub fn apply_stack(msg: &mut Site, param_default: Option<Default<'_>>) -> Result<(), PyroError> {
+    // Rc clones, not a heap allocation: the stack is rarely deeper than 8.
+    let entries: SmallVec<[Entry; 8]> = STACK.with(|s| s.borrow().iter().cloned().collect());
+    let mut visited = 0;
+    let mut rng_holder = None;
+    for entry in entries.iter().rev() {
+        visited += 1;
+        if let Ok(mut h) = entry.try_borrow_mut() {
+            h.process(msg)?;
+            if rng_holder.is_none() && h.rng().is_some() {
+                rng_holder = Some(entry);
+            }
+        }
+        if msg.stop {
+            break;
+        }
+    }
+
+    if !msg.done {
+        match msg.kind {
+            SiteKind::Sample if !msg.is_observed && msg.value.is_none() => {
+                let dist = msg.dist.as_ref().expect("a sample message carries a distribution");
+                let value = match rng_holder.map(|e| e.borrow_mut()) {
+                    Some(mut h) => dist.sample(h.rng().expect("checked above")),
+                    None => with_default_rng(|r| dist.sample(r)),
+                };
+                msg.value = Some(value);
+            }
+            SiteKind::Param if msg.value.is_none() => {
+                if let Some(f) = param_default {
+                    f(msg)?;
+                }
+            }
+            _ => {}
+        }
+        msg.done = true;
+    }
+
+    for entry in &entries[entries.len() - visited..] {
+        if let Ok(mut h) = entry.try_borrow_mut() {
+            h.postprocess(msg)?;
+        }
+    }
+    if let Some(continuation) = msg.continuation {
+        continuation(msg);
+    }
+    Ok(())
+}
