@@ -26,6 +26,7 @@ mod error;
 mod handlers;
 mod model;
 mod param_store;
+mod plate;
 mod primitives;
 mod runtime;
 
@@ -33,6 +34,7 @@ pub use error::PyroError;
 pub use handlers::trace::{Tracer, trace};
 pub use model::{Handled, Handler, Model};
 pub use param_store::{ParamStore, with_param_store};
+pub use plate::{Plate, PlateIndices};
 pub use primitives::{deterministic, factor, observe, param, sample};
 pub use runtime::{Messenger, PyroRng, apply_stack, set_rng_seed, stack_depth, with_handler};
 

@@ -119,7 +119,8 @@ pub(crate) type Default<'a> = &'a mut dyn FnMut(&mut Site) -> Result<(), PyroErr
 ///    a param site without value is read from the parameter store (`param_default`); then
 ///    `done = true`;
 /// 3. `postprocess` on the visited handlers from the outermost back to the innermost;
-/// 4. the `continuation`, if any.
+/// 4. the `continuation`, if any; then, if the `escape` handler marked the message, the run
+///    ends with [`PyroError::Escape`].
 ///
 /// A handler whose own hook is running (it sent this message itself, as `intervene` does) is
 /// skipped: a handler never sees the messages it sends.
@@ -169,5 +170,13 @@ pub fn apply_stack(msg: &mut Site, param_default: Option<Default<'_>>) -> Result
     if let Some(continuation) = msg.continuation {
         continuation(msg);
     }
+    if msg.infer.flag(ESCAPE_FLAG) {
+        return Err(PyroError::Escape(Box::new(msg.clone())));
+    }
     Ok(())
 }
+
+/// The `infer` flag the `escape` handler sets on a message to end the run once the message has
+/// been through the stack (Pyro's `NonlocalExit` continuation): the primitive then returns
+/// [`PyroError::Escape`] with the site.
+pub(crate) const ESCAPE_FLAG: &str = "_escape";

@@ -1,0 +1,289 @@
+//! [`Plate`]: conditional independence, sequential or vectorised, with subsampling.
+
+use crate::error::PyroError;
+use crate::runtime::{Messenger, apply_stack, with_handler};
+use pyro_distributions::{AnyDistribution, Constraint, ErasedDistribution, Rng, Value};
+use pyro_trace::{Frame, InferValue, Name, Site, SiteKind};
+use std::sync::Arc;
+
+/// A plate: `size` conditionally independent elements, optionally subsampled.
+///
+/// - Vectorised ([`Plate::run`]): the body runs once; every batched sample site inside must have
+///   one element per (sub)sampled index (times the sizes of enclosing vectorised plates).
+/// - Sequential ([`Plate::for_each`]): the body runs once per (sub)sampled index.
+///
+/// Every message inside gets the plate's [`Frame`] and, when subsampling `k` of `n`, its `scale`
+/// multiplied by `n / k`, so that minibatch log-likelihoods are unbiased; nested plates multiply.
+/// The drawn indices are a sample site named after the plate (scoring 0, marked
+/// `infer._subsample`), so `replay` reuses them; a plate without subsampling records no such
+/// site.
+///
+/// ```
+/// use pyro_poutine::{Plate, PyroError, observe, sample, trace};
+/// use pyro_poutine::distributions::{Batched, Normal};
+///
+/// let data = [0.1, 0.5, -0.3, 0.8];
+/// let model = |()| -> Result<(), PyroError> {
+///     let loc = sample("loc", Normal::new(0.0, 1.0))?;
+///     // Vectorised, on a minibatch of 2 of the 4 points: scale 4 / 2 = 2.
+///     Plate::new("data", data.len()).subsample_size(2).run(|idx| {
+///         let ys: Vec<f64> = idx.iter().map(|i| data[i]).collect();
+///         observe("y", Batched::iid(Normal::new(loc, 1.0)?, idx.len()), ys)?;
+///         Ok(())
+///     })?;
+///     // Sequential.
+///     Plate::new("steps", 3).for_each(|i| {
+///         sample(pyro_poutine::Name::indexed("z", i as u64), Normal::new(0.0, 1.0))?;
+///         Ok(())
+///     })
+/// };
+/// let tr = trace(model).get_trace(())?;
+/// assert_eq!(tr.get("y").unwrap().scale, 2.0);
+/// assert!(tr.contains("data") && tr.contains("z_2"));
+/// # Ok::<(), PyroError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Plate {
+    name: Name,
+    size: usize,
+    subsample_size: Option<usize>,
+    subsample: Option<Arc<[usize]>>,
+}
+
+/// The indices a plate selected: all of `0..size`, or a subsample.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PlateIndices {
+    /// Every index `0..n`.
+    All(usize),
+    /// The subsampled indices, in draw order.
+    Subsample(Arc<[usize]>),
+}
+
+impl PlateIndices {
+    /// How many indices.
+    pub fn len(&self) -> usize {
+        match self {
+            PlateIndices::All(n) => *n,
+            PlateIndices::Subsample(v) => v.len(),
+        }
+    }
+
+    /// Whether there are none (never, for a valid plate).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The indices in order.
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        let (n, list) = match self {
+            PlateIndices::All(n) => (*n, None),
+            PlateIndices::Subsample(v) => (v.len(), Some(v)),
+        };
+        (0..n).map(move |i| list.map_or(i, |v| v[i]))
+    }
+}
+
+impl Plate {
+    /// A plate named `name` over `size` elements, without subsampling.
+    pub fn new(name: impl Into<Name>, size: usize) -> Self {
+        Plate {
+            name: name.into(),
+            size,
+            subsample_size: None,
+            subsample: None,
+        }
+    }
+
+    /// Draw `k` of the `size` indices without replacement at each run.
+    pub fn subsample_size(mut self, k: usize) -> Self {
+        self.subsample_size = Some(k);
+        self
+    }
+
+    /// Use these indices as the subsample.
+    pub fn subsample(mut self, indices: Vec<usize>) -> Self {
+        self.subsample = Some(indices.into());
+        self
+    }
+
+    /// Runs `body` once, vectorised over the selected indices.
+    pub fn run<R>(
+        &self,
+        body: impl FnOnce(&PlateIndices) -> Result<R, PyroError>,
+    ) -> Result<R, PyroError> {
+        let indices = self.select()?;
+        let handler = PlateMessenger {
+            frame: self.frame(indices.len(), None),
+            scale: self.size as f64 / indices.len() as f64,
+        };
+        with_handler(handler, || body(&indices)).1
+    }
+
+    /// Runs `body` once per selected index, in order (a sequential plate).
+    pub fn for_each(
+        &self,
+        mut body: impl FnMut(usize) -> Result<(), PyroError>,
+    ) -> Result<(), PyroError> {
+        let indices = self.select()?;
+        let scale = self.size as f64 / indices.len() as f64;
+        for (counter, i) in indices.iter().enumerate() {
+            let handler = PlateMessenger {
+                frame: self.frame(indices.len(), Some(counter)),
+                scale,
+            };
+            with_handler(handler, || body(i)).1?;
+        }
+        Ok(())
+    }
+
+    fn frame(&self, size: usize, counter: Option<usize>) -> Frame {
+        Frame {
+            name: self.name.clone(),
+            size,
+            full_size: self.size,
+            counter,
+        }
+    }
+
+    /// Validates the configuration and selects the indices, sending the index site through the
+    /// stack when subsampling.
+    fn select(&self) -> Result<PlateIndices, PyroError> {
+        if self.size == 0 {
+            return Err(PyroError::plate(&self.name, "size must be at least 1"));
+        }
+        let k = match (self.subsample_size, &self.subsample) {
+            (Some(k), Some(v)) if k != v.len() => {
+                return Err(PyroError::plate(
+                    &self.name,
+                    format!("subsample_size {k} does not match the {} indices given", v.len()),
+                ));
+            }
+            (Some(k), _) => k,
+            (None, Some(v)) => v.len(),
+            (None, None) => return Ok(PlateIndices::All(self.size)),
+        };
+        if k == 0 || k > self.size {
+            return Err(PyroError::plate(
+                &self.name,
+                format!("subsample_size {k} must be in 1..={}", self.size),
+            ));
+        }
+        let dist = AnyDistribution::Custom(Arc::new(Subsample {
+            size: self.size,
+            subsample_size: k,
+        }));
+        let mut msg = Site::sample(self.name.clone(), dist);
+        msg.infer.insert("_subsample", InferValue::Bool(true));
+        msg.value = self
+            .subsample
+            .as_ref()
+            .map(|v| Value::Ints(v.iter().map(|&i| i as i64).collect()));
+        apply_stack(&mut msg, None)?;
+        let indices = match msg.value {
+            Some(Value::Ints(v)) => v,
+            other => {
+                return Err(PyroError::plate(
+                    &self.name,
+                    format!("the subsample indices must be an int vector, got {other:?}"),
+                ));
+            }
+        };
+        if indices.len() != k {
+            return Err(PyroError::plate(
+                &self.name,
+                format!(
+                    "subsample_size {k} does not match the {} indices supplied; do the model and \
+                     the guide use different subsample sizes?",
+                    indices.len()
+                ),
+            ));
+        }
+        let in_range = |i: &i64| usize::try_from(*i).is_ok_and(|i| i < self.size);
+        if let Some(bad) = indices.iter().find(|i| !in_range(i)) {
+            return Err(PyroError::plate(
+                &self.name,
+                format!("subsample index {bad} is outside 0..{}", self.size),
+            ));
+        }
+        Ok(PlateIndices::Subsample(
+            indices.iter().map(|&i| i as usize).collect(),
+        ))
+    }
+}
+
+/// The handler a plate installs: adds its frame and scale to every message.
+struct PlateMessenger {
+    frame: Frame,
+    scale: f64,
+}
+
+impl Messenger for PlateMessenger {
+    fn process(&mut self, msg: &mut Site) -> Result<(), PyroError> {
+        msg.cond_indep_stack.insert(0, self.frame.clone());
+        msg.scale *= self.scale;
+        Ok(())
+    }
+
+    fn postprocess(&mut self, msg: &mut Site) -> Result<(), PyroError> {
+        if !self.frame.is_vectorized() || msg.kind != SiteKind::Sample {
+            return Ok(());
+        }
+        let Some(found) = msg.dist.as_ref().and_then(AnyDistribution::batch_len) else {
+            return Ok(());
+        };
+        let expected: usize = msg
+            .cond_indep_stack
+            .iter()
+            .filter(|f| f.is_vectorized())
+            .map(|f| f.size)
+            .product();
+        if found != expected {
+            return Err(PyroError::BatchLength {
+                plate: self.frame.name.clone(),
+                site: msg.name.clone(),
+                expected,
+                found: Some(found),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The distribution of a plate's index site: `subsample_size` distinct indices of `0..size`,
+/// scoring 0 so that the plate's scaling alone makes the estimate unbiased.
+#[derive(Debug)]
+struct Subsample {
+    size: usize,
+    subsample_size: usize,
+}
+
+impl ErasedDistribution for Subsample {
+    fn family_name(&self) -> &'static str {
+        "Subsample"
+    }
+    fn sample_value(&self, rng: &mut dyn Rng) -> Value {
+        let picked = rand::seq::index::sample(rng, self.size, self.subsample_size);
+        Value::Ints(picked.iter().map(|i| i as i64).collect())
+    }
+    fn log_prob_value(&self, value: &Value) -> f64 {
+        match value {
+            Value::Ints(v) if v.len() == self.subsample_size => 0.0,
+            _ => f64::NEG_INFINITY,
+        }
+    }
+    fn log_prob_elements_value(&self, value: &Value) -> Option<Vec<f64>> {
+        Some(vec![self.log_prob_value(value)])
+    }
+    fn support_set(&self) -> Constraint {
+        Constraint::Dependent
+    }
+    fn mean_value(&self) -> Option<Value> {
+        None
+    }
+    fn variance_value(&self) -> Option<Value> {
+        None
+    }
+    fn batch_size(&self) -> Option<usize> {
+        None
+    }
+}
