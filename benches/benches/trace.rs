@@ -23,7 +23,9 @@ fn m1(c: &mut Criterion) {
         })
     });
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
-    group.bench_function("baseline", |b| b.iter(|| black_box(scale_by_hand(&mut rng))));
+    group.bench_function("baseline", |b| {
+        b.iter(|| black_box(scale_by_hand(&mut rng)))
+    });
     group.finish();
 }
 

@@ -47,7 +47,11 @@ pub fn linreg(data: &(Vec<f64>, Vec<f64>)) -> Result<f64, PyroError> {
     let b = sample("b", Normal::new(0.0, 10.0))?;
     let sigma = sample("sigma", pyro_core::distributions::HalfNormal::new(1.0))?;
     for (i, (x, y)) in data.0.iter().zip(&data.1).enumerate() {
-        observe(Name::indexed("y", i as u64), Normal::new(a + b * x, sigma), *y)?;
+        observe(
+            Name::indexed("y", i as u64),
+            Normal::new(a + b * x, sigma),
+            *y,
+        )?;
     }
     Ok(b)
 }

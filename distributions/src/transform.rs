@@ -94,9 +94,9 @@ impl Constraint {
     /// ```
     pub fn to_unconstrained(&self, x: &Value) -> Option<Value> {
         match (self, x) {
-            (Constraint::Simplex, Value::Reals(v)) => {
-                self.contains(x).then(|| Value::Reals(stick_breaking_inverse(v)))
-            }
+            (Constraint::Simplex, Value::Reals(v)) => self
+                .contains(x)
+                .then(|| Value::Reals(stick_breaking_inverse(v))),
             (Constraint::RealVector, Value::Reals(v)) => {
                 self.contains(x).then(|| Value::Reals(v.clone()))
             }
@@ -162,8 +162,14 @@ mod tests {
     #[test]
     fn discrete_and_wrong_kinds_have_no_bijection() {
         assert_eq!(Constraint::Boolean.to_constrained(&Value::Real(0.0)), None);
-        assert_eq!(Constraint::Positive.to_unconstrained(&Value::Real(-1.0)), None);
-        assert_eq!(Constraint::Positive.to_constrained(&Value::Reals(vec![0.0])), None);
+        assert_eq!(
+            Constraint::Positive.to_unconstrained(&Value::Real(-1.0)),
+            None
+        );
+        assert_eq!(
+            Constraint::Positive.to_constrained(&Value::Reals(vec![0.0])),
+            None
+        );
         assert_eq!(
             Constraint::Simplex.to_unconstrained(&Value::Reals(vec![0.5, 0.6])),
             None

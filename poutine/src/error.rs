@@ -105,7 +105,10 @@ impl PyroError {
 impl fmt::Display for PyroError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PyroError::Distribution { site: Some(s), source } => {
+            PyroError::Distribution {
+                site: Some(s),
+                source,
+            } => {
                 write!(f, "at sample site '{s}': {source}")
             }
             PyroError::Distribution { site: None, source } => write!(f, "{source}"),
@@ -118,7 +121,9 @@ impl fmt::Display for PyroError {
                 f,
                 "site '{site}': the value is a {found}, but its distribution produces a {expected}"
             ),
-            PyroError::ReplayNotSampled { site } => write!(f, "site {site} must be sampled in trace"),
+            PyroError::ReplayNotSampled { site } => {
+                write!(f, "site {site} must be sampled in trace")
+            }
             PyroError::Plate { plate, reason } => write!(f, "plate '{plate}': {reason}"),
             PyroError::BatchLength {
                 plate,

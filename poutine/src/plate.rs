@@ -155,7 +155,10 @@ impl Plate {
             (Some(k), Some(v)) if k != v.len() => {
                 return Err(PyroError::plate(
                     &self.name,
-                    format!("subsample_size {k} does not match the {} indices given", v.len()),
+                    format!(
+                        "subsample_size {k} does not match the {} indices given",
+                        v.len()
+                    ),
                 ));
             }
             (Some(k), _) => k,

@@ -145,7 +145,10 @@ pub fn apply_stack(msg: &mut Site, param_default: Option<Default<'_>>) -> Result
     if !msg.done {
         match msg.kind {
             SiteKind::Sample if !msg.is_observed && msg.value.is_none() => {
-                let dist = msg.dist.as_ref().expect("a sample message carries a distribution");
+                let dist = msg
+                    .dist
+                    .as_ref()
+                    .expect("a sample message carries a distribution");
                 let value = match rng_holder.map(|e| e.borrow_mut()) {
                     Some(mut h) => dist.sample(h.rng().expect("checked above")),
                     None => with_default_rng(|r| dist.sample(r)),

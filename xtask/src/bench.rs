@@ -15,13 +15,41 @@ struct Group {
 }
 
 const GROUPS: &[Group] = &[
-    Group { target: "distributions", name: "normal", sites: None },
-    Group { target: "distributions", name: "gamma", sites: None },
-    Group { target: "distributions", name: "beta", sites: None },
-    Group { target: "distributions", name: "poisson", sites: None },
-    Group { target: "trace", name: "trace_m1", sites: Some(2) },
-    Group { target: "trace", name: "trace_m2", sites: Some(103) },
-    Group { target: "trace", name: "trace_m3", sites: Some(101) },
+    Group {
+        target: "distributions",
+        name: "normal",
+        sites: None,
+    },
+    Group {
+        target: "distributions",
+        name: "gamma",
+        sites: None,
+    },
+    Group {
+        target: "distributions",
+        name: "beta",
+        sites: None,
+    },
+    Group {
+        target: "distributions",
+        name: "poisson",
+        sites: None,
+    },
+    Group {
+        target: "trace",
+        name: "trace_m1",
+        sites: Some(2),
+    },
+    Group {
+        target: "trace",
+        name: "trace_m2",
+        sites: Some(103),
+    },
+    Group {
+        target: "trace",
+        name: "trace_m3",
+        sites: Some(101),
+    },
 ];
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
@@ -65,7 +93,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let out = root.join("target/bench");
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     let path = out.join("benchmarks.json");
-    let text = serde_json::to_string_pretty(&json!({ "groups": rows })).map_err(|e| e.to_string())?;
+    let text =
+        serde_json::to_string_pretty(&json!({ "groups": rows })).map_err(|e| e.to_string())?;
     std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     println!("wrote {}", path.display());
     Ok(())
@@ -73,9 +102,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 
 /// Criterion's median estimate, in nanoseconds, for `group/function`.
 fn median_ns(root: &std::path::Path, group: &str, function: &str) -> Result<f64, String> {
-    let path = root.join(format!("target/criterion/{group}/{function}/new/estimates.json"));
-    let text =
-        std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let path = root.join(format!(
+        "target/criterion/{group}/{function}/new/estimates.json"
+    ));
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let v: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     v["median"]["point_estimate"]
         .as_f64()
