@@ -82,7 +82,20 @@ macro_rules! any_distribution {
     };
 }
 
-any_distribution!(Normal, Bernoulli);
+any_distribution!(
+    Normal,
+    Bernoulli,
+    LogNormal,
+    HalfNormal,
+    HalfCauchy,
+    Cauchy,
+    StudentT,
+    Laplace,
+    Gumbel,
+    Uniform,
+    Exponential,
+    Delta,
+);
 
 impl AnyDistribution {
     /// Wraps a batched or user-defined distribution.
