@@ -82,7 +82,17 @@ macro_rules! any_distribution {
     };
 }
 
-any_distribution!(Normal, Bernoulli);
+any_distribution!(
+    Normal,
+    Bernoulli,
+    Gamma,
+    InverseGamma,
+    Beta,
+    Chi2,
+    Weibull,
+    Pareto,
+    VonMises,
+);
 
 impl AnyDistribution {
     /// Wraps a batched or user-defined distribution.
