@@ -95,6 +95,13 @@ any_distribution!(
     Uniform,
     Exponential,
     Delta,
+    Gamma,
+    InverseGamma,
+    Beta,
+    Chi2,
+    Weibull,
+    Pareto,
+    VonMises,
 );
 
 impl AnyDistribution {

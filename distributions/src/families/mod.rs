@@ -1,27 +1,41 @@
 //! One file per distribution family.
 
 mod bernoulli;
+mod beta;
 mod cauchy;
+mod chi2;
 mod delta;
 mod exponential;
+mod gamma;
 mod gumbel;
 mod half_cauchy;
 mod half_normal;
+mod inverse_gamma;
 mod laplace;
 mod log_normal;
 mod normal;
+mod pareto;
 mod student_t;
 mod uniform;
+mod von_mises;
+mod weibull;
 
 pub use bernoulli::Bernoulli;
+pub use beta::Beta;
 pub use cauchy::Cauchy;
+pub use chi2::Chi2;
 pub use delta::Delta;
 pub use exponential::Exponential;
+pub use gamma::Gamma;
 pub use gumbel::Gumbel;
 pub use half_cauchy::HalfCauchy;
 pub use half_normal::HalfNormal;
+pub use inverse_gamma::InverseGamma;
 pub use laplace::Laplace;
 pub use log_normal::LogNormal;
 pub use normal::Normal;
+pub use pareto::Pareto;
 pub use student_t::StudentT;
 pub use uniform::Uniform;
+pub use von_mises::VonMises;
+pub use weibull::Weibull;
