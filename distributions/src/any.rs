@@ -82,7 +82,18 @@ macro_rules! any_distribution {
     };
 }
 
-any_distribution!(Normal, Bernoulli);
+any_distribution!(
+    Normal,
+    Bernoulli,
+    Poisson,
+    Binomial,
+    Geometric,
+    NegativeBinomial,
+    BetaBinomial,
+    Categorical,
+    Dirichlet,
+    MultivariateNormal,
+);
 
 impl AnyDistribution {
     /// Wraps a batched or user-defined distribution.
