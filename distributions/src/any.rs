@@ -102,6 +102,14 @@ any_distribution!(
     Weibull,
     Pareto,
     VonMises,
+    Poisson,
+    Binomial,
+    Geometric,
+    NegativeBinomial,
+    BetaBinomial,
+    Categorical,
+    Dirichlet,
+    MultivariateNormal,
 );
 
 impl AnyDistribution {
