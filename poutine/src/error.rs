@@ -67,6 +67,13 @@ pub enum PyroError {
         /// What is wrong.
         reason: String,
     },
+    /// A strict handler was given data for sites the run never reached (a strict `condition`).
+    UnusedData {
+        /// The handler, e.g. `"condition"`.
+        handler: &'static str,
+        /// The unused keys, in the data's order.
+        keys: Vec<Name>,
+    },
     /// A parameter-store operation failed (bad initial value for its constraint, load error).
     Param {
         /// The parameter.
@@ -147,6 +154,14 @@ impl fmt::Display for PyroError {
                 write!(f, "site '{site}' is intervened on twice")
             }
             PyroError::InvalidHandler { handler, reason } => write!(f, "{handler}: {reason}"),
+            PyroError::UnusedData { handler, keys } => {
+                write!(f, "{handler}: no sample site used the data for ")?;
+                for (i, k) in keys.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { ", " };
+                    write!(f, "{sep}'{k}'")?;
+                }
+                Ok(())
+            }
             PyroError::Param { name, reason } => write!(f, "param '{name}': {reason}"),
             PyroError::Escape(site) => write!(f, "escaped at site '{}'", site.name),
             PyroError::Model(e) => write!(f, "{e}"),

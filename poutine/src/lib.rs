@@ -31,7 +31,12 @@ mod primitives;
 mod runtime;
 
 pub use error::PyroError;
+pub use handlers::block::{Block, BlockBuilder, SiteFilter, block};
+pub use handlers::condition::{Condition, condition};
+pub use handlers::replay::{Replay, replay};
+pub use handlers::substitute::{Substitute, substitute};
 pub use handlers::trace::{Tracer, trace};
+pub use handlers::uncondition::{Uncondition, uncondition};
 pub use model::{Handled, Handler, Model};
 pub use param_store::{ParamStore, with_param_store};
 pub use plate::{Plate, PlateIndices};
