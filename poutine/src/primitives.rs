@@ -20,14 +20,15 @@ fn distribution<A: IntoDistribution>(name: &Name, dist: A) -> Result<A::Dist, Py
         })
 }
 
-/// The typed value of a processed message.
-fn typed<T: ValueType>(msg: Site) -> Result<T, PyroError> {
+/// The typed value of a processed message (taken out of it, not copied).
+fn typed<T: ValueType>(msg: &mut Site) -> Result<T, PyroError> {
     let value = msg
         .value
+        .take()
         .expect("the default step gives every message a value");
     let found = value.type_name();
-    T::take_value(value).ok_or(PyroError::ValueType {
-        site: msg.name,
+    T::take_value(value).ok_or_else(|| PyroError::ValueType {
+        site: msg.name.clone(),
         expected: T::TYPE_NAME,
         found,
     })
@@ -68,7 +69,7 @@ where
     }
     let mut msg = Site::sample(name, dist.into());
     apply_stack(&mut msg, None)?;
-    typed(msg)
+    typed(&mut msg)
 }
 
 /// Scores the observation `value` of site `name` under `dist` (Pyro's `sample(..., obs=value)`)
@@ -98,7 +99,7 @@ where
     }
     let mut msg = Site::observed(name, dist.into(), value.into_value());
     apply_stack(&mut msg, None)?;
-    typed(msg)
+    typed(&mut msg)
 }
 
 /// A learnable parameter: the value stored under `name` in the parameter store, initialised to
@@ -132,7 +133,7 @@ pub fn param<T: ValueType>(
     };
     let mut msg = Site::param(name, None);
     apply_stack(&mut msg, Some(&mut read_store))?;
-    typed(msg)
+    typed(&mut msg)
 }
 
 /// Adds `log_weight` to the model's log-probability, as an observed site named `name` (scaled
@@ -175,7 +176,7 @@ pub fn deterministic<T: ValueType>(name: impl Into<Name>, value: T) -> Result<T,
     }));
     let mut msg = Site::observed(name.into(), dist, value);
     apply_stack(&mut msg, None)?;
-    typed(msg)
+    typed(&mut msg)
 }
 
 /// The distribution of a `factor` site: every value scores `log_weight` (Pyro's `Unit`).

@@ -4,6 +4,8 @@ use crate::error::TraceError;
 use crate::name::Name;
 use crate::site::{Site, SiteKind};
 use indexmap::IndexMap;
+use indexmap::map::Entry;
+use rustc_hash::FxBuildHasher;
 use std::any::Any;
 use std::sync::Arc;
 
@@ -14,7 +16,9 @@ use std::sync::Arc;
 /// included); the output is immutable and shared.
 #[derive(Debug, Default)]
 pub struct Trace {
-    pub(crate) nodes: IndexMap<Name, Site>,
+    /// Keyed by name with the Fx hash: names come from the program, not from an adversary, and
+    /// hashing is on the per-site hot path.
+    pub(crate) nodes: IndexMap<Name, Site, FxBuildHasher>,
     output: Option<Arc<dyn Any + Send + Sync>>,
 }
 
@@ -43,25 +47,37 @@ impl Trace {
         Trace::default()
     }
 
+    /// An empty trace with room for `sites` sites before it reallocates.
+    pub fn with_capacity(sites: usize) -> Self {
+        Trace {
+            nodes: IndexMap::with_capacity_and_hasher(sites, FxBuildHasher),
+            output: None,
+        }
+    }
+
     /// Records `site`. A second sample site with the same name, or a name used by a site of the
     /// other kind, is an error; a repeated param site replaces the earlier node (one node per
     /// param).
     pub fn add_node(&mut self, site: Site) -> Result<(), TraceError> {
-        if let Some(old) = self.nodes.get(&site.name) {
-            if old.kind != site.kind {
-                return Err(TraceError::KindClash {
-                    name: site.name.clone(),
-                    existing: old.kind,
-                    new: site.kind,
-                });
+        match self.nodes.entry(site.name.clone()) {
+            Entry::Vacant(slot) => {
+                slot.insert(site);
             }
-            if site.kind == SiteKind::Sample {
-                return Err(TraceError::DuplicateSite {
-                    name: site.name.clone(),
-                });
+            Entry::Occupied(mut slot) => {
+                let old = slot.get();
+                if old.kind != site.kind {
+                    return Err(TraceError::KindClash {
+                        name: site.name,
+                        existing: old.kind,
+                        new: site.kind,
+                    });
+                }
+                if site.kind == SiteKind::Sample {
+                    return Err(TraceError::DuplicateSite { name: site.name });
+                }
+                slot.insert(site);
             }
         }
-        self.nodes.insert(site.name.clone(), site);
         Ok(())
     }
 

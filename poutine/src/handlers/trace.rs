@@ -4,6 +4,7 @@ use crate::error::PyroError;
 use crate::model::{Handled, Handler, Model};
 use crate::runtime::{Messenger, with_handler};
 use pyro_trace::{Site, SiteKind, Trace};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The `trace` handler: records every sample and param message it sees, after inner handlers
 /// have processed it, into a fresh [`Trace`] per run. A sample site whose `infer` config sets
@@ -30,15 +31,33 @@ use pyro_trace::{Site, SiteKind, Trace};
 /// assert!(tr.contains("x") && y.is_finite());
 /// # Ok::<(), PyroError>(())
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct Tracer {
     trace: Trace,
+    /// The number of sites of the last run, as the capacity of the next run's trace (so that a
+    /// traced model does not grow its trace site by site on every call).
+    last_len: AtomicUsize,
+}
+
+impl Clone for Tracer {
+    /// A fresh tracer with the same capacity hint (a handler is cloned at each call of a wrapped
+    /// model; the recorded trace is not carried over).
+    fn clone(&self) -> Self {
+        Tracer::with_capacity(self.last_len.load(Ordering::Relaxed))
+    }
 }
 
 impl Tracer {
     /// A tracer with an empty trace.
     pub fn new() -> Self {
         Tracer::default()
+    }
+
+    fn with_capacity(sites: usize) -> Self {
+        Tracer {
+            trace: Trace::with_capacity(sites),
+            last_len: AtomicUsize::new(sites),
+        }
     }
 
     /// The trace recorded so far.
@@ -77,8 +96,9 @@ impl<M> Handled<M, Tracer> {
         M: Model<A>,
         M::Output: Send + Sync + 'static,
     {
-        let (tracer, result) = with_handler(Tracer::new(), || self.model.call(args));
+        let (tracer, result) = with_handler(self.handler.clone(), || self.model.call(args));
         let mut trace = tracer.trace;
+        self.handler.last_len.store(trace.len(), Ordering::Relaxed);
         trace.set_output(result?);
         Ok(trace)
     }
