@@ -31,6 +31,13 @@ mod primitives;
 mod runtime;
 
 pub use error::PyroError;
+pub use handlers::escape::{Escape, escape};
+pub use handlers::infer_config::{InferConfigHandler, infer_config};
+pub use handlers::intervene::{Intervene, intervene};
+pub use handlers::lift::{Lift, lift};
+pub use handlers::mask::{Mask, mask};
+pub use handlers::scale::{Scale, scale};
+pub use handlers::seed::{Seed, seed};
 pub use handlers::trace::{Tracer, trace};
 pub use model::{Handled, Handler, Model};
 pub use param_store::{ParamStore, with_param_store};
@@ -39,4 +46,5 @@ pub use primitives::{deterministic, factor, observe, param, sample};
 pub use runtime::{Messenger, PyroRng, apply_stack, set_rng_seed, stack_depth, with_handler};
 
 pub use pyro_distributions as distributions;
-pub use pyro_trace::{Frame, InferConfig, InferValue, Mask, Name, Site, SiteKind, SiteType, Trace};
+pub use pyro_trace::Mask as SiteMask;
+pub use pyro_trace::{Frame, InferConfig, InferValue, Name, Site, SiteKind, SiteType, Trace};
