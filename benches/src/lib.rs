@@ -1,2 +1,114 @@
-//! Benchmarks for pyro-rs live in `benches/` of this crate; `cargo xtask bench` runs them and
-//! prints the ratios against the hand-written baselines.
+//! The benchmark models of `shared/BENCH.md`, written with the library and, beside each, the
+//! hand-written loop that does the same arithmetic without handlers or traces (the floor the
+//! benchmarks measure overhead against). `cargo xtask bench` runs the benchmarks in `benches/`.
+
+use pyro_core::distributions::{Bernoulli, Beta, Normal};
+use pyro_core::poutine::{Name, PyroError, observe, sample};
+use pyro_core::rand::RngExt;
+use rand_distr::StandardNormal;
+
+/// `ln(sqrt(2 pi))`.
+const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
+
+/// The M2 noise values (`data/linreg_eps.txt`, made by `data/gen_linreg_eps.py`).
+pub fn linreg_eps() -> Vec<f64> {
+    include_str!("../data/linreg_eps.txt")
+        .lines()
+        .map(|l| l.trim().parse().expect("a number per line"))
+        .collect()
+}
+
+/// The M2 data: `(x_i, y_i)` with `x_i = i / 100`, `y_i = 1 + 2 x_i + 0.5 eps_i`.
+pub fn linreg_data() -> (Vec<f64>, Vec<f64>) {
+    let xs: Vec<f64> = (0..100).map(|i| i as f64 / 100.0).collect();
+    let ys = xs
+        .iter()
+        .zip(linreg_eps())
+        .map(|(x, e)| 1.0 + 2.0 * x + 0.5 * e)
+        .collect();
+    (xs, ys)
+}
+
+/// The M3 data: 60 ones then 40 zeros.
+pub fn coin_data() -> Vec<bool> {
+    (0..100).map(|i| i < 60).collect()
+}
+
+/// M1 `scale`: `weight ~ Normal(8.5, 1)`, `measurement ~ Normal(weight, 0.75)` observed at 9.5.
+pub fn scale(_: ()) -> Result<f64, PyroError> {
+    let weight = sample("weight", Normal::new(8.5, 1.0))?;
+    observe("measurement", Normal::new(weight, 0.75), 9.5)?;
+    Ok(weight)
+}
+
+/// M2 `linreg`: 103 sites, each observation its own site `y_{i}`.
+pub fn linreg(data: &(Vec<f64>, Vec<f64>)) -> Result<f64, PyroError> {
+    let a = sample("a", Normal::new(0.0, 10.0))?;
+    let b = sample("b", Normal::new(0.0, 10.0))?;
+    let sigma = sample("sigma", pyro_core::distributions::HalfNormal::new(1.0))?;
+    for (i, (x, y)) in data.0.iter().zip(&data.1).enumerate() {
+        observe(
+            Name::indexed("y", i as u64),
+            Normal::new(a + b * x, sigma),
+            *y,
+        )?;
+    }
+    Ok(b)
+}
+
+/// M3 `coin`: `p ~ Beta(10, 10)`, 100 Bernoulli observations `x_{i}`.
+pub fn coin(data: &[bool]) -> Result<f64, PyroError> {
+    let p = sample("p", Beta::new(10.0, 10.0))?;
+    for (i, x) in data.iter().enumerate() {
+        observe(Name::indexed("x", i as u64), Bernoulli::new(p), *x)?;
+    }
+    Ok(p)
+}
+
+/// Hand-written M1: one draw and the log joint, no handlers.
+pub fn scale_by_hand<R: pyro_core::rand::Rng + ?Sized>(rng: &mut R) -> (f64, f64) {
+    let z: f64 = rng.sample(StandardNormal);
+    let weight = 8.5 + z;
+    let lp_w = -0.5 * z * z - LN_SQRT_2PI;
+    let r = (9.5 - weight) / 0.75;
+    let lp_m = -0.5 * r * r - 0.75_f64.ln() - LN_SQRT_2PI;
+    (weight, lp_w + lp_m)
+}
+
+/// Hand-written M2: draws and the log joint, no handlers.
+pub fn linreg_by_hand<R: pyro_core::rand::Rng + ?Sized>(
+    rng: &mut R,
+    data: &(Vec<f64>, Vec<f64>),
+) -> (f64, f64) {
+    let za: f64 = rng.sample(StandardNormal);
+    let zb: f64 = rng.sample(StandardNormal);
+    let zs: f64 = rng.sample(StandardNormal);
+    let (a, b, sigma) = (10.0 * za, 10.0 * zb, zs.abs());
+    let ln10 = 10.0_f64.ln();
+    let mut lp = -0.5 * za * za - ln10 - LN_SQRT_2PI;
+    lp += -0.5 * zb * zb - ln10 - LN_SQRT_2PI;
+    lp += -0.5 * zs * zs + std::f64::consts::LN_2 - LN_SQRT_2PI;
+    let ln_sigma = sigma.ln();
+    for (x, y) in data.0.iter().zip(&data.1) {
+        let r = (y - (a + b * x)) / sigma;
+        lp += -0.5 * r * r - ln_sigma - LN_SQRT_2PI;
+    }
+    (b, lp)
+}
+
+/// Hand-written M3: a Beta draw through rand_distr and the log joint, no handlers.
+pub fn coin_by_hand<R: pyro_core::rand::Rng + ?Sized>(
+    rng: &mut R,
+    prior: &rand_distr::Beta<f64>,
+    data: &[bool],
+) -> (f64, f64) {
+    let p: f64 = rng.sample(prior);
+    // ln B(10, 10) = 2 lgamma(10) - lgamma(20).
+    let ln_b = 2.0 * libm::lgamma(10.0) - libm::lgamma(20.0);
+    let mut lp = 9.0 * p.ln() + 9.0 * (-p).ln_1p() - ln_b;
+    let (lq, lr) = (p.ln(), (-p).ln_1p());
+    for &x in data {
+        lp += if x { lq } else { lr };
+    }
+    (p, lp)
+}

@@ -82,7 +82,35 @@ macro_rules! any_distribution {
     };
 }
 
-any_distribution!(Normal, Bernoulli);
+any_distribution!(
+    Normal,
+    Bernoulli,
+    LogNormal,
+    HalfNormal,
+    HalfCauchy,
+    Cauchy,
+    StudentT,
+    Laplace,
+    Gumbel,
+    Uniform,
+    Exponential,
+    Delta,
+    Gamma,
+    InverseGamma,
+    Beta,
+    Chi2,
+    Weibull,
+    Pareto,
+    VonMises,
+    Poisson,
+    Binomial,
+    Geometric,
+    NegativeBinomial,
+    BetaBinomial,
+    Categorical,
+    Dirichlet,
+    MultivariateNormal,
+);
 
 impl AnyDistribution {
     /// Wraps a batched or user-defined distribution.

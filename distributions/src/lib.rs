@@ -44,9 +44,9 @@ mod distribution;
 mod error;
 mod families;
 mod special;
-mod transform;
 #[cfg(test)]
 mod testing;
+mod transform;
 mod value;
 
 pub use any::AnyDistribution;

@@ -67,6 +67,13 @@ pub enum PyroError {
         /// What is wrong.
         reason: String,
     },
+    /// A strict handler was given data for sites the run never reached (a strict `condition`).
+    UnusedData {
+        /// The handler, e.g. `"condition"`.
+        handler: &'static str,
+        /// The unused keys, in the data's order.
+        keys: Vec<Name>,
+    },
     /// A parameter-store operation failed (bad initial value for its constraint, load error).
     Param {
         /// The parameter.
@@ -105,7 +112,10 @@ impl PyroError {
 impl fmt::Display for PyroError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PyroError::Distribution { site: Some(s), source } => {
+            PyroError::Distribution {
+                site: Some(s),
+                source,
+            } => {
                 write!(f, "at sample site '{s}': {source}")
             }
             PyroError::Distribution { site: None, source } => write!(f, "{source}"),
@@ -118,7 +128,9 @@ impl fmt::Display for PyroError {
                 f,
                 "site '{site}': the value is a {found}, but its distribution produces a {expected}"
             ),
-            PyroError::ReplayNotSampled { site } => write!(f, "site {site} must be sampled in trace"),
+            PyroError::ReplayNotSampled { site } => {
+                write!(f, "site {site} must be sampled in trace")
+            }
             PyroError::Plate { plate, reason } => write!(f, "plate '{plate}': {reason}"),
             PyroError::BatchLength {
                 plate,
@@ -142,6 +154,14 @@ impl fmt::Display for PyroError {
                 write!(f, "site '{site}' is intervened on twice")
             }
             PyroError::InvalidHandler { handler, reason } => write!(f, "{handler}: {reason}"),
+            PyroError::UnusedData { handler, keys } => {
+                write!(f, "{handler}: no sample site used the data for ")?;
+                for (i, k) in keys.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { ", " };
+                    write!(f, "{sep}'{k}'")?;
+                }
+                Ok(())
+            }
             PyroError::Param { name, reason } => write!(f, "param '{name}': {reason}"),
             PyroError::Escape(site) => write!(f, "escaped at site '{}'", site.name),
             PyroError::Model(e) => write!(f, "{e}"),

@@ -68,7 +68,10 @@ where
     type Output = M::Output;
 
     fn call(&self, args: A) -> Result<M::Output, PyroError> {
-        with_handler(self.handler.clone(), || self.model.call(args)).1
+        let (mut handler, result) = with_handler(self.handler.clone(), || self.model.call(args));
+        let output = result?;
+        handler.finish()?;
+        Ok(output)
     }
 }
 
@@ -86,6 +89,16 @@ pub trait Handler: Messenger + Sized {
     /// ```
     fn run<R>(self, body: impl FnOnce() -> R) -> R {
         with_handler(self, body).1
+    }
+
+    /// Runs the fallible `body` with this handler installed, then, if `body` succeeded, the
+    /// handler's end-of-run check ([`Messenger::finish`]), as the model form does. `run` cannot
+    /// report that check; use this form for handlers that have one (a strict `condition`).
+    fn try_run<R>(self, body: impl FnOnce() -> Result<R, PyroError>) -> Result<R, PyroError> {
+        let (mut handler, result) = with_handler(self, body);
+        let output = result?;
+        handler.finish()?;
+        Ok(output)
     }
 
     /// Wraps `model`: each call runs it with a fresh copy of this handler.

@@ -56,10 +56,12 @@ impl ParamStore {
         if let Some(v) = self.get(&key) {
             return Ok(v);
         }
-        let unconstrained = constraint.to_unconstrained(&init).ok_or_else(|| PyroError::Param {
-            name: name.clone(),
-            reason: format!("initial value {init:?} is not in the constraint {constraint}"),
-        })?;
+        let unconstrained = constraint
+            .to_unconstrained(&init)
+            .ok_or_else(|| PyroError::Param {
+                name: name.clone(),
+                reason: format!("initial value {init:?} is not in the constraint {constraint}"),
+            })?;
         let value = constraint
             .to_constrained(&unconstrained)
             .expect("a value that maps out maps back");

@@ -3,7 +3,7 @@
 use crate::error::PyroError;
 use crate::runtime::{Messenger, apply_stack, with_handler};
 use pyro_distributions::{AnyDistribution, Constraint, ErasedDistribution, Rng, Value};
-use pyro_trace::{Frame, InferValue, Name, Site, SiteKind};
+use pyro_trace::{Frame, InferValue, Name, SUBSAMPLE_FLAG, Site, SiteKind};
 use std::sync::Arc;
 
 /// A plate: `size` conditionally independent elements, optionally subsampled.
@@ -155,7 +155,10 @@ impl Plate {
             (Some(k), Some(v)) if k != v.len() => {
                 return Err(PyroError::plate(
                     &self.name,
-                    format!("subsample_size {k} does not match the {} indices given", v.len()),
+                    format!(
+                        "subsample_size {k} does not match the {} indices given",
+                        v.len()
+                    ),
                 ));
             }
             (Some(k), _) => k,
@@ -173,7 +176,7 @@ impl Plate {
             subsample_size: k,
         }));
         let mut msg = Site::sample(self.name.clone(), dist);
-        msg.infer.insert("_subsample", InferValue::Bool(true));
+        msg.infer.insert(SUBSAMPLE_FLAG, InferValue::Bool(true));
         msg.value = self
             .subsample
             .as_ref()

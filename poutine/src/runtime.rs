@@ -30,6 +30,14 @@ pub trait Messenger: 'static {
         Ok(())
     }
 
+    /// Called once when the handled model (model form) or the body of
+    /// [`Handler::try_run`](crate::Handler::try_run) has returned successfully, with the handler
+    /// already off the stack: a check over the whole run (a strict `condition` reports the data
+    /// no site used). Defaults to doing nothing.
+    fn finish(&mut self) -> Result<(), PyroError> {
+        Ok(())
+    }
+
     /// The generator for the default draw of messages this handler sees, if it provides one
     /// (the `seed` handler does). The innermost visited handler that provides one is used.
     fn rng(&mut self) -> Option<&mut PyroRng> {
@@ -145,7 +153,10 @@ pub fn apply_stack(msg: &mut Site, param_default: Option<Default<'_>>) -> Result
     if !msg.done {
         match msg.kind {
             SiteKind::Sample if !msg.is_observed && msg.value.is_none() => {
-                let dist = msg.dist.as_ref().expect("a sample message carries a distribution");
+                let dist = msg
+                    .dist
+                    .as_ref()
+                    .expect("a sample message carries a distribution");
                 let value = match rng_holder.map(|e| e.borrow_mut()) {
                     Some(mut h) => dist.sample(h.rng().expect("checked above")),
                     None => with_default_rng(|r| dist.sample(r)),

@@ -29,6 +29,11 @@ pub enum TraceError {
         /// Why.
         reason: String,
     },
+    /// A trace could not be read from JSON.
+    Json {
+        /// The parser's message.
+        reason: String,
+    },
 }
 
 impl fmt::Display for TraceError {
@@ -49,6 +54,7 @@ impl fmt::Display for TraceError {
                     "Error while computing log_prob at site '{name}': {reason}"
                 )
             }
+            TraceError::Json { reason } => write!(f, "Invalid trace JSON: {reason}"),
         }
     }
 }

@@ -79,12 +79,13 @@ pub enum InferValue {
     Bool(bool),
     /// An integer.
     Int(i64),
-    /// A real number.
-    Real(f64),
+    /// A real number (serialised as a string when not finite).
+    Real(#[serde(with = "crate::nonfinite")] f64),
     /// A string, e.g. `enumerate = "parallel"`.
     Str(Cow<'static, str>),
-    /// A sample value, e.g. the observation `uncondition` keeps under `obs`.
-    Value(Value),
+    /// A sample value, e.g. the observation `uncondition` keeps under `obs` (non-finite reals
+    /// serialised as strings).
+    Value(#[serde(with = "crate::nonfinite::value")] Value),
 }
 
 /// The per-site `infer` configuration: string keys to [`InferValue`]s, in insertion order.
@@ -138,14 +139,20 @@ impl InferConfig {
 /// A function run after a message has been through the stack (Pyro's `continuation`).
 pub type Continuation = fn(&mut Site);
 
+/// The `infer` key that marks the index site of a subsampled plate (Pyro's `_Subsample` sites):
+/// such a site is left out of [`Trace::stochastic_nodes`](crate::Trace::stochastic_nodes) and of
+/// the dense dependency graph.
+pub const SUBSAMPLE_FLAG: &str = "_subsample";
+
 /// One message sent through the handler stack, and, once processed, one node of a [`Trace`].
 ///
 /// Field names follow Pyro's message dict. Handlers read and rewrite the public fields while the
-/// message is in flight; the log-probability cache is private to the trace, and any mutable
-/// access through a trace clears it, so it can never go stale.
+/// message is in flight. The log-probability cache lives only inside a trace: any mutable access
+/// through a trace clears it, and a clone of a site leaves it behind (a site outside a trace can
+/// be mutated freely), so it can never go stale.
 ///
 /// [`Trace`]: crate::Trace
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Site {
     /// Sample or param.
     pub kind: SiteKind,
@@ -171,11 +178,39 @@ pub struct Site {
     pub stop: bool,
     /// Run after the message has been through the stack.
     pub continuation: Option<Continuation>,
+    /// The cached scaled, masked log-probability (set by `Trace::compute_log_prob` or restored
+    /// from JSON).
     pub(crate) log_prob: Option<f64>,
+    /// The family name of a site restored from JSON, whose distribution is not serialised.
+    pub(crate) restored_family: Option<Arc<str>>,
+}
+
+impl Clone for Site {
+    /// A copy of every public field; the cached log-probability is not copied (the copy may be
+    /// mutated freely), so a clone of a site restored from JSON, which has no distribution,
+    /// cannot be scored again.
+    fn clone(&self) -> Self {
+        Site {
+            kind: self.kind,
+            name: self.name.clone(),
+            dist: self.dist.clone(),
+            value: self.value.clone(),
+            is_observed: self.is_observed,
+            infer: self.infer.clone(),
+            scale: self.scale,
+            mask: self.mask.clone(),
+            cond_indep_stack: self.cond_indep_stack.clone(),
+            done: self.done,
+            stop: self.stop,
+            continuation: self.continuation,
+            log_prob: None,
+            restored_family: self.restored_family.clone(),
+        }
+    }
 }
 
 impl Site {
-    fn blank(kind: SiteKind, name: Name, dist: Option<AnyDistribution>) -> Self {
+    pub(crate) fn blank(kind: SiteKind, name: Name, dist: Option<AnyDistribution>) -> Self {
         Site {
             kind,
             name,
@@ -190,6 +225,7 @@ impl Site {
             stop: false,
             continuation: None,
             log_prob: None,
+            restored_family: None,
         }
     }
 
@@ -222,5 +258,26 @@ impl Site {
             (SiteKind::Sample, true) => SiteType::Observe,
             (SiteKind::Sample, false) => SiteType::Sample,
         }
+    }
+
+    /// Whether this is the index site of a subsampled plate: a sample site whose `infer` sets
+    /// [`SUBSAMPLE_FLAG`].
+    pub fn is_subsample(&self) -> bool {
+        self.kind == SiteKind::Sample && self.infer.flag(SUBSAMPLE_FLAG)
+    }
+
+    /// The family name of the distribution, e.g. `"Normal"`; for a site restored from JSON, the
+    /// recorded name. `None` for a param site.
+    pub fn family(&self) -> Option<&str> {
+        match &self.dist {
+            Some(d) => Some(d.family()),
+            None => self.restored_family.as_deref(),
+        }
+    }
+
+    /// The cached log-probability, if the site sits in a trace that computed it
+    /// ([`Trace::compute_log_prob`](crate::Trace::compute_log_prob)) or was restored from JSON.
+    pub fn cached_log_prob(&self) -> Option<f64> {
+        self.log_prob
     }
 }

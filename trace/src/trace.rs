@@ -10,11 +10,31 @@ use std::sync::Arc;
 /// One recorded run of a model: its sites in insertion order, addressable by name, and its
 /// return value.
 ///
-/// A trace is a value: cloning it is a deep, independent copy.
-#[derive(Clone, Debug, Default)]
+/// A trace is a value: cloning it is a deep, independent copy (cached log-probabilities
+/// included); the output is immutable and shared.
+#[derive(Debug, Default)]
 pub struct Trace {
-    nodes: IndexMap<Name, Site>,
+    pub(crate) nodes: IndexMap<Name, Site>,
     output: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+impl Clone for Trace {
+    fn clone(&self) -> Self {
+        let nodes = self
+            .nodes
+            .iter()
+            .map(|(name, site)| {
+                // `Site::clone` leaves the cache behind; inside a trace it stays valid.
+                let mut copy = site.clone();
+                copy.log_prob = site.log_prob;
+                (name.clone(), copy)
+            })
+            .collect();
+        Trace {
+            nodes,
+            output: self.output.clone(),
+        }
+    }
 }
 
 impl Trace {
@@ -92,5 +112,121 @@ impl Trace {
     /// The model's return value, if recorded and of type `R`.
     pub fn output<R: 'static>(&self) -> Option<&R> {
         self.output.as_deref()?.downcast_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pyro_distributions::{Normal, Value};
+
+    fn latent(name: &'static str, x: f64) -> Site {
+        let mut site = Site::sample(Name::from(name), Normal::new(0.0, 1.0).unwrap().into());
+        site.value = Some(Value::Real(x));
+        site
+    }
+
+    #[test]
+    fn duplicate_sample_names_are_an_error() {
+        let mut trace = Trace::new();
+        trace.add_node(latent("x", 0.0)).unwrap();
+        let err = trace.add_node(latent("x", 1.0)).unwrap_err();
+        assert_eq!(err.to_string(), "Multiple sample sites named 'x'");
+        assert_eq!(
+            err,
+            TraceError::DuplicateSite {
+                name: Name::from("x")
+            }
+        );
+        // The first site stays.
+        assert_eq!(trace.len(), 1);
+        assert_eq!(trace.get("x").unwrap().value, Some(Value::Real(0.0)));
+        // Indexed and plain spellings of one name clash too.
+        trace.add_node(latent("y_2", 0.0)).unwrap();
+        let mut y = latent("ignored", 0.0);
+        y.name = Name::indexed("y", 2);
+        assert_eq!(
+            trace.add_node(y).unwrap_err().to_string(),
+            "Multiple sample sites named 'y_2'"
+        );
+    }
+
+    #[test]
+    fn a_sample_named_like_a_param_is_an_error() {
+        let mut trace = Trace::new();
+        trace.add_node(Site::param(Name::from("w"), None)).unwrap();
+        let err = trace.add_node(latent("w", 0.0)).unwrap_err();
+        assert_eq!(
+            err,
+            TraceError::KindClash {
+                name: Name::from("w"),
+                existing: SiteKind::Param,
+                new: SiteKind::Sample
+            }
+        );
+        assert!(err.to_string().contains("'w'"));
+        // And the other way round.
+        trace.add_node(latent("z", 0.0)).unwrap();
+        assert!(matches!(
+            trace.add_node(Site::param(Name::from("z"), None)),
+            Err(TraceError::KindClash { .. })
+        ));
+    }
+
+    #[test]
+    fn params_may_repeat_as_one_node() {
+        let mut trace = Trace::new();
+        trace
+            .add_node(Site::param(Name::from("w"), Some(Value::Real(1.0))))
+            .unwrap();
+        trace.add_node(latent("z", 0.0)).unwrap();
+        trace
+            .add_node(Site::param(Name::from("w"), Some(Value::Real(2.0))))
+            .unwrap();
+        assert_eq!(trace.len(), 2);
+        // One node, in the place of the first, with the latest value.
+        let names: Vec<String> = trace.iter().map(|s| s.name.to_string()).collect();
+        assert_eq!(names, ["w", "z"]);
+        assert_eq!(trace.get("w").unwrap().value, Some(Value::Real(2.0)));
+    }
+
+    #[test]
+    fn clones_are_independent_including_caches() {
+        let mut original = Trace::new();
+        original.add_node(latent("z", 0.5)).unwrap();
+        original.add_node(latent("u", 1.5)).unwrap();
+        original.set_output(7_u8);
+        original.compute_log_prob(|_| true).unwrap();
+        let before = original.log_prob_sum(|_| true).unwrap();
+        let z_cache = original.get("z").unwrap().cached_log_prob();
+        assert!(z_cache.is_some());
+
+        let mut copy = original.clone();
+        // The clone keeps the caches.
+        assert_eq!(copy.get("z").unwrap().cached_log_prob(), z_cache);
+        assert_eq!(copy.output::<u8>(), Some(&7));
+
+        let z = copy.get_mut("z").unwrap();
+        z.value = Some(Value::Real(3.0));
+        z.scale = 2.0;
+        z.infer.insert("flag", crate::InferValue::Bool(true));
+        copy.clear();
+        copy.add_node(latent("z", -1.0)).unwrap();
+
+        assert_eq!(original.len(), 2);
+        let z = original.get("z").unwrap();
+        assert_eq!(z.value, Some(Value::Real(0.5)));
+        assert_eq!(z.scale, 1.0);
+        assert!(z.infer.is_empty());
+        assert_eq!(z.cached_log_prob(), z_cache);
+        assert_eq!(original.log_prob_sum(|_| true).unwrap(), before);
+        assert_eq!(original.output::<u8>(), Some(&7));
+    }
+
+    #[test]
+    fn get_mut_on_a_missing_site_is_none() {
+        let mut trace = Trace::new();
+        assert!(trace.get_mut("nothing").is_none());
+        assert!(!trace.contains("nothing"));
     }
 }

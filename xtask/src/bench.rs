@@ -1,46 +1,100 @@
 //! `cargo xtask bench [--quick]`: runs the criterion benchmarks of `pyro-benches` and prints, per
 //! group, the median time of `pyro` and of the hand-written `baseline` measured in the same run,
-//! with their ratio. Writes the figures to `target/bench/distributions.json`.
+//! with their ratio (and, for traced models, the handler overhead per site). Writes the figures to
+//! `target/bench/benchmarks.json`.
 
 use crate::{sh, workspace_root};
 use serde_json::{Value, json};
 
-/// The benchmark groups of `benches/benches/distributions.rs`.
-const GROUPS: &[&str] = &["normal", "gamma", "beta", "poisson"];
+/// A benchmark group: its bench target, criterion group name, and the number of sites of a
+/// traced model (`None` for per-call distribution benchmarks).
+struct Group {
+    target: &'static str,
+    name: &'static str,
+    sites: Option<usize>,
+}
+
+const GROUPS: &[Group] = &[
+    Group {
+        target: "distributions",
+        name: "normal",
+        sites: None,
+    },
+    Group {
+        target: "distributions",
+        name: "gamma",
+        sites: None,
+    },
+    Group {
+        target: "distributions",
+        name: "beta",
+        sites: None,
+    },
+    Group {
+        target: "distributions",
+        name: "poisson",
+        sites: None,
+    },
+    Group {
+        target: "trace",
+        name: "trace_m1",
+        sites: Some(2),
+    },
+    Group {
+        target: "trace",
+        name: "trace_m2",
+        sites: Some(103),
+    },
+    Group {
+        target: "trace",
+        name: "trace_m3",
+        sites: Some(101),
+    },
+];
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let mut bench_args = vec![
-        "bench",
-        "-p",
-        "pyro-benches",
-        "--bench",
-        "distributions",
-        "--",
-    ];
-    if args.iter().any(|a| a == "--quick") {
-        bench_args.push("--quick");
+    let quick = args.iter().any(|a| a == "--quick");
+    let mut targets: Vec<&str> = GROUPS.iter().map(|g| g.target).collect();
+    targets.dedup();
+    for target in targets {
+        let mut bench_args = vec!["bench", "-p", "pyro-benches", "--bench", target, "--"];
+        if quick {
+            bench_args.push("--quick");
+        }
+        sh("cargo", &bench_args, &[])?;
     }
-    sh("cargo", &bench_args, &[])?;
 
     let root = workspace_root();
     let mut rows = Vec::new();
-    println!("\nsample + log_prob per call (median of criterion's samples)");
+    println!("\nmedian time per call; ratio = pyro / baseline, both measured in this run");
     println!(
-        "{:<10} {:>12} {:>14} {:>8}",
-        "family", "pyro (ns)", "baseline (ns)", "ratio"
+        "{:<10} {:>12} {:>14} {:>8} {:>16}",
+        "group", "pyro (ns)", "baseline (ns)", "ratio", "overhead/site"
     );
-    for group in GROUPS {
-        let ours = median_ns(&root, group, "pyro")?;
-        let base = median_ns(&root, group, "baseline")?;
+    for g in GROUPS {
+        let ours = median_ns(&root, g.name, "pyro")?;
+        let base = median_ns(&root, g.name, "baseline")?;
         let ratio = ours / base;
-        println!("{group:<10} {ours:>12.2} {base:>14.2} {ratio:>8.2}");
-        rows.push(json!({"family": group, "pyro_ns": ours, "baseline_ns": base, "ratio": ratio}));
+        let per_site = g.sites.map(|n| (ours - base) / n as f64);
+        let per_site_text = per_site.map_or("-".to_string(), |x| format!("{x:.2} ns"));
+        println!(
+            "{:<10} {ours:>12.2} {base:>14.2} {ratio:>8.2} {per_site_text:>16}",
+            g.name
+        );
+        rows.push(json!({
+            "group": g.name,
+            "pyro_ns": ours,
+            "baseline_ns": base,
+            "ratio": ratio,
+            "sites": g.sites,
+            "overhead_ns_per_site": per_site,
+        }));
     }
     let out = root.join("target/bench");
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
-    let path = out.join("distributions.json");
-    let text = serde_json::to_string_pretty(&json!({ "sample_log_prob": rows }))
-        .map_err(|e| e.to_string())?;
+    let path = out.join("benchmarks.json");
+    let text =
+        serde_json::to_string_pretty(&json!({ "groups": rows })).map_err(|e| e.to_string())?;
     std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     println!("wrote {}", path.display());
     Ok(())

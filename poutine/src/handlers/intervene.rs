@@ -126,23 +126,9 @@ pub fn intervene<M, K: Into<Name>>(
 mod tests {
     use super::*;
     use crate::distributions::Normal;
-    use crate::{Model, Plate, Scale, Tracer, observe, sample, stack_depth, trace, with_handler};
-
-    /// A stand-in for `condition` (built elsewhere): fixes and observes named sample sites.
-    #[derive(Clone)]
-    struct Cond(Vec<(&'static str, f64)>);
-
-    impl Messenger for Cond {
-        fn process(&mut self, msg: &mut Site) -> Result<(), PyroError> {
-            if msg.kind == SiteKind::Sample
-                && let Some((_, v)) = self.0.iter().find(|(n, _)| msg.name == *n)
-            {
-                msg.value = Some(Value::Real(*v));
-                msg.is_observed = true;
-            }
-            Ok(())
-        }
-    }
+    use crate::{
+        Condition, Model, Plate, Scale, Tracer, observe, sample, stack_depth, trace, with_handler,
+    };
 
     type Chain = (f64, f64, f64, f64);
 
@@ -168,13 +154,12 @@ mod tests {
         )
     }
 
-    fn observations() -> Cond {
-        Cond(
+    fn observations() -> Condition {
+        Condition::new(
             SITES
                 .iter()
                 .zip(OBSERVATIONS)
-                .filter_map(|(n, v)| Some((*n, v?)))
-                .collect(),
+                .filter_map(|(n, v)| Some((*n, Value::Real(v?)))),
         )
     }
 

@@ -13,8 +13,9 @@ use std::sync::Arc;
 /// `-inf`.
 ///
 /// The mask is one flag for the whole site (`Mask::new(false)`) or one flag per batch element
-/// (`Mask::new(vec![true, false, ...])`); a per-element mask on a batched sample site must have
-/// the site's batch length.
+/// (`Mask::new(vec![true, false, ...])`). A per-element mask must have one flag per batch element
+/// of each sample site it reaches (one flag for an unbatched site), else the site is an error;
+/// it leaves the index sites of subsampled plates alone (they score 0 anyway).
 ///
 /// ```
 /// use pyro_poutine::{Handler, Mask, PyroError, SiteMask, Tracer, mask, observe, sample, trace};
@@ -95,17 +96,26 @@ impl Messenger for Mask {
     fn process(&mut self, msg: &mut Site) -> Result<(), PyroError> {
         if let SiteMask::Elements(flags) = &self.mask
             && msg.kind == SiteKind::Sample
-            && let Some(n) = msg.dist.as_ref().and_then(|d| d.batch_len())
-            && n != flags.len()
         {
-            return Err(PyroError::invalid(
-                "mask",
-                format!(
-                    "site '{}' has {n} batch elements but the mask has {}",
-                    msg.name,
-                    flags.len()
-                ),
-            ));
+            if msg.is_subsample() {
+                // A plate's index site scores 0 whatever the mask; it has no batch to mask.
+                return Ok(());
+            }
+            let batch = msg.dist.as_ref().and_then(|d| d.batch_len());
+            if batch.unwrap_or(1) != flags.len() {
+                let what = match batch {
+                    Some(n) => format!("has {n} batch elements"),
+                    None => "is not batched".to_string(),
+                };
+                return Err(PyroError::invalid(
+                    "mask",
+                    format!(
+                        "site '{}' {what} but the mask has {} elements",
+                        msg.name,
+                        flags.len()
+                    ),
+                ));
+            }
         }
         msg.mask = Some(match msg.mask.take() {
             None => self.mask.clone(),
@@ -123,104 +133,109 @@ pub fn mask<M>(model: M, mask: impl Into<Mask>) -> Handled<M, Mask> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::distributions::{Batched, Constraint, Normal};
-    use crate::{Model, Tracer, observe, param, sample, stack_depth, trace};
+    use crate::distributions::{Batched, Constraint, Distribution, Normal};
+    use crate::{Model, Plate, Tracer, observe, param, sample, stack_depth, trace};
 
     fn elements(v: &[bool]) -> SiteMask {
         SiteMask::Elements(v.into())
     }
 
+    /// One batched observed site.
     fn batched(ys: Vec<f64>) -> Result<(), PyroError> {
-        let x = sample("x", Normal::new(0.0, 1.0))?;
-        observe("ys", Batched::iid(Normal::new(x, 1.0)?, ys.len()), ys)?;
+        observe("ys", Batched::iid(Normal::new(0.0, 1.0)?, ys.len()), ys)?;
+        Ok(())
+    }
+
+    fn model(_: ()) -> Result<(), PyroError> {
+        sample("x", Normal::new(0.0, 1.0))?;
+        observe("y", Normal::new(0.0, 1.0), 0.3)?;
+        param("mask_test_param_p", 1.0, Constraint::Real)?;
         Ok(())
     }
 
     #[test]
     fn sets_the_mask_of_every_site_kind() {
-        let m = |()| -> Result<(), PyroError> {
-            sample("x", Normal::new(0.0, 1.0))?;
-            observe("y", Normal::new(0.0, 1.0), 0.3)?;
-            param("mask_test_param_p", 1.0, Constraint::Real)?;
-            Ok(())
-        };
-        let tr = trace(mask(m, false)).get_trace(()).unwrap();
+        let tr = trace(mask(model, false)).get_trace(()).unwrap();
         for name in ["x", "y", "mask_test_param_p"] {
             assert_eq!(tr.get(name).unwrap().mask, Some(SiteMask::All(false)));
         }
-        let tr = trace(mask(m, true)).get_trace(()).unwrap();
+        let tr = trace(mask(model, true)).get_trace(()).unwrap();
         assert_eq!(tr.get("x").unwrap().mask, Some(SiteMask::All(true)));
         // Unmasked runs leave the mask unset.
-        let tr = trace(m).get_trace(()).unwrap();
+        let tr = trace(model).get_trace(()).unwrap();
         assert_eq!(tr.get("x").unwrap().mask, None);
     }
 
     #[test]
-    fn masked_value_is_unchanged() {
-        let obs = observe_under_mask(false);
-        assert_eq!(obs, 0.3);
+    fn masked_sites_score_exactly_zero() {
+        let tr = trace(mask(model, false)).get_trace(()).unwrap();
+        assert_eq!(tr.log_prob_sum(|_| true).unwrap(), 0.0);
+        let tr = trace(mask(model, true)).get_trace(()).unwrap();
+        assert!(tr.log_prob_sum(|_| true).unwrap() < 0.0);
+        // Even a NaN observation.
+        let nan = |()| observe("n", Normal::new(0.0, 1.0), f64::NAN);
+        let tr = trace(mask(nan, false)).get_trace(()).unwrap();
+        assert_eq!(tr.log_prob_sum(|_| true).unwrap(), 0.0);
+        let unmasked = trace(nan).get_trace(()).unwrap().log_prob_sum(|_| true);
+        assert!(unmasked.map_or(true, |lp| !lp.is_finite()));
+        // The value is unchanged.
+        let y = Mask::new(false)
+            .run(|| observe("y", Normal::new(0.0, 1.0), 0.3))
+            .unwrap();
+        assert_eq!(y, 0.3);
     }
 
-    fn observe_under_mask(flag: bool) -> f64 {
-        Mask::new(flag)
-            .run(|| observe("y", Normal::new(0.0, 1.0), 0.3))
-            .unwrap()
+    #[test]
+    fn masked_out_elements_score_zero() {
+        let d = Normal::new(0.0, 1.0).unwrap();
+        let tr = trace(mask(batched, vec![false, true, true]))
+            .get_trace(vec![f64::NAN, 0.5, -1.0])
+            .unwrap();
+        let expected = d.log_prob(&0.5) + d.log_prob(&-1.0);
+        assert!((tr.log_prob_sum(|_| true).unwrap() - expected).abs() < 1e-12);
     }
 
     #[test]
     fn nested_masks_are_anded() {
+        let ys = vec![0.0, 1.0, 2.0];
         let m = mask(mask(batched, [true, true, false]), vec![true, false, true]);
-        let tr = trace(m).get_trace(vec![0.0, 1.0, 2.0]).unwrap();
+        let tr = trace(m).get_trace(ys.clone()).unwrap();
         assert_eq!(
             tr.get("ys").unwrap().mask,
             Some(elements(&[true, false, false]))
         );
         let m = mask(mask(batched, [true, false, true]), true);
-        let tr = trace(m).get_trace(vec![0.0, 1.0, 2.0]).unwrap();
+        let tr = trace(m).get_trace(ys.clone()).unwrap();
         assert_eq!(
             tr.get("ys").unwrap().mask,
             Some(elements(&[true, false, true]))
         );
         let m = mask(mask(batched, [true, false, true]), false);
-        let tr = trace(m).get_trace(vec![0.0, 1.0, 2.0]).unwrap();
+        let tr = trace(m).get_trace(ys).unwrap();
         assert_eq!(tr.get("ys").unwrap().mask, Some(SiteMask::All(false)));
-        let m = mask(mask(|()| batched(vec![1.0]), false), true);
-        let tr = trace(m).get_trace(()).unwrap();
+        let tr = trace(mask(mask(model, false), true)).get_trace(()).unwrap();
         assert_eq!(tr.get("x").unwrap().mask, Some(SiteMask::All(false)));
     }
 
     #[test]
-    fn element_mask_applies_to_unbatched_sites_unchecked() {
-        // The latent `x` is not batched: the element mask is recorded as given; scoring decides.
-        let tr = trace(mask(batched, vec![true, false]))
-            .get_trace(vec![0.0, 1.0])
-            .unwrap();
-        assert_eq!(tr.get("x").unwrap().mask, Some(elements(&[true, false])));
-    }
-
-    #[test]
-    fn masked_out_elements_would_score_zero() {
-        // The scores a consumer computes from the recorded mask.
-        let tr = trace(mask(batched, vec![false, true]))
-            .get_trace(vec![f64::NAN, 0.5])
-            .unwrap();
-        let site = tr.get("ys").unwrap();
-        let lps = site
-            .dist
-            .as_ref()
-            .unwrap()
-            .log_prob_elements(site.value.as_ref().unwrap())
-            .unwrap();
-        let Some(SiteMask::Elements(flags)) = &site.mask else {
-            panic!("element mask expected")
-        };
-        let total: f64 = lps
-            .iter()
-            .zip(flags.iter())
-            .map(|(lp, keep)| if *keep { *lp } else { 0.0 })
-            .sum();
-        assert!(!lps[0].is_finite());
-        assert!(total.is_finite());
+    fn element_masks_and_unbatched_sites() {
+        // One flag fits an unbatched site; params have no batch and take any mask.
+        let tr = trace(mask(model, [false])).get_trace(()).unwrap();
+        assert_eq!(tr.get("x").unwrap().mask, Some(elements(&[false])));
+        assert_eq!(tr.log_prob_sum(|_| true).unwrap(), 0.0);
+        let p = |()| param("mask_test_param_q", 1.0, Constraint::Real);
+        let tr = trace(mask(p, [true, false])).get_trace(()).unwrap();
+        assert_eq!(
+            tr.get("mask_test_param_q").unwrap().mask,
+            Some(elements(&[true, false]))
+        );
+        // More flags do not.
+        let err = mask(model, [true, false]).call(()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "mask: site 'x' is not batched but the mask has 2 elements"
+        );
+        assert_eq!(stack_depth(), 0);
     }
 
     #[test]
@@ -229,7 +244,7 @@ mod tests {
         let err = m.call(vec![0.0, 1.0, 2.0]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "mask: site 'ys' has 3 batch elements but the mask has 2"
+            "mask: site 'ys' has 3 batch elements but the mask has 2 elements"
         );
         assert_eq!(stack_depth(), 0);
         let err = trace(m).get_trace(vec![0.0]).unwrap_err();
@@ -241,6 +256,23 @@ mod tests {
             }
         ));
         assert_eq!(stack_depth(), 0);
+    }
+
+    #[test]
+    fn element_mask_around_a_subsampled_plate() {
+        let data = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let m = |()| {
+            Plate::new("data", data.len()).subsample_size(2).run(|idx| {
+                let ys: Vec<f64> = idx.iter().map(|i| data[i]).collect();
+                batched(ys)
+            })
+        };
+        let tr = trace(mask(m, [true, false])).get_trace(()).unwrap();
+        assert_eq!(tr.get("data").unwrap().mask, None);
+        let ys = tr.get("ys").unwrap();
+        assert_eq!(ys.mask, Some(elements(&[true, false])));
+        assert_eq!(ys.scale, 3.0);
+        assert!(tr.log_prob_sum(|_| true).unwrap().is_finite());
     }
 
     #[test]

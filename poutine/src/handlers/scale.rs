@@ -95,6 +95,13 @@ mod tests {
         let tr = trace(m).get_trace(()).unwrap();
         assert_eq!(tr.get("x").unwrap().scale, 6.0);
         assert_eq!(tr.get("y").unwrap().scale, 6.0);
+        // The trace's log-density is scaled accordingly.
+        let raw: f64 = tr
+            .iter()
+            .map(|s| s.dist.as_ref().unwrap().log_prob(s.value.as_ref().unwrap()))
+            .sum();
+        let scaled = tr.log_prob_sum(|_| true).unwrap();
+        assert!((scaled - 6.0 * raw).abs() < 1e-12 * raw.abs().max(1.0));
     }
 
     #[test]
@@ -105,16 +112,11 @@ mod tests {
             crate::with_handler(Tracer::new(), || model(()))
         });
         assert_eq!(inner.into_trace().get("x").unwrap().scale, 4.0);
-        // A message stopped below the scale never reaches it.
-        struct Stop;
-        impl Messenger for Stop {
-            fn process(&mut self, msg: &mut Site) -> Result<(), PyroError> {
-                msg.stop = true;
-                Ok(())
-            }
-        }
+        // A message blocked below the scale never reaches it.
         let (_, (_, (tracer, _))) = crate::with_handler(Scale::new(4.0).unwrap(), || {
-            crate::with_handler(Stop, || crate::with_handler(Tracer::new(), || model(())))
+            crate::with_handler(crate::Block::new(), || {
+                crate::with_handler(Tracer::new(), || model(()))
+            })
         });
         assert_eq!(tracer.into_trace().get("x").unwrap().scale, 1.0);
     }

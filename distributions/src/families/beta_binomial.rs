@@ -1,0 +1,233 @@
+//! The beta-binomial distribution.
+
+use super::binomial::count;
+use crate::constraint::Constraint;
+use crate::distribution::Distribution;
+use crate::error::{self, ParamError};
+use crate::special::ln_beta;
+use rand::{Rng, RngExt};
+
+/// The beta-binomial distribution `BetaBinomial(concentration1, concentration0, total_count)`:
+/// a binomial count of `total_count` trials whose success probability is drawn from
+/// `Beta(concentration1, concentration0)` (Pyro's argument order).
+///
+/// # Density
+/// `P(k) = C(n, k) B(k + a, n - k + b) / B(a, b)` for integers `0 <= k <= n`, with
+/// `a = concentration1`, `b = concentration0`, `n = total_count` and `B` the beta function.
+///
+/// # Example
+/// ```
+/// use pyro_distributions::{BetaBinomial, Distribution};
+///
+/// // With a = b = 1 every count in 0..=n is equally likely.
+/// let d = BetaBinomial::new(1.0, 1.0, 4)?;
+/// assert!((d.log_prob(&3) + 5.0_f64.ln()).abs() < 1e-14);
+/// assert_eq!(d.log_prob(&5), f64::NEG_INFINITY);
+/// assert_eq!(d.mean(), Some(2.0));
+/// assert!(BetaBinomial::new(0.0, 1.0, 4).is_err());
+/// # Ok::<(), pyro_distributions::ParamError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BetaBinomial {
+    concentration1: f64,
+    concentration0: f64,
+    total_count: u64,
+    /// `ln(n!) - ln Gamma(n + a + b) - ln B(a, b)`: the parameter-only part of `ln P(k)`.
+    log_norm: f64,
+    beta: rand_distr::Beta<f64>,
+}
+
+const FAMILY: &str = "BetaBinomial";
+
+impl BetaBinomial {
+    /// A beta-binomial distribution; both concentrations must be finite and `> 0`, and
+    /// `total_count` at most `i64::MAX`.
+    pub fn new(
+        concentration1: f64,
+        concentration0: f64,
+        total_count: u64,
+    ) -> Result<Self, ParamError> {
+        let a = error::positive(FAMILY, "concentration1", concentration1)?;
+        let b = error::positive(FAMILY, "concentration0", concentration0)?;
+        let total_count = count(FAMILY, "total_count", total_count)?;
+        let beta = rand_distr::Beta::new(a, b)
+            .map_err(|_| ParamError::new(FAMILY, "concentration1", a, "must be finite and > 0"))?;
+        let n = total_count as f64;
+        Ok(BetaBinomial {
+            concentration1: a,
+            concentration0: b,
+            total_count,
+            log_norm: libm::lgamma(n + 1.0) - libm::lgamma(n + a + b) - ln_beta(a, b),
+            beta,
+        })
+    }
+
+    /// The first shape of the beta prior on the success probability (`a`).
+    pub fn concentration1(&self) -> f64 {
+        self.concentration1
+    }
+
+    /// The second shape of the beta prior on the success probability (`b`).
+    pub fn concentration0(&self) -> f64 {
+        self.concentration0
+    }
+
+    /// The number of trials.
+    pub fn total_count(&self) -> u64 {
+        self.total_count
+    }
+}
+
+impl Distribution for BetaBinomial {
+    type Value = i64;
+    type Moment = f64;
+
+    fn family(&self) -> &'static str {
+        FAMILY
+    }
+
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> i64 {
+        let p: f64 = rng.sample(self.beta);
+        // Beta draws lie in [0, 1], which Binomial::new accepts; a draw is at most
+        // total_count <= i64::MAX.
+        rand_distr::Binomial::new(self.total_count, p).map_or(0, |b| rng.sample(b) as i64)
+    }
+
+    #[inline]
+    fn log_prob(&self, k: &i64) -> f64 {
+        if *k < 0 || *k as u64 > self.total_count {
+            return f64::NEG_INFINITY;
+        }
+        let (k, n) = (*k as f64, self.total_count as f64);
+        let (a, b) = (self.concentration1, self.concentration0);
+        self.log_norm - libm::lgamma(k + 1.0) - libm::lgamma(n - k + 1.0)
+            + libm::lgamma(k + a)
+            + libm::lgamma(n - k + b)
+    }
+
+    fn support(&self) -> Constraint {
+        Constraint::IntegerInterval {
+            lower: 0,
+            upper: self.total_count as i64,
+        }
+    }
+
+    fn mean(&self) -> Option<f64> {
+        let (a, b) = (self.concentration1, self.concentration0);
+        Some(self.total_count as f64 * a / (a + b))
+    }
+
+    fn variance(&self) -> Option<f64> {
+        let (a, b, n) = (
+            self.concentration1,
+            self.concentration0,
+            self.total_count as f64,
+        );
+        let s = a + b;
+        Some(n * a * b * (s + n) / (s * s * (s + 1.0)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::distribution::ErasedDistribution;
+    use crate::testing;
+    use crate::value::Value;
+    use proptest::prelude::*;
+
+    fn build(p: &testing::Params) -> BetaBinomial {
+        let n = p.int("total_count") as u64;
+        BetaBinomial::new(p.real("concentration1"), p.real("concentration0"), n).unwrap()
+    }
+
+    #[test]
+    fn matches_scipy() {
+        testing::check_log_prob_reference(FAMILY, build);
+        testing::check_moments_reference(FAMILY, build);
+    }
+
+    #[test]
+    fn sample_moments() {
+        testing::check_sample_moments(&BetaBinomial::new(2.0, 3.0, 10).unwrap(), 1);
+        testing::check_sample_moments(&BetaBinomial::new(0.1, 0.1, 50).unwrap(), 2);
+        testing::check_sample_moments(&BetaBinomial::new(1000.0, 500.0, 200).unwrap(), 3);
+    }
+
+    #[test]
+    fn value_stability() {
+        testing::assert_first_draws(&BetaBinomial::new(2.0, 3.0, 10).unwrap(), 42, &[3, 5, 1]);
+    }
+
+    #[test]
+    fn edges_and_errors() {
+        let d = BetaBinomial::new(2.0, 3.0, 6).unwrap();
+        assert_eq!(d.log_prob(&-1), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob(&7), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob(&i64::MIN), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob(&i64::MAX), f64::NEG_INFINITY);
+        assert!(d.log_prob(&0).is_finite() && d.log_prob(&6).is_finite());
+        assert_eq!(d.log_prob_value(&Value::Real(2.5)), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob_value(&Value::Real(f64::NAN)), f64::NEG_INFINITY);
+        assert_eq!(
+            d.log_prob_value(&Value::Reals(vec![1.0])),
+            f64::NEG_INFINITY
+        );
+        assert_eq!(d.log_prob_value(&Value::Int(2)), d.log_prob(&2));
+        assert_eq!(
+            d.support(),
+            Constraint::IntegerInterval { lower: 0, upper: 6 }
+        );
+        // No trials: a point mass at 0.
+        let none = BetaBinomial::new(0.5, 2.0, 0).unwrap();
+        assert_eq!(
+            (none.log_prob(&0), none.log_prob(&1)),
+            (0.0, f64::NEG_INFINITY)
+        );
+        let e = BetaBinomial::new(-1.0, 1.0, 3).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "BetaBinomial: invalid parameter concentration1 = -1 (must be finite and > 0)"
+        );
+        assert_eq!(
+            BetaBinomial::new(f64::NAN, 1.0, 3).unwrap_err().param,
+            "concentration1"
+        );
+        assert_eq!(
+            BetaBinomial::new(1.0, 0.0, 3).unwrap_err().param,
+            "concentration0"
+        );
+        assert_eq!(
+            BetaBinomial::new(1.0, f64::INFINITY, 3).unwrap_err().param,
+            "concentration0"
+        );
+        assert_eq!(
+            BetaBinomial::new(1.0, 1.0, u64::MAX).unwrap_err().param,
+            "total_count"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn finite_inside_support(
+            a in 1e-3..1e4_f64, b in 1e-3..1e4_f64, n in 0..100_000_u64, u in 0.0..=1.0_f64,
+        ) {
+            let d = BetaBinomial::new(a, b, n).unwrap();
+            let k = (u * n as f64).floor() as i64;
+            prop_assert!(d.log_prob(&k).is_finite());
+        }
+
+        #[test]
+        fn invalid_params_error(bad in prop_oneof![-1e6..=0.0_f64, Just(f64::NAN), Just(f64::INFINITY)]) {
+            prop_assert!(BetaBinomial::new(bad, 1.0, 5).is_err());
+            prop_assert!(BetaBinomial::new(1.0, bad, 5).is_err());
+        }
+
+        #[test]
+        fn pmf_sums_to_one(a in 0.05..100.0_f64, b in 0.05..100.0_f64, n in 0..500_u64) {
+            let d = BetaBinomial::new(a, b, n).unwrap();
+            let total: f64 = (0..=n as i64).map(|k| d.log_prob(&k).exp()).sum();
+            prop_assert!((total - 1.0).abs() < 1e-9, "total {}", total);
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! The Delta (point mass) distribution.
+
+use crate::constraint::Constraint;
+use crate::distribution::Distribution;
+use crate::error::{self, ParamError};
+use rand::Rng;
+
+/// The Delta distribution `Delta(v, log_density)`: all mass at the single point `v`.
+///
+/// As in Pyro, `log_prob` is `log_density` at exactly `v` and `-inf` anywhere else; the extra
+/// `log_density` (default 0) lets a deterministic site still carry a density, e.g. the log
+/// Jacobian of a transform. Sampling returns `v` and consumes no randomness.
+///
+/// # Density
+/// `log p(x) = log_density` for `x = v`, and `-inf` otherwise (a point mass; the support is
+/// nominally the real line).
+///
+/// # Example
+/// ```
+/// use pyro_distributions::{Delta, Distribution};
+///
+/// let d = Delta::new(1.5)?;
+/// assert_eq!(d.log_prob(&1.5), 0.0);
+/// assert_eq!(d.log_prob(&1.5000001), f64::NEG_INFINITY);
+/// assert_eq!(Delta::with_log_density(1.5, -2.0)?.log_prob(&1.5), -2.0);
+/// assert!(Delta::new(f64::NAN).is_err());
+/// # Ok::<(), pyro_distributions::ParamError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Delta {
+    v: f64,
+    log_density: f64,
+}
+
+const FAMILY: &str = "Delta";
+
+impl Delta {
+    /// A point mass at `v` (finite), with `log_density` 0.
+    pub fn new(v: f64) -> Result<Self, ParamError> {
+        Self::with_log_density(v, 0.0)
+    }
+
+    /// A point mass at `v` whose `log_prob(v)` is `log_density`; both must be finite.
+    pub fn with_log_density(v: f64, log_density: f64) -> Result<Self, ParamError> {
+        Ok(Delta {
+            v: error::finite(FAMILY, "v", v)?,
+            log_density: error::finite(FAMILY, "log_density", log_density)?,
+        })
+    }
+
+    /// The point carrying all the mass.
+    pub fn v(&self) -> f64 {
+        self.v
+    }
+
+    /// The log-density reported at `v`.
+    pub fn log_density(&self) -> f64 {
+        self.log_density
+    }
+}
+
+impl Distribution for Delta {
+    type Value = f64;
+    type Moment = f64;
+
+    fn family(&self) -> &'static str {
+        FAMILY
+    }
+
+    fn sample<R: Rng + ?Sized>(&self, _rng: &mut R) -> f64 {
+        self.v
+    }
+
+    #[inline]
+    fn log_prob(&self, x: &f64) -> f64 {
+        // NaN never equals v.
+        if *x == self.v {
+            self.log_density
+        } else {
+            f64::NEG_INFINITY
+        }
+    }
+
+    fn support(&self) -> Constraint {
+        Constraint::Real
+    }
+
+    fn mean(&self) -> Option<f64> {
+        Some(self.v)
+    }
+
+    fn variance(&self) -> Option<f64> {
+        Some(0.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::distribution::ErasedDistribution;
+    use crate::testing;
+    use crate::value::Value;
+    use proptest::prelude::*;
+
+    #[test]
+    fn log_prob_by_hand() {
+        // No SciPy reference: the density is checked directly.
+        let d = Delta::with_log_density(-3.25, 1.5).unwrap();
+        assert_eq!(d.log_prob(&-3.25), 1.5);
+        assert_eq!(d.log_prob(&(-3.25_f64).next_up()), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob(&(-3.25_f64).next_down()), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob(&0.0), f64::NEG_INFINITY);
+        assert_eq!((d.mean(), d.variance()), (Some(-3.25), Some(0.0)));
+        let unit = Delta::new(0.0).unwrap();
+        assert_eq!(unit.log_prob(&0.0), 0.0);
+        // -0.0 == 0.0: the same point.
+        assert_eq!(unit.log_prob(&-0.0), 0.0);
+        assert_eq!(unit.log_density(), 0.0);
+    }
+
+    #[test]
+    fn sample_moments() {
+        // Every draw is v (2.5 and its multiples are exact), so the sample mean is exactly v and
+        // the sample variance exactly 0, which check_sample_moments requires here.
+        testing::check_sample_moments(&Delta::new(2.5).unwrap(), 101);
+    }
+
+    #[test]
+    fn value_stability() {
+        let d = Delta::new(0.75).unwrap();
+        testing::assert_first_draws(&d, 42, &[0.75, 0.75, 0.75]);
+    }
+
+    #[test]
+    fn edges_and_errors() {
+        let d = Delta::new(1.0).unwrap();
+        assert_eq!(d.log_prob(&f64::INFINITY), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob(&f64::NEG_INFINITY), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob(&f64::NAN), f64::NEG_INFINITY);
+        assert!(d.support().contains(&Value::Real(1.0)));
+        // An integer value reads as a real; other kinds score -inf.
+        assert_eq!(d.log_prob_value(&Value::Int(1)), 0.0);
+        assert_eq!(d.log_prob_value(&Value::Bool(true)), f64::NEG_INFINITY);
+        assert_eq!(
+            d.log_prob_value(&Value::Reals(vec![1.0])),
+            f64::NEG_INFINITY
+        );
+        let e = Delta::new(f64::INFINITY).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Delta: invalid parameter v = inf (must be finite)"
+        );
+        assert_eq!(Delta::new(f64::NAN).unwrap_err().param, "v");
+        let e = Delta::with_log_density(0.0, f64::NEG_INFINITY).unwrap_err();
+        assert_eq!(e.param, "log_density");
+        assert_eq!(
+            Delta::with_log_density(0.0, f64::NAN).unwrap_err().param,
+            "log_density"
+        );
+        assert_eq!(d.v(), 1.0);
+    }
+
+    proptest! {
+        #[test]
+        fn finite_at_the_point(v in -1e300..1e300_f64, log_density in -1e6..1e6_f64) {
+            let d = Delta::with_log_density(v, log_density).unwrap();
+            prop_assert_eq!(d.log_prob(&v), log_density);
+            prop_assert!(d.support().contains_real(v));
+            let mut r = testing::rng(0);
+            prop_assert_eq!(d.sample(&mut r), v);
+        }
+
+        #[test]
+        fn zero_elsewhere(v in -1e6..1e6_f64, x in -1e6..1e6_f64) {
+            prop_assume!(x != v);
+            prop_assert_eq!(Delta::new(v).unwrap().log_prob(&x), f64::NEG_INFINITY);
+        }
+
+        #[test]
+        fn invalid_params_error(
+            bad in prop_oneof![Just(f64::NAN), Just(f64::INFINITY), Just(f64::NEG_INFINITY)],
+            ok in -1e6..1e6_f64,
+        ) {
+            prop_assert!(Delta::new(bad).is_err());
+            prop_assert!(Delta::with_log_density(bad, ok).is_err());
+            prop_assert!(Delta::with_log_density(ok, bad).is_err());
+        }
+    }
+}

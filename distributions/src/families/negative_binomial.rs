@@ -1,0 +1,292 @@
+//! The negative binomial distribution.
+
+use super::poisson::draw_with_rate;
+use crate::constraint::Constraint;
+use crate::distribution::Distribution;
+use crate::error::{self, ParamError};
+use crate::special::log_sigmoid;
+use rand::{Rng, RngExt};
+
+/// The negative binomial distribution `NegativeBinomial(total_count, probs)` in torch's
+/// convention: the number of successes, each with probability `probs`, before `total_count`
+/// failures. `total_count` is a real `> 0`.
+///
+/// Built from `probs` in `[0, 1)` ([`NegativeBinomial::new`]) or from
+/// `logits = ln(probs / (1 - probs))` ([`NegativeBinomial::from_logits`]). Draws are
+/// `Poisson(Gamma(total_count, scale = probs / (1 - probs)))`; draws beyond `i64::MAX`
+/// saturate there.
+///
+/// # Density
+/// `P(k) = Gamma(k + r) / (Gamma(r) k!) probs^k (1 - probs)^r` for integers `k >= 0`, with
+/// `r = total_count` (and `0^0 = 1`).
+///
+/// # Example
+/// ```
+/// use pyro_distributions::{Distribution, NegativeBinomial};
+///
+/// let d = NegativeBinomial::new(2.0, 0.5)?;
+/// // P(0) = 0.5^2, P(1) = 2 * 0.5^3.
+/// assert!((d.log_prob(&0) - 0.25_f64.ln()).abs() < 1e-15);
+/// assert!((d.log_prob(&1) - 0.25_f64.ln()).abs() < 1e-15);
+/// assert_eq!(d.mean(), Some(2.0));
+/// assert!(NegativeBinomial::new(2.0, 1.0).is_err());
+/// # Ok::<(), pyro_distributions::ParamError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NegativeBinomial {
+    total_count: f64,
+    probs: f64,
+    log_p: f64,
+    log_q: f64,
+    /// `1 - probs`, kept to full relative precision.
+    complement: f64,
+    /// `ln Gamma(total_count)`.
+    ln_gamma_r: f64,
+    /// `total_count ln(1 - probs)`.
+    r_log_q: f64,
+    /// The Gamma mixing distribution of the Poisson rate; `None` when `probs = 0`.
+    gamma: Option<rand_distr::Gamma<f64>>,
+}
+
+const FAMILY: &str = "NegativeBinomial";
+
+impl NegativeBinomial {
+    /// A negative binomial distribution; `total_count` must be finite and `> 0`, `probs` in
+    /// `[0, 1)`.
+    pub fn new(total_count: f64, probs: f64) -> Result<Self, ParamError> {
+        let total_count = error::positive(FAMILY, "total_count", total_count)?;
+        if !(0.0..1.0).contains(&probs) {
+            return Err(ParamError::new(FAMILY, "probs", probs, "must be in [0, 1)"));
+        }
+        let (log_p, log_q) = (probs.ln(), (-probs).ln_1p());
+        Ok(Self::build(total_count, probs, 1.0 - probs, log_p, log_q))
+    }
+
+    /// A negative binomial distribution with `probs = sigmoid(logits)`; `logits` must not be NaN
+    /// or `+inf` (`-inf` means `probs = 0`).
+    pub fn from_logits(total_count: f64, logits: f64) -> Result<Self, ParamError> {
+        let total_count = error::positive(FAMILY, "total_count", total_count)?;
+        if logits.is_nan() || logits == f64::INFINITY {
+            return Err(ParamError::new(
+                FAMILY,
+                "logits",
+                logits,
+                "must not be NaN or +inf",
+            ));
+        }
+        let (log_p, log_q) = (log_sigmoid(logits), log_sigmoid(-logits));
+        Ok(Self::build(
+            total_count,
+            log_p.exp(),
+            log_q.exp(),
+            log_p,
+            log_q,
+        ))
+    }
+
+    fn build(total_count: f64, probs: f64, complement: f64, log_p: f64, log_q: f64) -> Self {
+        // scale = probs / (1 - probs) = exp(logits); Gamma::new fails only for scale 0 (probs 0).
+        let gamma = rand_distr::Gamma::new(total_count, (log_p - log_q).exp()).ok();
+        NegativeBinomial {
+            total_count,
+            probs,
+            log_p,
+            log_q,
+            complement,
+            ln_gamma_r: libm::lgamma(total_count),
+            r_log_q: total_count * log_q,
+            gamma,
+        }
+    }
+
+    /// The number of failures that ends the sequence (a positive real).
+    pub fn total_count(&self) -> f64 {
+        self.total_count
+    }
+
+    /// The success probability of each trial.
+    pub fn probs(&self) -> f64 {
+        self.probs
+    }
+
+    /// `ln(probs / (1 - probs))`.
+    pub fn logits(&self) -> f64 {
+        self.log_p - self.log_q
+    }
+}
+
+impl Distribution for NegativeBinomial {
+    type Value = i64;
+    type Moment = f64;
+
+    fn family(&self) -> &'static str {
+        FAMILY
+    }
+
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> i64 {
+        match self.gamma {
+            Some(g) => draw_with_rate(rng.sample(g), rng),
+            None => 0,
+        }
+    }
+
+    #[inline]
+    fn log_prob(&self, k: &i64) -> f64 {
+        if *k < 0 {
+            return f64::NEG_INFINITY;
+        }
+        let k = *k as f64;
+        // `k ln p` with `0 ln 0 = 0`, so that probs = 0 gives exactly 0 at k = 0.
+        let successes = if k == 0.0 { 0.0 } else { k * self.log_p };
+        libm::lgamma(k + self.total_count) - libm::lgamma(k + 1.0) - self.ln_gamma_r
+            + successes
+            + self.r_log_q
+    }
+
+    fn support(&self) -> Constraint {
+        Constraint::NonNegativeInteger
+    }
+
+    fn mean(&self) -> Option<f64> {
+        Some(self.total_count * self.probs / self.complement)
+    }
+
+    fn variance(&self) -> Option<f64> {
+        Some(self.total_count * self.probs / (self.complement * self.complement))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::distribution::ErasedDistribution;
+    use crate::testing;
+    use crate::value::Value;
+    use proptest::prelude::*;
+
+    fn build(p: &testing::Params) -> NegativeBinomial {
+        let r = p.real("total_count");
+        match p.get_real("probs") {
+            Some(probs) => NegativeBinomial::new(r, probs).unwrap(),
+            None => NegativeBinomial::from_logits(r, p.real("logits")).unwrap(),
+        }
+    }
+
+    #[test]
+    fn matches_scipy() {
+        testing::check_log_prob_reference(FAMILY, build);
+        testing::check_moments_reference(FAMILY, build);
+    }
+
+    #[test]
+    fn sample_moments() {
+        testing::check_sample_moments(&NegativeBinomial::new(5.0, 0.4).unwrap(), 1);
+        testing::check_sample_moments(&NegativeBinomial::new(0.5, 0.9).unwrap(), 2);
+        testing::check_sample_moments(&NegativeBinomial::from_logits(40.0, -2.0).unwrap(), 3);
+    }
+
+    #[test]
+    fn value_stability() {
+        let d = NegativeBinomial::new(3.0, 0.6).unwrap();
+        testing::assert_first_draws(&d, 42, &[10, 1, 1]);
+    }
+
+    #[test]
+    fn edges_and_errors() {
+        let d = NegativeBinomial::new(2.5, 0.3).unwrap();
+        assert_eq!(d.log_prob(&-1), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob(&i64::MIN), f64::NEG_INFINITY);
+        assert!(d.log_prob(&i64::MAX).is_finite());
+        assert!((d.log_prob(&0) - 2.5 * 0.7_f64.ln()).abs() < 1e-15);
+        assert_eq!(d.log_prob_value(&Value::Real(1.5)), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob_value(&Value::Real(f64::NAN)), f64::NEG_INFINITY);
+        assert_eq!(
+            d.log_prob_value(&Value::Reals(vec![1.0])),
+            f64::NEG_INFINITY
+        );
+        assert_eq!(d.log_prob_value(&Value::Int(3)), d.log_prob(&3));
+        assert!((d.logits() - (0.3_f64 / 0.7).ln()).abs() < 1e-15);
+        // probs = 0 (or logits = -inf): a point mass at 0.
+        for zero in [
+            NegativeBinomial::new(2.5, 0.0).unwrap(),
+            NegativeBinomial::from_logits(2.5, f64::NEG_INFINITY).unwrap(),
+        ] {
+            assert_eq!(
+                (zero.log_prob(&0), zero.log_prob(&1)),
+                (0.0, f64::NEG_INFINITY)
+            );
+            assert_eq!((zero.mean(), zero.variance()), (Some(0.0), Some(0.0)));
+            assert_eq!(zero.sample(&mut testing::rng(1)), 0);
+        }
+        // A tiny total_count: Gamma draws underflow to 0, which must give 0, not a panic.
+        let tiny = NegativeBinomial::new(1e-300, 0.5).unwrap();
+        assert!((0..100).all(|_| tiny.sample(&mut testing::rng(2)) >= 0));
+        let e = NegativeBinomial::new(5.0, 1.0).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "NegativeBinomial: invalid parameter probs = 1 (must be in [0, 1))"
+        );
+        let e = NegativeBinomial::new(0.0, 0.5).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "NegativeBinomial: invalid parameter total_count = 0 (must be finite and > 0)"
+        );
+        assert_eq!(
+            NegativeBinomial::new(f64::INFINITY, 0.5).unwrap_err().param,
+            "total_count"
+        );
+        assert_eq!(NegativeBinomial::new(1.0, -0.1).unwrap_err().param, "probs");
+        assert_eq!(
+            NegativeBinomial::new(1.0, f64::NAN).unwrap_err().param,
+            "probs"
+        );
+        let inf = NegativeBinomial::from_logits(1.0, f64::INFINITY).unwrap_err();
+        assert_eq!(inf.param, "logits");
+        assert_eq!(
+            NegativeBinomial::from_logits(1.0, f64::NAN)
+                .unwrap_err()
+                .param,
+            "logits"
+        );
+        assert_eq!(
+            NegativeBinomial::from_logits(-1.0, 0.0).unwrap_err().param,
+            "total_count"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn finite_inside_support(r in 1e-6..1e6_f64, probs in 0.0..(1.0 - 1e-9), k in 0..1_000_000_i64) {
+            let d = NegativeBinomial::new(r, probs).unwrap();
+            prop_assert!(d.log_prob(&k).is_finite() || (probs == 0.0 && k > 0));
+        }
+
+        #[test]
+        fn invalid_params_error(
+            r in prop_oneof![-1e6..=0.0_f64, Just(f64::NAN)],
+            probs in prop_oneof![-1e6..-1e-12_f64, 1.0..1e6_f64],
+        ) {
+            prop_assert!(NegativeBinomial::new(r, 0.5).is_err());
+            prop_assert!(NegativeBinomial::new(1.0, probs).is_err());
+        }
+
+        #[test]
+        fn pmf_sums_to_one(r in 0.05..50.0_f64, probs in 0.0..0.9_f64) {
+            // Sum until past the mean and the terms fall below 1e-17; beyond that the ratio of
+            // successive terms is below (k + r) / (k + 1) * probs < 0.95, so the tail is < 1e-15.
+            let d = NegativeBinomial::new(r, probs).unwrap();
+            let mean = d.mean().unwrap();
+            let mut total = 0.0;
+            let mut k = 0_i64;
+            loop {
+                let term = d.log_prob(&k).exp();
+                total += term;
+                if k as f64 > 2.0 * mean + 20.0 * r && term < 1e-17 {
+                    break;
+                }
+                k += 1;
+            }
+            prop_assert!((total - 1.0).abs() < 1e-9, "total {}", total);
+        }
+    }
+}
