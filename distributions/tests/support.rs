@@ -56,7 +56,9 @@ fn probes() -> Vec<Value> {
         Value::Ints(vec![1, 2, 3]),
         Value::Bools(vec![true]),
     ];
-    for x in [-1e300, -3.5, -1.0, -0.5, 0.0, 0.25, 0.5, 1.0, 2.0, 2.5, 7.0, 1e300] {
+    for x in [
+        -1e300, -3.5, -1.0, -0.5, 0.0, 0.25, 0.5, 1.0, 2.0, 2.5, 7.0, 1e300,
+    ] {
         v.push(Value::Real(x));
     }
     for x in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
@@ -74,9 +76,16 @@ fn draws_are_in_the_support_and_score_finitely() {
     for d in families() {
         for _ in 0..2000 {
             let x = d.sample(&mut rng);
-            assert!(d.support().contains(&x), "{d:?}: draw {x:?} outside {}", d.support());
+            assert!(
+                d.support().contains(&x),
+                "{d:?}: draw {x:?} outside {}",
+                d.support()
+            );
             let lp = d.log_prob(&x);
-            assert!(lp > f64::NEG_INFINITY && !lp.is_nan(), "{d:?}: log_prob({x:?}) = {lp}");
+            assert!(
+                lp > f64::NEG_INFINITY && !lp.is_nan(),
+                "{d:?}: log_prob({x:?}) = {lp}"
+            );
         }
     }
 }
@@ -88,7 +97,11 @@ fn outside_the_support_is_exactly_minus_infinity_and_never_nan() {
             let lp = d.log_prob(&x);
             assert!(!lp.is_nan(), "{d:?}: log_prob({x:?}) is NaN");
             if !d.support().contains(&x) {
-                assert_eq!(lp, f64::NEG_INFINITY, "{d:?}: log_prob({x:?}) outside the support");
+                assert_eq!(
+                    lp,
+                    f64::NEG_INFINITY,
+                    "{d:?}: log_prob({x:?}) outside the support"
+                );
             }
         }
     }
