@@ -1,8 +1,7 @@
-//! Inference for pyro-rs (filled in by the inference issue).
-//!
-//! ```
-//! use pyro_infer::poutine::trace::distributions::Normal;
-//! assert!(Normal::new(0.0, 1.0).is_ok());
-//! ```
+//! Inference for pyro-rs, built from effect handlers and traces.
 
+mod error;
+pub(crate) mod seeding;
+
+pub use error::InferError;
 pub use pyro_poutine as poutine;
