@@ -8,7 +8,6 @@ use crate::trace::Trace;
 use serde::de::Error as _;
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -63,7 +62,7 @@ impl<'a> SiteRecord<'a> {
         site.infer = self.infer.into_owned();
         site.scale = self.scale;
         site.mask = self.mask.map(Cow::into_owned);
-        site.cond_indep_stack = SmallVec::from_vec(self.cond_indep_stack.into_owned());
+        site.cond_indep_stack = self.cond_indep_stack.into_owned();
         // A recorded site has been through the whole stack.
         site.done = true;
         if site.kind == SiteKind::Sample {

@@ -3,7 +3,6 @@
 use crate::name::Name;
 use pyro_distributions::{AnyDistribution, Value};
 use serde::{Deserialize, Serialize};
-use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -171,7 +170,7 @@ pub struct Site {
     /// Mask over the log-probability; `None` means unmasked.
     pub mask: Option<Mask>,
     /// The plates the site is in, outermost first.
-    pub cond_indep_stack: SmallVec<[Frame; 2]>,
+    pub cond_indep_stack: Vec<Frame>,
     /// Set by a handler that supplied the value: skips the default draw.
     pub done: bool,
     /// Set by a handler to hide the message from every outer handler.
@@ -220,7 +219,7 @@ impl Site {
             infer: InferConfig::new(),
             scale: 1.0,
             mask: None,
-            cond_indep_stack: SmallVec::new(),
+            cond_indep_stack: Vec::new(),
             done: false,
             stop: false,
             continuation: None,
