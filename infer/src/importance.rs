@@ -1,0 +1,700 @@
+//! [`Importance`]: importance sampling with the prior or a guide as proposal, in parallel.
+
+use crate::accumulate::WeightedStats;
+use crate::error::InferError;
+use crate::seeding::particle_seed;
+use indicatif::{ProgressBar, ProgressStyle};
+use pyro_poutine::distributions::Value;
+use pyro_poutine::{
+    Block, Handler, Messenger, Model, Name, PyroError, Replay, Seed, Site, SiteKind, Trace, Tracer,
+};
+use rayon::prelude::*;
+use rustc_hash::FxHashSet;
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Particles per chunk. Chunks are the unit of parallel work and of the order in which statistics
+/// are merged; the size is fixed, so results do not depend on the number of threads.
+const CHUNK: usize = 256;
+
+/// The proposal of an [`Importance`] run that has no guide: the prior, i.e. the model with its
+/// observed sites hidden.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Prior;
+
+/// The proposal of an [`Importance`] run with a guide ([`Importance::guide`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Guide<G>(pub G);
+
+/// Importance sampling (Pyro's `Importance`).
+///
+/// Per particle `i`, with a guide: `guide_trace = trace(guide)`, `model_trace =
+/// trace(replay(model, guide_trace))`, and the log-weight is `model_trace.log_prob_sum() -
+/// guide_trace.log_prob_sum()`. With the prior as proposal ([`Importance::new`]) the guide would
+/// be the model with its observed sites hidden: both traces then hold the same latent sites with
+/// the same values and densities, and the log-weight is exactly the observed log-likelihood of
+/// the draw, so each particle runs the model once.
+///
+/// Particles run in parallel with rayon; particle `i`'s generators derive from the run's seed and
+/// `i` alone, so a run gives bit-identical results for any number of threads. Every particle runs
+/// under `block`, so nothing leaks into an enclosing trace.
+///
+/// ```
+/// use pyro_infer::Importance;
+/// use pyro_poutine::distributions::Normal;
+/// use pyro_poutine::{PyroError, observe, sample};
+///
+/// // Pyro's introductory model: the posterior of `weight` is Normal(9.14, 0.6).
+/// let scale = |guess: f64| -> Result<f64, PyroError> {
+///     let weight = sample("weight", Normal::new(guess, 1.0))?;
+///     observe("measurement", Normal::new(weight, 0.75), 9.5)?;
+///     Ok(weight)
+/// };
+/// let posterior = Importance::new(scale, 20_000).seed(1).run(8.5)?;
+/// let weight = posterior.marginal(&["weight".into()])?;
+/// assert!((weight.mean()[0] - 9.14).abs() < 0.05);
+/// // log evidence: log Normal(9.5 | 8.5, 1.25) = -1.4621
+/// assert!((posterior.log_normalizer()? + 1.4621).abs() < 0.05);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Importance<M, G = Prior> {
+    model: M,
+    guide: G,
+    num_samples: usize,
+    seed: u64,
+    progress: bool,
+    keep_sites: Option<Arc<[Name]>>,
+}
+
+impl<M> Importance<M, Prior> {
+    /// Importance sampling of `model` with `num_samples` particles drawn from the prior.
+    pub fn new(model: M, num_samples: usize) -> Self {
+        Importance {
+            model,
+            guide: Prior,
+            num_samples,
+            seed: 0,
+            progress: false,
+            keep_sites: None,
+        }
+    }
+}
+
+impl<M, G> Importance<M, G> {
+    /// Uses `guide` (a model over the same latent sites) as the proposal.
+    pub fn guide<G2>(self, guide: G2) -> Importance<M, Guide<G2>> {
+        Importance {
+            model: self.model,
+            guide: Guide(guide),
+            num_samples: self.num_samples,
+            seed: self.seed,
+            progress: self.progress,
+            keep_sites: self.keep_sites,
+        }
+    }
+
+    /// The seed of the run (default 0).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Shows a progress bar on standard error (off by default).
+    pub fn progress(mut self, show: bool) -> Self {
+        self.progress = show;
+        self
+    }
+
+    /// Keeps only the values of `sites` per particle instead of whole traces, which saves memory
+    /// and time ([`Posterior::traces`] is then `None`).
+    pub fn keep_sites(mut self, sites: &[Name]) -> Self {
+        self.keep_sites = Some(sites.into());
+        self
+    }
+}
+
+/// How a particle is weighed: what the proposal is.
+pub trait Proposal<M, A>: Sync {
+    /// Runs particle `index` of a run seeded with `seed`, recording with `recorder`, and returns
+    /// its log-weight and what the recorder kept.
+    #[doc(hidden)]
+    fn particle<R: Recorder>(
+        &self,
+        model: &M,
+        args: A,
+        seed: u64,
+        index: usize,
+        recorder: R,
+    ) -> Result<(f64, R::Kept), PyroError>;
+}
+
+impl<M, A> Proposal<M, A> for Prior
+where
+    M: Model<A> + Sync,
+    M::Output: Send + Sync + 'static,
+{
+    fn particle<R: Recorder>(
+        &self,
+        model: &M,
+        args: A,
+        seed: u64,
+        index: usize,
+        recorder: R,
+    ) -> Result<(f64, R::Kept), PyroError> {
+        let seed = Seed::new(particle_seed(seed, index, 0));
+        let (recorder, out) = Block::new().run(|| {
+            seed.run(|| pyro_poutine::with_handler(recorder.observed_only(), || model.call(args)))
+        });
+        recorder.finish(out?)
+    }
+}
+
+impl<M, G, A> Proposal<M, A> for Guide<G>
+where
+    M: Model<A> + Sync,
+    M::Output: Send + Sync + 'static,
+    G: Model<A> + Sync,
+    A: Clone,
+{
+    fn particle<R: Recorder>(
+        &self,
+        model: &M,
+        args: A,
+        seed: u64,
+        index: usize,
+        recorder: R,
+    ) -> Result<(f64, R::Kept), PyroError> {
+        let guide_seed = Seed::new(particle_seed(seed, index, 0));
+        let (guide_out, guide_trace) =
+            Block::new().run(|| guide_seed.run(|| Tracer::record(|| self.0.call(args.clone()))))?;
+        drop(guide_out);
+        let guide_log_prob = guide_trace.log_prob_sum(|_| true)?;
+        let replay = Replay::trace(guide_trace);
+        let model_seed = Seed::new(particle_seed(seed, index, 1));
+        let (recorder, out) = Block::new().run(|| {
+            model_seed
+                .run(|| pyro_poutine::with_handler(recorder, || replay.run(|| model.call(args))))
+        });
+        let (model_log_prob, kept) = recorder.finish(out?)?;
+        Ok((model_log_prob - guide_log_prob, kept))
+    }
+}
+
+/// What a particle run keeps: a whole trace, or the values of chosen sites. Sealed.
+#[doc(hidden)]
+pub trait Recorder: Messenger + Sized {
+    /// What is kept per particle.
+    type Kept: Send;
+    /// Restricts the log-probability sum to observed sites (the prior proposal).
+    fn observed_only(self) -> Self;
+    /// The log-probability sum and what is kept, once the model returned `output`.
+    fn finish<O: Send + Sync + 'static>(self, output: O) -> Result<(f64, Self::Kept), PyroError>;
+}
+
+/// Records the whole trace; the sum is the trace's `log_prob_sum`.
+struct TraceRecorder {
+    tracer: Tracer,
+    observed_only: bool,
+}
+
+impl Messenger for TraceRecorder {
+    fn postprocess(&mut self, msg: &mut Site) -> Result<(), PyroError> {
+        self.tracer.postprocess(msg)
+    }
+}
+
+impl Recorder for TraceRecorder {
+    type Kept = Trace;
+    fn observed_only(mut self) -> Self {
+        self.observed_only = true;
+        self
+    }
+    fn finish<O: Send + Sync + 'static>(self, output: O) -> Result<(f64, Trace), PyroError> {
+        let mut trace = self.tracer.into_trace();
+        trace.set_output(output);
+        let observed_only = self.observed_only;
+        let lp = trace.log_prob_sum(|s| !observed_only || s.is_observed)?;
+        Ok((lp, trace))
+    }
+}
+
+/// Sums the log-probabilities as the messages pass and keeps the values of chosen sites, without
+/// building a trace. It sums in message order from 0, exactly as `Trace::log_prob_sum` does, and
+/// refuses duplicate sample names as a trace would, so both recorders give identical weights.
+struct SiteRecorder {
+    sites: Arc<[Name]>,
+    values: Vec<Option<Value>>,
+    seen: FxHashSet<Name>,
+    log_prob: f64,
+    observed_only: bool,
+}
+
+impl SiteRecorder {
+    fn new(sites: Arc<[Name]>) -> Self {
+        SiteRecorder {
+            values: vec![None; sites.len()],
+            sites,
+            seen: FxHashSet::default(),
+            log_prob: 0.0,
+            observed_only: false,
+        }
+    }
+}
+
+impl Messenger for SiteRecorder {
+    fn postprocess(&mut self, msg: &mut Site) -> Result<(), PyroError> {
+        if msg.kind != SiteKind::Sample {
+            return Ok(());
+        }
+        if !self.seen.insert(msg.name.clone()) {
+            return Err(pyro_trace::TraceError::DuplicateSite {
+                name: msg.name.clone(),
+            }
+            .into());
+        }
+        if !self.observed_only || msg.is_observed {
+            self.log_prob += msg.log_prob_sum()?;
+        }
+        if let Some(i) = self.sites.iter().position(|n| *n == msg.name) {
+            self.values[i] = msg.value.clone();
+        }
+        Ok(())
+    }
+}
+
+impl Recorder for SiteRecorder {
+    type Kept = SiteValues;
+    fn observed_only(mut self) -> Self {
+        self.observed_only = true;
+        self
+    }
+    fn finish<O: Send + Sync + 'static>(self, _: O) -> Result<(f64, Self::Kept), PyroError> {
+        Ok((self.log_prob, self.values))
+    }
+}
+
+/// The values of the sites given to [`Importance::keep_sites`], per particle.
+#[derive(Clone, Debug)]
+struct KeptSites {
+    names: Arc<[Name]>,
+    values: Vec<SiteValues>,
+}
+
+/// One particle's values of the kept sites, in the order of their names.
+type SiteValues = Vec<Option<Value>>;
+
+/// The result of [`Importance::run`]: per-particle log-weights and traces (or kept site values).
+#[derive(Clone, Debug)]
+pub struct Posterior {
+    log_weights: Vec<f64>,
+    traces: Option<Vec<Trace>>,
+    kept: Option<KeptSites>,
+    stats: WeightedStats,
+}
+
+impl Posterior {
+    /// The log-weight of each particle, in particle order.
+    pub fn log_weights(&self) -> &[f64] {
+        &self.log_weights
+    }
+
+    /// The number of particles.
+    pub fn num_samples(&self) -> usize {
+        self.log_weights.len()
+    }
+
+    /// The model trace of each particle, in particle order (`None` with
+    /// [`Importance::keep_sites`]).
+    pub fn traces(&self) -> Option<&[Trace]> {
+        self.traces.as_deref()
+    }
+
+    /// The log evidence estimate `logsumexp(w) - ln N`.
+    pub fn log_normalizer(&self) -> Result<f64, InferError> {
+        log_normalizer(&self.stats)
+    }
+
+    /// The normalised weights `exp(w - logsumexp(w))`, summing to one.
+    pub fn normalized_weights(&self) -> Result<Vec<f64>, InferError> {
+        let lse = log_sum_exp(&self.stats)?;
+        Ok(self.log_weights.iter().map(|w| (w - lse).exp()).collect())
+    }
+
+    /// The effective sample size `1 / sum(normalized^2)`.
+    pub fn ess(&self) -> Result<f64, InferError> {
+        ess(&self.stats)
+    }
+
+    /// The weighted empirical distribution of `sites`, their values concatenated per particle.
+    pub fn marginal(&self, sites: &[Name]) -> Result<crate::EmpiricalMarginal, InferError> {
+        if let Some(traces) = &self.traces {
+            return crate::EmpiricalMarginal::from_sites(traces, sites, self.log_weights.clone());
+        }
+        let KeptSites {
+            names,
+            values: kept,
+        } = self.kept.as_ref().expect("traces or kept sites");
+        let positions = sites
+            .iter()
+            .map(|s| {
+                names
+                    .iter()
+                    .position(|n| n == s)
+                    .ok_or_else(|| InferError::MissingSite {
+                        site: s.clone(),
+                        index: 0,
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let samples = kept
+            .iter()
+            .enumerate()
+            .map(|(index, values)| {
+                let mut joined = Vec::new();
+                for (&p, site) in positions.iter().zip(sites) {
+                    let v = values[p].as_ref().ok_or_else(|| InferError::MissingSite {
+                        site: site.clone(),
+                        index,
+                    })?;
+                    append_reals(site, v, &mut joined)?;
+                }
+                Ok(Value::Reals(joined))
+            })
+            .collect::<Result<Vec<_>, InferError>>()?;
+        crate::EmpiricalMarginal::new(samples, self.log_weights.clone())
+    }
+
+    /// The weighted empirical distribution of the model's return value (Pyro's default
+    /// `EmpiricalMarginal` site), which must be a [`ValueType`](pyro_poutine::distributions::ValueType).
+    pub fn output_marginal<R>(&self) -> Result<crate::EmpiricalMarginal, InferError>
+    where
+        R: pyro_poutine::distributions::ValueType,
+    {
+        let traces = self.traces.as_ref().ok_or_else(|| InferError::BadValue {
+            site: Name::from("_RETURN"),
+            reason: "the run kept sites only, not the return values".into(),
+        })?;
+        let samples = traces
+            .iter()
+            .map(|t| {
+                t.output::<R>()
+                    .cloned()
+                    .map(R::into_value)
+                    .ok_or_else(|| InferError::BadValue {
+                        site: Name::from("_RETURN"),
+                        reason: format!("the return value is not a {}", R::TYPE_NAME),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        crate::EmpiricalMarginal::new(samples, self.log_weights.clone())
+    }
+}
+
+/// The result of [`Importance::run_streaming`]: running statistics only, in memory that does not
+/// grow with the number of particles.
+#[derive(Clone, Debug)]
+pub struct StreamingPosterior {
+    stats: WeightedStats,
+    sites: Vec<(Name, Range<usize>)>,
+}
+
+impl StreamingPosterior {
+    /// The number of particles.
+    pub fn num_samples(&self) -> usize {
+        self.stats.count
+    }
+
+    /// The log evidence estimate `logsumexp(w) - ln N`.
+    pub fn log_normalizer(&self) -> Result<f64, InferError> {
+        log_normalizer(&self.stats)
+    }
+
+    /// The effective sample size.
+    pub fn ess(&self) -> Result<f64, InferError> {
+        ess(&self.stats)
+    }
+
+    /// The weighted mean of `site` (one entry per element).
+    pub fn mean(&self, site: &Name) -> Result<Vec<f64>, InferError> {
+        let range = self.range(site)?;
+        self.nonzero()?;
+        Ok(self.stats.mean()[range].to_vec())
+    }
+
+    /// The weighted variance of `site` (one entry per element).
+    pub fn variance(&self, site: &Name) -> Result<Vec<f64>, InferError> {
+        let range = self.range(site)?;
+        self.nonzero()?;
+        Ok(self.stats.variance()[range].to_vec())
+    }
+
+    fn nonzero(&self) -> Result<(), InferError> {
+        log_sum_exp(&self.stats).map(|_| ())
+    }
+
+    fn range(&self, site: &Name) -> Result<Range<usize>, InferError> {
+        self.sites
+            .iter()
+            .find(|(n, _)| n == site)
+            .map(|(_, r)| r.clone())
+            .ok_or_else(|| InferError::InvalidArgument {
+                name: "site",
+                reason: format!("'{site}' was not tracked by this run"),
+            })
+    }
+}
+
+fn log_sum_exp(stats: &WeightedStats) -> Result<f64, InferError> {
+    if stats.count == 0 {
+        return Err(InferError::Empty);
+    }
+    stats.log_sum_exp().ok_or(InferError::ZeroWeights)
+}
+
+fn log_normalizer(stats: &WeightedStats) -> Result<f64, InferError> {
+    Ok(log_sum_exp(stats)? - (stats.count as f64).ln())
+}
+
+fn ess(stats: &WeightedStats) -> Result<f64, InferError> {
+    log_sum_exp(stats)?;
+    stats.ess().ok_or(InferError::ZeroWeights)
+}
+
+/// Appends the elements of a numeric value to `out`.
+fn append_reals(site: &Name, v: &Value, out: &mut Vec<f64>) -> Result<(), InferError> {
+    match v {
+        Value::Real(x) => out.push(*x),
+        Value::Int(k) => out.push(*k as f64),
+        Value::Bool(b) => out.push(f64::from(u8::from(*b))),
+        Value::Reals(xs) => out.extend_from_slice(xs),
+        Value::Ints(ks) => out.extend(ks.iter().map(|&k| k as f64)),
+        Value::Bools(bs) => out.extend(bs.iter().map(|&b| f64::from(u8::from(b)))),
+    }
+    if out.iter().any(|x| x.is_nan()) {
+        return Err(InferError::BadValue {
+            site: site.clone(),
+            reason: "the value is NaN".into(),
+        });
+    }
+    Ok(())
+}
+
+/// The results of a range of particles, in particle order.
+struct Particles<K> {
+    log_weights: Vec<f64>,
+    kept: Vec<K>,
+    stats: WeightedStats,
+}
+
+impl<M, G> Importance<M, G> {
+    /// Runs every particle on `args` and keeps the traces (or the sites given to
+    /// [`keep_sites`](Importance::keep_sites)).
+    pub fn run<A>(&self, args: A) -> Result<Posterior, InferError>
+    where
+        A: Clone + Send + Sync,
+        M: Model<A> + Sync,
+        M::Output: Send + Sync + 'static,
+        G: Proposal<M, A>,
+    {
+        match &self.keep_sites {
+            None => {
+                let recorder = || TraceRecorder {
+                    tracer: Tracer::new(),
+                    observed_only: false,
+                };
+                let p = self.fold(args, recorder, |_, _| Ok(None), true)?;
+                Ok(Posterior {
+                    log_weights: p.log_weights,
+                    traces: Some(p.kept),
+                    kept: None,
+                    stats: p.stats,
+                })
+            }
+            Some(sites) => {
+                let recorder = || SiteRecorder::new(sites.clone());
+                let p = self.fold(args, recorder, |_, _| Ok(None), true)?;
+                Ok(Posterior {
+                    log_weights: p.log_weights,
+                    traces: None,
+                    kept: Some(KeptSites {
+                        names: sites.clone(),
+                        values: p.kept,
+                    }),
+                    stats: p.stats,
+                })
+            }
+        }
+    }
+
+    /// Runs every particle on `args` keeping only running statistics: the log evidence, the ESS
+    /// and the weighted mean and variance of `sites`. Memory does not grow with the number of
+    /// particles; the log evidence and ESS equal [`run`](Importance::run)'s bit for bit.
+    pub fn run_streaming<A>(
+        &self,
+        args: A,
+        sites: &[Name],
+    ) -> Result<StreamingPosterior, InferError>
+    where
+        A: Clone + Send + Sync,
+        M: Model<A> + Sync,
+        M::Output: Send + Sync + 'static,
+        G: Proposal<M, A>,
+    {
+        let names: Arc<[Name]> = sites.into();
+        let layout = std::sync::OnceLock::new();
+        let recorder = || SiteRecorder::new(names.clone());
+        let particles = self.fold(
+            args,
+            recorder,
+            |index, kept: &SiteValues| {
+                let mut x = Vec::new();
+                let mut ranges = Vec::with_capacity(kept.len());
+                for (site, v) in names.iter().zip(kept) {
+                    let v = v.as_ref().ok_or_else(|| InferError::MissingSite {
+                        site: site.clone(),
+                        index,
+                    })?;
+                    let start = x.len();
+                    append_reals(site, v, &mut x)?;
+                    ranges.push((site.clone(), start..x.len()));
+                }
+                let expected = layout.get_or_init(|| ranges.clone());
+                if *expected != ranges {
+                    return Err(InferError::BadValue {
+                        site: ranges
+                            .iter()
+                            .zip(expected)
+                            .find(|(a, b)| a != b)
+                            .map_or_else(|| Name::from("_sites"), |(a, _)| a.0.clone()),
+                        reason: format!("particle {index} has another number of elements"),
+                    });
+                }
+                Ok(Some(x))
+            },
+            false,
+        )?;
+        Ok(StreamingPosterior {
+            stats: particles.stats,
+            sites: layout.into_inner().unwrap_or_default(),
+        })
+    }
+
+    /// Runs the particles in fixed chunks, in parallel, and merges the chunks in order; `coords`
+    /// gives the coordinates whose weighted moments are tracked; `keep` keeps every particle's
+    /// log-weight and record.
+    fn fold<A, R>(
+        &self,
+        args: A,
+        recorder: impl Fn() -> R + Sync,
+        coords: impl Fn(usize, &R::Kept) -> Result<Option<Vec<f64>>, InferError> + Sync,
+        keep: bool,
+    ) -> Result<Particles<R::Kept>, InferError>
+    where
+        A: Clone + Send + Sync,
+        M: Model<A> + Sync,
+        M::Output: Send + Sync + 'static,
+        G: Proposal<M, A>,
+        R: Recorder,
+    {
+        if self.num_samples == 0 {
+            return Err(InferError::Empty);
+        }
+        let bar = if self.progress {
+            let bar = ProgressBar::new(self.num_samples as u64);
+            if let Ok(style) =
+                ProgressStyle::with_template("{bar:40} {pos}/{len} particles ({per_sec}, {eta})")
+            {
+                bar.set_style(style);
+            }
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        // The lowest chunk that failed: later chunks are skipped, earlier ones still run, so the
+        // error reported is the one of the lowest particle index, whatever the thread count.
+        let first_failure = AtomicUsize::new(usize::MAX);
+        let chunks = self.num_samples.div_ceil(CHUNK);
+        let results: Vec<Option<Result<Particles<R::Kept>, InferError>>> = (0..chunks)
+            .into_par_iter()
+            .map(|c| {
+                if c > first_failure.load(Ordering::Relaxed) {
+                    return None;
+                }
+                let result = self.run_chunk(c, &args, &recorder, &coords, keep);
+                if result.is_err() {
+                    first_failure.fetch_min(c, Ordering::Relaxed);
+                }
+                bar.inc(CHUNK.min(self.num_samples - c * CHUNK) as u64);
+                Some(result)
+            })
+            .collect();
+        bar.finish_and_clear();
+
+        let mut log_weights = Vec::with_capacity(if keep { self.num_samples } else { 0 });
+        let mut kept = Vec::with_capacity(if keep { self.num_samples } else { 0 });
+        let mut stats: Option<WeightedStats> = None;
+        for chunk in results.into_iter().flatten() {
+            let chunk = chunk?;
+            log_weights.extend(chunk.log_weights);
+            kept.extend(chunk.kept);
+            match &mut stats {
+                None => stats = Some(chunk.stats),
+                Some(s) => s.merge(&chunk.stats),
+            }
+        }
+        Ok(Particles {
+            log_weights,
+            kept,
+            stats: stats.unwrap_or_else(|| WeightedStats::new(0)),
+        })
+    }
+
+    fn run_chunk<A, R>(
+        &self,
+        c: usize,
+        args: &A,
+        recorder: &(impl Fn() -> R + Sync),
+        coords: &(impl Fn(usize, &R::Kept) -> Result<Option<Vec<f64>>, InferError> + Sync),
+        keep: bool,
+    ) -> Result<Particles<R::Kept>, InferError>
+    where
+        A: Clone + Send + Sync,
+        M: Model<A> + Sync,
+        M::Output: Send + Sync + 'static,
+        G: Proposal<M, A>,
+        R: Recorder,
+    {
+        let particles = c * CHUNK..((c + 1) * CHUNK).min(self.num_samples);
+        let mut chunk = Particles {
+            log_weights: Vec::with_capacity(if keep { particles.len() } else { 0 }),
+            kept: Vec::with_capacity(if keep { particles.len() } else { 0 }),
+            stats: WeightedStats::new(0),
+        };
+        let mut dims_known = false;
+        for index in particles {
+            let (lw, record) = self
+                .guide
+                .particle(&self.model, args.clone(), self.seed, index, recorder())
+                .map_err(|source| InferError::Model { index, source })?;
+            if lw.is_nan() || lw == f64::INFINITY {
+                return Err(InferError::BadValue {
+                    site: Name::from("_log_weight"),
+                    reason: format!("particle {index} has log-weight {lw}"),
+                });
+            }
+            let x = coords(index, &record)?.unwrap_or_default();
+            if !dims_known {
+                chunk.stats = WeightedStats::new(x.len());
+                dims_known = true;
+            }
+            chunk.stats.push(lw, &x);
+            if keep {
+                chunk.log_weights.push(lw);
+                chunk.kept.push(record);
+            }
+        }
+        Ok(chunk)
+    }
+}
