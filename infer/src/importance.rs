@@ -2,14 +2,11 @@
 
 use crate::accumulate::WeightedStats;
 use crate::error::InferError;
-use crate::seeding::particle_seed;
+use crate::particle::{Prior, Proposal, Recorder, SiteRecorder, TraceRecorder, Workspace};
 use indicatif::{ProgressBar, ProgressStyle};
 use pyro_poutine::distributions::Value;
-use pyro_poutine::{
-    Block, Handler, Messenger, Model, Name, PyroError, Replay, Seed, Site, SiteKind, Trace, Tracer,
-};
+use pyro_poutine::{Model, Name, Trace};
 use rayon::prelude::*;
-use rustc_hash::FxHashSet;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,16 +15,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// are merged; the size is fixed, so results do not depend on the number of threads.
 const CHUNK: usize = 256;
 
-/// The proposal of an [`Importance`] run that has no guide: the prior, i.e. the model with its
-/// observed sites hidden.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Prior;
-
-/// The proposal of an [`Importance`] run with a guide ([`Importance::guide`]).
-#[derive(Clone, Copy, Debug)]
-pub struct Guide<G>(pub G);
-
 /// Importance sampling (Pyro's `Importance`).
+///
+/// The proposal is [`Prior`] (built by [`Importance::new`]) or a [`Guide`](crate::Guide) (set
+/// with [`Importance::guide`]).
 ///
 /// Per particle `i`, with a guide: `guide_trace = trace(guide)`, `model_trace =
 /// trace(replay(model, guide_trace))`, and the log-weight is `model_trace.log_prob_sum() -
@@ -84,10 +75,10 @@ impl<M> Importance<M, Prior> {
 
 impl<M, G> Importance<M, G> {
     /// Uses `guide` (a model over the same latent sites) as the proposal.
-    pub fn guide<G2>(self, guide: G2) -> Importance<M, Guide<G2>> {
+    pub fn guide<G2>(self, guide: G2) -> Importance<M, crate::Guide<G2>> {
         Importance {
             model: self.model,
-            guide: Guide(guide),
+            guide: crate::Guide(guide),
             num_samples: self.num_samples,
             seed: self.seed,
             progress: self.progress,
@@ -112,166 +103,6 @@ impl<M, G> Importance<M, G> {
     pub fn keep_sites(mut self, sites: &[Name]) -> Self {
         self.keep_sites = Some(sites.into());
         self
-    }
-}
-
-/// How a particle is weighed: what the proposal is.
-pub trait Proposal<M, A>: Sync {
-    /// Runs particle `index` of a run seeded with `seed`, recording with `recorder`, and returns
-    /// its log-weight and what the recorder kept.
-    #[doc(hidden)]
-    fn particle<R: Recorder>(
-        &self,
-        model: &M,
-        args: A,
-        seed: u64,
-        index: usize,
-        recorder: R,
-    ) -> Result<(f64, R::Kept), PyroError>;
-}
-
-impl<M, A> Proposal<M, A> for Prior
-where
-    M: Model<A> + Sync,
-    M::Output: Send + Sync + 'static,
-{
-    fn particle<R: Recorder>(
-        &self,
-        model: &M,
-        args: A,
-        seed: u64,
-        index: usize,
-        recorder: R,
-    ) -> Result<(f64, R::Kept), PyroError> {
-        let seed = Seed::new(particle_seed(seed, index, 0));
-        let (recorder, out) = Block::new().run(|| {
-            seed.run(|| pyro_poutine::with_handler(recorder.observed_only(), || model.call(args)))
-        });
-        recorder.finish(out?)
-    }
-}
-
-impl<M, G, A> Proposal<M, A> for Guide<G>
-where
-    M: Model<A> + Sync,
-    M::Output: Send + Sync + 'static,
-    G: Model<A> + Sync,
-    A: Clone,
-{
-    fn particle<R: Recorder>(
-        &self,
-        model: &M,
-        args: A,
-        seed: u64,
-        index: usize,
-        recorder: R,
-    ) -> Result<(f64, R::Kept), PyroError> {
-        let guide_seed = Seed::new(particle_seed(seed, index, 0));
-        let (guide_out, guide_trace) =
-            Block::new().run(|| guide_seed.run(|| Tracer::record(|| self.0.call(args.clone()))))?;
-        drop(guide_out);
-        let guide_log_prob = guide_trace.log_prob_sum(|_| true)?;
-        let replay = Replay::trace(guide_trace);
-        let model_seed = Seed::new(particle_seed(seed, index, 1));
-        let (recorder, out) = Block::new().run(|| {
-            model_seed
-                .run(|| pyro_poutine::with_handler(recorder, || replay.run(|| model.call(args))))
-        });
-        let (model_log_prob, kept) = recorder.finish(out?)?;
-        Ok((model_log_prob - guide_log_prob, kept))
-    }
-}
-
-/// What a particle run keeps: a whole trace, or the values of chosen sites. Sealed.
-#[doc(hidden)]
-pub trait Recorder: Messenger + Sized {
-    /// What is kept per particle.
-    type Kept: Send;
-    /// Restricts the log-probability sum to observed sites (the prior proposal).
-    fn observed_only(self) -> Self;
-    /// The log-probability sum and what is kept, once the model returned `output`.
-    fn finish<O: Send + Sync + 'static>(self, output: O) -> Result<(f64, Self::Kept), PyroError>;
-}
-
-/// Records the whole trace; the sum is the trace's `log_prob_sum`.
-struct TraceRecorder {
-    tracer: Tracer,
-    observed_only: bool,
-}
-
-impl Messenger for TraceRecorder {
-    fn postprocess(&mut self, msg: &mut Site) -> Result<(), PyroError> {
-        self.tracer.postprocess(msg)
-    }
-}
-
-impl Recorder for TraceRecorder {
-    type Kept = Trace;
-    fn observed_only(mut self) -> Self {
-        self.observed_only = true;
-        self
-    }
-    fn finish<O: Send + Sync + 'static>(self, output: O) -> Result<(f64, Trace), PyroError> {
-        let mut trace = self.tracer.into_trace();
-        trace.set_output(output);
-        let observed_only = self.observed_only;
-        let lp = trace.log_prob_sum(|s| !observed_only || s.is_observed)?;
-        Ok((lp, trace))
-    }
-}
-
-/// Sums the log-probabilities as the messages pass and keeps the values of chosen sites, without
-/// building a trace. It sums in message order from 0, exactly as `Trace::log_prob_sum` does, and
-/// refuses duplicate sample names as a trace would, so both recorders give identical weights.
-struct SiteRecorder {
-    sites: Arc<[Name]>,
-    values: Vec<Option<Value>>,
-    seen: FxHashSet<Name>,
-    log_prob: f64,
-    observed_only: bool,
-}
-
-impl SiteRecorder {
-    fn new(sites: Arc<[Name]>) -> Self {
-        SiteRecorder {
-            values: vec![None; sites.len()],
-            sites,
-            seen: FxHashSet::default(),
-            log_prob: 0.0,
-            observed_only: false,
-        }
-    }
-}
-
-impl Messenger for SiteRecorder {
-    fn postprocess(&mut self, msg: &mut Site) -> Result<(), PyroError> {
-        if msg.kind != SiteKind::Sample {
-            return Ok(());
-        }
-        if !self.seen.insert(msg.name.clone()) {
-            return Err(pyro_trace::TraceError::DuplicateSite {
-                name: msg.name.clone(),
-            }
-            .into());
-        }
-        if !self.observed_only || msg.is_observed {
-            self.log_prob += msg.log_prob_sum()?;
-        }
-        if let Some(i) = self.sites.iter().position(|n| *n == msg.name) {
-            self.values[i] = msg.value.clone();
-        }
-        Ok(())
-    }
-}
-
-impl Recorder for SiteRecorder {
-    type Kept = SiteValues;
-    fn observed_only(mut self) -> Self {
-        self.observed_only = true;
-        self
-    }
-    fn finish<O: Send + Sync + 'static>(self, _: O) -> Result<(f64, Self::Kept), PyroError> {
-        Ok((self.log_prob, self.values))
     }
 }
 
@@ -500,10 +331,7 @@ impl<M, G> Importance<M, G> {
     {
         match &self.keep_sites {
             None => {
-                let recorder = || TraceRecorder {
-                    tracer: Tracer::new(),
-                    observed_only: false,
-                };
+                let recorder = TraceRecorder::default;
                 let p = self.fold(args, recorder, |_, _| Ok(None), true)?;
                 Ok(Posterior {
                     log_weights: p.log_weights,
@@ -673,10 +501,11 @@ impl<M, G> Importance<M, G> {
             stats: WeightedStats::new(0),
         };
         let mut dims_known = false;
+        let mut workspace = Workspace::new(recorder());
         for index in particles {
             let (lw, record) = self
                 .guide
-                .particle(&self.model, args.clone(), self.seed, index, recorder())
+                .particle(&self.model, args.clone(), self.seed, index, &mut workspace)
                 .map_err(|source| InferError::Model { index, source })?;
             if lw.is_nan() || lw == f64::INFINITY {
                 return Err(InferError::BadValue {

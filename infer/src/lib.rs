@@ -4,9 +4,11 @@ mod accumulate;
 mod error;
 mod importance;
 mod marginal;
+mod particle;
 pub(crate) mod seeding;
 
 pub use error::InferError;
-pub use importance::{Guide, Importance, Posterior, Prior, Proposal, StreamingPosterior};
+pub use importance::{Importance, Posterior, StreamingPosterior};
 pub use marginal::EmpiricalMarginal;
+pub use particle::{Guide, Prior, Proposal};
 pub use pyro_poutine as poutine;

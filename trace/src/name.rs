@@ -109,7 +109,15 @@ impl fmt::Debug for Name {
 
 impl PartialEq for Name {
     fn eq(&self, other: &Self) -> bool {
-        self.parts() == other.parts()
+        match (&self.0, &other.0) {
+            // Two whole strings are equal exactly when their canonical parts are: no need to
+            // split them.
+            (Repr::Static(a), Repr::Static(b)) => a == b,
+            (Repr::Owned(a), Repr::Owned(b)) => a == b,
+            (Repr::Static(a), Repr::Owned(b)) | (Repr::Owned(b), Repr::Static(a)) => *a == &**b,
+            (Repr::Indexed(a, i), Repr::Indexed(b, j)) => i == j && a == b,
+            _ => self.parts() == other.parts(),
+        }
     }
 }
 

@@ -1,0 +1,264 @@
+//! One particle's run: the handler it runs under, what it records, and the proposals.
+
+use crate::seeding::particle_seed;
+use pyro_poutine::distributions::Value;
+use pyro_poutine::{
+    Handler, Messenger, Model, Name, PyroError, PyroRng, Replay, Site, SiteKind, Trace, Tracer,
+    with_handler,
+};
+use pyro_trace::TraceError;
+use rand::SeedableRng;
+use rustc_hash::FxHashSet;
+use std::sync::Arc;
+
+/// What a particle records as its messages pass, and how its log-probabilities are summed. A
+/// recorder is reused by the particles of a chunk, so its buffers are allocated once.
+#[doc(hidden)]
+pub trait Recorder: Send + 'static {
+    /// What is kept per particle.
+    type Kept: Send;
+    /// Records a processed message.
+    fn record(&mut self, msg: &mut Site, observed_only: bool) -> Result<(), PyroError>;
+    /// Ends a successful run that returned `output`: the log-probability sum and what is kept.
+    /// Leaves the recorder ready for the next particle.
+    fn take<O: Send + Sync + 'static>(
+        &mut self,
+        output: O,
+        observed_only: bool,
+    ) -> Result<(f64, Self::Kept), PyroError>;
+    /// Forgets a failed run.
+    fn reset(&mut self);
+}
+
+/// Records the whole trace; the sum is the trace's `log_prob_sum`.
+#[derive(Default)]
+pub(crate) struct TraceRecorder {
+    tracer: Tracer,
+}
+
+impl Recorder for TraceRecorder {
+    type Kept = Trace;
+    fn record(&mut self, msg: &mut Site, _: bool) -> Result<(), PyroError> {
+        self.tracer.postprocess(msg)
+    }
+    fn take<O: Send + Sync + 'static>(
+        &mut self,
+        output: O,
+        observed_only: bool,
+    ) -> Result<(f64, Trace), PyroError> {
+        let mut trace = std::mem::take(&mut self.tracer).into_trace();
+        trace.set_output(output);
+        let lp = trace.log_prob_sum(|s| !observed_only || s.is_observed)?;
+        Ok((lp, trace))
+    }
+    fn reset(&mut self) {
+        self.tracer = Tracer::new();
+    }
+}
+
+/// Sums the log-probabilities as the messages pass and keeps the values of chosen sites, without
+/// building a trace. It sums in message order from 0, exactly as `Trace::log_prob_sum` does, and
+/// refuses duplicate sample names as a trace would, so both recorders give identical weights.
+pub(crate) struct SiteRecorder {
+    sites: Arc<[Name]>,
+    values: Vec<Option<Value>>,
+    seen: FxHashSet<Name>,
+    log_prob: f64,
+}
+
+impl SiteRecorder {
+    pub(crate) fn new(sites: Arc<[Name]>) -> Self {
+        SiteRecorder {
+            values: vec![None; sites.len()],
+            sites,
+            seen: FxHashSet::default(),
+            log_prob: 0.0,
+        }
+    }
+}
+
+impl Recorder for SiteRecorder {
+    type Kept = Vec<Option<Value>>;
+    fn record(&mut self, msg: &mut Site, observed_only: bool) -> Result<(), PyroError> {
+        if msg.kind != SiteKind::Sample {
+            return Ok(());
+        }
+        if !self.seen.insert(msg.name.clone()) {
+            let name = msg.name.clone();
+            return Err(TraceError::DuplicateSite { name }.into());
+        }
+        if !observed_only || msg.is_observed {
+            self.log_prob += msg.log_prob_sum()?;
+        }
+        if let Some(i) = self.sites.iter().position(|n| *n == msg.name) {
+            self.values[i] = msg.value.clone();
+        }
+        Ok(())
+    }
+    fn take<O: Send + Sync + 'static>(
+        &mut self,
+        _: O,
+        _: bool,
+    ) -> Result<(f64, Self::Kept), PyroError> {
+        let values = std::mem::replace(&mut self.values, vec![None; self.sites.len()]);
+        let lp = self.log_prob;
+        self.reset();
+        Ok((lp, values))
+    }
+    fn reset(&mut self) {
+        self.seen.clear();
+        self.log_prob = 0.0;
+        self.values.iter_mut().for_each(|v| *v = None);
+    }
+}
+
+/// The one handler a particle runs under: it hides the particle's messages from every outer
+/// handler (as `block` does), provides the particle's generator (as `seed` does), and records.
+struct ParticleHandler<R> {
+    rng: PyroRng,
+    recorder: R,
+    observed_only: bool,
+}
+
+impl<R: Recorder> Messenger for ParticleHandler<R> {
+    fn process(&mut self, msg: &mut Site) -> Result<(), PyroError> {
+        msg.stop = true;
+        Ok(())
+    }
+    fn postprocess(&mut self, msg: &mut Site) -> Result<(), PyroError> {
+        self.recorder.record(msg, self.observed_only)
+    }
+    fn rng(&mut self) -> Option<&mut PyroRng> {
+        Some(&mut self.rng)
+    }
+}
+
+/// A reusable particle handler.
+pub(crate) struct Runner<R> {
+    handler: Option<ParticleHandler<R>>,
+}
+
+impl<R: Recorder> Runner<R> {
+    pub(crate) fn new(recorder: R) -> Self {
+        Runner {
+            handler: Some(ParticleHandler {
+                rng: PyroRng::seed_from_u64(0),
+                recorder,
+                observed_only: false,
+            }),
+        }
+    }
+
+    /// Runs `body` under the particle handler seeded with `seed`.
+    fn run<O: Send + Sync + 'static>(
+        &mut self,
+        seed: u64,
+        observed_only: bool,
+        body: impl FnOnce() -> Result<O, PyroError>,
+    ) -> Result<(f64, R::Kept), PyroError> {
+        let mut handler = self.handler.take().expect("the runner is not re-entered");
+        handler.rng = PyroRng::seed_from_u64(seed);
+        handler.observed_only = observed_only;
+        let (mut handler, out) = with_handler(handler, body);
+        let result = match out {
+            Ok(output) => handler.recorder.take(output, observed_only),
+            Err(e) => {
+                handler.recorder.reset();
+                Err(e)
+            }
+        };
+        self.handler = Some(handler);
+        result
+    }
+}
+
+/// The reusable handlers of a chunk of particles.
+#[doc(hidden)]
+pub struct Workspace<R> {
+    model: Runner<R>,
+    guide: Runner<TraceRecorder>,
+}
+
+impl<R: Recorder> Workspace<R> {
+    pub(crate) fn new(recorder: R) -> Self {
+        Workspace {
+            model: Runner::new(recorder),
+            guide: Runner::new(TraceRecorder::default()),
+        }
+    }
+}
+
+/// The proposal of an [`Importance`](crate::Importance) run that has no guide: the prior, i.e.
+/// the model with its observed sites hidden.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Prior;
+
+/// The proposal of an [`Importance`](crate::Importance) run with a guide
+/// ([`Importance::guide`](crate::Importance::guide)).
+#[derive(Clone, Copy, Debug)]
+pub struct Guide<G>(pub G);
+
+/// How a particle is proposed and weighed: [`Prior`] or [`Guide`].
+pub trait Proposal<M, A>: Sync {
+    /// Runs particle `index` of a run seeded with `seed` and returns its log-weight and what the
+    /// recorder kept.
+    #[doc(hidden)]
+    fn particle<R: Recorder>(
+        &self,
+        model: &M,
+        args: A,
+        seed: u64,
+        index: usize,
+        workspace: &mut Workspace<R>,
+    ) -> Result<(f64, R::Kept), PyroError>;
+}
+
+impl<M, A> Proposal<M, A> for Prior
+where
+    M: Model<A> + Sync,
+    M::Output: Send + Sync + 'static,
+{
+    /// The guide would be the model with its observed sites hidden: both traces would hold the
+    /// same latent sites with the same values and densities, so the log-weight is exactly the
+    /// observed log-likelihood, from one run of the model.
+    fn particle<R: Recorder>(
+        &self,
+        model: &M,
+        args: A,
+        seed: u64,
+        index: usize,
+        workspace: &mut Workspace<R>,
+    ) -> Result<(f64, R::Kept), PyroError> {
+        let seed = particle_seed(seed, index, 0);
+        workspace.model.run(seed, true, || model.call(args))
+    }
+}
+
+impl<M, G, A> Proposal<M, A> for Guide<G>
+where
+    M: Model<A> + Sync,
+    M::Output: Send + Sync + 'static,
+    G: Model<A> + Sync,
+    G::Output: Send + Sync + 'static,
+    A: Clone,
+{
+    fn particle<R: Recorder>(
+        &self,
+        model: &M,
+        args: A,
+        seed: u64,
+        index: usize,
+        workspace: &mut Workspace<R>,
+    ) -> Result<(f64, R::Kept), PyroError> {
+        let guide_seed = particle_seed(seed, index, 0);
+        let (guide_log_prob, guide_trace) = workspace
+            .guide
+            .run(guide_seed, false, || self.0.call(args.clone()))?;
+        let replay = Replay::trace(guide_trace);
+        let model_seed = particle_seed(seed, index, 1);
+        let (model_log_prob, kept) = workspace
+            .model
+            .run(model_seed, false, || replay.run(|| model.call(args)))?;
+        Ok((model_log_prob - guide_log_prob, kept))
+    }
+}
