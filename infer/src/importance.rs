@@ -2,7 +2,9 @@
 
 use crate::accumulate::WeightedStats;
 use crate::error::InferError;
-use crate::particle::{Prior, Proposal, Recorder, SiteRecorder, TraceRecorder, Workspace};
+use crate::particle::{
+    Prior, Proposal, Recorder, SiteRecorder, SiteValues, TraceRecorder, Workspace,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use pyro_poutine::distributions::Value;
 use pyro_poutine::{Model, Name, Trace};
@@ -112,9 +114,6 @@ struct KeptSites {
     names: Arc<[Name]>,
     values: Vec<SiteValues>,
 }
-
-/// One particle's values of the kept sites, in the order of their names.
-type SiteValues = Vec<Option<Value>>;
 
 /// The result of [`Importance::run`]: per-particle log-weights and traces (or kept site values).
 #[derive(Clone, Debug)]
@@ -332,7 +331,7 @@ impl<M, G> Importance<M, G> {
         match &self.keep_sites {
             None => {
                 let recorder = TraceRecorder::default;
-                let p = self.fold(args, recorder, |_, _| Ok(None), true)?;
+                let p = self.fold(args, recorder, |_, _, _| Ok(()), true)?;
                 Ok(Posterior {
                     log_weights: p.log_weights,
                     traces: Some(p.kept),
@@ -342,7 +341,7 @@ impl<M, G> Importance<M, G> {
             }
             Some(sites) => {
                 let recorder = || SiteRecorder::new(sites.clone());
-                let p = self.fold(args, recorder, |_, _| Ok(None), true)?;
+                let p = self.fold(args, recorder, |_, _, _| Ok(()), true)?;
                 Ok(Posterior {
                     log_weights: p.log_weights,
                     traces: None,
@@ -376,30 +375,42 @@ impl<M, G> Importance<M, G> {
         let particles = self.fold(
             args,
             recorder,
-            |index, kept: &SiteValues| {
-                let mut x = Vec::new();
-                let mut ranges = Vec::with_capacity(kept.len());
+            |index, kept: &SiteValues, x: &mut Vec<f64>| {
+                let mut lens = smallvec::SmallVec::<[usize; 4]>::new();
                 for (site, v) in names.iter().zip(kept) {
                     let v = v.as_ref().ok_or_else(|| InferError::MissingSite {
                         site: site.clone(),
                         index,
                     })?;
                     let start = x.len();
-                    append_reals(site, v, &mut x)?;
-                    ranges.push((site.clone(), start..x.len()));
+                    append_reals(site, v, x)?;
+                    lens.push(x.len() - start);
                 }
-                let expected = layout.get_or_init(|| ranges.clone());
-                if *expected != ranges {
-                    return Err(InferError::BadValue {
-                        site: ranges
-                            .iter()
-                            .zip(expected)
-                            .find(|(a, b)| a != b)
-                            .map_or_else(|| Name::from("_sites"), |(a, _)| a.0.clone()),
-                        reason: format!("particle {index} has another number of elements"),
-                    });
+                let expected: &Vec<(Name, Range<usize>)> = layout.get_or_init(|| {
+                    let mut start = 0;
+                    names
+                        .iter()
+                        .zip(&lens)
+                        .map(|(site, len)| {
+                            start += len;
+                            (site.clone(), start - len..start)
+                        })
+                        .collect()
+                });
+                match expected
+                    .iter()
+                    .zip(&lens)
+                    .find(|((_, r), len)| r.len() != **len)
+                {
+                    None => Ok(()),
+                    Some(((site, r), len)) => Err(InferError::BadValue {
+                        site: site.clone(),
+                        reason: format!(
+                            "particle {index} has {len} elements here, earlier particles {}",
+                            r.len()
+                        ),
+                    }),
                 }
-                Ok(Some(x))
             },
             false,
         )?;
@@ -410,13 +421,13 @@ impl<M, G> Importance<M, G> {
     }
 
     /// Runs the particles in fixed chunks, in parallel, and merges the chunks in order; `coords`
-    /// gives the coordinates whose weighted moments are tracked; `keep` keeps every particle's
+    /// appends the coordinates whose weighted moments are tracked; `keep` keeps every particle's
     /// log-weight and record.
     fn fold<A, R>(
         &self,
         args: A,
         recorder: impl Fn() -> R + Sync,
-        coords: impl Fn(usize, &R::Kept) -> Result<Option<Vec<f64>>, InferError> + Sync,
+        coords: impl Fn(usize, &R::Kept, &mut Vec<f64>) -> Result<(), InferError> + Sync,
         keep: bool,
     ) -> Result<Particles<R::Kept>, InferError>
     where
@@ -484,7 +495,7 @@ impl<M, G> Importance<M, G> {
         c: usize,
         args: &A,
         recorder: &(impl Fn() -> R + Sync),
-        coords: &(impl Fn(usize, &R::Kept) -> Result<Option<Vec<f64>>, InferError> + Sync),
+        coords: &(impl Fn(usize, &R::Kept, &mut Vec<f64>) -> Result<(), InferError> + Sync),
         keep: bool,
     ) -> Result<Particles<R::Kept>, InferError>
     where
@@ -501,6 +512,7 @@ impl<M, G> Importance<M, G> {
             stats: WeightedStats::new(0),
         };
         let mut dims_known = false;
+        let mut x = Vec::new();
         let mut workspace = Workspace::new(recorder());
         for index in particles {
             let (lw, record) = self
@@ -513,7 +525,8 @@ impl<M, G> Importance<M, G> {
                     reason: format!("particle {index} has log-weight {lw}"),
                 });
             }
-            let x = coords(index, &record)?.unwrap_or_default();
+            x.clear();
+            coords(index, &record, &mut x)?;
             if !dims_known {
                 chunk.stats = WeightedStats::new(x.len());
                 dims_known = true;

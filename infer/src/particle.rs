@@ -4,12 +4,19 @@ use crate::seeding::particle_seed;
 use pyro_poutine::distributions::Value;
 use pyro_poutine::{
     Handler, Messenger, Model, Name, PyroError, PyroRng, Replay, Site, SiteKind, Trace, Tracer,
-    with_handler,
+    with_shared_handler,
 };
 use pyro_trace::TraceError;
 use rand::SeedableRng;
 use rustc_hash::FxHashSet;
+use smallvec::{SmallVec, smallvec};
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::Arc;
+
+/// One particle's values of the chosen sites, in the order of their names (inline for up to four
+/// sites).
+pub(crate) type SiteValues = SmallVec<[Option<Value>; 4]>;
 
 /// What a particle records as its messages pass, and how its log-probabilities are summed. A
 /// recorder is reused by the particles of a chunk, so its buffers are allocated once.
@@ -61,7 +68,7 @@ impl Recorder for TraceRecorder {
 /// refuses duplicate sample names as a trace would, so both recorders give identical weights.
 pub(crate) struct SiteRecorder {
     sites: Arc<[Name]>,
-    values: Vec<Option<Value>>,
+    values: SiteValues,
     seen: FxHashSet<Name>,
     log_prob: f64,
 }
@@ -69,7 +76,7 @@ pub(crate) struct SiteRecorder {
 impl SiteRecorder {
     pub(crate) fn new(sites: Arc<[Name]>) -> Self {
         SiteRecorder {
-            values: vec![None; sites.len()],
+            values: smallvec![None; sites.len()],
             sites,
             seen: FxHashSet::default(),
             log_prob: 0.0,
@@ -78,7 +85,7 @@ impl SiteRecorder {
 }
 
 impl Recorder for SiteRecorder {
-    type Kept = Vec<Option<Value>>;
+    type Kept = SiteValues;
     fn record(&mut self, msg: &mut Site, observed_only: bool) -> Result<(), PyroError> {
         if msg.kind != SiteKind::Sample {
             return Ok(());
@@ -100,7 +107,7 @@ impl Recorder for SiteRecorder {
         _: O,
         _: bool,
     ) -> Result<(f64, Self::Kept), PyroError> {
-        let values = std::mem::replace(&mut self.values, vec![None; self.sites.len()]);
+        let values = std::mem::replace(&mut self.values, smallvec![None; self.sites.len()]);
         let lp = self.log_prob;
         self.reset();
         Ok((lp, values))
@@ -133,19 +140,19 @@ impl<R: Recorder> Messenger for ParticleHandler<R> {
     }
 }
 
-/// A reusable particle handler.
+/// A particle handler installed again for each particle, without reallocating.
 pub(crate) struct Runner<R> {
-    handler: Option<ParticleHandler<R>>,
+    handler: Rc<RefCell<ParticleHandler<R>>>,
 }
 
 impl<R: Recorder> Runner<R> {
     pub(crate) fn new(recorder: R) -> Self {
         Runner {
-            handler: Some(ParticleHandler {
+            handler: Rc::new(RefCell::new(ParticleHandler {
                 rng: PyroRng::seed_from_u64(0),
                 recorder,
                 observed_only: false,
-            }),
+            })),
         }
     }
 
@@ -156,19 +163,20 @@ impl<R: Recorder> Runner<R> {
         observed_only: bool,
         body: impl FnOnce() -> Result<O, PyroError>,
     ) -> Result<(f64, R::Kept), PyroError> {
-        let mut handler = self.handler.take().expect("the runner is not re-entered");
-        handler.rng = PyroRng::seed_from_u64(seed);
-        handler.observed_only = observed_only;
-        let (mut handler, out) = with_handler(handler, body);
-        let result = match out {
+        {
+            let mut handler = self.handler.borrow_mut();
+            handler.rng = PyroRng::seed_from_u64(seed);
+            handler.observed_only = observed_only;
+        }
+        let out = with_shared_handler(&self.handler, body);
+        let mut handler = self.handler.borrow_mut();
+        match out {
             Ok(output) => handler.recorder.take(output, observed_only),
             Err(e) => {
                 handler.recorder.reset();
                 Err(e)
             }
-        };
-        self.handler = Some(handler);
-        result
+        }
     }
 }
 

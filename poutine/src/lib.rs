@@ -48,7 +48,9 @@ pub use model::{Handled, Handler, Model};
 pub use param_store::{ParamStore, with_param_store};
 pub use plate::{Plate, PlateIndices};
 pub use primitives::{deterministic, factor, observe, param, sample};
-pub use runtime::{Messenger, PyroRng, apply_stack, set_rng_seed, stack_depth, with_handler};
+pub use runtime::{
+    Messenger, PyroRng, apply_stack, set_rng_seed, stack_depth, with_handler, with_shared_handler,
+};
 
 pub use pyro_distributions as distributions;
 pub use pyro_trace::Mask as SiteMask;

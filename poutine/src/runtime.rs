@@ -101,6 +101,32 @@ impl Drop for Installed {
 /// This is the scope form of every handler (Pyro's `with handler:`).
 pub fn with_handler<H: Messenger, R>(handler: H, body: impl FnOnce() -> R) -> (H, R) {
     let handler = Rc::new(RefCell::new(handler));
+    let result = with_shared_handler(&handler, body);
+    let handler = match Rc::try_unwrap(handler) {
+        Ok(cell) => cell.into_inner(),
+        Err(_) => unreachable!("the stack held the only other reference and was truncated"),
+    };
+    (handler, result)
+}
+
+/// Installs a handler kept behind an `Rc` for the duration of `body`, so that a handler run many
+/// times (once per particle, say) is not moved or allocated again at each run. Reading the
+/// handler's state afterwards goes through the `RefCell`.
+///
+/// ```
+/// use pyro_poutine::{Tracer, sample, with_shared_handler};
+/// use pyro_poutine::distributions::Normal;
+/// use std::{cell::RefCell, rc::Rc};
+///
+/// let tracer = Rc::new(RefCell::new(Tracer::new()));
+/// with_shared_handler(&tracer, || sample("x", Normal::new(0.0, 1.0)))?;
+/// assert!(tracer.take().into_trace().contains("x"));
+/// # Ok::<(), pyro_poutine::PyroError>(())
+/// ```
+pub fn with_shared_handler<H: Messenger, R>(
+    handler: &Rc<RefCell<H>>,
+    body: impl FnOnce() -> R,
+) -> R {
     let guard = STACK.with(|s| {
         let mut s = s.borrow_mut();
         let depth = s.len();
@@ -109,11 +135,7 @@ pub fn with_handler<H: Messenger, R>(handler: H, body: impl FnOnce() -> R) -> (H
     });
     let result = body();
     drop(guard);
-    let handler = match Rc::try_unwrap(handler) {
-        Ok(cell) => cell.into_inner(),
-        Err(_) => unreachable!("the stack held the only other reference and was truncated"),
-    };
-    (handler, result)
+    result
 }
 
 /// The default action of a message no handler completed.
