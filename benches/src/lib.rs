@@ -2,8 +2,8 @@
 //! hand-written loop that does the same arithmetic without handlers or traces (the floor the
 //! benchmarks measure overhead against). `cargo xtask bench` runs the benchmarks in `benches/`.
 
-use pyro_core::distributions::{Bernoulli, Beta, Normal};
-use pyro_core::poutine::{Name, PyroError, observe, sample};
+use pyro_core::distributions::{Batched, Bernoulli, Beta, Geometric, HalfNormal, Normal};
+use pyro_core::poutine::{Name, Plate, PyroError, observe, sample};
 use pyro_core::rand::RngExt;
 use rand_distr::StandardNormal;
 
@@ -45,7 +45,7 @@ pub fn scale(_: ()) -> Result<f64, PyroError> {
 pub fn linreg(data: &(Vec<f64>, Vec<f64>)) -> Result<f64, PyroError> {
     let a = sample("a", Normal::new(0.0, 10.0))?;
     let b = sample("b", Normal::new(0.0, 10.0))?;
-    let sigma = sample("sigma", pyro_core::distributions::HalfNormal::new(1.0))?;
+    let sigma = sample("sigma", HalfNormal::new(1.0))?;
     for (i, (x, y)) in data.0.iter().zip(&data.1).enumerate() {
         observe(
             Name::indexed("y", i as u64),
@@ -65,50 +65,132 @@ pub fn coin(data: &[bool]) -> Result<f64, PyroError> {
     Ok(p)
 }
 
-/// Hand-written M1: one draw and the log joint, no handlers.
-pub fn scale_by_hand<R: pyro_core::rand::Rng + ?Sized>(rng: &mut R) -> (f64, f64) {
-    let z: f64 = rng.sample(StandardNormal);
-    let weight = 8.5 + z;
-    let lp_w = -0.5 * z * z - LN_SQRT_2PI;
-    let r = (9.5 - weight) / 0.75;
-    let lp_m = -0.5 * r * r - 0.75_f64.ln() - LN_SQRT_2PI;
-    (weight, lp_w + lp_m)
+/// M2v `linreg_vec`: M2 with the 100 observations in one vectorised site `y` in a plate.
+pub fn linreg_vec(data: &(Vec<f64>, Vec<f64>)) -> Result<f64, PyroError> {
+    let a = sample("a", Normal::new(0.0, 10.0))?;
+    let b = sample("b", Normal::new(0.0, 10.0))?;
+    let sigma = sample("sigma", HalfNormal::new(1.0))?;
+    let (xs, ys) = data;
+    Plate::new("data", xs.len()).run(|_| {
+        let dist = Batched::try_from_fn(xs.len(), |i| Normal::new(a + b * xs[i], sigma))?;
+        observe("y", dist, ys.clone())
+    })?;
+    Ok(b)
 }
 
-/// Hand-written M2: draws and the log joint, no handlers.
+/// M3v `coin_vec`: M3 with the 100 observations in one vectorised site `x` in a plate.
+pub fn coin_vec(data: &[bool]) -> Result<f64, PyroError> {
+    let p = sample("p", Beta::new(10.0, 10.0))?;
+    Plate::new("data", data.len()).run(|_| {
+        observe(
+            "x",
+            Batched::iid(Bernoulli::new(p)?, data.len()),
+            data.to_vec(),
+        )
+    })?;
+    Ok(p)
+}
+
+/// M4 `random_walk`: `n ~ Geometric(0.3)`, `n` standard normal steps, `y ~ Normal(sum, 1)`
+/// observed at 2; returns `n`.
+pub fn random_walk(_: ()) -> Result<i64, PyroError> {
+    let n = sample("n", Geometric::new(0.3))?;
+    let mut total = 0.0;
+    for i in 0..n {
+        total += sample(Name::indexed("step", i as u64), Normal::new(0.0, 1.0))?;
+    }
+    observe("y", Normal::new(total, 1.0), 2.0)?;
+    Ok(n)
+}
+
+/// One run of a hand-written model: the quantity of interest, the log-density of the latent
+/// draws and the log-likelihood of the observations.
+#[derive(Clone, Copy, Debug)]
+pub struct HandRun {
+    /// The quantity the benchmark reports (the model's return value).
+    pub value: f64,
+    /// The log prior density of the latent draws.
+    pub log_prior: f64,
+    /// The log-likelihood of the observations (the importance weight under the prior).
+    pub log_lik: f64,
+}
+
+/// Hand-written M1: one draw and its log-densities, no handlers.
+pub fn scale_by_hand<R: pyro_core::rand::Rng + ?Sized>(rng: &mut R) -> HandRun {
+    let z: f64 = rng.sample(StandardNormal);
+    let weight = 8.5 + z;
+    let r = (9.5 - weight) / 0.75;
+    HandRun {
+        value: weight,
+        log_prior: -0.5 * z * z - LN_SQRT_2PI,
+        log_lik: -0.5 * r * r - 0.75_f64.ln() - LN_SQRT_2PI,
+    }
+}
+
+/// Hand-written M2 (and M2v): draws and log-densities, no handlers.
 pub fn linreg_by_hand<R: pyro_core::rand::Rng + ?Sized>(
     rng: &mut R,
     data: &(Vec<f64>, Vec<f64>),
-) -> (f64, f64) {
+) -> HandRun {
     let za: f64 = rng.sample(StandardNormal);
     let zb: f64 = rng.sample(StandardNormal);
     let zs: f64 = rng.sample(StandardNormal);
     let (a, b, sigma) = (10.0 * za, 10.0 * zb, zs.abs());
     let ln10 = 10.0_f64.ln();
-    let mut lp = -0.5 * za * za - ln10 - LN_SQRT_2PI;
-    lp += -0.5 * zb * zb - ln10 - LN_SQRT_2PI;
-    lp += -0.5 * zs * zs + std::f64::consts::LN_2 - LN_SQRT_2PI;
+    let mut log_prior = -0.5 * za * za - ln10 - LN_SQRT_2PI;
+    log_prior += -0.5 * zb * zb - ln10 - LN_SQRT_2PI;
+    log_prior += -0.5 * zs * zs + std::f64::consts::LN_2 - LN_SQRT_2PI;
     let ln_sigma = sigma.ln();
+    let mut log_lik = 0.0;
     for (x, y) in data.0.iter().zip(&data.1) {
         let r = (y - (a + b * x)) / sigma;
-        lp += -0.5 * r * r - ln_sigma - LN_SQRT_2PI;
+        log_lik += -0.5 * r * r - ln_sigma - LN_SQRT_2PI;
     }
-    (b, lp)
+    HandRun {
+        value: b,
+        log_prior,
+        log_lik,
+    }
 }
 
-/// Hand-written M3: a Beta draw through rand_distr and the log joint, no handlers.
+/// Hand-written M3 (and M3v): a Beta draw through rand_distr and log-densities, no handlers.
 pub fn coin_by_hand<R: pyro_core::rand::Rng + ?Sized>(
     rng: &mut R,
     prior: &rand_distr::Beta<f64>,
     data: &[bool],
-) -> (f64, f64) {
+) -> HandRun {
     let p: f64 = rng.sample(prior);
     // ln B(10, 10) = 2 lgamma(10) - lgamma(20).
     let ln_b = 2.0 * libm::lgamma(10.0) - libm::lgamma(20.0);
-    let mut lp = 9.0 * p.ln() + 9.0 * (-p).ln_1p() - ln_b;
     let (lq, lr) = (p.ln(), (-p).ln_1p());
+    let mut log_lik = 0.0;
     for &x in data {
-        lp += if x { lq } else { lr };
+        log_lik += if x { lq } else { lr };
     }
-    (p, lp)
+    HandRun {
+        value: p,
+        log_prior: 9.0 * lq + 9.0 * lr - ln_b,
+        log_lik,
+    }
+}
+
+/// Hand-written M4: the draws and log-densities, no handlers.
+pub fn random_walk_by_hand<R: pyro_core::rand::Rng + ?Sized>(
+    rng: &mut R,
+    length: &rand_distr::Geometric,
+) -> HandRun {
+    let n = rng.sample(length);
+    let mut total = 0.0;
+    let mut log_prior = 0.3_f64.ln() + n as f64 * 0.7_f64.ln();
+    for _ in 0..n {
+        let z: f64 = rng.sample(StandardNormal);
+        total += z;
+        log_prior += -0.5 * z * z - LN_SQRT_2PI;
+    }
+    let r = 2.0 - total;
+    HandRun {
+        value: n as f64,
+        log_prior,
+        log_lik: -0.5 * r * r - LN_SQRT_2PI,
+    }
 }

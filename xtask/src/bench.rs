@@ -1,7 +1,8 @@
 //! `cargo xtask bench [--quick]`: runs the criterion benchmarks of `pyro-benches` and prints, per
 //! group, the median time of `pyro` and of the hand-written `baseline` measured in the same run,
-//! with their ratio (and, for traced models, the handler overhead per site). Writes the figures to
-//! `target/bench/benchmarks.json`.
+//! with their ratio (and, for traced models, the handler overhead per site), writing the figures to
+//! `target/bench/benchmarks.json`; then runs the importance-sampling benchmark (`pyro-benches`'
+//! `importance` binary), which writes `target/bench/importance.json`.
 
 use crate::{sh, workspace_root};
 use serde_json::{Value, json};
@@ -64,6 +65,18 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         sh("cargo", &bench_args, &[])?;
     }
 
+    let mut importance = vec![
+        "run",
+        "--release",
+        "-p",
+        "pyro-benches",
+        "--bin",
+        "importance",
+    ];
+    if quick {
+        importance.extend(["--", "--quick"]);
+    }
+
     let root = workspace_root();
     let mut rows = Vec::new();
     println!("\nmedian time per call; ratio = pyro / baseline, both measured in this run");
@@ -97,7 +110,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         serde_json::to_string_pretty(&json!({ "groups": rows })).map_err(|e| e.to_string())?;
     std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     println!("wrote {}", path.display());
-    Ok(())
+    println!();
+    sh("cargo", &importance, &[])
 }
 
 /// Criterion's median estimate, in nanoseconds, for `group/function`.

@@ -1,0 +1,284 @@
+//! The importance-sampling benchmark of `shared/BENCH.md`: for M1, M2, M2v, M3, M3v and M4,
+//! traces per second on one thread and on all threads for the library's importance sampler
+//! (streaming mode, prior proposal) and for a hand-written loop doing the same arithmetic with the
+//! same RNG and distributions, measured in the same run (median of 3 repeats); the posterior mean
+//! and log evidence next to the exact values; and the peak memory of the streaming mode at 1e5 and
+//! 1e6 particles (each in a fresh process).
+//!
+//! `cargo run --release -p pyro-benches --bin importance [-- --quick]`; writes
+//! `target/bench/importance.json`.
+
+use pyro_benches::*;
+use pyro_core::infer::Importance;
+use pyro_core::poutine::{Model, Name};
+use pyro_core::rand::SeedableRng;
+use pyro_core::rand::rngs::Xoshiro256PlusPlus;
+use rayon::prelude::*;
+use serde_json::json;
+use std::time::Instant;
+
+/// Particles per chunk of the hand-written loop: the library's chunking, so both spread work
+/// over threads the same way.
+const CHUNK: usize = 256;
+
+/// One run's figures.
+#[derive(Clone, Copy)]
+struct Run {
+    seconds: f64,
+    mean: f64,
+    log_evidence: f64,
+}
+
+/// The library's streaming importance sampler on `model`, reporting `site`.
+fn library<A, M>(model: M, args: A, site: &'static str, particles: usize) -> Run
+where
+    A: Clone + Send + Sync,
+    M: Model<A> + Sync + Clone,
+    M::Output: Send + Sync + 'static,
+{
+    let start = Instant::now();
+    let post = Importance::new(model, particles)
+        .run_streaming(args, &[Name::from(site)])
+        .expect("the benchmark model runs");
+    Run {
+        seconds: start.elapsed().as_secs_f64(),
+        mean: post.mean(&Name::from(site)).expect("mean")[0],
+        log_evidence: post.log_normalizer().expect("log evidence"),
+    }
+}
+
+/// The hand-written loop: per particle a generator seeded from the particle index, one run, and
+/// a log-sum-exp / weighted-mean accumulator per chunk, merged in order.
+fn by_hand(particles: usize, run: impl Fn(&mut Xoshiro256PlusPlus) -> HandRun + Sync) -> Run {
+    let start = Instant::now();
+    let chunks: Vec<(f64, f64, f64)> = (0..particles.div_ceil(CHUNK))
+        .into_par_iter()
+        .map(|c| {
+            let (mut max, mut sum, mut sum_x) = (f64::NEG_INFINITY, 0.0, 0.0);
+            for i in c * CHUNK..((c + 1) * CHUNK).min(particles) {
+                let mut rng = Xoshiro256PlusPlus::seed_from_u64(i as u64);
+                let r = run(&mut rng);
+                if r.log_lik > max {
+                    let f = (max - r.log_lik).exp();
+                    sum *= f;
+                    sum_x *= f;
+                    max = r.log_lik;
+                }
+                let w = (r.log_lik - max).exp();
+                sum += w;
+                sum_x += w * r.value;
+            }
+            (max, sum, sum_x)
+        })
+        .collect();
+    let max = chunks.iter().map(|c| c.0).fold(f64::NEG_INFINITY, f64::max);
+    let (sum, sum_x) = chunks.iter().fold((0.0, 0.0), |(s, sx), c| {
+        let f = (c.0 - max).exp();
+        (s + c.1 * f, sx + c.2 * f)
+    });
+    Run {
+        seconds: start.elapsed().as_secs_f64(),
+        mean: sum_x / sum,
+        log_evidence: max + sum.ln() - (particles as f64).ln(),
+    }
+}
+
+/// The median-time run of three, on a pool of `threads` threads.
+fn median(threads: usize, f: &(dyn Fn() -> Run + Sync)) -> Run {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a thread pool");
+    let mut runs: Vec<Run> = (0..3).map(|_| pool.install(f)).collect();
+    runs.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+    runs[1]
+}
+
+struct Bench {
+    name: &'static str,
+    sites: &'static str,
+    particles: usize,
+    exact_mean: Option<f64>,
+    exact_log_evidence: Option<f64>,
+    library: Box<dyn Fn(usize) -> Run + Sync>,
+    by_hand: Box<dyn Fn(usize) -> Run + Sync>,
+}
+
+fn benches() -> Vec<Bench> {
+    let precision = 1.0 + 1.0 / 0.5625;
+    let scale_log_z = -0.5 * (1.0 / 1.5625) - 0.5 * (2.0 * std::f64::consts::PI * 1.5625).ln();
+    let xy = linreg_data();
+    let flips = coin_data();
+    let beta = rand_distr::Beta::new(10.0, 10.0).expect("Beta(10, 10)");
+    let geometric = rand_distr::Geometric::new(0.3).expect("Geometric(0.3)");
+    let (l1, l2, l3, l4) = (xy.clone(), xy.clone(), xy.clone(), xy);
+    let (c1, c2, c3, c4) = (flips.clone(), flips.clone(), flips.clone(), flips);
+    vec![
+        Bench {
+            name: "M1 scale",
+            sites: "2",
+            particles: 1_000_000,
+            exact_mean: Some((8.5 + 9.5 / 0.5625) / precision),
+            exact_log_evidence: Some(scale_log_z),
+            library: Box::new(|n| library(scale, (), "weight", n)),
+            by_hand: Box::new(|n| by_hand(n, scale_by_hand)),
+        },
+        Bench {
+            name: "M2 linreg",
+            sites: "103",
+            particles: 20_000,
+            exact_mean: None,
+            exact_log_evidence: None,
+            library: Box::new(move |n| library(linreg, &l1, "b", n)),
+            by_hand: Box::new(move |n| by_hand(n, |r| linreg_by_hand(r, &l2))),
+        },
+        Bench {
+            name: "M2v linreg_vec",
+            sites: "4",
+            particles: 20_000,
+            exact_mean: None,
+            exact_log_evidence: None,
+            library: Box::new(move |n| library(linreg_vec, &l3, "b", n)),
+            by_hand: Box::new(move |n| by_hand(n, |r| linreg_by_hand(r, &l4))),
+        },
+        Bench {
+            name: "M3 coin",
+            sites: "101",
+            particles: 20_000,
+            exact_mean: Some(70.0 / 120.0),
+            exact_log_evidence: Some(-68.5324),
+            library: Box::new(move |n| library(coin, &c1[..], "p", n)),
+            by_hand: Box::new(move |n| by_hand(n, |r| coin_by_hand(r, &beta, &c2))),
+        },
+        Bench {
+            name: "M3v coin_vec",
+            sites: "2",
+            particles: 20_000,
+            exact_mean: Some(70.0 / 120.0),
+            exact_log_evidence: Some(-68.5324),
+            library: Box::new(move |n| library(coin_vec, &c3[..], "p", n)),
+            by_hand: Box::new(move |n| by_hand(n, |r| coin_by_hand(r, &beta, &c4))),
+        },
+        Bench {
+            name: "M4 random_walk",
+            sites: "2 + n",
+            particles: 200_000,
+            exact_mean: Some(2.73483),
+            exact_log_evidence: Some(-2.35599),
+            library: Box::new(|n| library(random_walk, (), "n", n)),
+            by_hand: Box::new(move |n| by_hand(n, |r| random_walk_by_hand(r, &geometric))),
+        },
+    ]
+}
+
+/// Peak resident memory of this process, in KiB (`VmHWM` of `/proc/self/status`).
+fn peak_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Runs M1 in streaming mode with `particles` particles in a fresh process and returns its peak
+/// memory in KiB.
+fn streaming_peak(particles: usize) -> Option<u64> {
+    let exe = std::env::current_exe().ok()?;
+    let out = std::process::Command::new(exe)
+        .args(["--memory", &particles.to_string()])
+        .output()
+        .ok()?;
+    String::from_utf8(out.stdout).ok()?.trim().parse().ok()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--memory") {
+        let particles: usize = args[i + 1].parse().expect("a number of particles");
+        library(scale, (), "weight", particles);
+        println!("{}", peak_kib().unwrap_or(0));
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    let all = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("importance sampling, prior proposal, streaming mode; rates in traces per second");
+    println!(
+        "{:<15} {:>6} {:>9} | {:>10} {:>10} {:>6} | {:>10} {:>10} {:>6} | {:>8} {:>8} | {:>9} {:>9}",
+        "model",
+        "sites",
+        "particles",
+        "pyro 1t",
+        "hand 1t",
+        "ratio",
+        "pyro all",
+        "hand all",
+        "ratio",
+        "mean",
+        "exact",
+        "log Z",
+        "exact"
+    );
+    let mut rows = Vec::new();
+    for b in benches() {
+        let n = if quick { b.particles / 50 } else { b.particles };
+        let rate = |r: Run| n as f64 / r.seconds;
+        let (lib1, hand1) = (median(1, &|| (b.library)(n)), median(1, &|| (b.by_hand)(n)));
+        let (liball, handall) = (
+            median(all, &|| (b.library)(n)),
+            median(all, &|| (b.by_hand)(n)),
+        );
+        let fmt = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.4}"));
+        println!(
+            "{:<15} {:>6} {:>9} | {:>10.3e} {:>10.3e} {:>6.2} | {:>10.3e} {:>10.3e} {:>6.2} | {:>8.4} {:>8} | {:>9.4} {:>9}",
+            b.name,
+            b.sites,
+            n,
+            rate(lib1),
+            rate(hand1),
+            lib1.seconds / hand1.seconds,
+            rate(liball),
+            rate(handall),
+            liball.seconds / handall.seconds,
+            lib1.mean,
+            fmt(b.exact_mean),
+            lib1.log_evidence,
+            fmt(b.exact_log_evidence),
+        );
+        rows.push(json!({
+            "model": b.name,
+            "sites": b.sites,
+            "particles": n,
+            "threads_all": all,
+            "pyro_traces_per_s_1_thread": rate(lib1),
+            "hand_traces_per_s_1_thread": rate(hand1),
+            "time_ratio_1_thread": lib1.seconds / hand1.seconds,
+            "pyro_traces_per_s_all_threads": rate(liball),
+            "hand_traces_per_s_all_threads": rate(handall),
+            "time_ratio_all_threads": liball.seconds / handall.seconds,
+            "thread_speedup": lib1.seconds / liball.seconds,
+            "posterior_mean": lib1.mean,
+            "exact_mean": b.exact_mean,
+            "log_evidence": lib1.log_evidence,
+            "exact_log_evidence": b.exact_log_evidence,
+        }));
+    }
+    let (small, large) = if quick {
+        (10_000, 100_000)
+    } else {
+        (100_000, 1_000_000)
+    };
+    let (peak_small, peak_large) = (streaming_peak(small), streaming_peak(large));
+    println!(
+        "streaming peak memory (M1, fresh process): {small} particles {} KiB, {large} particles {} KiB",
+        peak_small.map_or("?".into(), |k| k.to_string()),
+        peak_large.map_or("?".into(), |k| k.to_string()),
+    );
+    let report = json!({
+        "models": rows,
+        "streaming_peak_kib": { small.to_string(): peak_small, large.to_string(): peak_large },
+    });
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    std::fs::create_dir_all(&dir).expect("target/bench");
+    let path = dir.join("importance.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&report).expect("json"))
+        .expect("write importance.json");
+    println!("wrote {}", path.display());
+}
