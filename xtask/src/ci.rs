@@ -5,7 +5,7 @@ use crate::sh;
 use std::process::Command;
 
 /// The example binaries, each run with `--fast`.
-const EXAMPLES: &[&str] = &["scale"];
+const EXAMPLES: &[&str] = &["scale", "random_walk"];
 
 pub(crate) fn run() -> Result<(), String> {
     sh("cargo", &["fmt", "--all", "--check"], &[])?;
