@@ -1,4 +1,30 @@
 //! Inference for pyro-rs, built from effect handlers and traces.
+//!
+//! [`Importance`] samples particles from the prior (or a guide), weighs them by the model, and
+//! summarises them as a [`Posterior`] (log evidence, weights, ESS, [`EmpiricalMarginal`]s) or, in
+//! constant memory, a [`StreamingPosterior`]. Runs are parallel and reproducible: the same seed
+//! gives the same results for any number of threads.
+//!
+//! # Quick start
+//! ```
+//! use pyro_infer::Importance;
+//! use pyro_infer::poutine::distributions::{Beta, Bernoulli};
+//! use pyro_infer::poutine::{Name, PyroError, observe, sample};
+//!
+//! // A coin with a Beta(10, 10) prior, 6 heads in 10 flips: the posterior is Beta(16, 14).
+//! let coin = |flips: &[bool]| -> Result<f64, PyroError> {
+//!     let p = sample("p", Beta::new(10.0, 10.0))?;
+//!     for (i, &x) in flips.iter().enumerate() {
+//!         observe(Name::indexed("x", i as u64), Bernoulli::new(p), x)?;
+//!     }
+//!     Ok(p)
+//! };
+//! let flips = [true, true, false, true, false, true, true, false, false, true];
+//! let posterior = Importance::new(coin, 20_000).seed(7).run(&flips[..])?;
+//! let p = posterior.marginal(&[Name::from("p")])?;
+//! assert!((p.mean()[0] - 16.0 / 30.0).abs() < 0.01);
+//! # Ok::<(), pyro_infer::InferError>(())
+//! ```
 
 mod accumulate;
 mod error;

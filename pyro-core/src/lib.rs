@@ -4,16 +4,29 @@
 //!
 //! # Quick start
 //! ```
-//! use pyro_core::distributions::{Distribution, Normal};
-//! use pyro_core::rand::SeedableRng;
+//! use pyro_core::distributions::Normal;
+//! use pyro_core::infer::Importance;
+//! use pyro_core::poutine::{Name, PyroError, observe, sample, trace};
 //!
-//! let mut rng = pyro_core::rand::rngs::Xoshiro256PlusPlus::seed_from_u64(0);
-//! let weight = Normal::new(8.5, 1.0)?;
-//! let w = weight.sample(&mut rng);
-//! let measurement = Normal::new(w, 0.75)?;
-//! println!("log p(9.5 | w) = {}", measurement.log_prob(&9.5));
-//! # Ok::<(), pyro_core::distributions::ParamError>(())
+//! fn scale(guess: f64) -> Result<f64, PyroError> {
+//!     let weight = sample("weight", Normal::new(guess, 1.0))?;
+//!     observe("measurement", Normal::new(weight, 0.75), 9.5)?;
+//!     Ok(weight)
+//! }
+//!
+//! let tr = trace(scale).get_trace(8.5)?;
+//! assert_eq!(tr.len(), 2);
+//! let posterior = Importance::new(scale, 10_000).seed(1).run(8.5)?;
+//! let weight = posterior.marginal(&[Name::from("weight")])?;
+//! assert!((weight.mean()[0] - 9.14).abs() < 0.05);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Crates
+//! - [`distributions`]: the families, `Distribution`, `AnyDistribution`, `Batched`, constraints.
+//! - [`trace`]: `Site`, `Name`, `Trace`.
+//! - [`poutine`]: primitives, plates, the handler stack and every handler.
+//! - [`infer`]: importance sampling and `EmpiricalMarginal`.
 
 pub use pyro_distributions as distributions;
 pub use pyro_infer as infer;
