@@ -1,23 +1,28 @@
-//! Streams importance sampling of the M1 `scale` model, for profilers:
-//! `cargo run --release -p pyro-benches --example profile_importance -- 1000000`.
+//! Streams importance sampling of a benchmark model, for profilers:
+//! `cargo run --release -p pyro-benches --example profile_importance -- [m1|m2|m2v|m3] 100000`.
 
-use pyro_benches::scale;
-use pyro_core::infer::Importance;
+use pyro_benches::{coin, coin_data, linreg, linreg_data, linreg_vec, scale};
+use pyro_core::infer::{Importance, InferError, StreamingPosterior};
 use pyro_core::poutine::Name;
 
-fn main() {
-    let particles: usize = std::env::args()
-        .nth(1)
-        .map_or(1_000_000, |a| a.parse().expect("a number of particles"));
+fn main() -> Result<(), InferError> {
+    let args: Vec<String> = std::env::args().collect();
+    let model = args.get(1).map_or("m1", String::as_str);
+    let particles: usize = args.get(2).map_or(100_000, |a| a.parse().expect("a number"));
+    let (xy, flips) = (linreg_data(), coin_data());
     let start = std::time::Instant::now();
-    let post = Importance::new(scale, particles)
-        .run_streaming((), &[Name::from("weight")])
-        .expect("scale runs");
+    let site = |s: &'static str| [Name::from(s)];
+    let post: StreamingPosterior = match model {
+        "m1" => Importance::new(scale, particles).run_streaming((), &site("weight"))?,
+        "m2" => Importance::new(linreg, particles).run_streaming(&xy, &site("b"))?,
+        "m2v" => Importance::new(linreg_vec, particles).run_streaming(&xy, &site("b"))?,
+        _ => Importance::new(coin, particles).run_streaming(&flips[..], &site("p"))?,
+    };
     let elapsed = start.elapsed();
     println!(
-        "{particles} particles in {elapsed:?}: {:.2} M particles/s; log evidence {:.5}, mean {:.5}",
-        particles as f64 / elapsed.as_secs_f64() / 1e6,
-        post.log_normalizer().unwrap(),
-        post.mean(&Name::from("weight")).unwrap()[0]
+        "{model}: {particles} particles in {elapsed:?} ({:.3e} per second); log evidence {:.4}",
+        particles as f64 / elapsed.as_secs_f64(),
+        post.log_normalizer()?
     );
+    Ok(())
 }

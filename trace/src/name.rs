@@ -116,9 +116,22 @@ impl PartialEq for Name {
             (Repr::Owned(a), Repr::Owned(b)) => a == b,
             (Repr::Static(a), Repr::Owned(b)) | (Repr::Owned(b), Repr::Static(a)) => *a == &**b,
             (Repr::Indexed(a, i), Repr::Indexed(b, j)) => i == j && a == b,
-            _ => self.parts() == other.parts(),
+            (Repr::Indexed(base, i), Repr::Static(s))
+            | (Repr::Static(s), Repr::Indexed(base, i)) => is_indexed_form(s, base, *i),
+            (Repr::Indexed(base, i), Repr::Owned(s))
+            | (Repr::Owned(s), Repr::Indexed(base, i)) => is_indexed_form(s, base, *i),
         }
     }
+}
+
+/// Whether `s` is `base_i` with `i` in canonical decimal, checked without allocating.
+fn is_indexed_form(s: &str, base: &str, i: u64) -> bool {
+    let digits = i.checked_ilog10().map_or(1, |d| d as usize + 1);
+    s.len() == base.len() + 1 + digits
+        && s.starts_with(base)
+        && s.as_bytes()[base.len()] == b'_'
+        && s[base.len() + 1..].parse() == Ok(i)
+        && (i == 0 || !s[base.len() + 1..].starts_with('0'))
 }
 
 impl Eq for Name {}
@@ -209,6 +222,12 @@ mod tests {
         assert_eq!(hash(&a), hash(&b));
         assert_eq!(a, "y_17");
         assert_eq!(Name::indexed("y_1", 2), Name::from("y_1_2"));
+        assert_eq!(Name::indexed("x", 0), Name::from("x_0"));
+        assert_eq!(Name::from("x_0".to_string()), Name::indexed("x", 0));
+        assert_ne!(Name::indexed("x", 0), Name::from("x_00"));
+        assert_ne!(Name::indexed("x", 10), Name::from("y_10"));
+        assert_ne!(Name::indexed("x", 10), Name::from("x-10"));
+        assert_ne!(Name::indexed("x", 10), Name::from("x_1"));
     }
 
     #[test]
