@@ -8,7 +8,9 @@ use pyro_core::poutine::Name;
 fn main() -> Result<(), InferError> {
     let args: Vec<String> = std::env::args().collect();
     let model = args.get(1).map_or("m1", String::as_str);
-    let particles: usize = args.get(2).map_or(100_000, |a| a.parse().expect("a number"));
+    let particles: usize = args
+        .get(2)
+        .map_or(100_000, |a| a.parse().expect("a number"));
     let (xy, flips) = (linreg_data(), coin_data());
     let start = std::time::Instant::now();
     let site = |s: &'static str| [Name::from(s)];

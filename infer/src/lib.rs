@@ -31,10 +31,12 @@ mod error;
 mod importance;
 mod marginal;
 mod particle;
+mod predictive;
 pub(crate) mod seeding;
 
 pub use error::InferError;
 pub use importance::{Importance, Posterior, StreamingPosterior};
 pub use marginal::EmpiricalMarginal;
 pub use particle::{Guide, Prior, Proposal};
+pub use predictive::{Latents, Predictive, PredictiveSamples};
 pub use pyro_poutine as poutine;

@@ -118,8 +118,9 @@ impl PartialEq for Name {
             (Repr::Indexed(a, i), Repr::Indexed(b, j)) => i == j && a == b,
             (Repr::Indexed(base, i), Repr::Static(s))
             | (Repr::Static(s), Repr::Indexed(base, i)) => is_indexed_form(s, base, *i),
-            (Repr::Indexed(base, i), Repr::Owned(s))
-            | (Repr::Owned(s), Repr::Indexed(base, i)) => is_indexed_form(s, base, *i),
+            (Repr::Indexed(base, i), Repr::Owned(s)) | (Repr::Owned(s), Repr::Indexed(base, i)) => {
+                is_indexed_form(s, base, *i)
+            }
         }
     }
 }

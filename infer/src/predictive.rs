@@ -1,0 +1,319 @@
+//! [`Predictive`]: prior and posterior predictive samples.
+
+use crate::EmpiricalMarginal;
+use crate::error::InferError;
+use crate::importance::Posterior;
+use crate::seeding::particle_seed;
+use indexmap::IndexMap;
+use pyro_poutine::distributions::Value;
+use pyro_poutine::{
+    Block, Handler, Model, Name, PyroError, PyroRng, Seed, Substitute, Trace, Tracer, Uncondition,
+};
+use rand::SeedableRng;
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Latent values for one predictive run, by site name.
+pub type Latents = HashMap<Name, Value>;
+
+/// Where the latent values of each predictive run come from.
+#[derive(Clone, Debug)]
+enum Source<G> {
+    /// Drawn from the prior, `n` runs.
+    Prior(usize),
+    /// One run per given sample.
+    Samples(Arc<[Latents]>),
+    /// Drawn from a guide, `n` runs.
+    Guide(G, usize),
+}
+
+/// Predictive sampling (Pyro's `Predictive`): runs the model many times and returns the values of
+/// chosen sites, with the latent values drawn from the prior, taken from posterior samples, or
+/// drawn from a guide.
+///
+/// **Observed sites are drawn fresh.** Each run is made under `uncondition`, so a site the model
+/// observes is sampled anew from its distribution: that is what a predictive check needs. (Pyro's
+/// `Predictive` returns the observed data unchanged unless the caller passes `None` for it, a
+/// common trap.) [`keep_observed`](Predictive::keep_observed) keeps the observations instead.
+///
+/// Run `i` is seeded from the seed and `i` alone and runs under `block`, so results do not depend
+/// on the number of threads and nothing leaks into an enclosing trace.
+///
+/// ```
+/// use pyro_infer::Predictive;
+/// use pyro_infer::poutine::distributions::{Normal, Value};
+/// use pyro_infer::poutine::{Name, PyroError, observe, sample};
+///
+/// let model = |y: f64| -> Result<f64, PyroError> {
+///     let mu = sample("mu", Normal::new(0.0, 1.0))?;
+///     observe("y", Normal::new(mu, 0.5), y)
+/// };
+/// // Prior predictive: `y` is drawn fresh, not returned as the data 3.0.
+/// let draws = Predictive::prior(model, 1000).seed(1).run(3.0)?;
+/// let ys = draws.reals(&Name::from("y"))?;
+/// assert!(ys.iter().all(|&y| y != 3.0));
+/// // Posterior predictive from samples of `mu`: the latent is fixed, `y` is fresh.
+/// let samples = vec![[(Name::from("mu"), Value::Real(2.0))].into_iter().collect(); 10];
+/// let draws = Predictive::from_samples(model, samples).run(3.0)?;
+/// assert!(draws.reals(&Name::from("mu"))?.iter().all(|&m| m == 2.0));
+/// # Ok::<(), pyro_infer::InferError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Predictive<M, G = ()> {
+    model: M,
+    source: Source<G>,
+    seed: u64,
+    return_sites: Option<Arc<[Name]>>,
+    keep_observed: bool,
+}
+
+impl<M> Predictive<M, ()> {
+    /// The prior predictive: `num_samples` runs of `model` with everything drawn from the prior.
+    pub fn prior(model: M, num_samples: usize) -> Self {
+        Predictive::with_source(model, Source::Prior(num_samples))
+    }
+
+    /// The posterior predictive from unweighted posterior samples: one run per sample, with the
+    /// sample's latent values fixed (they stay latent: `substitute`).
+    pub fn from_samples(model: M, samples: Vec<Latents>) -> Self {
+        Predictive::with_source(model, Source::Samples(samples.into()))
+    }
+
+    /// The posterior predictive from weighted samples: `num_samples` samples are drawn from them
+    /// by systematic resampling (seeded with the run's seed), then as
+    /// [`from_samples`](Predictive::from_samples).
+    pub fn from_weighted(
+        model: M,
+        samples: Vec<Latents>,
+        log_weights: Vec<f64>,
+        num_samples: usize,
+        seed: u64,
+    ) -> Result<Self, InferError> {
+        if samples.len() != log_weights.len() {
+            return Err(InferError::InvalidArgument {
+                name: "log_weights",
+                reason: format!(
+                    "{} log-weights for {} samples",
+                    log_weights.len(),
+                    samples.len()
+                ),
+            });
+        }
+        let weights =
+            EmpiricalMarginal::new(vec![Value::Reals(Vec::new()); samples.len()], log_weights)?;
+        let mut rng = PyroRng::seed_from_u64(particle_seed(seed, 0, 3));
+        let chosen = weights
+            .resample_systematic(num_samples, &mut rng)
+            .into_iter()
+            .map(|i| samples[i].clone())
+            .collect();
+        Ok(Predictive::from_samples(model, chosen).seed(seed))
+    }
+
+    /// The posterior predictive from an importance-sampling [`Posterior`] that kept its traces:
+    /// the latent sample sites of each particle's trace, resampled by weight.
+    pub fn from_posterior(
+        model: M,
+        posterior: &Posterior,
+        num_samples: usize,
+        seed: u64,
+    ) -> Result<Self, InferError> {
+        let traces = posterior
+            .traces()
+            .ok_or_else(|| InferError::InvalidArgument {
+                name: "posterior",
+                reason: "it kept chosen sites only; run it without keep_sites".into(),
+            })?;
+        let samples = traces.iter().map(latents).collect();
+        Predictive::from_weighted(
+            model,
+            samples,
+            posterior.log_weights().to_vec(),
+            num_samples,
+            seed,
+        )
+    }
+}
+
+impl<M, G> Predictive<M, G> {
+    /// The posterior predictive from a guide: each run draws the latent values from `guide`, then
+    /// runs the model with them fixed.
+    pub fn from_guide(model: M, guide: G, num_samples: usize) -> Self {
+        Predictive::with_source(model, Source::Guide(guide, num_samples))
+    }
+
+    fn with_source(model: M, source: Source<G>) -> Self {
+        Predictive {
+            model,
+            source,
+            seed: 0,
+            return_sites: None,
+            keep_observed: false,
+        }
+    }
+
+    /// The seed of the run (default 0).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Returns only these sites (default: every sample site but plate index sites).
+    pub fn return_sites(mut self, sites: &[Name]) -> Self {
+        self.return_sites = Some(sites.into());
+        self
+    }
+
+    /// Keeps the model's observations instead of drawing observed sites fresh (default false).
+    pub fn keep_observed(mut self, keep: bool) -> Self {
+        self.keep_observed = keep;
+        self
+    }
+
+    fn num_samples(&self) -> usize {
+        match &self.source {
+            Source::Prior(n) | Source::Guide(_, n) => *n,
+            Source::Samples(s) => s.len(),
+        }
+    }
+
+    /// Runs the model once per sample on `args`.
+    pub fn run<A>(&self, args: A) -> Result<PredictiveSamples, InferError>
+    where
+        A: Clone + Send + Sync,
+        M: Model<A> + Sync,
+        M::Output: Send + Sync + 'static,
+        G: Model<A> + Sync,
+        G::Output: Send + Sync + 'static,
+    {
+        let n = self.num_samples();
+        let traces: Vec<Trace> = (0..n)
+            .into_par_iter()
+            .map(|i| {
+                self.run_one(i, args.clone())
+                    .map_err(|source| InferError::Model { index: i, source })
+            })
+            .collect::<Result<_, _>>()?;
+        let mut sites: IndexMap<Name, Vec<Option<Value>>> = IndexMap::new();
+        if let Some(names) = &self.return_sites {
+            for name in names.iter() {
+                sites.insert(name.clone(), vec![None; n]);
+            }
+        }
+        for (i, trace) in traces.iter().enumerate() {
+            for site in trace.iter() {
+                let wanted = match &self.return_sites {
+                    Some(names) => names.contains(&site.name),
+                    None => site.kind == pyro_poutine::SiteKind::Sample && !site.is_subsample(),
+                };
+                if wanted {
+                    sites
+                        .entry(site.name.clone())
+                        .or_insert_with(|| vec![None; n])[i] = site.value.clone();
+                }
+            }
+        }
+        Ok(PredictiveSamples { sites, len: n })
+    }
+
+    /// Run `i`: latent values from the source, the model traced under `block` and `seed`.
+    fn run_one<A>(&self, i: usize, args: A) -> Result<Trace, PyroError>
+    where
+        A: Clone,
+        M: Model<A>,
+        G: Model<A>,
+        G::Output: Send + Sync + 'static,
+    {
+        let fixed: Option<Latents> = match &self.source {
+            Source::Prior(_) => None,
+            Source::Samples(samples) => Some(samples[i].clone()),
+            Source::Guide(guide, _) => {
+                let seed = Seed::new(particle_seed(self.seed, i, 0));
+                let (_, trace) = Block::new()
+                    .run(|| seed.run(|| Tracer::record(|| guide.call(args.clone()))))?;
+                Some(latents(&trace))
+            }
+        };
+        let seed = Seed::new(particle_seed(self.seed, i, 1));
+        let substitute = Substitute::new(fixed.into_iter().flatten());
+        let run = || substitute.run(|| self.model.call(args));
+        let ((), trace) = Block::new().run(|| {
+            seed.run(|| {
+                Tracer::record(|| {
+                    if self.keep_observed {
+                        run().map(|_| ())
+                    } else {
+                        Uncondition::new().run(run).map(|_| ())
+                    }
+                })
+            })
+        })?;
+        Ok(trace)
+    }
+}
+
+/// The latent sample sites of a trace (not observed, not plate index sites) with their values.
+fn latents(trace: &Trace) -> Latents {
+    trace
+        .iter()
+        .filter(|s| s.kind == pyro_poutine::SiteKind::Sample && !s.is_observed && !s.is_subsample())
+        .filter_map(|s| Some((s.name.clone(), s.value.clone()?)))
+        .collect()
+}
+
+/// The result of [`Predictive::run`]: for each returned site, its value in each run (in run
+/// order; `None` where a run did not reach the site).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PredictiveSamples {
+    sites: IndexMap<Name, Vec<Option<Value>>>,
+    len: usize,
+}
+
+impl PredictiveSamples {
+    /// The number of runs.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there were no runs.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The returned site names, in order of first appearance.
+    pub fn names(&self) -> impl Iterator<Item = &Name> {
+        self.sites.keys()
+    }
+
+    /// The values of `site`, one per run.
+    pub fn get(&self, site: &Name) -> Option<&[Option<Value>]> {
+        self.sites.get(site).map(Vec::as_slice)
+    }
+
+    /// The values of a scalar numeric site as reals, one per run; an error names a run that did
+    /// not reach the site or a value that is not a scalar.
+    pub fn reals(&self, site: &Name) -> Result<Vec<f64>, InferError> {
+        let values = self.get(site).ok_or_else(|| InferError::MissingSite {
+            site: site.clone(),
+            index: 0,
+        })?;
+        values
+            .iter()
+            .enumerate()
+            .map(|(index, v)| match v {
+                Some(Value::Real(x)) => Ok(*x),
+                Some(Value::Int(k)) => Ok(*k as f64),
+                Some(Value::Bool(b)) => Ok(f64::from(u8::from(*b))),
+                Some(other) => Err(InferError::BadValue {
+                    site: site.clone(),
+                    reason: format!("run {index} holds a {}, not a scalar", other.type_name()),
+                }),
+                None => Err(InferError::MissingSite {
+                    site: site.clone(),
+                    index,
+                }),
+            })
+            .collect()
+    }
+}
