@@ -81,6 +81,14 @@ pub enum PyroError {
         /// What is wrong.
         reason: String,
     },
+    /// A message left the stack in a state the primitive cannot use (a handler marked it done
+    /// without a value, or removed its distribution).
+    InvalidMessage {
+        /// The site.
+        site: Name,
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// `escape` stopped the model at this site (Pyro's `NonlocalExit`). Not a failure: the
     /// caller matches on it.
     Escape(Box<Site>),
@@ -163,6 +171,7 @@ impl fmt::Display for PyroError {
                 Ok(())
             }
             PyroError::Param { name, reason } => write!(f, "param '{name}': {reason}"),
+            PyroError::InvalidMessage { site, reason } => write!(f, "site '{site}': {reason}"),
             PyroError::Escape(site) => write!(f, "escaped at site '{}'", site.name),
             PyroError::Model(e) => write!(f, "{e}"),
         }

@@ -14,9 +14,10 @@ use std::sync::Arc;
 ///
 /// Every message inside gets the plate's [`Frame`] and, when subsampling `k` of `n`, its `scale`
 /// multiplied by `n / k`, so that minibatch log-likelihoods are unbiased; nested plates multiply.
-/// The drawn indices are a sample site named after the plate (scoring 0, marked
-/// `infer._subsample`), so `replay` reuses them; a plate without subsampling records no such
-/// site.
+/// The selected indices are a sample site named after the plate (scoring 0, marked
+/// `infer._subsample`), so `replay` reuses them: a plate without a `subsample_size` adopts the
+/// minibatch of a replayed guide (and scales by its size), while a plate with one refuses indices
+/// of another length.
 ///
 /// ```
 /// use pyro_poutine::{Plate, PyroError, observe, sample, trace};
@@ -151,7 +152,7 @@ impl Plate {
         if self.size == 0 {
             return Err(PyroError::plate(&self.name, "size must be at least 1"));
         }
-        let k = match (self.subsample_size, &self.subsample) {
+        let requested = match (self.subsample_size, &self.subsample) {
             (Some(k), Some(v)) if k != v.len() => {
                 return Err(PyroError::plate(
                     &self.name,
@@ -161,11 +162,13 @@ impl Plate {
                     ),
                 ));
             }
-            (Some(k), _) => k,
-            (None, Some(v)) => v.len(),
-            (None, None) => return Ok(PlateIndices::All(self.size)),
+            (Some(k), _) => Some(k),
+            (None, Some(v)) => Some(v.len()),
+            (None, None) => None,
         };
-        if k == 0 || k > self.size {
+        if let Some(k) = requested
+            && (k == 0 || k > self.size)
+        {
             return Err(PyroError::plate(
                 &self.name,
                 format!("subsample_size {k} must be in 1..={}", self.size),
@@ -173,7 +176,7 @@ impl Plate {
         }
         let dist = AnyDistribution::Custom(Arc::new(Subsample {
             size: self.size,
-            subsample_size: k,
+            subsample_size: requested.unwrap_or(self.size),
         }));
         let mut msg = Site::sample(self.name.clone(), dist);
         msg.infer.insert(SUBSAMPLE_FLAG, InferValue::Bool(true));
@@ -191,15 +194,28 @@ impl Plate {
                 ));
             }
         };
-        if indices.len() != k {
-            return Err(PyroError::plate(
-                &self.name,
-                format!(
-                    "subsample_size {k} does not match the {} indices supplied; do the model and \
-                     the guide use different subsample sizes?",
-                    indices.len()
-                ),
-            ));
+        match requested {
+            Some(k) if indices.len() != k => {
+                return Err(PyroError::plate(
+                    &self.name,
+                    format!(
+                        "subsample_size {k} does not match the {} indices supplied; do the model \
+                         and the guide use different subsample sizes?",
+                        indices.len()
+                    ),
+                ));
+            }
+            None if indices.is_empty() || indices.len() > self.size => {
+                return Err(PyroError::plate(
+                    &self.name,
+                    format!(
+                        "{} indices supplied for a plate of size {}",
+                        indices.len(),
+                        self.size
+                    ),
+                ));
+            }
+            _ => {}
         }
         let in_range = |i: &i64| usize::try_from(*i).is_ok_and(|i| i < self.size);
         if let Some(bad) = indices.iter().find(|i| !in_range(i)) {
@@ -208,9 +224,13 @@ impl Plate {
                 format!("subsample index {bad} is outside 0..{}", self.size),
             ));
         }
-        Ok(PlateIndices::Subsample(
-            indices.iter().map(|&i| i as usize).collect(),
-        ))
+        let everything =
+            indices.len() == self.size && indices.iter().enumerate().all(|(i, &j)| i as i64 == j);
+        Ok(if everything {
+            PlateIndices::All(self.size)
+        } else {
+            PlateIndices::Subsample(indices.iter().map(|&i| i as usize).collect())
+        })
     }
 }
 
@@ -264,13 +284,26 @@ impl ErasedDistribution for Subsample {
     fn family_name(&self) -> &'static str {
         "Subsample"
     }
+    /// Every index in order when nothing is subsampled (Pyro's `arange`), otherwise distinct
+    /// indices drawn without replacement.
     fn sample_value(&self, rng: &mut dyn Rng) -> Value {
+        if self.subsample_size == self.size {
+            return Value::Ints((0..self.size as i64).collect());
+        }
         let picked = rand::seq::index::sample(rng, self.size, self.subsample_size);
         Value::Ints(picked.iter().map(|i| i as i64).collect())
     }
+    /// 0 for any in-range index vector of an allowed length (a replayed minibatch may differ
+    /// from this plate's own size), `-inf` otherwise.
     fn log_prob_value(&self, value: &Value) -> f64 {
         match value {
-            Value::Ints(v) if v.len() == self.subsample_size => 0.0,
+            Value::Ints(v)
+                if (1..=self.size).contains(&v.len())
+                    && v.iter()
+                        .all(|&i| usize::try_from(i).is_ok_and(|i| i < self.size)) =>
+            {
+                0.0
+            }
             _ => f64::NEG_INFINITY,
         }
     }

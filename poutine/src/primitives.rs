@@ -22,10 +22,10 @@ fn distribution<A: IntoDistribution>(name: &Name, dist: A) -> Result<A::Dist, Py
 
 /// The typed value of a processed message (taken out of it, not copied).
 fn typed<T: ValueType>(msg: &mut Site) -> Result<T, PyroError> {
-    let value = msg
-        .value
-        .take()
-        .expect("the default step gives every message a value");
+    let value = msg.value.take().ok_or_else(|| PyroError::InvalidMessage {
+        site: msg.name.clone(),
+        reason: "the site has no value (a handler marked it done without giving one)",
+    })?;
     let found = value.type_name();
     T::take_value(value).ok_or_else(|| PyroError::ValueType {
         site: msg.name.clone(),

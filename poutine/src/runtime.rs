@@ -38,8 +38,9 @@ pub trait Messenger: 'static {
         Ok(())
     }
 
-    /// The generator for the default draw of messages this handler sees, if it provides one
-    /// (the `seed` handler does). The innermost visited handler that provides one is used.
+    /// The generator for the default draw, if this handler provides one (the `seed` handler
+    /// does). The innermost installed handler that provides one is used, whether or not the
+    /// message reached it.
     fn rng(&mut self) -> Option<&mut PyroRng> {
         None
     }
@@ -145,7 +146,7 @@ pub(crate) type Default<'a> = &'a mut dyn FnMut(&mut Site) -> Result<(), PyroErr
 ///
 /// 1. `process` from the innermost handler outwards, stopping after a handler that sets `stop`;
 /// 2. the default step: unless `done`, a latent sample site without value is drawn from its
-///    distribution (with the generator of the innermost visited `seed`, else the thread's), and
+///    distribution (with the generator of the innermost `seed` installed, else the thread's), and
 ///    a param site without value is read from the parameter store (`param_default`); then
 ///    `done = true`;
 /// 3. `postprocess` on the visited handlers from the outermost back to the innermost;
@@ -158,14 +159,10 @@ pub fn apply_stack(msg: &mut Site, param_default: Option<Default<'_>>) -> Result
     // Rc clones, not a heap allocation: the stack is rarely deeper than 8.
     let entries: SmallVec<[Entry; 8]> = STACK.with(|s| s.borrow().iter().cloned().collect());
     let mut visited = 0;
-    let mut rng_holder = None;
     for entry in entries.iter().rev() {
         visited += 1;
         if let Ok(mut h) = entry.try_borrow_mut() {
             h.process(msg)?;
-            if rng_holder.is_none() && h.rng().is_some() {
-                rng_holder = Some(entry);
-            }
         }
         if msg.stop {
             break;
@@ -175,12 +172,15 @@ pub fn apply_stack(msg: &mut Site, param_default: Option<Default<'_>>) -> Result
     if !msg.done {
         match msg.kind {
             SiteKind::Sample if !msg.is_observed && msg.value.is_none() => {
-                let dist = msg
-                    .dist
-                    .as_ref()
-                    .expect("a sample message carries a distribution");
-                let value = match rng_holder.map(|e| e.borrow_mut()) {
-                    Some(mut h) => dist.sample(h.rng().expect("checked above")),
+                let dist = msg.dist.as_ref().ok_or_else(|| PyroError::InvalidMessage {
+                    site: msg.name.clone(),
+                    reason: "a latent sample site reached the default draw without a distribution",
+                })?;
+                // The generator is the innermost `seed` in scope, whether or not the message
+                // reached it (a `block` inside `seed` hides messages, not the seed's scope).
+                let mut seeded = entries.iter().rev().filter_map(|e| e.try_borrow_mut().ok());
+                let value = match seeded.find_map(|mut h| h.rng().is_some().then_some(h)) {
+                    Some(mut h) => dist.sample(h.rng().expect("checked just now")),
                     None => with_default_rng(|r| dist.sample(r)),
                 };
                 msg.value = Some(value);
@@ -203,13 +203,8 @@ pub fn apply_stack(msg: &mut Site, param_default: Option<Default<'_>>) -> Result
     if let Some(continuation) = msg.continuation {
         continuation(msg);
     }
-    if msg.infer.flag(ESCAPE_FLAG) {
+    if msg.escape {
         return Err(PyroError::Escape(Box::new(msg.clone())));
     }
     Ok(())
 }
-
-/// The `infer` flag the `escape` handler sets on a message to end the run once the message has
-/// been through the stack (Pyro's `NonlocalExit` continuation): the primitive then returns
-/// [`PyroError::Escape`] with the site.
-pub(crate) const ESCAPE_FLAG: &str = "_escape";

@@ -280,7 +280,11 @@ fn sequential_plates_count_iterations() {
         assert_eq!(site.cond_indep_stack[0].counter, Some(i as usize));
         assert_eq!(site.scale, 1.0);
     }
-    assert!(!tr.contains("seq"), "no index site without subsampling");
+    // Without subsampling, the index site holds every index, in order.
+    assert_eq!(
+        tr.get("seq").unwrap().value,
+        Some(Value::Ints(vec![0, 1, 2]))
+    );
 }
 
 #[test]
@@ -353,4 +357,37 @@ fn vectorised_sites_must_match_the_plate() {
         "site 'y' in plate 'data' has batch length 3, expected 4"
     );
     assert_eq!(stack_depth(), 0);
+}
+
+#[test]
+fn a_full_plate_adopts_a_replayed_minibatch() {
+    // Pyro's behaviour: the guide subsamples, the model's plate (without subsample_size) replays
+    // the guide's indices and scales by 10 / 3.
+    let guide = |()| Plate::new("data", 10).subsample_size(3).run(|_| Ok(()));
+    let model = |()| {
+        Plate::new("data", 10).run(|idx| {
+            sample("x", Batched::iid(Normal::new(0.0, 1.0)?, idx.len()))?;
+            Ok(idx.len())
+        })
+    };
+    let guide_trace = trace(guide).get_trace(()).unwrap();
+    let tr = trace(pyro_poutine::replay(model, guide_trace.clone()))
+        .get_trace(())
+        .unwrap();
+    assert_eq!(tr.output::<usize>(), Some(&3));
+    assert_eq!(tr.get("x").unwrap().scale, 10.0 / 3.0);
+    assert_eq!(
+        tr.get("data").unwrap().value,
+        guide_trace.get("data").unwrap().value
+    );
+    assert_eq!(tr.get("data").unwrap().log_prob_sum().unwrap(), 0.0);
+    // A model that asks for another minibatch size refuses the replayed one.
+    let other = |()| Plate::new("data", 10).subsample_size(4).run(|_| Ok(()));
+    let err = trace(pyro_poutine::replay(other, guide_trace))
+        .get_trace(())
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("do the model and the guide use different subsample sizes")
+    );
 }

@@ -177,6 +177,12 @@ pub struct Site {
     pub stop: bool,
     /// Run after the message has been through the stack.
     pub continuation: Option<Continuation>,
+    /// Set by the `escape` handler: once the message has been through the stack, the run ends
+    /// with the site (Pyro's `NonlocalExit`). A runtime signal: `replay` does not copy it.
+    pub escape: bool,
+    /// Set by `intervene` on the messages it splits, so that a second intervention on the same
+    /// message is detected (Pyro's `_intervener_id`). A runtime signal: `replay` does not copy it.
+    pub intervened: bool,
     /// The cached scaled, masked log-probability (set by `Trace::compute_log_prob` or restored
     /// from JSON).
     pub(crate) log_prob: Option<f64>,
@@ -202,6 +208,8 @@ impl Clone for Site {
             done: self.done,
             stop: self.stop,
             continuation: self.continuation,
+            escape: self.escape,
+            intervened: self.intervened,
             log_prob: None,
             restored_family: self.restored_family.clone(),
         }
@@ -223,6 +231,8 @@ impl Site {
             done: false,
             stop: false,
             continuation: None,
+            escape: false,
+            intervened: false,
             log_prob: None,
             restored_family: None,
         }

@@ -396,7 +396,8 @@ mod tests {
         let data = (0..3).map(|i| (format!("x_{i}"), real(i as f64)));
         let tr = trace(condition(m, data)).get_trace(()).unwrap();
         assert_eq!(tr.output::<f64>(), Some(&3.0));
-        assert!(tr.iter().all(|s| s.is_observed));
+        // Every `x_i` is observed; the plate's index site is not data.
+        assert!(tr.iter().all(|s| s.is_observed || s.is_subsample()));
     }
 
     #[test]

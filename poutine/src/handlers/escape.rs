@@ -2,8 +2,8 @@
 
 use crate::error::PyroError;
 use crate::model::{Handled, Handler};
-use crate::runtime::{ESCAPE_FLAG, Messenger};
-use pyro_trace::{InferValue, Site, SiteKind};
+use crate::runtime::Messenger;
+use pyro_trace::{Site, SiteKind};
 use std::fmt;
 use std::sync::Arc;
 
@@ -66,7 +66,7 @@ impl Messenger for Escape {
         if msg.kind == SiteKind::Sample && (self.escape_fn)(msg) {
             msg.done = true;
             msg.stop = true;
-            msg.infer.insert(ESCAPE_FLAG, InferValue::Bool(true));
+            msg.escape = true;
         }
         Ok(())
     }
@@ -113,7 +113,7 @@ mod tests {
         let site = escaped(escape(model, |s| s.name == "y").call(()));
         assert_eq!(site.name, "y");
         assert_eq!(site.value, None);
-        assert!(site.done && site.stop && site.infer.flag(ESCAPE_FLAG));
+        assert!(site.done && site.stop && site.escape);
         assert_eq!(REACHED.with(Cell::get), 1);
         assert_eq!(stack_depth(), 0);
         assert_eq!(PyroError::Escape(site).to_string(), "escaped at site 'y'");
@@ -128,7 +128,7 @@ mod tests {
         let tr = tracer.into_trace();
         assert_eq!(tr.len(), 2);
         let y = tr.get("y").unwrap();
-        assert!(y.infer.flag(ESCAPE_FLAG));
+        assert!(y.escape);
         assert_eq!(y.value, None);
         assert!(!tr.contains("z"));
         // An outer trace does not see the stopped site, and get_trace reports the escape.

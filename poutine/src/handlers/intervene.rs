@@ -5,12 +5,11 @@ use crate::error::PyroError;
 use crate::model::{Handled, Handler};
 use crate::runtime::{Messenger, apply_stack};
 use pyro_distributions::{Value, ValueType};
-use pyro_trace::{InferValue, Name, Site, SiteKind};
+use pyro_trace::{Name, Site, SiteKind};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The `infer` key marking a message some `intervene` handler has split.
-const INTERVENED: &str = "_intervened";
 
 /// The `intervene` handler (Pyro's `do`): for each sample site with an intervention value, the
 /// program continues as if the sample statement were replaced by the value, and a fresh copy of
@@ -90,12 +89,12 @@ impl Messenger for Intervene {
         let Some(value) = self.data.get(&msg.name) else {
             return Ok(());
         };
-        if msg.infer.flag(INTERVENED) {
+        if msg.intervened {
             return Err(PyroError::DuplicateIntervention {
                 site: msg.name.clone(),
             });
         }
-        msg.infer.insert(INTERVENED, InferValue::Bool(true));
+        msg.intervened = true;
 
         // The copy goes through the whole stack; this handler is running, so it is skipped.
         // Handlers inside this one see the copy again: start it from the primitive's plate
@@ -267,7 +266,7 @@ mod tests {
         assert!(!x.is_observed);
         assert_ne!(x.value, Some(Value::Real(3.0)));
         // Both are marked as intervened in their infer config.
-        assert!(cf.infer.flag(INTERVENED) && x.infer.flag(INTERVENED));
+        assert!(cf.intervened && x.intervened);
         assert_eq!(tr.len(), 5);
     }
 
@@ -323,11 +322,7 @@ mod tests {
             .get_trace(())
             .unwrap();
         assert_eq!(tr.len(), 4);
-        assert!(
-            SITES
-                .iter()
-                .all(|n| !tr.get(*n).unwrap().infer.flag(INTERVENED))
-        );
+        assert!(SITES.iter().all(|n| !tr.get(*n).unwrap().intervened));
     }
 
     #[test]
