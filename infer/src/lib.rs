@@ -38,5 +38,5 @@ pub use error::InferError;
 pub use importance::{Importance, Posterior, StreamingPosterior};
 pub use marginal::EmpiricalMarginal;
 pub use particle::{Guide, Prior, Proposal};
-pub use predictive::{Latents, Predictive, PredictiveSamples};
+pub use predictive::{Latents, Predictive, PredictiveGuide, PredictiveSamples};
 pub use pyro_poutine as poutine;

@@ -3,6 +3,7 @@
 use crate::EmpiricalMarginal;
 use crate::error::InferError;
 use crate::importance::Posterior;
+use crate::particle::{Guide, Prior};
 use crate::seeding::particle_seed;
 use indexmap::IndexMap;
 use pyro_poutine::distributions::Value;
@@ -19,13 +20,36 @@ pub type Latents = HashMap<Name, Value>;
 
 /// Where the latent values of each predictive run come from.
 #[derive(Clone, Debug)]
-enum Source<G> {
-    /// Drawn from the prior, `n` runs.
-    Prior(usize),
+enum Source {
+    /// `n` runs, latent values from the prior or from the guide.
+    Runs(usize),
     /// One run per given sample.
     Samples(Arc<[Latents]>),
-    /// Drawn from a guide, `n` runs.
-    Guide(G, usize),
+}
+
+/// The guide of a [`Predictive`]: none ([`Prior`]) or a [`Guide`].
+pub trait PredictiveGuide<A>: Sync {
+    /// The latent values the guide draws for one run, if there is a guide.
+    #[doc(hidden)]
+    fn latents(&self, args: A, seed: u64) -> Result<Option<Latents>, PyroError>;
+}
+
+impl<A> PredictiveGuide<A> for Prior {
+    fn latents(&self, _: A, _: u64) -> Result<Option<Latents>, PyroError> {
+        Ok(None)
+    }
+}
+
+impl<A, G> PredictiveGuide<A> for Guide<G>
+where
+    G: Model<A> + Sync,
+    G::Output: Send + Sync + 'static,
+{
+    fn latents(&self, args: A, seed: u64) -> Result<Option<Latents>, PyroError> {
+        let seed = Seed::new(seed);
+        let (_, trace) = Block::new().run(|| seed.run(|| Tracer::record(|| self.0.call(args))))?;
+        Ok(Some(latents(&trace)))
+    }
 }
 
 /// Predictive sampling (Pyro's `Predictive`): runs the model many times and returns the values of
@@ -60,24 +84,25 @@ enum Source<G> {
 /// # Ok::<(), pyro_infer::InferError>(())
 /// ```
 #[derive(Clone, Debug)]
-pub struct Predictive<M, G = ()> {
+pub struct Predictive<M, G = Prior> {
     model: M,
-    source: Source<G>,
+    guide: G,
+    source: Source,
     seed: u64,
     return_sites: Option<Arc<[Name]>>,
     keep_observed: bool,
 }
 
-impl<M> Predictive<M, ()> {
+impl<M> Predictive<M, Prior> {
     /// The prior predictive: `num_samples` runs of `model` with everything drawn from the prior.
     pub fn prior(model: M, num_samples: usize) -> Self {
-        Predictive::with_source(model, Source::Prior(num_samples))
+        Predictive::with_source(model, Prior, Source::Runs(num_samples))
     }
 
     /// The posterior predictive from unweighted posterior samples: one run per sample, with the
     /// sample's latent values fixed (they stay latent: `substitute`).
     pub fn from_samples(model: M, samples: Vec<Latents>) -> Self {
-        Predictive::with_source(model, Source::Samples(samples.into()))
+        Predictive::with_source(model, Prior, Source::Samples(samples.into()))
     }
 
     /// The posterior predictive from weighted samples: `num_samples` samples are drawn from them
@@ -136,16 +161,19 @@ impl<M> Predictive<M, ()> {
     }
 }
 
-impl<M, G> Predictive<M, G> {
+impl<M, G> Predictive<M, Guide<G>> {
     /// The posterior predictive from a guide: each run draws the latent values from `guide`, then
     /// runs the model with them fixed.
     pub fn from_guide(model: M, guide: G, num_samples: usize) -> Self {
-        Predictive::with_source(model, Source::Guide(guide, num_samples))
+        Predictive::with_source(model, Guide(guide), Source::Runs(num_samples))
     }
+}
 
-    fn with_source(model: M, source: Source<G>) -> Self {
+impl<M, G> Predictive<M, G> {
+    fn with_source(model: M, guide: G, source: Source) -> Self {
         Predictive {
             model,
+            guide,
             source,
             seed: 0,
             return_sites: None,
@@ -173,7 +201,7 @@ impl<M, G> Predictive<M, G> {
 
     fn num_samples(&self) -> usize {
         match &self.source {
-            Source::Prior(n) | Source::Guide(_, n) => *n,
+            Source::Runs(n) => *n,
             Source::Samples(s) => s.len(),
         }
     }
@@ -184,8 +212,7 @@ impl<M, G> Predictive<M, G> {
         A: Clone + Send + Sync,
         M: Model<A> + Sync,
         M::Output: Send + Sync + 'static,
-        G: Model<A> + Sync,
-        G::Output: Send + Sync + 'static,
+        G: PredictiveGuide<A>,
     {
         let n = self.num_samples();
         let traces: Vec<Trace> = (0..n)
@@ -222,18 +249,13 @@ impl<M, G> Predictive<M, G> {
     where
         A: Clone,
         M: Model<A>,
-        G: Model<A>,
-        G::Output: Send + Sync + 'static,
+        G: PredictiveGuide<A>,
     {
         let fixed: Option<Latents> = match &self.source {
-            Source::Prior(_) => None,
             Source::Samples(samples) => Some(samples[i].clone()),
-            Source::Guide(guide, _) => {
-                let seed = Seed::new(particle_seed(self.seed, i, 0));
-                let (_, trace) = Block::new()
-                    .run(|| seed.run(|| Tracer::record(|| guide.call(args.clone()))))?;
-                Some(latents(&trace))
-            }
+            Source::Runs(_) => self
+                .guide
+                .latents(args.clone(), particle_seed(self.seed, i, 0))?,
         };
         let seed = Seed::new(particle_seed(self.seed, i, 1));
         let substitute = Substitute::new(fixed.into_iter().flatten());

@@ -9,8 +9,6 @@ use pyro_trace::{Name, Site, SiteKind};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// The `infer` key marking a message some `intervene` handler has split.
-
 /// The `intervene` handler (Pyro's `do`): for each sample site with an intervention value, the
 /// program continues as if the sample statement were replaced by the value, and a fresh copy of
 /// the site whose value is not used elsewhere keeps the original name.
