@@ -1,5 +1,6 @@
-//! `cargo xtask ci`: format, lints, docs, tests, doc-tests, examples (fast mode) and a one-pass
-//! benchmark smoke run, cheapest first. Stops at the first failure.
+//! `cargo xtask ci`: format, lints, docs, doc-tests, examples (fast mode), a one-pass benchmark
+//! smoke run, and the test suite last (so that its summary closes the log). Stops at the first
+//! failure.
 
 use crate::sh;
 use std::process::Command;
@@ -9,50 +10,54 @@ const EXAMPLES: &[&str] = &["scale", "random_walk"];
 
 pub(crate) fn run() -> Result<(), String> {
     sh("cargo", &["fmt", "--all", "--check"], &[])?;
-    sh(
-        "cargo",
-        &[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ],
-        &[],
-    )?;
-    sh(
-        "cargo",
-        &["doc", "--workspace", "--no-deps"],
-        &[("RUSTDOCFLAGS", "-D warnings")],
-    )?;
-    if has_nextest() {
-        sh("cargo", &["nextest", "run", "--workspace"], &[])?;
-    } else {
-        sh("cargo", &["test", "--workspace"], &[])?;
-    }
+    let clippy = [
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ];
+    sh("cargo", &clippy, &[])?;
+    let docs = [("RUSTDOCFLAGS", "-D warnings")];
+    sh("cargo", &["doc", "--workspace", "--no-deps"], &docs)?;
     sh("cargo", &["test", "--workspace", "--doc"], &[])?;
     for example in EXAMPLES {
-        sh(
-            "cargo",
-            &[
-                "run",
-                "--release",
-                "-p",
-                "pyro-examples",
-                "--bin",
-                example,
-                "--",
-                "--fast",
-            ],
-            &[],
-        )?;
+        let args = [
+            "run",
+            "--release",
+            "-p",
+            "pyro-examples",
+            "--bin",
+            example,
+            "--",
+            "--fast",
+        ];
+        sh("cargo", &args, &[])?;
     }
     sh(
         "cargo",
         &["bench", "-p", "pyro-benches", "--", "--test"],
         &[],
-    )
+    )?;
+    let importance = [
+        "run",
+        "--release",
+        "-p",
+        "pyro-benches",
+        "--bin",
+        "importance",
+    ];
+    sh(
+        "cargo",
+        &[&importance[..], &["--", "--quick"]].concat(),
+        &[],
+    )?;
+    if has_nextest() {
+        sh("cargo", &["nextest", "run", "--workspace"], &[])
+    } else {
+        sh("cargo", &["test", "--workspace"], &[])
+    }
 }
 
 fn has_nextest() -> bool {
