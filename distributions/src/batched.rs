@@ -124,7 +124,10 @@ where
         if value.len() != self.len() {
             return f64::NEG_INFINITY;
         }
-        self.elements().zip(value).map(|(d, x)| d.log_prob(x)).sum()
+        match &self.repr {
+            Repr::Iid { dist, .. } => dist.log_prob_iid(value),
+            Repr::PerElement(dists) => D::log_prob_batch(dists, value),
+        }
     }
 
     /// Each element's support when they all agree, otherwise [`Constraint::Dependent`].

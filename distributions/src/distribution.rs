@@ -55,6 +55,19 @@ pub trait Distribution: Clone + Debug + Send + Sync + 'static {
     fn log_prob_elements(&self, value: &Self::Value) -> Vec<f64> {
         vec![self.log_prob(value)]
     }
+
+    /// `sum_i log_prob(values[i])`: the score of iid draws. A family may override it to compute
+    /// parameter-only terms once; the result must equal the element-by-element sum.
+    fn log_prob_iid(&self, values: &[Self::Value]) -> f64 {
+        values.iter().map(|x| self.log_prob(x)).sum()
+    }
+
+    /// `sum_i dists[i].log_prob(values[i])`: the score of a batch with per-element parameters. A
+    /// family may override it to share work between elements; the result must equal the
+    /// element-by-element sum.
+    fn log_prob_batch(dists: &[Self], values: &[Self::Value]) -> f64 {
+        dists.iter().zip(values).map(|(d, x)| d.log_prob(x)).sum()
+    }
 }
 
 /// The cumulative distribution function of a univariate continuous family.
@@ -104,10 +117,10 @@ impl<D: Distribution> ErasedDistribution for D {
         self.sample(rng).into_value()
     }
     fn log_prob_value(&self, value: &Value) -> f64 {
-        D::Value::from_value(value).map_or(f64::NEG_INFINITY, |v| self.log_prob(&v))
+        D::Value::view(value).map_or(f64::NEG_INFINITY, |v| self.log_prob(&v))
     }
     fn log_prob_elements_value(&self, value: &Value) -> Option<Vec<f64>> {
-        D::Value::from_value(value).map(|v| self.log_prob_elements(&v))
+        D::Value::view(value).map(|v| self.log_prob_elements(&v))
     }
     fn support_set(&self) -> Constraint {
         self.support()

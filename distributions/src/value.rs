@@ -1,6 +1,7 @@
 //! Type-erased sample values, and the conversion between typed and erased values.
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// A sample value in type-erased form, as a trace stores it.
 ///
@@ -80,6 +81,11 @@ pub trait ValueType: Clone + Send + Sync + 'static {
     fn take_value(value: Value) -> Option<Self> {
         Self::from_value(&value)
     }
+    /// Like [`from_value`](ValueType::from_value), but borrows a vector of the right type instead
+    /// of copying it (scoring a vectorised site reads its value in place).
+    fn view(value: &Value) -> Option<Cow<'_, Self>> {
+        Self::from_value(value).map(Cow::Owned)
+    }
 }
 
 fn real_to_int(x: f64) -> Option<i64> {
@@ -147,6 +153,12 @@ impl ValueType for Vec<f64> {
             other => Self::from_value(&other),
         }
     }
+    fn view(value: &Value) -> Option<Cow<'_, Self>> {
+        match value {
+            Value::Reals(v) => Some(Cow::Borrowed(v)),
+            other => Self::from_value(other).map(Cow::Owned),
+        }
+    }
     const TYPE_NAME: &'static str = "real vector";
     fn into_value(self) -> Value {
         Value::Reals(self)
@@ -165,6 +177,12 @@ impl ValueType for Vec<i64> {
         match value {
             Value::Ints(v) => Some(v),
             other => Self::from_value(&other),
+        }
+    }
+    fn view(value: &Value) -> Option<Cow<'_, Self>> {
+        match value {
+            Value::Ints(v) => Some(Cow::Borrowed(v)),
+            other => Self::from_value(other).map(Cow::Owned),
         }
     }
     const TYPE_NAME: &'static str = "int vector";
@@ -186,6 +204,12 @@ impl ValueType for Vec<bool> {
         match value {
             Value::Bools(v) => Some(v),
             other => Self::from_value(&other),
+        }
+    }
+    fn view(value: &Value) -> Option<Cow<'_, Self>> {
+        match value {
+            Value::Bools(v) => Some(Cow::Borrowed(v)),
+            other => Self::from_value(other).map(Cow::Owned),
         }
     }
     const TYPE_NAME: &'static str = "bool vector";

@@ -99,7 +99,16 @@ impl Drop for Installed {
 /// Installs `handler` for the duration of `body` and returns the handler (with whatever state it
 /// gathered) and `body`'s result. The stack is exactly as before when this returns or unwinds.
 ///
-/// This is the scope form of every handler (Pyro's `with handler:`).
+/// This is the scope form of every handler (Pyro's `with handler:`). A handler value is moved
+/// into its scope, so the same value cannot be installed twice at once (Pyro raises at run time;
+/// here it does not compile):
+///
+/// ```compile_fail
+/// use pyro_poutine::{Scale, with_handler};
+///
+/// let s = Scale::new(2.0).unwrap();
+/// with_handler(s, || with_handler(s, || ()));
+/// ```
 pub fn with_handler<H: Messenger, R>(handler: H, body: impl FnOnce() -> R) -> (H, R) {
     let handler = Rc::new(RefCell::new(handler));
     let result = with_shared_handler(&handler, body);

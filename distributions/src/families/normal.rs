@@ -49,6 +49,16 @@ impl Normal {
     pub fn scale(&self) -> f64 {
         self.scale
     }
+
+    /// The log-density at `x` given `ln_scale = ln(scale)`: the family's one formula.
+    #[inline]
+    fn log_density(&self, x: f64, ln_scale: f64) -> f64 {
+        if !x.is_finite() {
+            return f64::NEG_INFINITY;
+        }
+        let z = (x - self.loc) / self.scale;
+        -0.5 * z * z - ln_scale - LN_SQRT_2PI
+    }
 }
 
 impl Distribution for Normal {
@@ -66,11 +76,28 @@ impl Distribution for Normal {
 
     #[inline]
     fn log_prob(&self, x: &f64) -> f64 {
-        if !x.is_finite() {
-            return f64::NEG_INFINITY;
+        self.log_density(*x, self.scale.ln())
+    }
+
+    /// `ln(scale)` once for all the draws.
+    fn log_prob_iid(&self, values: &[f64]) -> f64 {
+        let ln_scale = self.scale.ln();
+        values.iter().map(|&x| self.log_density(x, ln_scale)).sum()
+    }
+
+    /// `ln(scale)` once when every element shares the scale (a regression's noise).
+    fn log_prob_batch(dists: &[Normal], values: &[f64]) -> f64 {
+        match dists.first() {
+            Some(first) if dists.iter().all(|d| d.scale == first.scale) => {
+                let ln_scale = first.scale.ln();
+                dists
+                    .iter()
+                    .zip(values)
+                    .map(|(d, &x)| d.log_density(x, ln_scale))
+                    .sum()
+            }
+            _ => dists.iter().zip(values).map(|(d, x)| d.log_prob(x)).sum(),
         }
-        let z = (x - self.loc) / self.scale;
-        -0.5 * z * z - self.scale.ln() - LN_SQRT_2PI
     }
 
     fn support(&self) -> Constraint {
@@ -128,6 +155,24 @@ mod tests {
             42,
             &[2.6687950936875917, -0.029925856294590103, 3.8154551462395],
         );
+    }
+
+    #[test]
+    fn batch_scores_equal_the_element_sums() {
+        use crate::Batched;
+        let xs = [0.3, -1.0, 2.5, f64::NAN];
+        let d = Normal::new(0.5, 2.0).unwrap();
+        let by_element: f64 = xs[..3].iter().map(|x| d.log_prob(x)).sum();
+        assert_eq!(d.log_prob_iid(&xs[..3]), by_element);
+        assert_eq!(d.log_prob_iid(&xs), f64::NEG_INFINITY);
+        let dists: Vec<Normal> = [(0.0, 1.0), (1.0, 1.0), (2.0, 3.0)]
+            .iter()
+            .map(|&(m, s)| Normal::new(m, s).unwrap())
+            .collect();
+        let by_element: f64 = dists.iter().zip(&xs).map(|(d, x)| d.log_prob(x)).sum();
+        assert_eq!(Normal::log_prob_batch(&dists, &xs[..3]), by_element);
+        let b = Batched::per_element(dists).unwrap();
+        assert_eq!(b.log_prob(&xs[..3].to_vec()), by_element);
     }
 
     #[test]
