@@ -69,8 +69,38 @@ impl Recorder for TraceRecorder {
 pub(crate) struct SiteRecorder {
     sites: Arc<[Name]>,
     values: SiteValues,
-    seen: FxHashSet<Name>,
+    seen: SeenNames,
     log_prob: f64,
+}
+
+/// The sample names a run has used: a short list scanned linearly (most models have few sites),
+/// moved into a hash set once it grows.
+#[derive(Default)]
+struct SeenNames {
+    few: SmallVec<[Name; 16]>,
+    many: FxHashSet<Name>,
+}
+
+impl SeenNames {
+    /// Adds `name`; false if it was already there.
+    fn insert(&mut self, name: &Name) -> bool {
+        if self.many.is_empty() {
+            if self.few.contains(name) {
+                return false;
+            }
+            if self.few.len() < self.few.inline_size() {
+                self.few.push(name.clone());
+                return true;
+            }
+            self.many.extend(self.few.drain(..));
+        }
+        self.many.insert(name.clone())
+    }
+
+    fn clear(&mut self) {
+        self.few.clear();
+        self.many.clear();
+    }
 }
 
 impl SiteRecorder {
@@ -78,7 +108,7 @@ impl SiteRecorder {
         SiteRecorder {
             values: smallvec![None; sites.len()],
             sites,
-            seen: FxHashSet::default(),
+            seen: SeenNames::default(),
             log_prob: 0.0,
         }
     }
@@ -90,7 +120,7 @@ impl Recorder for SiteRecorder {
         if msg.kind != SiteKind::Sample {
             return Ok(());
         }
-        if !self.seen.insert(msg.name.clone()) {
+        if !self.seen.insert(&msg.name) {
             let name = msg.name.clone();
             return Err(TraceError::DuplicateSite { name }.into());
         }
@@ -268,5 +298,23 @@ where
             .model
             .run(model_seed, false, || replay.run(|| model.call(args)))?;
         Ok((model_log_prob - guide_log_prob, kept))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seen_names_find_repeats_before_and_after_growing() {
+        let mut seen = SeenNames::default();
+        for i in 0..40 {
+            assert!(seen.insert(&Name::indexed("x", i)), "x_{i} is new");
+            // A repeat of an early name, spelled as a string, is found at every size.
+            assert!(!seen.insert(&Name::from("x_0".to_string())));
+        }
+        assert!(!seen.insert(&Name::indexed("x", 39)));
+        seen.clear();
+        assert!(seen.insert(&Name::indexed("x", 39)));
     }
 }

@@ -138,9 +138,30 @@ fn is_indexed_form(s: &str, base: &str, i: u64) -> bool {
 impl Eq for Name {}
 
 impl Hash for Name {
+    /// Hashes a split of the printed name that is cheap to find from its end: the trailing
+    /// digits, when an underscore precedes them, as a number, and the rest before that
+    /// underscore. Equal names print alike and so split alike; an indexed name is already split.
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.parts().hash(state);
+        let (base, index) = match &self.0 {
+            Repr::Indexed(base, i) => (*base, Some(*i)),
+            Repr::Static(s) => hash_split(s),
+            Repr::Owned(s) => hash_split(s),
+        };
+        base.hash(state);
+        index.hash(state);
     }
+}
+
+/// `"y_17"` to `("y", Some(17))`, scanning only the trailing digits.
+fn hash_split(s: &str) -> (&str, Option<u64>) {
+    let stem = s.trim_end_matches(|c: char| c.is_ascii_digit());
+    if stem.len() < s.len()
+        && let Some(base) = stem.strip_suffix('_')
+        && let Ok(i) = s[stem.len()..].parse()
+    {
+        return (base, Some(i));
+    }
+    (s, None)
 }
 
 impl PartialOrd for Name {
