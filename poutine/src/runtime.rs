@@ -104,10 +104,10 @@ impl Drop for Installed {
 /// here it does not compile):
 ///
 /// ```compile_fail
-/// use pyro_poutine::{Scale, with_handler};
+/// use pyro_poutine::{Tracer, with_handler};
 ///
-/// let s = Scale::new(2.0).unwrap();
-/// with_handler(s, || with_handler(s, || ()));
+/// let t = Tracer::new();
+/// with_handler(t, || with_handler(t, || ()));
 /// ```
 pub fn with_handler<H: Messenger, R>(handler: H, body: impl FnOnce() -> R) -> (H, R) {
     let handler = Rc::new(RefCell::new(handler));
