@@ -87,7 +87,8 @@ impl Trace {
     }
 
     /// Mutable access to the site named `name`; clears its cached log-probability, so a cache can
-    /// never go stale.
+    /// never go stale. The site stays filed under `name`: renaming it through this reference
+    /// leaves lookups by the old name (build a new trace to rename sites).
     pub fn get_mut(&mut self, name: impl Into<Name>) -> Option<&mut Site> {
         let site = self.nodes.get_mut(&name.into())?;
         site.log_prob = None;
