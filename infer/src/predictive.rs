@@ -215,13 +215,17 @@ impl<M, G> Predictive<M, G> {
         G: PredictiveGuide<A>,
     {
         let n = self.num_samples();
-        let traces: Vec<Trace> = (0..n)
+        // Every run completes before errors are looked at, so the error reported is the one of
+        // the lowest index, whatever the number of threads.
+        let runs: Vec<Result<Trace, PyroError>> = (0..n)
             .into_par_iter()
-            .map(|i| {
-                self.run_one(i, args.clone())
-                    .map_err(|source| InferError::Model { index: i, source })
-            })
-            .collect::<Result<_, _>>()?;
+            .map(|i| self.run_one(i, args.clone()))
+            .collect();
+        let traces = runs
+            .into_iter()
+            .enumerate()
+            .map(|(index, run)| run.map_err(|source| InferError::Model { index, source }))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut sites: IndexMap<Name, Vec<Option<Value>>> = IndexMap::new();
         if let Some(names) = &self.return_sites {
             for name in names.iter() {

@@ -153,6 +153,22 @@ fn errors_name_the_sample_and_nothing_leaks() {
     let failing = |scale: f64| sample("mu", Normal::new(0.0, scale));
     let err = Predictive::prior(failing, 10).run(-1.0).unwrap_err();
     assert!(matches!(err, InferError::Model { index: 0, .. }), "{err}");
+    // Only some runs fail: the lowest failing index is reported on any number of threads.
+    let some_fail = |_: ()| -> Result<f64, PyroError> {
+        let x = sample("x", Normal::new(0.0, 1.0))?;
+        sample("y", Normal::new(0.0, if x > 1.0 { -1.0 } else { 1.0 }))
+    };
+    let first = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| match Predictive::prior(some_fail, 400).seed(2).run(()) {
+                Err(InferError::Model { index, .. }) => index,
+                other => panic!("expected a failing run, got {other:?}"),
+            })
+    };
+    assert_eq!(first(1), first(4));
     assert_eq!(stack_depth(), 0);
     let ((), outer) = Tracer::record(|| {
         Predictive::prior(model, 10).run(0.0).unwrap();
