@@ -162,6 +162,17 @@ pub(crate) fn check_log_prob_reference_tol<D: Distribution>(
     }
 }
 
+/// The three SciPy checks of a univariate continuous family: log_prob, cdf, mean and variance.
+#[track_caller]
+pub(crate) fn check_continuous_reference<D: Distribution + Cdf>(
+    family: &str,
+    build: impl Fn(&Params) -> D,
+) {
+    check_log_prob_reference(family, &build);
+    check_cdf_reference(family, &build);
+    check_moments_reference(family, &build);
+}
+
 /// Checks `cdf` at every reference point of `family` that has one, within [`TOL`] (absolute:
 /// probabilities are at most 1).
 #[track_caller]

@@ -118,9 +118,7 @@ mod tests {
 
     #[test]
     fn matches_scipy() {
-        testing::check_log_prob_reference(FAMILY, build);
-        testing::check_cdf_reference(FAMILY, build);
-        testing::check_moments_reference(FAMILY, build);
+        testing::check_continuous_reference(FAMILY, build);
     }
 
     #[test]
