@@ -67,14 +67,15 @@ impl<D: Distribution> Batched<D> {
         n: usize,
         mut make: impl FnMut(usize) -> Result<D, ParamError>,
     ) -> Result<Self, ParamError> {
-        let dists = (0..n)
-            .map(|i| {
-                make(i).map_err(|mut e| {
-                    e.param = format!("{}[{i}]", e.param);
-                    e
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        // An explicit loop: collecting `Result`s would lose the size hint and grow the vector
+        // step by step.
+        let mut dists = Vec::with_capacity(n);
+        for i in 0..n {
+            dists.push(make(i).map_err(|mut e| {
+                e.param = format!("{}[{i}]", e.param);
+                e
+            })?);
+        }
         Self::per_element(dists)
     }
 

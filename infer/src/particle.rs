@@ -8,9 +8,10 @@ use pyro_poutine::{
 };
 use pyro_trace::TraceError;
 use rand::SeedableRng;
-use rustc_hash::FxHashSet;
+use rustc_hash::FxBuildHasher;
 use smallvec::{SmallVec, smallvec};
 use std::cell::RefCell;
+use std::hash::BuildHasher;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -68,38 +69,67 @@ impl Recorder for TraceRecorder {
 /// refuses duplicate sample names as a trace would, so both recorders give identical weights.
 pub(crate) struct SiteRecorder {
     sites: Arc<[Name]>,
+    /// The hashes of `sites`, compared before the names.
+    site_hashes: SmallVec<[u64; 4]>,
     values: SiteValues,
     seen: SeenNames,
     log_prob: f64,
 }
 
-/// The sample names a run has used: a short list scanned linearly (most models have few sites),
-/// moved into a hash set once it grows.
+/// The sample names a run has used: an open-addressing table of positions in `names`, probed by
+/// hash, kept at most half full and cleared (not freed) between particles.
 #[derive(Default)]
 struct SeenNames {
-    few: SmallVec<[Name; 16]>,
-    many: FxHashSet<Name>,
+    names: Vec<Name>,
+    hashes: Vec<u64>,
+    /// Position in `names` plus one; 0 marks an empty slot. The length is a power of two.
+    slots: Vec<u32>,
 }
 
 impl SeenNames {
-    /// Adds `name`; false if it was already there.
-    fn insert(&mut self, name: &Name) -> bool {
-        if self.many.is_empty() {
-            if self.few.contains(name) {
-                return false;
-            }
-            if self.few.len() < self.few.inline_size() {
-                self.few.push(name.clone());
-                return true;
-            }
-            self.many.extend(self.few.drain(..));
+    /// Adds `name`, whose hash is `hash`; false if it was already there.
+    fn insert(&mut self, name: &Name, hash: u64) -> bool {
+        if 2 * (self.names.len() + 1) > self.slots.len() {
+            self.grow();
         }
-        self.many.insert(name.clone())
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        loop {
+            match self.slots[i] {
+                0 => break,
+                s => {
+                    let j = s as usize - 1;
+                    if self.hashes[j] == hash && self.names[j] == *name {
+                        return false;
+                    }
+                }
+            }
+            i = (i + 1) & mask;
+        }
+        self.names.push(name.clone());
+        self.hashes.push(hash);
+        self.slots[i] = self.names.len() as u32;
+        true
+    }
+
+    /// Doubles the table (at least 32 slots) and puts every name back.
+    fn grow(&mut self) {
+        let len = (2 * self.slots.len()).max(32);
+        self.slots.clear();
+        self.slots.resize(len, 0);
+        for (j, hash) in self.hashes.iter().enumerate() {
+            let mut i = *hash as usize & (len - 1);
+            while self.slots[i] != 0 {
+                i = (i + 1) & (len - 1);
+            }
+            self.slots[i] = j as u32 + 1;
+        }
     }
 
     fn clear(&mut self) {
-        self.few.clear();
-        self.many.clear();
+        self.names.clear();
+        self.hashes.clear();
+        self.slots.fill(0);
     }
 }
 
@@ -107,6 +137,7 @@ impl SiteRecorder {
     pub(crate) fn new(sites: Arc<[Name]>) -> Self {
         SiteRecorder {
             values: smallvec![None; sites.len()],
+            site_hashes: sites.iter().map(|n| FxBuildHasher.hash_one(n)).collect(),
             sites,
             seen: SeenNames::default(),
             log_prob: 0.0,
@@ -120,14 +151,16 @@ impl Recorder for SiteRecorder {
         if msg.kind != SiteKind::Sample {
             return Ok(());
         }
-        if !self.seen.insert(&msg.name) {
+        let hash = FxBuildHasher.hash_one(&msg.name);
+        if !self.seen.insert(&msg.name, hash) {
             let name = msg.name.clone();
             return Err(TraceError::DuplicateSite { name }.into());
         }
         if !observed_only || msg.is_observed {
             self.log_prob += msg.log_prob_sum()?;
         }
-        if let Some(i) = self.sites.iter().position(|n| *n == msg.name) {
+        let mut kept = self.site_hashes.iter().zip(self.sites.iter());
+        if let Some(i) = kept.position(|(h, n)| *h == hash && *n == msg.name) {
             self.values[i] = msg.value.clone();
         }
         Ok(())
@@ -307,14 +340,16 @@ mod tests {
 
     #[test]
     fn seen_names_find_repeats_before_and_after_growing() {
+        let insert =
+            |seen: &mut SeenNames, name: Name| seen.insert(&name, FxBuildHasher.hash_one(&name));
         let mut seen = SeenNames::default();
         for i in 0..40 {
-            assert!(seen.insert(&Name::indexed("x", i)), "x_{i} is new");
+            assert!(insert(&mut seen, Name::indexed("x", i)), "x_{i} is new");
             // A repeat of an early name, spelled as a string, is found at every size.
-            assert!(!seen.insert(&Name::from("x_0".to_string())));
+            assert!(!insert(&mut seen, Name::from("x_0".to_string())));
         }
-        assert!(!seen.insert(&Name::indexed("x", 39)));
+        assert!(!insert(&mut seen, Name::indexed("x", 39)));
         seen.clear();
-        assert!(seen.insert(&Name::indexed("x", 39)));
+        assert!(insert(&mut seen, Name::indexed("x", 39)));
     }
 }

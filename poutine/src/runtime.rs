@@ -4,7 +4,6 @@ use crate::error::PyroError;
 use pyro_trace::{Site, SiteKind};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
-use smallvec::SmallVec;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -51,6 +50,11 @@ type Entry = Rc<RefCell<dyn Messenger>>;
 thread_local! {
     static STACK: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
     static DEFAULT_RNG: RefCell<Option<PyroRng>> = const { RefCell::new(None) };
+}
+
+/// The handler at position `i` of this thread's stack (0 is the outermost).
+fn entry(i: usize) -> Option<Entry> {
+    STACK.with(|s| s.borrow().get(i).cloned())
 }
 
 /// The number of handlers installed on this thread.
@@ -165,11 +169,22 @@ pub(crate) type Default<'a> = &'a mut dyn FnMut(&mut Site) -> Result<(), PyroErr
 /// A handler whose own hook is running (it sent this message itself, as `intervene` does) is
 /// skipped: a handler never sees the messages it sends.
 pub fn apply_stack(msg: &mut Site, param_default: Option<Default<'_>>) -> Result<(), PyroError> {
-    // Rc clones, not a heap allocation: the stack is rarely deeper than 8.
-    let entries: SmallVec<[Entry; 8]> = STACK.with(|s| s.borrow().iter().cloned().collect());
-    let mut visited = 0;
-    for entry in entries.iter().rev() {
-        visited += 1;
+    // The handlers below `depth` stay where they are until this call returns: a hook can only
+    // install handlers in a scope of its own, above them, and that scope ends before the hook
+    // returns. So the stack is read by position, one handler at a time, without a snapshot.
+    // The innermost handler, usually the only one a message visits, is read with the depth.
+    let (depth, innermost) = STACK.with(|s| {
+        let s = s.borrow();
+        (s.len(), s.last().cloned())
+    });
+    let entry = |i: usize| match &innermost {
+        Some(e) if i + 1 == depth => Some(e.clone()),
+        _ => entry(i),
+    };
+    let mut outermost_visited = depth;
+    for i in (0..depth).rev() {
+        let Some(entry) = entry(i) else { break };
+        outermost_visited = i;
         if let Ok(mut h) = entry.try_borrow_mut() {
             h.process(msg)?;
         }
@@ -187,12 +202,17 @@ pub fn apply_stack(msg: &mut Site, param_default: Option<Default<'_>>) -> Result
                 })?;
                 // The generator is the innermost `seed` in scope, whether or not the message
                 // reached it (a `block` inside `seed` hides messages, not the seed's scope).
-                let mut seeded = entries.iter().rev().filter_map(|e| e.try_borrow_mut().ok());
-                let value = match seeded.find_map(|mut h| h.rng().is_some().then_some(h)) {
-                    Some(mut h) => dist.sample(h.rng().expect("checked just now")),
-                    None => with_default_rng(|r| dist.sample(r)),
-                };
-                msg.value = Some(value);
+                let mut value = None;
+                for i in (0..depth).rev() {
+                    let Some(entry) = entry(i) else { break };
+                    if let Ok(mut h) = entry.try_borrow_mut()
+                        && let Some(rng) = h.rng()
+                    {
+                        value = Some(dist.sample(rng));
+                        break;
+                    }
+                }
+                msg.value = Some(value.unwrap_or_else(|| with_default_rng(|r| dist.sample(r))));
             }
             SiteKind::Param if msg.value.is_none() => {
                 if let Some(f) = param_default {
@@ -204,7 +224,8 @@ pub fn apply_stack(msg: &mut Site, param_default: Option<Default<'_>>) -> Result
         msg.done = true;
     }
 
-    for entry in &entries[entries.len() - visited..] {
+    for i in outermost_visited..depth {
+        let Some(entry) = entry(i) else { break };
         if let Ok(mut h) = entry.try_borrow_mut() {
             h.postprocess(msg)?;
         }

@@ -127,12 +127,14 @@ impl PartialEq for Name {
 
 /// Whether `s` is `base_i` with `i` in canonical decimal, checked without allocating.
 fn is_indexed_form(s: &str, base: &str, i: u64) -> bool {
-    let digits = i.checked_ilog10().map_or(1, |d| d as usize + 1);
-    s.len() == base.len() + 1 + digits
-        && s.starts_with(base)
-        && s.as_bytes()[base.len()] == b'_'
-        && s[base.len() + 1..].parse() == Ok(i)
-        && (i == 0 || !s[base.len() + 1..].starts_with('0'))
+    // Cheap rejections first: most comparisons are between unrelated names.
+    if s.len() <= base.len() + 1 || s.as_bytes()[base.len()] != b'_' || !s.starts_with(base) {
+        return false;
+    }
+    let digits = &s[base.len() + 1..];
+    digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'))
+        && digits.parse() == Ok(i)
 }
 
 impl Eq for Name {}
@@ -154,6 +156,9 @@ impl Hash for Name {
 
 /// `"y_17"` to `("y", Some(17))`, scanning only the trailing digits.
 fn hash_split(s: &str) -> (&str, Option<u64>) {
+    if !s.as_bytes().last().is_some_and(u8::is_ascii_digit) {
+        return (s, None);
+    }
     let stem = s.trim_end_matches(|c: char| c.is_ascii_digit());
     if stem.len() < s.len()
         && let Some(base) = stem.strip_suffix('_')
@@ -255,6 +260,8 @@ mod tests {
     #[test]
     fn non_canonical_suffixes_are_plain_names() {
         assert_ne!(Name::indexed("y", 1), Name::from("y_01"));
+        assert_ne!(Name::indexed("y", 5), Name::from("y_+5"));
+        assert_ne!(Name::indexed("y", 5), Name::from("y_"));
         assert_eq!(Name::from("y_01").to_string(), "y_01");
         assert_eq!(Name::from("x_"), Name::from("x_".to_string()));
         assert_ne!(Name::from("x"), Name::from("x_0"));
