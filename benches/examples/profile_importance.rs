@@ -1,7 +1,7 @@
 //! Streams importance sampling of a benchmark model, for profilers:
-//! `cargo run --release -p pyro-benches --example profile_importance -- [m1|m2|m2v|m3] 100000`.
+//! `cargo run --release -p pyro-benches --example profile_importance -- [m1|m2|m2v|m3|m3v] 100000`.
 
-use pyro_benches::{coin, coin_data, linreg, linreg_data, linreg_vec, scale};
+use pyro_benches::{coin, coin_data, coin_vec, linreg, linreg_data, linreg_vec, scale};
 use pyro_core::infer::{Importance, InferError, StreamingPosterior};
 use pyro_core::poutine::Name;
 
@@ -18,6 +18,7 @@ fn main() -> Result<(), InferError> {
         "m1" => Importance::new(scale, particles).run_streaming((), &site("weight"))?,
         "m2" => Importance::new(linreg, particles).run_streaming(&xy, &site("b"))?,
         "m2v" => Importance::new(linreg_vec, particles).run_streaming(&xy, &site("b"))?,
+        "m3v" => Importance::new(coin_vec, particles).run_streaming(&flips[..], &site("p"))?,
         _ => Importance::new(coin, particles).run_streaming(&flips[..], &site("p"))?,
     };
     let elapsed = start.elapsed();

@@ -170,9 +170,9 @@ impl Recorder for SiteRecorder {
         _: O,
         _: bool,
     ) -> Result<(f64, Self::Kept), PyroError> {
-        let values = std::mem::replace(&mut self.values, smallvec![None; self.sites.len()]);
-        let lp = self.log_prob;
-        self.reset();
+        let values = self.values.iter_mut().map(Option::take).collect();
+        let lp = std::mem::take(&mut self.log_prob);
+        self.seen.clear();
         Ok((lp, values))
     }
     fn reset(&mut self) {

@@ -217,21 +217,35 @@ impl Plate {
             }
             _ => {}
         }
-        let in_range = |i: &i64| usize::try_from(*i).is_ok_and(|i| i < self.size);
-        if let Some(bad) = indices.iter().find(|i| !in_range(i)) {
+        if !all_in_range(&indices, self.size)
+            && let Some(bad) = indices.iter().find(|&&i| !all_in_range(&[i], self.size))
+        {
             return Err(PyroError::plate(
                 &self.name,
                 format!("subsample index {bad} is outside 0..{}", self.size),
             ));
         }
-        let everything =
-            indices.len() == self.size && indices.iter().enumerate().all(|(i, &j)| i as i64 == j);
+        // A fold without early exit, which the compiler vectorises.
+        let everything = indices.len() == self.size
+            && indices
+                .iter()
+                .zip(0..)
+                .fold(true, |same, (&j, i)| same & (j == i));
         Ok(if everything {
             PlateIndices::All(self.size)
         } else {
             PlateIndices::Subsample(indices.iter().map(|&i| i as usize).collect())
         })
     }
+}
+
+/// Whether every index is in `0..size`: a fold without early exit, which the compiler
+/// vectorises (an index site is checked at every run of its plate).
+fn all_in_range(indices: &[i64], size: usize) -> bool {
+    // A negative index, cast, is at least 2^63: out of range too.
+    indices
+        .iter()
+        .fold(true, |ok, &i| ok & ((i as u64) < size as u64))
 }
 
 /// The handler a plate installs: adds its frame and scale to every message.
@@ -297,11 +311,7 @@ impl ErasedDistribution for Subsample {
     /// from this plate's own size), `-inf` otherwise.
     fn log_prob_value(&self, value: &Value) -> f64 {
         match value {
-            Value::Ints(v)
-                if (1..=self.size).contains(&v.len())
-                    && v.iter()
-                        .all(|&i| usize::try_from(i).is_ok_and(|i| i < self.size)) =>
-            {
+            Value::Ints(v) if (1..=self.size).contains(&v.len()) && all_in_range(v, self.size) => {
                 0.0
             }
             _ => f64::NEG_INFINITY,

@@ -3,8 +3,9 @@
 
 use pyro_poutine::distributions::{Batched, Constraint, Normal, Value};
 use pyro_poutine::{
-    Handler, Messenger, Plate, PyroError, Site, Tracer, apply_stack, deterministic, factor,
-    observe, param, sample, set_rng_seed, stack_depth, trace, with_handler, with_param_store,
+    Condition, Handler, Messenger, Plate, PyroError, Site, Tracer, apply_stack, deterministic,
+    factor, observe, param, sample, set_rng_seed, stack_depth, trace, with_handler,
+    with_param_store,
 };
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -333,6 +334,13 @@ fn plate_errors_name_the_plate() {
     assert_eq!(
         out.unwrap_err().to_string(),
         "plate 'p': subsample index 3 is outside 0..3"
+    );
+    // A negative index can only come from a handler; it is out of range too.
+    let negative = Condition::new([("p", Value::Ints(vec![0, -1]))])
+        .run(|| Plate::new("p", 3).run(|_| Ok(())));
+    assert_eq!(
+        negative.unwrap_err().to_string(),
+        "plate 'p': subsample index -1 is outside 0..3"
     );
     let mismatch = Plate::new("p", 5)
         .subsample_size(2)
