@@ -1,9 +1,9 @@
 //! The importance-sampling benchmark of `shared/BENCH.md`: for M1, M2, M2v, M3, M3v and M4,
 //! traces per second on one thread and on all threads for the library's importance sampler
 //! (streaming mode, prior proposal) and for a hand-written loop doing the same arithmetic with the
-//! same RNG and distributions, measured in the same run (median of 3 repeats); the posterior mean
-//! and log evidence next to the exact values; and the peak memory of the streaming mode at 1e5 and
-//! 1e6 particles (each in a fresh process).
+//! same RNG and distributions, measured in the same run (median of 3 repeats), and the speedup of
+//! all threads over one; the posterior mean and log evidence next to the exact values; and the
+//! peak memory of the streaming mode at 1e5 and 1e6 particles (each in a fresh process).
 //!
 //! `cargo run --release -p pyro-benches --bin importance [-- --quick]`; writes
 //! `target/bench/importance.json`.
@@ -126,7 +126,7 @@ fn benches() -> Vec<Bench> {
         Bench {
             name: "M2 linreg",
             sites: "103",
-            particles: 20_000,
+            particles: 50_000,
             exact_mean: None,
             exact_log_evidence: None,
             library: Box::new(move |n| library(linreg, &l1, "b", n)),
@@ -135,7 +135,7 @@ fn benches() -> Vec<Bench> {
         Bench {
             name: "M2v linreg_vec",
             sites: "4",
-            particles: 20_000,
+            particles: 50_000,
             exact_mean: None,
             exact_log_evidence: None,
             library: Box::new(move |n| library(linreg_vec, &l3, "b", n)),
@@ -144,7 +144,7 @@ fn benches() -> Vec<Bench> {
         Bench {
             name: "M3 coin",
             sites: "101",
-            particles: 20_000,
+            particles: 50_000,
             exact_mean: Some(70.0 / 120.0),
             exact_log_evidence: Some(-68.5324),
             library: Box::new(move |n| library(coin, &c1[..], "p", n)),
@@ -153,7 +153,7 @@ fn benches() -> Vec<Bench> {
         Bench {
             name: "M3v coin_vec",
             sites: "2",
-            particles: 20_000,
+            particles: 50_000,
             exact_mean: Some(70.0 / 120.0),
             exact_log_evidence: Some(-68.5324),
             library: Box::new(move |n| library(coin_vec, &c3[..], "p", n)),
@@ -162,7 +162,7 @@ fn benches() -> Vec<Bench> {
         Bench {
             name: "M4 random_walk",
             sites: "2 + n",
-            particles: 200_000,
+            particles: 500_000,
             exact_mean: Some(2.73483),
             exact_log_evidence: Some(-2.35599),
             library: Box::new(|n| library(random_walk, (), "n", n)),
@@ -201,7 +201,7 @@ fn main() {
     let all = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("importance sampling, prior proposal, streaming mode; rates in traces per second");
     println!(
-        "{:<15} {:>6} {:>9} | {:>10} {:>10} {:>6} | {:>10} {:>10} {:>6} | {:>8} {:>8} | {:>9} {:>9}",
+        "{:<15} {:>6} {:>9} | {:>10} {:>10} {:>6} | {:>10} {:>10} {:>6} {:>7} | {:>8} {:>8} | {:>9} {:>9}",
         "model",
         "sites",
         "particles",
@@ -211,6 +211,7 @@ fn main() {
         "pyro all",
         "hand all",
         "ratio",
+        "speedup",
         "mean",
         "exact",
         "log Z",
@@ -227,7 +228,7 @@ fn main() {
         );
         let fmt = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.4}"));
         println!(
-            "{:<15} {:>6} {:>9} | {:>10.3e} {:>10.3e} {:>6.2} | {:>10.3e} {:>10.3e} {:>6.2} | {:>8.4} {:>8} | {:>9.4} {:>9}",
+            "{:<15} {:>6} {:>9} | {:>10.3e} {:>10.3e} {:>6.2} | {:>10.3e} {:>10.3e} {:>6.2} {:>7.2} | {:>8.4} {:>8} | {:>9.4} {:>9}",
             b.name,
             b.sites,
             n,
@@ -237,6 +238,7 @@ fn main() {
             rate(liball),
             rate(handall),
             liball.seconds / handall.seconds,
+            lib1.seconds / liball.seconds,
             lib1.mean,
             fmt(b.exact_mean),
             lib1.log_evidence,
