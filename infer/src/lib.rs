@@ -32,6 +32,7 @@ mod importance;
 mod marginal;
 mod particle;
 mod predictive;
+mod run_names;
 pub(crate) mod seeding;
 
 pub use error::InferError;

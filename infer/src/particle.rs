@@ -1,5 +1,6 @@
 //! One particle's run: the handler it runs under, what it records, and the proposals.
 
+use crate::run_names::RunNames;
 use crate::seeding::particle_seed;
 use pyro_poutine::distributions::Value;
 use pyro_poutine::{
@@ -8,10 +9,8 @@ use pyro_poutine::{
 };
 use pyro_trace::TraceError;
 use rand::SeedableRng;
-use rustc_hash::FxBuildHasher;
 use smallvec::{SmallVec, smallvec};
 use std::cell::RefCell;
-use std::hash::BuildHasher;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -68,78 +67,16 @@ impl Recorder for TraceRecorder {
 /// building a trace. It sums in message order from 0, exactly as `Trace::log_prob_sum` does, and
 /// refuses duplicate sample names as a trace would, so both recorders give identical weights.
 pub(crate) struct SiteRecorder {
-    sites: Arc<[Name]>,
-    /// The hashes of `sites`, compared before the names.
-    site_hashes: SmallVec<[u64; 4]>,
+    names: RunNames,
     values: SiteValues,
-    seen: SeenNames,
     log_prob: f64,
-}
-
-/// The sample names a run has used: an open-addressing table of positions in `names`, probed by
-/// hash, kept at most half full and cleared (not freed) between particles.
-#[derive(Default)]
-struct SeenNames {
-    names: Vec<Name>,
-    hashes: Vec<u64>,
-    /// Position in `names` plus one; 0 marks an empty slot. The length is a power of two.
-    slots: Vec<u32>,
-}
-
-impl SeenNames {
-    /// Adds `name`, whose hash is `hash`; false if it was already there.
-    fn insert(&mut self, name: &Name, hash: u64) -> bool {
-        if 2 * (self.names.len() + 1) > self.slots.len() {
-            self.grow();
-        }
-        let mask = self.slots.len() - 1;
-        let mut i = hash as usize & mask;
-        loop {
-            match self.slots[i] {
-                0 => break,
-                s => {
-                    let j = s as usize - 1;
-                    if self.hashes[j] == hash && self.names[j] == *name {
-                        return false;
-                    }
-                }
-            }
-            i = (i + 1) & mask;
-        }
-        self.names.push(name.clone());
-        self.hashes.push(hash);
-        self.slots[i] = self.names.len() as u32;
-        true
-    }
-
-    /// Doubles the table (at least 32 slots) and puts every name back.
-    fn grow(&mut self) {
-        let len = (2 * self.slots.len()).max(32);
-        self.slots.clear();
-        self.slots.resize(len, 0);
-        for (j, hash) in self.hashes.iter().enumerate() {
-            let mut i = *hash as usize & (len - 1);
-            while self.slots[i] != 0 {
-                i = (i + 1) & (len - 1);
-            }
-            self.slots[i] = j as u32 + 1;
-        }
-    }
-
-    fn clear(&mut self) {
-        self.names.clear();
-        self.hashes.clear();
-        self.slots.fill(0);
-    }
 }
 
 impl SiteRecorder {
     pub(crate) fn new(sites: Arc<[Name]>) -> Self {
         SiteRecorder {
             values: smallvec![None; sites.len()],
-            site_hashes: sites.iter().map(|n| FxBuildHasher.hash_one(n)).collect(),
-            sites,
-            seen: SeenNames::default(),
+            names: RunNames::new(sites),
             log_prob: 0.0,
         }
     }
@@ -151,16 +88,14 @@ impl Recorder for SiteRecorder {
         if msg.kind != SiteKind::Sample {
             return Ok(());
         }
-        let hash = FxBuildHasher.hash_one(&msg.name);
-        if !self.seen.insert(&msg.name, hash) {
+        let Ok(chosen) = self.names.visit(&msg.name) else {
             let name = msg.name.clone();
             return Err(TraceError::DuplicateSite { name }.into());
-        }
+        };
         if !observed_only || msg.is_observed {
             self.log_prob += msg.log_prob_sum()?;
         }
-        let mut kept = self.site_hashes.iter().zip(self.sites.iter());
-        if let Some(i) = kept.position(|(h, n)| *h == hash && *n == msg.name) {
+        if let Some(i) = chosen {
             self.values[i] = msg.value.clone();
         }
         Ok(())
@@ -172,11 +107,11 @@ impl Recorder for SiteRecorder {
     ) -> Result<(f64, Self::Kept), PyroError> {
         let values = self.values.iter_mut().map(Option::take).collect();
         let lp = std::mem::take(&mut self.log_prob);
-        self.seen.clear();
+        self.names.finish();
         Ok((lp, values))
     }
     fn reset(&mut self) {
-        self.seen.clear();
+        self.names.abandon();
         self.log_prob = 0.0;
         self.values.iter_mut().for_each(|v| *v = None);
     }
@@ -331,25 +266,5 @@ where
             .model
             .run(model_seed, false, || replay.run(|| model.call(args)))?;
         Ok((model_log_prob - guide_log_prob, kept))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn seen_names_find_repeats_before_and_after_growing() {
-        let insert =
-            |seen: &mut SeenNames, name: Name| seen.insert(&name, FxBuildHasher.hash_one(&name));
-        let mut seen = SeenNames::default();
-        for i in 0..40 {
-            assert!(insert(&mut seen, Name::indexed("x", i)), "x_{i} is new");
-            // A repeat of an early name, spelled as a string, is found at every size.
-            assert!(!insert(&mut seen, Name::from("x_0".to_string())));
-        }
-        assert!(!insert(&mut seen, Name::indexed("x", 39)));
-        seen.clear();
-        assert!(insert(&mut seen, Name::indexed("x", 39)));
     }
 }

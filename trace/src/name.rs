@@ -112,10 +112,10 @@ impl PartialEq for Name {
         match (&self.0, &other.0) {
             // Two whole strings are equal exactly when their canonical parts are: no need to
             // split them.
-            (Repr::Static(a), Repr::Static(b)) => a == b,
+            (Repr::Static(a), Repr::Static(b)) => same_str(a, b),
             (Repr::Owned(a), Repr::Owned(b)) => a == b,
             (Repr::Static(a), Repr::Owned(b)) | (Repr::Owned(b), Repr::Static(a)) => *a == &**b,
-            (Repr::Indexed(a, i), Repr::Indexed(b, j)) => i == j && a == b,
+            (Repr::Indexed(a, i), Repr::Indexed(b, j)) => i == j && same_str(a, b),
             (Repr::Indexed(base, i), Repr::Static(s))
             | (Repr::Static(s), Repr::Indexed(base, i)) => is_indexed_form(s, base, *i),
             (Repr::Indexed(base, i), Repr::Owned(s)) | (Repr::Owned(s), Repr::Indexed(base, i)) => {
@@ -123,6 +123,12 @@ impl PartialEq for Name {
             }
         }
     }
+}
+
+/// String equality that skips the byte comparison when both are the same static string (a name
+/// built from the same literal at every run of a model).
+fn same_str(a: &str, b: &str) -> bool {
+    std::ptr::eq(a, b) || a == b
 }
 
 /// Whether `s` is `base_i` with `i` in canonical decimal, checked without allocating.
