@@ -1,9 +1,10 @@
 //! The importance-sampling benchmark of `shared/BENCH.md`: for M1, M2, M2v, M3, M3v and M4,
 //! traces per second on one thread and on all threads for the library's importance sampler
 //! (streaming mode, prior proposal) and for a hand-written loop doing the same arithmetic with the
-//! same RNG and distributions, measured in the same run (median of 3 repeats), and the speedup of
-//! all threads over one; the posterior mean and log evidence next to the exact values; and the
-//! peak memory of the streaming mode at 1e5 and 1e6 particles (each in a fresh process).
+//! same RNG and distributions, measured in the same run, with their ratios and the speedup of all
+//! threads over one (medians of 5 repeats, each timing the four back to back); the posterior mean
+//! and log evidence next to the exact values; and the peak memory of the streaming mode at 1e5 and
+//! 1e6 particles (each in a fresh process).
 //!
 //! `cargo run --release -p pyro-benches --bin importance [-- --quick]`; writes
 //! `target/bench/importance.json`.
@@ -83,20 +84,36 @@ fn by_hand(particles: usize, run: impl Fn(&mut Xoshiro256PlusPlus) -> HandRun + 
     }
 }
 
-/// The median-time run of three, on a pool of `threads` threads.
-fn median(threads: usize, f: &(dyn Fn() -> Run + Sync)) -> Run {
-    let pool = rayon::ThreadPoolBuilder::new()
+/// How many times each timing is repeated; the table shows medians.
+const REPEATS: usize = 5;
+
+/// The four timings of one repeat, taken back to back so that each ratio compares runs made under
+/// the same load (this VM's speed drifts over seconds).
+struct Repeat {
+    lib1: Run,
+    hand1: Run,
+    liball: Run,
+    handall: Run,
+}
+
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
-        .expect("a thread pool");
-    let mut runs: Vec<Run> = (0..3).map(|_| pool.install(f)).collect();
-    runs.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
-    runs[1]
+        .expect("a thread pool")
+}
+
+/// The median of `xs` (not empty).
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
 }
 
 struct Bench {
     name: &'static str,
     sites: &'static str,
+    /// Particles per run: about 0.3 s of the library on one thread, so that neither the timings
+    /// nor the thread speedups are dominated by start-up costs and noise.
     particles: usize,
     exact_mean: Option<f64>,
     exact_log_evidence: Option<f64>,
@@ -135,7 +152,7 @@ fn benches() -> Vec<Bench> {
         Bench {
             name: "M2v linreg_vec",
             sites: "4",
-            particles: 50_000,
+            particles: 250_000,
             exact_mean: None,
             exact_log_evidence: None,
             library: Box::new(move |n| library(linreg_vec, &l3, "b", n)),
@@ -153,7 +170,7 @@ fn benches() -> Vec<Bench> {
         Bench {
             name: "M3v coin_vec",
             sites: "2",
-            particles: 50_000,
+            particles: 400_000,
             exact_mean: Some(70.0 / 120.0),
             exact_log_evidence: Some(-68.5324),
             library: Box::new(move |n| library(coin_vec, &c3[..], "p", n)),
@@ -217,31 +234,43 @@ fn main() {
         "log Z",
         "exact"
     );
+    let (one, every) = (pool(1), pool(all));
     let mut rows = Vec::new();
     for b in benches() {
         let n = if quick { b.particles / 50 } else { b.particles };
-        let rate = |r: Run| n as f64 / r.seconds;
-        let (lib1, hand1) = (median(1, &|| (b.library)(n)), median(1, &|| (b.by_hand)(n)));
-        let (liball, handall) = (
-            median(all, &|| (b.library)(n)),
-            median(all, &|| (b.by_hand)(n)),
-        );
+        let repeats: Vec<Repeat> = (0..REPEATS)
+            .map(|_| Repeat {
+                lib1: one.install(|| (b.library)(n)),
+                hand1: one.install(|| (b.by_hand)(n)),
+                liball: every.install(|| (b.library)(n)),
+                handall: every.install(|| (b.by_hand)(n)),
+            })
+            .collect();
+        let med = |f: &dyn Fn(&Repeat) -> f64| median(repeats.iter().map(f).collect());
+        let rate = |run: fn(&Repeat) -> &Run| med(&|r| n as f64 / run(r).seconds);
+        let (lib1, hand1) = (rate(|r| &r.lib1), rate(|r| &r.hand1));
+        let (liball, handall) = (rate(|r| &r.liball), rate(|r| &r.handall));
+        let ratio1 = med(&|r| r.lib1.seconds / r.hand1.seconds);
+        let ratioall = med(&|r| r.liball.seconds / r.handall.seconds);
+        let speedup = med(&|r| r.lib1.seconds / r.liball.seconds);
+        // The same seed gives the same estimates at every repeat.
+        let estimate = repeats[0].lib1;
         let fmt = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.4}"));
         println!(
             "{:<15} {:>6} {:>9} | {:>10.3e} {:>10.3e} {:>6.2} | {:>10.3e} {:>10.3e} {:>6.2} {:>7.2} | {:>8.4} {:>8} | {:>9.4} {:>9}",
             b.name,
             b.sites,
             n,
-            rate(lib1),
-            rate(hand1),
-            lib1.seconds / hand1.seconds,
-            rate(liball),
-            rate(handall),
-            liball.seconds / handall.seconds,
-            lib1.seconds / liball.seconds,
-            lib1.mean,
+            lib1,
+            hand1,
+            ratio1,
+            liball,
+            handall,
+            ratioall,
+            speedup,
+            estimate.mean,
             fmt(b.exact_mean),
-            lib1.log_evidence,
+            estimate.log_evidence,
             fmt(b.exact_log_evidence),
         );
         rows.push(json!({
@@ -249,16 +278,17 @@ fn main() {
             "sites": b.sites,
             "particles": n,
             "threads_all": all,
-            "pyro_traces_per_s_1_thread": rate(lib1),
-            "hand_traces_per_s_1_thread": rate(hand1),
-            "time_ratio_1_thread": lib1.seconds / hand1.seconds,
-            "pyro_traces_per_s_all_threads": rate(liball),
-            "hand_traces_per_s_all_threads": rate(handall),
-            "time_ratio_all_threads": liball.seconds / handall.seconds,
-            "thread_speedup": lib1.seconds / liball.seconds,
-            "posterior_mean": lib1.mean,
+            "repeats": REPEATS,
+            "pyro_traces_per_s_1_thread": lib1,
+            "hand_traces_per_s_1_thread": hand1,
+            "time_ratio_1_thread": ratio1,
+            "pyro_traces_per_s_all_threads": liball,
+            "hand_traces_per_s_all_threads": handall,
+            "time_ratio_all_threads": ratioall,
+            "thread_speedup": speedup,
+            "posterior_mean": estimate.mean,
             "exact_mean": b.exact_mean,
-            "log_evidence": lib1.log_evidence,
+            "log_evidence": estimate.log_evidence,
             "exact_log_evidence": b.exact_log_evidence,
         }));
     }
