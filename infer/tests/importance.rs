@@ -299,3 +299,29 @@ fn errors_are_clear_and_nothing_leaks() {
     .unwrap();
     assert!(outer.is_empty());
 }
+
+#[test]
+fn a_repeated_name_fails_alike_in_every_mode() {
+    // Particles with `coin = true` repeat `x`; the others use distinct names. The streaming
+    // recorder checks names against the previous particle's sequence and must still see the
+    // repeat wherever it comes.
+    let model = |_: ()| -> Result<f64, PyroError> {
+        let coin: bool = sample("coin", Bernoulli::new(0.2))?;
+        let x = sample("x", Normal::new(0.0, 1.0))?;
+        sample(if coin { "x" } else { "y" }, Normal::new(0.0, 1.0))?;
+        observe("obs", Normal::new(x, 1.0), 0.5)?;
+        Ok(x)
+    };
+    let imp = Importance::new(model, 600).seed(3);
+    let stored = imp.run(()).unwrap_err().to_string();
+    let streamed = imp
+        .run_streaming((), &[Name::from("x")])
+        .unwrap_err()
+        .to_string();
+    assert_eq!(stored, streamed);
+    assert!(stored.starts_with("particle "), "{stored}");
+    assert!(stored.contains("'x'"), "{stored}");
+    // The first particle is not the failing one, so the repeat is found after a run that
+    // followed another.
+    assert!(!stored.starts_with("particle 0:"), "{stored}");
+}
