@@ -53,7 +53,7 @@ thread_local! {
 }
 
 /// The handler at position `i` of this thread's stack (0 is the outermost).
-fn entry(i: usize) -> Option<Entry> {
+fn stack_entry(i: usize) -> Option<Entry> {
     STACK.with(|s| s.borrow().get(i).cloned())
 }
 
@@ -177,13 +177,13 @@ pub fn apply_stack(msg: &mut Site, param_default: Option<Default<'_>>) -> Result
         let s = s.borrow();
         (s.len(), s.last().cloned())
     });
-    let entry = |i: usize| match &innermost {
+    let handler_at = |i: usize| match &innermost {
         Some(e) if i + 1 == depth => Some(e.clone()),
-        _ => entry(i),
+        _ => stack_entry(i),
     };
     let mut outermost_visited = depth;
     for i in (0..depth).rev() {
-        let Some(entry) = entry(i) else { break };
+        let Some(entry) = handler_at(i) else { break };
         outermost_visited = i;
         if let Ok(mut h) = entry.try_borrow_mut() {
             h.process(msg)?;
@@ -204,7 +204,7 @@ pub fn apply_stack(msg: &mut Site, param_default: Option<Default<'_>>) -> Result
                 // reached it (a `block` inside `seed` hides messages, not the seed's scope).
                 let mut value = None;
                 for i in (0..depth).rev() {
-                    let Some(entry) = entry(i) else { break };
+                    let Some(entry) = handler_at(i) else { break };
                     if let Ok(mut h) = entry.try_borrow_mut()
                         && let Some(rng) = h.rng()
                     {
@@ -225,7 +225,7 @@ pub fn apply_stack(msg: &mut Site, param_default: Option<Default<'_>>) -> Result
     }
 
     for i in outermost_visited..depth {
-        let Some(entry) = entry(i) else { break };
+        let Some(entry) = handler_at(i) else { break };
         if let Ok(mut h) = entry.try_borrow_mut() {
             h.postprocess(msg)?;
         }
