@@ -90,6 +90,39 @@ pub trait Cdf {
 /// assert_eq!(d.log_prob_value(&Value::Real(0.5)), f64::NEG_INFINITY);
 /// # Ok::<(), pyro_distributions::ParamError>(())
 /// ```
+///
+/// A user-defined distribution implements four methods; the others have defaults for a single,
+/// unbatched draw without known moments:
+///
+/// ```
+/// use pyro_distributions::{Constraint, ErasedDistribution, Rng, Value};
+///
+/// /// A fair coin flip scored as a real number.
+/// #[derive(Debug)]
+/// struct Flip;
+///
+/// impl ErasedDistribution for Flip {
+///     fn family_name(&self) -> &'static str {
+///         "Flip"
+///     }
+///     fn sample_value(&self, rng: &mut dyn Rng) -> Value {
+///         Value::Real((rng.next_u32() % 2) as f64)
+///     }
+///     fn log_prob_value(&self, value: &Value) -> f64 {
+///         match value {
+///             Value::Real(x) if *x == 0.0 || *x == 1.0 => 0.5_f64.ln(),
+///             _ => f64::NEG_INFINITY,
+///         }
+///     }
+///     fn support_set(&self) -> Constraint {
+///         Constraint::Dependent
+///     }
+/// }
+///
+/// let v = Value::Real(1.0);
+/// assert_eq!(Flip.log_prob_elements_value(&v), Some(vec![0.5_f64.ln()]));
+/// assert_eq!((Flip.mean_value(), Flip.variance_value(), Flip.batch_size()), (None, None, None));
+/// ```
 pub trait ErasedDistribution: Debug + Send + Sync {
     /// The family name, e.g. `"Normal"`.
     fn family_name(&self) -> &'static str;
@@ -97,16 +130,25 @@ pub trait ErasedDistribution: Debug + Send + Sync {
     fn sample_value(&self, rng: &mut dyn Rng) -> Value;
     /// The log-density at `value`; `-inf` for a value of the wrong type or outside the support.
     fn log_prob_value(&self, value: &Value) -> f64;
-    /// The log-probability of each batch element; `None` for a value of the wrong type.
-    fn log_prob_elements_value(&self, value: &Value) -> Option<Vec<f64>>;
+    /// The log-probability of each batch element; `None` for a value of the wrong type. Defaults
+    /// to one element, the whole log-density (a distribution that is not batched).
+    fn log_prob_elements_value(&self, value: &Value) -> Option<Vec<f64>> {
+        Some(vec![self.log_prob_value(value)])
+    }
     /// The set of values with positive density.
     fn support_set(&self) -> Constraint;
-    /// The mean, where it exists.
-    fn mean_value(&self) -> Option<Value>;
-    /// The variance, where it exists.
-    fn variance_value(&self) -> Option<Value>;
-    /// The number of batch elements; `None` for a single draw.
-    fn batch_size(&self) -> Option<usize>;
+    /// The mean, where it exists. Defaults to `None`.
+    fn mean_value(&self) -> Option<Value> {
+        None
+    }
+    /// The variance, where it exists. Defaults to `None`.
+    fn variance_value(&self) -> Option<Value> {
+        None
+    }
+    /// The number of batch elements; `None` for a single draw (the default).
+    fn batch_size(&self) -> Option<usize> {
+        None
+    }
 }
 
 impl<D: Distribution> ErasedDistribution for D {

@@ -317,19 +317,7 @@ impl ErasedDistribution for Subsample {
             _ => f64::NEG_INFINITY,
         }
     }
-    fn log_prob_elements_value(&self, value: &Value) -> Option<Vec<f64>> {
-        Some(vec![self.log_prob_value(value)])
-    }
     fn support_set(&self) -> Constraint {
         Constraint::Dependent
-    }
-    fn mean_value(&self) -> Option<Value> {
-        None
-    }
-    fn variance_value(&self) -> Option<Value> {
-        None
-    }
-    fn batch_size(&self) -> Option<usize> {
-        None
     }
 }

@@ -195,20 +195,8 @@ impl ErasedDistribution for Unit {
     fn log_prob_value(&self, _: &Value) -> f64 {
         self.log_weight
     }
-    fn log_prob_elements_value(&self, _: &Value) -> Option<Vec<f64>> {
-        Some(vec![self.log_weight])
-    }
     fn support_set(&self) -> Constraint {
         Constraint::RealVector
-    }
-    fn mean_value(&self) -> Option<Value> {
-        None
-    }
-    fn variance_value(&self) -> Option<Value> {
-        None
-    }
-    fn batch_size(&self) -> Option<usize> {
-        None
     }
 }
 
@@ -229,19 +217,10 @@ impl ErasedDistribution for Deterministic {
     fn log_prob_value(&self, _: &Value) -> f64 {
         0.0
     }
-    fn log_prob_elements_value(&self, _: &Value) -> Option<Vec<f64>> {
-        Some(vec![0.0])
-    }
     fn support_set(&self) -> Constraint {
         Constraint::Dependent
     }
     fn mean_value(&self) -> Option<Value> {
         Some(self.value.clone())
-    }
-    fn variance_value(&self) -> Option<Value> {
-        None
-    }
-    fn batch_size(&self) -> Option<usize> {
-        None
     }
 }
