@@ -4,8 +4,8 @@ use crate::run_names::RunNames;
 use crate::seeding::particle_seed;
 use pyro_poutine::distributions::Value;
 use pyro_poutine::{
-    Handler, Messenger, Model, Name, PyroError, PyroRng, Replay, Site, SiteKind, Trace, Tracer,
-    with_shared_handler,
+    DirectSink, DirectSite, Handler, Messenger, Model, Name, PyroError, PyroRng, Replay, Site,
+    SiteKind, Trace, Tracer, with_shared_handler,
 };
 use pyro_trace::TraceError;
 use rand::SeedableRng;
@@ -26,6 +26,15 @@ pub trait Recorder: Send + 'static {
     type Kept: Send;
     /// Records a processed message.
     fn record(&mut self, msg: &mut Site, observed_only: bool) -> Result<(), PyroError>;
+    /// Records a site handed over without a message (see [`DirectSink`]); by default, as its
+    /// message.
+    fn record_direct(
+        &mut self,
+        site: DirectSite<'_>,
+        observed_only: bool,
+    ) -> Result<(), PyroError> {
+        self.record(&mut site.message(), observed_only)
+    }
     /// Ends a successful run that returned `output`: the log-probability sum and what is kept.
     /// Leaves the recorder ready for the next particle.
     fn take<O: Send + Sync + 'static>(
@@ -80,6 +89,28 @@ impl SiteRecorder {
             log_prob: 0.0,
         }
     }
+
+    /// Records sample site `name`: checks the name, adds the log-probability (if `scored`) and
+    /// keeps the value (if the site is chosen).
+    fn visit(
+        &mut self,
+        name: &Name,
+        scored: bool,
+        log_prob: impl FnOnce() -> Result<f64, PyroError>,
+        value: impl FnOnce() -> Option<Value>,
+    ) -> Result<(), PyroError> {
+        let Ok(chosen) = self.names.visit(name) else {
+            let name = name.clone();
+            return Err(TraceError::DuplicateSite { name }.into());
+        };
+        if scored {
+            self.log_prob += log_prob()?;
+        }
+        if let Some(i) = chosen {
+            self.values[i] = value();
+        }
+        Ok(())
+    }
 }
 
 impl Recorder for SiteRecorder {
@@ -88,17 +119,26 @@ impl Recorder for SiteRecorder {
         if msg.kind != SiteKind::Sample {
             return Ok(());
         }
-        let Ok(chosen) = self.names.visit(&msg.name) else {
-            let name = msg.name.clone();
-            return Err(TraceError::DuplicateSite { name }.into());
-        };
-        if !observed_only || msg.is_observed {
-            self.log_prob += msg.log_prob_sum()?;
-        }
-        if let Some(i) = chosen {
-            self.values[i] = msg.value.clone();
-        }
-        Ok(())
+        let scored = !observed_only || msg.is_observed;
+        self.visit(
+            &msg.name,
+            scored,
+            || Ok(msg.log_prob_sum()?),
+            || msg.value.clone(),
+        )
+    }
+    fn record_direct(
+        &mut self,
+        site: DirectSite<'_>,
+        observed_only: bool,
+    ) -> Result<(), PyroError> {
+        let scored = !observed_only || site.is_observed;
+        self.visit(
+            site.name,
+            scored,
+            || Ok(TraceError::check_log_prob(site.name, (site.log_prob)())?),
+            || Some((site.value)()),
+        )
     }
     fn take<O: Send + Sync + 'static>(
         &mut self,
@@ -135,6 +175,18 @@ impl<R: Recorder> Messenger for ParticleHandler<R> {
     }
     fn rng(&mut self) -> Option<&mut PyroRng> {
         Some(&mut self.rng)
+    }
+    fn direct(&mut self) -> Option<&mut dyn DirectSink> {
+        Some(self)
+    }
+}
+
+impl<R: Recorder> DirectSink for ParticleHandler<R> {
+    fn rng(&mut self) -> &mut PyroRng {
+        &mut self.rng
+    }
+    fn record(&mut self, site: DirectSite<'_>) -> Result<(), PyroError> {
+        self.recorder.record_direct(site, self.observed_only)
     }
 }
 

@@ -10,22 +10,26 @@ use std::sync::Arc;
 /// one): it refuses a repeated name, as a trace would, and finds the chosen sites.
 ///
 /// Most models visit the same names in the same order at every run, so a run is first checked
-/// against the previous successful run, one name comparison a site: while the names so far equal
-/// that run's, whose names were all distinct, they are distinct too. From the first name that
-/// differs, the names are hashed into an open-addressing table (kept at most half full), which
-/// first takes the names so far. Buffers are reused from run to run.
+/// against the previous successful run, one name comparison a site, and only counted: while the
+/// names so far equal that run's, whose names were all distinct, they are distinct too. From the
+/// first name that differs, this run's names are kept (starting with the previous run's names
+/// so far) and hashed into an open-addressing table (kept at most half full). Buffers are reused
+/// from run to run.
 pub(crate) struct RunNames {
     /// The chosen sites.
     sites: Arc<[Name]>,
     /// The hashes of `sites`, compared before the names.
     site_hashes: SmallVec<[u64; 4]>,
-    /// This run's names, with the position in `sites` of each.
-    current: Vec<(Name, Option<usize>)>,
-    /// The last successful run's names.
+    /// The last successful run's names, with the position in `sites` of each.
     previous: Vec<(Name, Option<usize>)>,
-    /// Whether this run has left the previous run's sequence (so the table is in use).
+    /// How many names this run has visited while following `previous`.
+    followed: usize,
+    /// Whether this run has left the previous run's sequence (so `current` and the table are in
+    /// use).
     diverged: bool,
-    /// The hash of each name in `current`, once diverged.
+    /// This run's names once diverged, with the position in `sites` of each.
+    current: Vec<(Name, Option<usize>)>,
+    /// The hash of each name in `current`.
     hashes: Vec<u64>,
     /// Position in `current` plus one; 0 marks an empty slot. The length is a power of two.
     slots: Vec<u32>,
@@ -40,28 +44,34 @@ impl RunNames {
         RunNames {
             site_hashes: sites.iter().map(|n| FxBuildHasher.hash_one(n)).collect(),
             sites,
-            current: Vec::new(),
             previous: Vec::new(),
+            followed: 0,
             diverged: false,
+            current: Vec::new(),
             hashes: Vec::new(),
             slots: Vec::new(),
         }
     }
 
     /// Adds `name` to the run and returns its position among the chosen sites, or `Repeated`.
+    #[inline]
     pub(crate) fn visit(&mut self, name: &Name) -> Result<Option<usize>, Repeated> {
-        let k = self.current.len();
         if !self.diverged {
-            if let Some((same, chosen)) = self.previous.get(k)
+            if let Some((same, chosen)) = self.previous.get(self.followed)
                 && same == name
             {
-                self.current.push((name.clone(), *chosen));
+                self.followed += 1;
                 return Ok(*chosen);
             }
             self.diverge();
         }
+        self.visit_table(name)
+    }
+
+    /// [`RunNames::visit`] once diverged.
+    fn visit_table(&mut self, name: &Name) -> Result<Option<usize>, Repeated> {
         let hash = FxBuildHasher.hash_one(name);
-        if 2 * (k + 1) > self.slots.len() {
+        if 2 * (self.current.len() + 1) > self.slots.len() {
             self.rebuild();
         }
         let mask = self.slots.len() - 1;
@@ -81,9 +91,14 @@ impl RunNames {
         Ok(chosen)
     }
 
-    /// Leaves the previous run's sequence: the table takes the names so far.
+    /// Leaves the previous run's sequence: the run's names so far are the previous run's first
+    /// names, and the table takes them.
+    #[cold]
     fn diverge(&mut self) {
         self.diverged = true;
+        self.current.clear();
+        self.current
+            .extend_from_slice(&self.previous[..self.followed]);
         self.hashes.clear();
         self.hashes
             .extend(self.current.iter().map(|(n, _)| FxBuildHasher.hash_one(n)));
@@ -111,14 +126,21 @@ impl RunNames {
 
     /// Ends a successful run: its names become the sequence the next run is checked against.
     pub(crate) fn finish(&mut self) {
-        std::mem::swap(&mut self.current, &mut self.previous);
-        self.current.clear();
-        self.diverged = false;
+        if self.diverged {
+            std::mem::swap(&mut self.current, &mut self.previous);
+            self.current.clear();
+            self.diverged = false;
+        } else {
+            // The run was the previous run's first names.
+            self.previous.truncate(self.followed);
+        }
+        self.followed = 0;
     }
 
     /// Forgets a failed run (whose names may repeat); the previous sequence stays.
     pub(crate) fn abandon(&mut self) {
         self.current.clear();
+        self.followed = 0;
         self.diverged = false;
     }
 }
@@ -178,6 +200,15 @@ mod tests {
         // A longer run than the previous one diverges at its end.
         assert_eq!(run.visit(&Name::from("e")), Ok(None));
         assert_eq!(run.visit(&Name::from("c")), Err(Repeated));
+        run.abandon();
+        // A run that is the previous run's first names becomes the sequence...
+        assert_eq!(run.visit(&first[0]), Ok(None));
+        run.finish();
+        // ...so a run that goes on past it is checked against the names it had.
+        assert_eq!(run.visit(&first[0]), Ok(None));
+        assert_eq!(run.visit(&first[1]), Ok(Some(0)));
+        assert_eq!(run.visit(&first[2]), Ok(None));
+        assert_eq!(run.visit(&Name::from("a".to_string())), Err(Repeated));
     }
 
     #[test]

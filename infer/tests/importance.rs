@@ -8,7 +8,9 @@
 
 use pyro_infer::{Importance, InferError};
 use pyro_poutine::distributions::{Bernoulli, Beta, Distribution, Geometric, Normal, Value};
-use pyro_poutine::{Name, PyroError, Tracer, observe, sample, stack_depth};
+use pyro_poutine::{
+    Messenger, Name, PyroError, Tracer, observe, sample, stack_depth, with_handler,
+};
 
 fn scale(_: ()) -> Result<f64, PyroError> {
     let weight = sample("weight", Normal::new(8.5, 1.0))?;
@@ -324,4 +326,41 @@ fn a_repeated_name_fails_alike_in_every_mode() {
     // The first particle is not the failing one, so the repeat is found after a run that
     // followed another.
     assert!(!stored.starts_with("particle 0:"), "{stored}");
+}
+
+#[test]
+fn sites_taken_directly_weigh_as_messages_do() {
+    // The particle handler takes sample sites directly when it is the innermost handler; a
+    // handler that does nothing, installed inside the model, sends them as messages instead.
+    struct Pass;
+    impl Messenger for Pass {}
+    let through_messages = |_: ()| with_handler(Pass, || random_walk(())).1;
+    let sites = [Name::from("n"), Name::from("step_0")];
+    let direct = Importance::new(random_walk, 3000)
+        .seed(8)
+        .keep_sites(&sites);
+    let messages = Importance::new(through_messages, 3000)
+        .seed(8)
+        .keep_sites(&sites);
+    let (a, b) = (direct.run(()).unwrap(), messages.run(()).unwrap());
+    let bits = |w: &[f64]| w.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(a.log_weights()), bits(b.log_weights()));
+    assert_eq!(
+        a.marginal(&sites).unwrap_err().to_string(),
+        b.marginal(&sites).unwrap_err().to_string()
+    );
+    let n = [Name::from("n")];
+    assert_eq!(
+        a.marginal(&n).unwrap().mean(),
+        b.marginal(&n).unwrap().mean()
+    );
+    let (sa, sb) = (
+        direct.run_streaming((), &n).unwrap(),
+        messages.run_streaming((), &n).unwrap(),
+    );
+    assert_eq!(
+        sa.log_normalizer().unwrap().to_bits(),
+        sb.log_normalizer().unwrap().to_bits()
+    );
+    assert_eq!(sa.mean(&n[0]).unwrap(), sb.mean(&n[0]).unwrap());
 }

@@ -49,7 +49,8 @@ pub use param_store::{ParamStore, with_param_store};
 pub use plate::{Plate, PlateIndices};
 pub use primitives::{deterministic, factor, observe, param, sample};
 pub use runtime::{
-    Messenger, PyroRng, apply_stack, set_rng_seed, stack_depth, with_handler, with_shared_handler,
+    DirectSink, DirectSite, Messenger, PyroRng, apply_stack, set_rng_seed, stack_depth,
+    with_handler, with_shared_handler,
 };
 
 pub use pyro_distributions as distributions;

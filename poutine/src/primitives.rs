@@ -3,7 +3,7 @@
 
 use crate::error::PyroError;
 use crate::param_store::with_param_store;
-use crate::runtime::{apply_stack, stack_depth, with_default_rng};
+use crate::runtime::{DirectSite, apply_stack, stack_depth, with_default_rng, with_direct};
 use pyro_distributions::{
     AnyDistribution, Constraint, Distribution, ErasedDistribution, IntoDistribution, Rng, Value,
     ValueType,
@@ -64,6 +64,20 @@ where
 {
     let name = name.into();
     let dist = distribution(&name, dist)?;
+    let direct = with_direct(|sink| {
+        let value = dist.sample(sink.rng());
+        sink.record(DirectSite {
+            name: &name,
+            is_observed: false,
+            log_prob: &|| dist.log_prob(&value),
+            value: &|| value.clone().into_value(),
+            distribution: &|| dist.clone().into(),
+        })?;
+        Ok(value)
+    });
+    if let Some(result) = direct {
+        return result;
+    }
     if stack_depth() == 0 {
         return Ok(with_default_rng(|r| dist.sample(r)));
     }
@@ -94,8 +108,20 @@ where
 {
     let name = name.into();
     let dist = distribution(&name, dist)?;
-    if stack_depth() == 0 {
-        return Ok(value);
+    let direct = with_direct(|sink| {
+        sink.record(DirectSite {
+            name: &name,
+            is_observed: true,
+            log_prob: &|| dist.log_prob(&value),
+            value: &|| value.clone().into_value(),
+            distribution: &|| dist.clone().into(),
+        })
+    });
+    match direct {
+        Some(Ok(())) => return Ok(value),
+        Some(Err(e)) => return Err(e),
+        None if stack_depth() == 0 => return Ok(value),
+        None => {}
     }
     let mut msg = Site::observed(name, dist.into(), value.into_value());
     apply_stack(&mut msg, None)?;

@@ -1,7 +1,8 @@
 //! The per-thread handler stack and [`apply_stack`].
 
 use crate::error::PyroError;
-use pyro_trace::{Site, SiteKind};
+use pyro_distributions::{AnyDistribution, Value};
+use pyro_trace::{Name, Site, SiteKind};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use std::cell::RefCell;
@@ -43,6 +44,58 @@ pub trait Messenger: 'static {
     fn rng(&mut self) -> Option<&mut PyroRng> {
         None
     }
+
+    /// A shortcut for sample sites, offered by a handler that stops every sample message, draws
+    /// latent values with its own [`rng`](Messenger::rng) and records the processed message in
+    /// `postprocess` (the particle handler of importance sampling does). While this handler is
+    /// the innermost one, [`sample`](crate::sample) and [`observe`](crate::observe) give their
+    /// site to the sink and build no message. The sink must record the site exactly as
+    /// `postprocess` would record the message. Defaults to `None`: messages as usual.
+    fn direct(&mut self) -> Option<&mut dyn DirectSink> {
+        None
+    }
+}
+
+/// A sample site handed to a [`DirectSink`] instead of sent as a message: what the handler's
+/// `postprocess` would have read from the message, computed only when asked for.
+pub struct DirectSite<'a> {
+    /// The site's name.
+    pub name: &'a Name,
+    /// Whether the value was observed (else it was drawn from the sink's generator).
+    pub is_observed: bool,
+    /// The unscaled, unmasked log-probability of the value (NaN is left for the sink to report).
+    pub log_prob: &'a dyn Fn() -> f64,
+    /// The value, type-erased.
+    pub value: &'a dyn Fn() -> Value,
+    /// The distribution, type-erased.
+    pub distribution: &'a dyn Fn() -> AnyDistribution,
+}
+
+impl DirectSite<'_> {
+    /// The message the handler's `postprocess` would have been given: the site's message,
+    /// stopped and done, with its value.
+    pub fn message(&self) -> Site {
+        let mut msg = if self.is_observed {
+            Site::observed(self.name.clone(), (self.distribution)(), (self.value)())
+        } else {
+            let mut msg = Site::sample(self.name.clone(), (self.distribution)());
+            msg.value = Some((self.value)());
+            msg
+        };
+        msg.stop = true;
+        msg.done = true;
+        msg
+    }
+}
+
+/// Where a handler takes sample sites directly (see [`Messenger::direct`]).
+pub trait DirectSink {
+    /// The generator latent values are drawn with: the handler's [`Messenger::rng`].
+    fn rng(&mut self) -> &mut PyroRng;
+
+    /// Records a sample site, as the handler's `postprocess` records the message of the same
+    /// site. An error ends the run, as an error from `postprocess` does.
+    fn record(&mut self, site: DirectSite<'_>) -> Result<(), PyroError>;
 }
 
 type Entry = Rc<RefCell<dyn Messenger>>;
@@ -55,6 +108,15 @@ thread_local! {
 /// The handler at position `i` of this thread's stack (0 is the outermost).
 fn stack_entry(i: usize) -> Option<Entry> {
     STACK.with(|s| s.borrow().get(i).cloned())
+}
+
+/// Runs `f` on the sink of the innermost handler, if it offers one (see [`Messenger::direct`])
+/// and is not running a hook of its own; `None` otherwise, and the site goes through
+/// [`apply_stack`].
+pub(crate) fn with_direct<T>(f: impl FnOnce(&mut dyn DirectSink) -> T) -> Option<T> {
+    let innermost = STACK.with(|s| s.borrow().last().cloned())?;
+    let mut handler = innermost.try_borrow_mut().ok()?;
+    handler.direct().map(f)
 }
 
 /// The number of handlers installed on this thread.

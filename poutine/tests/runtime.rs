@@ -1,12 +1,14 @@
 //! Behaviour of the stack, the primitives, plates and the param store (SEMANTICS.md sections 2, 4,
 //! 5), through the public API.
 
+use pyro_poutine::distributions::Bernoulli;
 use pyro_poutine::distributions::{Batched, Constraint, Normal, Value};
 use pyro_poutine::{
-    Condition, Handler, Messenger, Plate, PyroError, Site, Tracer, apply_stack, deterministic,
-    factor, observe, param, sample, set_rng_seed, stack_depth, trace, with_handler,
-    with_param_store,
+    Condition, DirectSink, DirectSite, Handler, Messenger, Plate, PyroError, PyroRng, Site, Tracer,
+    apply_stack, deterministic, factor, observe, param, sample, set_rng_seed, stack_depth, trace,
+    with_handler, with_param_store,
 };
+use rand::SeedableRng;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -398,4 +400,93 @@ fn a_full_plate_adopts_a_replayed_minibatch() {
         err.to_string()
             .contains("do the model and the guide use different subsample sizes")
     );
+}
+
+/// A handler that stops every message, draws with its own generator and records the messages
+/// its `postprocess` sees; with `offer`, it also takes sites directly, recording their messages.
+struct Record {
+    rng: PyroRng,
+    seen: Vec<String>,
+    direct: usize,
+    offer: bool,
+}
+
+impl Record {
+    fn new(offer: bool) -> Self {
+        Record {
+            rng: PyroRng::seed_from_u64(11),
+            seen: Vec::new(),
+            direct: 0,
+            offer,
+        }
+    }
+}
+
+impl Messenger for Record {
+    fn process(&mut self, msg: &mut Site) -> Result<(), PyroError> {
+        msg.stop = true;
+        Ok(())
+    }
+    fn postprocess(&mut self, msg: &mut Site) -> Result<(), PyroError> {
+        self.seen.push(format!("{msg:?}"));
+        Ok(())
+    }
+    fn rng(&mut self) -> Option<&mut PyroRng> {
+        Some(&mut self.rng)
+    }
+    fn direct(&mut self) -> Option<&mut dyn DirectSink> {
+        if self.offer { Some(self) } else { None }
+    }
+}
+
+impl DirectSink for Record {
+    fn rng(&mut self) -> &mut PyroRng {
+        &mut self.rng
+    }
+    fn record(&mut self, site: DirectSite<'_>) -> Result<(), PyroError> {
+        self.direct += 1;
+        let msg = site.message();
+        assert_eq!((site.log_prob)(), msg.log_prob_sum().unwrap());
+        self.postprocess(&mut msg.clone())
+    }
+}
+
+#[test]
+fn the_innermost_handler_takes_sites_directly_as_it_would_take_their_messages() {
+    let model = || -> Result<(), PyroError> {
+        let x = sample("x", Normal::new(0.0, 1.0))?;
+        observe("y", Normal::new(x, 1.0), 0.3)?;
+        let b: bool = sample("b", Bernoulli::new(0.4))?;
+        param("p", 1.5, Constraint::Real)?;
+        factor("f", if b { -1.0 } else { 0.0 })?;
+        Ok(())
+    };
+    let events = Rc::new(RefCell::new(Vec::new()));
+    let run = |offer: bool, inner: bool| {
+        let outer = log("outer", &events, false);
+        let (record, result) = outer
+            .run(|| {
+                Ok::<_, PyroError>(with_handler(Record::new(offer), || {
+                    if inner {
+                        log("inner", &events, false).run(model)
+                    } else {
+                        model()
+                    }
+                }))
+            })
+            .unwrap();
+        result.unwrap();
+        record
+    };
+    let direct = run(true, false);
+    let messages = run(false, false);
+    let forced = run(true, true);
+    // The sample sites went to the sink; param and factor sites went as messages.
+    assert_eq!((direct.direct, messages.direct, forced.direct), (3, 0, 0));
+    assert_eq!(direct.seen, messages.seen);
+    assert_eq!(direct.seen, forced.seen);
+    assert_eq!(direct.seen.len(), 5);
+    // The outer handler saw none of the sites, whichever way they went.
+    assert!(events.borrow().iter().all(|e| !e.starts_with("outer")));
+    with_param_store(|s| s.remove("p"));
 }

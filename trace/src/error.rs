@@ -59,4 +59,26 @@ impl fmt::Display for TraceError {
     }
 }
 
+impl TraceError {
+    /// Checks the unscaled, unmasked log-probability `log_prob` of site `name`: NaN is an error
+    /// naming the site.
+    ///
+    /// ```
+    /// use pyro_trace::{Name, TraceError};
+    ///
+    /// assert_eq!(TraceError::check_log_prob(&Name::from("y"), -1.5), Ok(-1.5));
+    /// let err = TraceError::check_log_prob(&Name::from("y"), f64::NAN).unwrap_err();
+    /// assert_eq!(err.to_string(), "Error while computing log_prob at site 'y': log_prob is NaN");
+    /// ```
+    pub fn check_log_prob(name: &Name, log_prob: f64) -> Result<f64, TraceError> {
+        if log_prob.is_nan() {
+            return Err(TraceError::LogProb {
+                name: name.clone(),
+                reason: "log_prob is NaN".into(),
+            });
+        }
+        Ok(log_prob)
+    }
+}
+
 impl std::error::Error for TraceError {}

@@ -75,13 +75,7 @@ impl Site {
             .as_ref()
             .ok_or_else(|| self.log_prob_error("the sample site has no value"))?;
         let sum = match element_mask {
-            None => {
-                let lp = dist.log_prob(value);
-                if lp.is_nan() {
-                    return Err(self.log_prob_error("log_prob is NaN"));
-                }
-                lp
-            }
+            None => TraceError::check_log_prob(&self.name, dist.log_prob(value))?,
             Some(mask) => self.masked_sum(dist, value, mask)?,
         };
         if self.scale == 1.0 {
@@ -116,11 +110,7 @@ impl Site {
             if !mask[0] {
                 return Ok(0.0);
             }
-            let lp = dist.log_prob(value);
-            if lp.is_nan() {
-                return Err(self.log_prob_error("log_prob is NaN"));
-            }
-            return Ok(lp);
+            return TraceError::check_log_prob(&self.name, dist.log_prob(value));
         }
         let Some(elements) = dist.log_prob_elements(value) else {
             // A value of the wrong type scores -inf on every element.
