@@ -515,10 +515,11 @@ impl<M, G> Importance<M, G> {
         let mut x = Vec::new();
         let mut workspace = Workspace::new(recorder());
         for index in particles {
-            let (lw, record) = self
+            let lw = self
                 .guide
                 .particle(&self.model, args.clone(), self.seed, index, &mut workspace)
                 .map_err(|source| InferError::Model { index, source })?;
+            let mut record = workspace.kept();
             if lw.is_nan() || lw == f64::INFINITY {
                 return Err(InferError::BadValue {
                     site: Name::from("_log_weight"),
@@ -534,7 +535,7 @@ impl<M, G> Importance<M, G> {
             chunk.stats.push(lw, &x);
             if keep {
                 chunk.log_weights.push(lw);
-                chunk.kept.push(record);
+                chunk.kept.push(std::mem::take(&mut *record));
             }
         }
         Ok(chunk)

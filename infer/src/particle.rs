@@ -10,7 +10,7 @@ use pyro_poutine::{
 use pyro_trace::TraceError;
 use rand::SeedableRng;
 use smallvec::{SmallVec, smallvec};
-use std::cell::RefCell;
+use std::cell::{RefCell, RefMut};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -23,7 +23,7 @@ pub(crate) type SiteValues = SmallVec<[Option<Value>; 4]>;
 #[doc(hidden)]
 pub trait Recorder: Send + 'static {
     /// What is kept per particle.
-    type Kept: Send;
+    type Kept: Send + Default;
     /// Records a processed message.
     fn record(&mut self, msg: &mut Site, observed_only: bool) -> Result<(), PyroError>;
     /// Records a site handed over without a message (see [`DirectSink`]); by default, as its
@@ -35,13 +35,17 @@ pub trait Recorder: Send + 'static {
     ) -> Result<(), PyroError> {
         self.record(&mut site.message(), observed_only)
     }
-    /// Ends a successful run that returned `output`: the log-probability sum and what is kept.
-    /// Leaves the recorder ready for the next particle.
-    fn take<O: Send + Sync + 'static>(
+    /// Readies the recorder for a run: forgets what the last run kept.
+    fn start(&mut self);
+    /// Ends a successful run that returned `output` and returns its log-probability sum. What the
+    /// run kept stays in [`Recorder::kept`] until the next run starts.
+    fn finish<O: Send + Sync + 'static>(
         &mut self,
         output: O,
         observed_only: bool,
-    ) -> Result<(f64, Self::Kept), PyroError>;
+    ) -> Result<f64, PyroError>;
+    /// What the last finished run kept (taken out of it by the caller that keeps it).
+    fn kept(&mut self) -> &mut Self::Kept;
     /// Forgets a failed run.
     fn reset(&mut self);
 }
@@ -50,6 +54,7 @@ pub trait Recorder: Send + 'static {
 #[derive(Default)]
 pub(crate) struct TraceRecorder {
     tracer: Tracer,
+    trace: Trace,
 }
 
 impl Recorder for TraceRecorder {
@@ -57,15 +62,18 @@ impl Recorder for TraceRecorder {
     fn record(&mut self, msg: &mut Site, _: bool) -> Result<(), PyroError> {
         self.tracer.postprocess(msg)
     }
-    fn take<O: Send + Sync + 'static>(
+    fn start(&mut self) {}
+    fn finish<O: Send + Sync + 'static>(
         &mut self,
         output: O,
         observed_only: bool,
-    ) -> Result<(f64, Trace), PyroError> {
-        let mut trace = std::mem::take(&mut self.tracer).into_trace();
-        trace.set_output(output);
-        let lp = trace.log_prob_sum(|s| !observed_only || s.is_observed)?;
-        Ok((lp, trace))
+    ) -> Result<f64, PyroError> {
+        self.trace = std::mem::take(&mut self.tracer).into_trace();
+        self.trace.set_output(output);
+        Ok(self.trace.log_prob_sum(|s| !observed_only || s.is_observed)?)
+    }
+    fn kept(&mut self) -> &mut Trace {
+        &mut self.trace
     }
     fn reset(&mut self) {
         self.tracer = Tracer::new();
@@ -140,20 +148,20 @@ impl Recorder for SiteRecorder {
             || Some((site.value)()),
         )
     }
-    fn take<O: Send + Sync + 'static>(
-        &mut self,
-        _: O,
-        _: bool,
-    ) -> Result<(f64, Self::Kept), PyroError> {
-        let values = self.values.iter_mut().map(Option::take).collect();
-        let lp = std::mem::take(&mut self.log_prob);
+    fn start(&mut self) {
+        self.values.clear();
+        self.values.resize(self.names.sites(), None);
+    }
+    fn finish<O: Send + Sync + 'static>(&mut self, _: O, _: bool) -> Result<f64, PyroError> {
         self.names.finish();
-        Ok((lp, values))
+        Ok(std::mem::take(&mut self.log_prob))
+    }
+    fn kept(&mut self) -> &mut SiteValues {
+        &mut self.values
     }
     fn reset(&mut self) {
         self.names.abandon();
         self.log_prob = 0.0;
-        self.values.iter_mut().for_each(|v| *v = None);
     }
 }
 
@@ -206,27 +214,34 @@ impl<R: Recorder> Runner<R> {
         }
     }
 
-    /// Runs `body` under the particle handler seeded with `seed`.
+    /// Runs `body` under the particle handler seeded with `seed` and returns the run's
+    /// log-probability sum; what it kept is in [`Runner::kept`].
     fn run<O: Send + Sync + 'static>(
         &mut self,
         seed: u64,
         observed_only: bool,
         body: impl FnOnce() -> Result<O, PyroError>,
-    ) -> Result<(f64, R::Kept), PyroError> {
+    ) -> Result<f64, PyroError> {
         {
             let mut handler = self.handler.borrow_mut();
             handler.rng = PyroRng::seed_from_u64(seed);
             handler.observed_only = observed_only;
+            handler.recorder.start();
         }
         let out = with_shared_handler(&self.handler, body);
         let mut handler = self.handler.borrow_mut();
         match out {
-            Ok(output) => handler.recorder.take(output, observed_only),
+            Ok(output) => handler.recorder.finish(output, observed_only),
             Err(e) => {
                 handler.recorder.reset();
                 Err(e)
             }
         }
+    }
+
+    /// What the last successful run kept.
+    fn kept(&self) -> RefMut<'_, R::Kept> {
+        RefMut::map(self.handler.borrow_mut(), |h| h.recorder.kept())
     }
 }
 
@@ -244,6 +259,11 @@ impl<R: Recorder> Workspace<R> {
             guide: Runner::new(TraceRecorder::default()),
         }
     }
+
+    /// What the last particle kept.
+    pub(crate) fn kept(&self) -> RefMut<'_, R::Kept> {
+        self.model.kept()
+    }
 }
 
 /// The proposal of an [`Importance`](crate::Importance) run that has no guide: the prior, i.e.
@@ -258,8 +278,8 @@ pub struct Guide<G>(pub G);
 
 /// How a particle is proposed and weighed: [`Prior`] or [`Guide`].
 pub trait Proposal<M, A>: Sync {
-    /// Runs particle `index` of a run seeded with `seed` and returns its log-weight and what the
-    /// recorder kept.
+    /// Runs particle `index` of a run seeded with `seed` and returns its log-weight; what the
+    /// recorder kept is in the workspace.
     #[doc(hidden)]
     fn particle<R: Recorder>(
         &self,
@@ -268,7 +288,7 @@ pub trait Proposal<M, A>: Sync {
         seed: u64,
         index: usize,
         workspace: &mut Workspace<R>,
-    ) -> Result<(f64, R::Kept), PyroError>;
+    ) -> Result<f64, PyroError>;
 }
 
 impl<M, A> Proposal<M, A> for Prior
@@ -286,7 +306,7 @@ where
         seed: u64,
         index: usize,
         workspace: &mut Workspace<R>,
-    ) -> Result<(f64, R::Kept), PyroError> {
+    ) -> Result<f64, PyroError> {
         let seed = particle_seed(seed, index, 0);
         workspace.model.run(seed, true, || model.call(args))
     }
@@ -307,16 +327,16 @@ where
         seed: u64,
         index: usize,
         workspace: &mut Workspace<R>,
-    ) -> Result<(f64, R::Kept), PyroError> {
+    ) -> Result<f64, PyroError> {
         let guide_seed = particle_seed(seed, index, 0);
-        let (guide_log_prob, guide_trace) = workspace
+        let guide_log_prob = workspace
             .guide
             .run(guide_seed, false, || self.0.call(args.clone()))?;
-        let replay = Replay::trace(guide_trace);
+        let replay = Replay::trace(std::mem::take(&mut *workspace.guide.kept()));
         let model_seed = particle_seed(seed, index, 1);
-        let (model_log_prob, kept) = workspace
+        let model_log_prob = workspace
             .model
             .run(model_seed, false, || replay.run(|| model.call(args)))?;
-        Ok((model_log_prob - guide_log_prob, kept))
+        Ok(model_log_prob - guide_log_prob)
     }
 }

@@ -53,6 +53,11 @@ impl RunNames {
         }
     }
 
+    /// The number of chosen sites.
+    pub(crate) fn sites(&self) -> usize {
+        self.sites.len()
+    }
+
     /// Adds `name` to the run and returns its position among the chosen sites, or `Repeated`.
     #[inline]
     pub(crate) fn visit(&mut self, name: &Name) -> Result<Option<usize>, Repeated> {
