@@ -70,7 +70,9 @@ impl Recorder for TraceRecorder {
     ) -> Result<f64, PyroError> {
         self.trace = std::mem::take(&mut self.tracer).into_trace();
         self.trace.set_output(output);
-        Ok(self.trace.log_prob_sum(|s| !observed_only || s.is_observed)?)
+        Ok(self
+            .trace
+            .log_prob_sum(|s| !observed_only || s.is_observed)?)
     }
     fn kept(&mut self) -> &mut Trace {
         &mut self.trace

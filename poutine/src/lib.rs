@@ -3,7 +3,10 @@
 //! A model is ordinary code calling the primitives ([`sample`], [`observe`], [`param`],
 //! [`factor`], [`deterministic`], [`Plate`]). Each primitive sends a message ([`Site`]) through
 //! this thread's stack of handlers ([`apply_stack`]); handlers read and rewrite it. There is no
-//! global trace: the [`trace`] handler records one run as a [`Trace`] value.
+//! global trace: the [`trace`] handler records one run as a [`Trace`] value. (A handler that
+//! stops and records every sample message may take sample sites directly instead, while it is
+//! the innermost one: [`Messenger::direct`]. Importance sampling's particle handler does, for
+//! speed; what it records is the same.)
 //!
 //! # Quick start
 //! ```
