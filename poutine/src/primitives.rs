@@ -3,7 +3,9 @@
 
 use crate::error::PyroError;
 use crate::param_store::with_param_store;
-use crate::runtime::{DirectSite, apply_stack, stack_depth, with_default_rng, with_direct};
+use crate::runtime::{
+    DirectSink, DirectSite, apply_stack, stack_depth, with_default_rng, with_direct,
+};
 use pyro_distributions::{
     AnyDistribution, Constraint, Distribution, ErasedDistribution, IntoDistribution, Rng, Value,
     ValueType,
@@ -31,6 +33,24 @@ fn typed<T: ValueType>(msg: &mut Site) -> Result<T, PyroError> {
         site: msg.name.clone(),
         expected: T::TYPE_NAME,
         found,
+    })
+}
+
+/// Gives sample site `name` to the sink of the innermost handler (see
+/// [`Messenger::direct`](crate::Messenger::direct)).
+fn give<D: Distribution + Into<AnyDistribution>>(
+    sink: &mut dyn DirectSink,
+    name: &Name,
+    dist: &D,
+    value: &D::Value,
+    is_observed: bool,
+) -> Result<(), PyroError> {
+    sink.record(DirectSite {
+        name,
+        is_observed,
+        log_prob: &|| dist.log_prob(value),
+        value: &|| value.clone().into_value(),
+        distribution: &|| dist.clone().into(),
     })
 }
 
@@ -66,13 +86,7 @@ where
     let dist = distribution(&name, dist)?;
     let direct = with_direct(|sink| {
         let value = dist.sample(sink.rng());
-        sink.record(DirectSite {
-            name: &name,
-            is_observed: false,
-            log_prob: &|| dist.log_prob(&value),
-            value: &|| value.clone().into_value(),
-            distribution: &|| dist.clone().into(),
-        })?;
+        give(sink, &name, &dist, &value, false)?;
         Ok(value)
     });
     if let Some(result) = direct {
@@ -108,15 +122,7 @@ where
 {
     let name = name.into();
     let dist = distribution(&name, dist)?;
-    let direct = with_direct(|sink| {
-        sink.record(DirectSite {
-            name: &name,
-            is_observed: true,
-            log_prob: &|| dist.log_prob(&value),
-            value: &|| value.clone().into_value(),
-            distribution: &|| dist.clone().into(),
-        })
-    });
+    let direct = with_direct(|sink| give(sink, &name, &dist, &value, true));
     match direct {
         Some(Ok(())) => return Ok(value),
         Some(Err(e)) => return Err(e),
