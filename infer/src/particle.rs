@@ -30,7 +30,7 @@ pub trait Recorder: Send + 'static {
     /// message.
     fn record_direct(
         &mut self,
-        site: DirectSite<'_>,
+        site: &dyn DirectSite,
         observed_only: bool,
     ) -> Result<(), PyroError> {
         self.record(&mut site.message(), observed_only)
@@ -137,17 +137,18 @@ impl Recorder for SiteRecorder {
             || msg.value.clone(),
         )
     }
+    #[inline]
     fn record_direct(
         &mut self,
-        site: DirectSite<'_>,
+        site: &dyn DirectSite,
         observed_only: bool,
     ) -> Result<(), PyroError> {
-        let scored = !observed_only || site.is_observed;
+        let scored = !observed_only || site.is_observed();
         self.visit(
-            site.name,
+            site.name(),
             scored,
-            || Ok(TraceError::check_log_prob(site.name, (site.log_prob)())?),
-            || Some((site.value)()),
+            || Ok(TraceError::check_log_prob(site.name(), site.log_prob())?),
+            || Some(site.value()),
         )
     }
     fn start(&mut self) {
@@ -195,7 +196,7 @@ impl<R: Recorder> DirectSink for ParticleHandler<R> {
     fn rng(&mut self) -> &mut PyroRng {
         &mut self.rng
     }
-    fn record(&mut self, site: DirectSite<'_>) -> Result<(), PyroError> {
+    fn record(&mut self, site: &dyn DirectSite) -> Result<(), PyroError> {
         self.recorder.record_direct(site, self.observed_only)
     }
 }

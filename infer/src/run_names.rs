@@ -59,7 +59,7 @@ impl RunNames {
     }
 
     /// Adds `name` to the run and returns its position among the chosen sites, or `Repeated`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn visit(&mut self, name: &Name) -> Result<Option<usize>, Repeated> {
         if !self.diverged {
             if let Some((same, chosen)) = self.previous.get(self.followed)

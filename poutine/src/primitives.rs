@@ -3,9 +3,7 @@
 
 use crate::error::PyroError;
 use crate::param_store::with_param_store;
-use crate::runtime::{
-    DirectSink, DirectSite, apply_stack, stack_depth, with_default_rng, with_direct,
-};
+use crate::runtime::{DirectSite, apply_stack, stack_depth, with_default_rng, with_direct};
 use pyro_distributions::{
     AnyDistribution, Constraint, Distribution, ErasedDistribution, IntoDistribution, Rng, Value,
     ValueType,
@@ -36,22 +34,31 @@ fn typed<T: ValueType>(msg: &mut Site) -> Result<T, PyroError> {
     })
 }
 
-/// Gives sample site `name` to the sink of the innermost handler (see
+/// A sample site given to the sink of the innermost handler (see
 /// [`Messenger::direct`](crate::Messenger::direct)).
-fn give<D: Distribution + Into<AnyDistribution>>(
-    sink: &mut dyn DirectSink,
-    name: &Name,
-    dist: &D,
-    value: &D::Value,
+struct Given<'a, D: Distribution> {
+    name: &'a Name,
+    dist: &'a D,
+    value: &'a D::Value,
     is_observed: bool,
-) -> Result<(), PyroError> {
-    sink.record(DirectSite {
-        name,
-        is_observed,
-        log_prob: &|| dist.log_prob(value),
-        value: &|| value.clone().into_value(),
-        distribution: &|| dist.clone().into(),
-    })
+}
+
+impl<D: Distribution + Into<AnyDistribution>> DirectSite for Given<'_, D> {
+    fn name(&self) -> &Name {
+        self.name
+    }
+    fn is_observed(&self) -> bool {
+        self.is_observed
+    }
+    fn log_prob(&self) -> f64 {
+        self.dist.log_prob(self.value)
+    }
+    fn value(&self) -> Value {
+        self.value.clone().into_value()
+    }
+    fn distribution(&self) -> AnyDistribution {
+        self.dist.clone().into()
+    }
 }
 
 /// Draws a value for the latent site `name` from `dist`, through the handler stack.
@@ -86,7 +93,12 @@ where
     let dist = distribution(&name, dist)?;
     let direct = with_direct(|sink| {
         let value = dist.sample(sink.rng());
-        give(sink, &name, &dist, &value, false)?;
+        sink.record(&Given {
+            name: &name,
+            dist: &dist,
+            value: &value,
+            is_observed: false,
+        })?;
         Ok(value)
     });
     if let Some(result) = direct {
@@ -122,7 +134,14 @@ where
 {
     let name = name.into();
     let dist = distribution(&name, dist)?;
-    let direct = with_direct(|sink| give(sink, &name, &dist, &value, true));
+    let direct = with_direct(|sink| {
+        sink.record(&Given {
+            name: &name,
+            dist: &dist,
+            value: &value,
+            is_observed: true,
+        })
+    });
     match direct {
         Some(Ok(())) => return Ok(value),
         Some(Err(e)) => return Err(e),

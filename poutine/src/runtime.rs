@@ -58,28 +58,26 @@ pub trait Messenger: 'static {
 
 /// A sample site handed to a [`DirectSink`] instead of sent as a message: what the handler's
 /// `postprocess` would have read from the message, computed only when asked for.
-pub struct DirectSite<'a> {
+pub trait DirectSite {
     /// The site's name.
-    pub name: &'a Name,
+    fn name(&self) -> &Name;
     /// Whether the value was observed (else it was drawn from the sink's generator).
-    pub is_observed: bool,
+    fn is_observed(&self) -> bool;
     /// The unscaled, unmasked log-probability of the value (NaN is left for the sink to report).
-    pub log_prob: &'a dyn Fn() -> f64,
+    fn log_prob(&self) -> f64;
     /// The value, type-erased.
-    pub value: &'a dyn Fn() -> Value,
+    fn value(&self) -> Value;
     /// The distribution, type-erased.
-    pub distribution: &'a dyn Fn() -> AnyDistribution,
-}
+    fn distribution(&self) -> AnyDistribution;
 
-impl DirectSite<'_> {
     /// The message the handler's `postprocess` would have been given: the site's message,
     /// stopped and done, with its value.
-    pub fn message(&self) -> Site {
-        let mut msg = if self.is_observed {
-            Site::observed(self.name.clone(), (self.distribution)(), (self.value)())
+    fn message(&self) -> Site {
+        let mut msg = if self.is_observed() {
+            Site::observed(self.name().clone(), self.distribution(), self.value())
         } else {
-            let mut msg = Site::sample(self.name.clone(), (self.distribution)());
-            msg.value = Some((self.value)());
+            let mut msg = Site::sample(self.name().clone(), self.distribution());
+            msg.value = Some(self.value());
             msg
         };
         msg.stop = true;
@@ -95,7 +93,7 @@ pub trait DirectSink {
 
     /// Records a sample site, as the handler's `postprocess` records the message of the same
     /// site. An error ends the run, as an error from `postprocess` does.
-    fn record(&mut self, site: DirectSite<'_>) -> Result<(), PyroError>;
+    fn record(&mut self, site: &dyn DirectSite) -> Result<(), PyroError>;
 }
 
 type Entry = Rc<RefCell<dyn Messenger>>;

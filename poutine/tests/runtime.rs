@@ -443,10 +443,10 @@ impl DirectSink for Record {
     fn rng(&mut self) -> &mut PyroRng {
         &mut self.rng
     }
-    fn record(&mut self, site: DirectSite<'_>) -> Result<(), PyroError> {
+    fn record(&mut self, site: &dyn DirectSite) -> Result<(), PyroError> {
         self.direct += 1;
         let msg = site.message();
-        assert_eq!((site.log_prob)(), msg.log_prob_sum().unwrap());
+        assert_eq!(site.log_prob(), msg.log_prob_sum().unwrap());
         self.postprocess(&mut msg.clone())
     }
 }

@@ -108,7 +108,21 @@ impl fmt::Debug for Name {
 }
 
 impl PartialEq for Name {
+    /// Names built from the same literal (with the same index) compare without reading a string;
+    /// that is how a model names its sites at every run.
+    #[inline]
     fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (Repr::Static(a), Repr::Static(b)) if std::ptr::eq(*a, *b) => true,
+            (Repr::Indexed(a, i), Repr::Indexed(b, j)) if std::ptr::eq(*a, *b) => i == j,
+            _ => self.eq_spelled(other),
+        }
+    }
+}
+
+impl Name {
+    /// Equality of the printed names.
+    fn eq_spelled(&self, other: &Self) -> bool {
         match (&self.0, &other.0) {
             // Two whole strings are equal exactly when their canonical parts are: no need to
             // split them.
