@@ -7,9 +7,11 @@
 //! about once in 1.7 million; the seeds are fixed, so the outcome is deterministic).
 
 use pyro_infer::{Importance, InferError};
-use pyro_poutine::distributions::{Bernoulli, Beta, Distribution, Geometric, Normal, Value};
+use pyro_poutine::distributions::{
+    Batched, Bernoulli, Beta, Distribution, Geometric, Normal, Value,
+};
 use pyro_poutine::{
-    Messenger, Name, PyroError, Tracer, observe, sample, stack_depth, with_handler,
+    Messenger, Name, Plate, PyroError, Tracer, observe, sample, stack_depth, with_handler,
 };
 
 fn scale(_: ()) -> Result<f64, PyroError> {
@@ -363,4 +365,28 @@ fn sites_taken_directly_weigh_as_messages_do() {
         sb.log_normalizer().unwrap().to_bits()
     );
     assert_eq!(sa.mean(&n[0]).unwrap(), sb.mean(&n[0]).unwrap());
+
+    // A plate's index site, drawn and kept, and a minibatch scored through the plate.
+    let data = [0.3, -0.1, 0.8, 1.2, 0.5, -0.4];
+    let minibatch = move |_: ()| -> Result<f64, PyroError> {
+        let loc = sample("loc", Normal::new(0.0, 1.0))?;
+        Plate::new("data", data.len())
+            .subsample_size(2)
+            .run(|idx| {
+                let ys: Vec<f64> = idx.iter().map(|i| data[i]).collect();
+                observe("y", Batched::iid(Normal::new(loc, 1.0)?, idx.len()), ys)
+            })?;
+        Ok(loc)
+    };
+    let through_messages = move |_: ()| with_handler(Pass, || minibatch(())).1;
+    let sites = [Name::from("data"), Name::from("loc")];
+    let a = Importance::new(minibatch, 2000).seed(9).keep_sites(&sites);
+    let b = Importance::new(through_messages, 2000)
+        .seed(9)
+        .keep_sites(&sites);
+    let (a, b) = (a.run(()).unwrap(), b.run(()).unwrap());
+    assert_eq!(bits(a.log_weights()), bits(b.log_weights()));
+    let (ma, mb) = (a.marginal(&sites).unwrap(), b.marginal(&sites).unwrap());
+    assert_eq!(ma.mean(), mb.mean());
+    assert_eq!(ma.variance(), mb.variance());
 }

@@ -1,9 +1,9 @@
 //! [`Plate`]: conditional independence, sequential or vectorised, with subsampling.
 
 use crate::error::PyroError;
-use crate::runtime::{Messenger, apply_stack, with_handler};
+use crate::runtime::{DirectSite, Messenger, apply_stack, with_direct, with_handler};
 use pyro_distributions::{AnyDistribution, Constraint, ErasedDistribution, Rng, Value};
-use pyro_trace::{Frame, InferValue, Name, SUBSAMPLE_FLAG, Site, SiteKind};
+use pyro_trace::{Frame, InferConfig, InferValue, Name, SUBSAMPLE_FLAG, Site, SiteKind};
 use std::sync::Arc;
 
 /// A plate: `size` conditionally independent elements, optionally subsampled.
@@ -146,8 +146,9 @@ impl Plate {
         }
     }
 
-    /// Validates the configuration and selects the indices, sending the index site through the
-    /// stack when subsampling.
+    /// Validates the configuration and selects the indices: the index site goes to the sink of
+    /// the innermost handler if it offers one (see [`Messenger::direct`]), else through the
+    /// stack.
     fn select(&self) -> Result<PlateIndices, PyroError> {
         if self.size == 0 {
             return Err(PyroError::plate(&self.name, "size must be at least 1"));
@@ -174,18 +175,41 @@ impl Plate {
                 format!("subsample_size {k} must be in 1..={}", self.size),
             ));
         }
-        let dist = AnyDistribution::Custom(Arc::new(Subsample {
+        let dist = Subsample {
             size: self.size,
             subsample_size: requested.unwrap_or(self.size),
-        }));
-        let mut msg = Site::sample(self.name.clone(), dist);
-        msg.infer.insert(SUBSAMPLE_FLAG, InferValue::Bool(true));
-        msg.value = self
+        };
+        let mut given = self
             .subsample
             .as_ref()
             .map(|v| Value::Ints(v.iter().map(|&i| i as i64).collect()));
-        apply_stack(&mut msg, None)?;
-        let indices = match msg.value {
+        let direct = with_direct(|sink| {
+            // Every index in order is not built unless the sink asks for the value.
+            let value = match given.take() {
+                None if dist.subsample_size == dist.size => None,
+                None => Some(dist.sample_value(sink.rng())),
+                value => value,
+            };
+            sink.record(&IndexSite {
+                name: &self.name,
+                dist: &dist,
+                value: value.as_ref(),
+            })?;
+            Ok(value)
+        });
+        let value = match direct {
+            Some(Ok(None)) => return Ok(PlateIndices::All(self.size)),
+            Some(Ok(value)) => value,
+            Some(Err(e)) => return Err(e),
+            None => {
+                let mut msg = Site::sample(self.name.clone(), dist.into());
+                msg.infer = index_infer();
+                msg.value = given;
+                apply_stack(&mut msg, None)?;
+                msg.value
+            }
+        };
+        let indices = match value {
             Some(Value::Ints(v)) => v,
             other => {
                 return Err(PyroError::plate(
@@ -286,9 +310,56 @@ impl Messenger for PlateMessenger {
     }
 }
 
+impl From<Subsample> for AnyDistribution {
+    fn from(d: Subsample) -> Self {
+        AnyDistribution::Custom(Arc::new(d))
+    }
+}
+
+/// A plate's index site, given to a sink: `value` is `None` for every index in order.
+struct IndexSite<'a> {
+    name: &'a Name,
+    dist: &'a Subsample,
+    value: Option<&'a Value>,
+}
+
+impl DirectSite for IndexSite<'_> {
+    fn name(&self) -> &Name {
+        self.name
+    }
+    fn is_observed(&self) -> bool {
+        false
+    }
+    fn log_prob(&self) -> f64 {
+        match self.value {
+            Some(v) => self.dist.log_prob_value(v),
+            None => 0.0,
+        }
+    }
+    fn value(&self) -> Value {
+        match self.value {
+            Some(v) => v.clone(),
+            None => Value::Ints((0..self.dist.size as i64).collect()),
+        }
+    }
+    fn distribution(&self) -> AnyDistribution {
+        (*self.dist).into()
+    }
+    fn infer(&self) -> InferConfig {
+        index_infer()
+    }
+}
+
+/// The `infer` configuration of a plate's index site: the subsample flag.
+fn index_infer() -> InferConfig {
+    let mut infer = InferConfig::default();
+    infer.insert(SUBSAMPLE_FLAG, InferValue::Bool(true));
+    infer
+}
+
 /// The distribution of a plate's index site: `subsample_size` distinct indices of `0..size`,
 /// scoring 0 so that the plate's scaling alone makes the estimate unbiased.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 struct Subsample {
     size: usize,
     subsample_size: usize,

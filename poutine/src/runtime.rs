@@ -2,7 +2,7 @@
 
 use crate::error::PyroError;
 use pyro_distributions::{AnyDistribution, Value};
-use pyro_trace::{Name, Site, SiteKind};
+use pyro_trace::{InferConfig, Name, Site, SiteKind};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use std::cell::RefCell;
@@ -69,6 +69,10 @@ pub trait DirectSite {
     fn value(&self) -> Value;
     /// The distribution, type-erased.
     fn distribution(&self) -> AnyDistribution;
+    /// The site's `infer` configuration. Defaults to empty.
+    fn infer(&self) -> InferConfig {
+        InferConfig::default()
+    }
 
     /// The message the handler's `postprocess` would have been given: the site's message,
     /// stopped and done, with its value.
@@ -80,6 +84,7 @@ pub trait DirectSite {
             msg.value = Some(self.value());
             msg
         };
+        msg.infer = self.infer();
         msg.stop = true;
         msg.done = true;
         msg

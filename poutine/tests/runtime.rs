@@ -459,6 +459,17 @@ fn the_innermost_handler_takes_sites_directly_as_it_would_take_their_messages() 
         let b: bool = sample("b", Bernoulli::new(0.4))?;
         param("p", 1.5, Constraint::Real)?;
         factor("f", if b { -1.0 } else { 0.0 })?;
+        Plate::new("full", 3).run(|idx| {
+            observe(
+                "z",
+                Batched::iid(Normal::new(x, 1.0)?, idx.len()),
+                vec![0.1, 0.2, 0.3],
+            )
+        })?;
+        Plate::new("mini", 10).subsample_size(4).run(|_| Ok(()))?;
+        Plate::new("given", 10)
+            .subsample(vec![2, 5])
+            .run(|_| Ok(()))?;
         Ok(())
     };
     let events = Rc::new(RefCell::new(Vec::new()));
@@ -481,11 +492,12 @@ fn the_innermost_handler_takes_sites_directly_as_it_would_take_their_messages() 
     let direct = run(true, false);
     let messages = run(false, false);
     let forced = run(true, true);
-    // The sample sites went to the sink; param and factor sites went as messages.
-    assert_eq!((direct.direct, messages.direct, forced.direct), (3, 0, 0));
+    // The sample sites and the plates' index sites went to the sink; param and factor sites,
+    // and the site inside a plate (whose handler is then the innermost), went as messages.
+    assert_eq!((direct.direct, messages.direct, forced.direct), (6, 0, 0));
     assert_eq!(direct.seen, messages.seen);
     assert_eq!(direct.seen, forced.seen);
-    assert_eq!(direct.seen.len(), 5);
+    assert_eq!(direct.seen.len(), 9);
     // The outer handler saw none of the sites, whichever way they went.
     assert!(events.borrow().iter().all(|e| !e.starts_with("outer")));
     with_param_store(|s| s.remove("p"));
