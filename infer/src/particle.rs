@@ -62,6 +62,9 @@ impl Recorder for TraceRecorder {
     fn record(&mut self, msg: &mut Site, _: bool) -> Result<(), PyroError> {
         self.tracer.postprocess(msg)
     }
+    fn record_direct(&mut self, site: &dyn DirectSite, _: bool) -> Result<(), PyroError> {
+        self.tracer.add(site.message())
+    }
     fn start(&mut self) {}
     fn finish<O: Send + Sync + 'static>(
         &mut self,

@@ -65,6 +65,28 @@ impl Tracer {
         self.trace
     }
 
+    /// Adds a processed message to the trace, as `postprocess` adds a copy of it (a sample site
+    /// marked `_do_not_trace` is left out). For a handler that records through a tracer and owns
+    /// its messages, such as one taking sites directly ([`Messenger::direct`]).
+    ///
+    /// ```
+    /// use pyro_poutine::{Name, Site, Tracer};
+    /// use pyro_poutine::distributions::{Normal, Value};
+    ///
+    /// let mut tracer = Tracer::new();
+    /// let site = Site::observed(Name::from("y"), Normal::new(0.0, 1.0)?.into(), Value::Real(0.5));
+    /// tracer.add(site)?;
+    /// assert!(tracer.into_trace().contains("y"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add(&mut self, msg: Site) -> Result<(), PyroError> {
+        if msg.kind == SiteKind::Sample && msg.infer.flag("_do_not_trace") {
+            return Ok(());
+        }
+        self.trace.add_node(msg)?;
+        Ok(())
+    }
+
     /// Runs `body` under a fresh tracer and returns its result with the trace.
     pub fn record<R>(body: impl FnOnce() -> Result<R, PyroError>) -> Result<(R, Trace), PyroError> {
         let (tracer, result) = with_handler(Tracer::new(), body);
@@ -74,11 +96,7 @@ impl Tracer {
 
 impl Messenger for Tracer {
     fn postprocess(&mut self, msg: &mut Site) -> Result<(), PyroError> {
-        if msg.kind == SiteKind::Sample && msg.infer.flag("_do_not_trace") {
-            return Ok(());
-        }
-        self.trace.add_node(msg.clone())?;
-        Ok(())
+        self.add(msg.clone())
     }
 }
 
