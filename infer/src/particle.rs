@@ -150,7 +150,7 @@ impl Recorder for SiteRecorder {
         self.visit(
             site.name(),
             scored,
-            || Ok(TraceError::check_log_prob(site.name(), site.log_prob())?),
+            || Ok(site.log_prob_sum()?),
             || Some(site.value()),
         )
     }

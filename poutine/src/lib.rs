@@ -4,9 +4,9 @@
 //! [`factor`], [`deterministic`], [`Plate`]). Each primitive sends a message ([`Site`]) through
 //! this thread's stack of handlers ([`apply_stack`]); handlers read and rewrite it. There is no
 //! global trace: the [`trace`] handler records one run as a [`Trace`] value. (A handler that
-//! stops and records every sample message may take sample sites directly instead, while it is
-//! the innermost one: [`Messenger::direct`]. Importance sampling's particle handler does, for
-//! speed; what it records is the same.)
+//! stops and records every sample message may take sample sites directly instead, while no
+//! handler but plates' is inside it: [`Messenger::direct`]. Importance sampling's particle
+//! handler does, for speed; what it records is the same.)
 //!
 //! # Quick start
 //! ```
@@ -52,8 +52,8 @@ pub use param_store::{ParamStore, with_param_store};
 pub use plate::{Plate, PlateIndices};
 pub use primitives::{deterministic, factor, observe, param, sample};
 pub use runtime::{
-    DirectSink, DirectSite, Messenger, PyroRng, apply_stack, set_rng_seed, stack_depth,
-    with_handler, with_shared_handler,
+    DirectPlate, DirectSink, DirectSite, Messenger, PyroRng, apply_stack, set_rng_seed,
+    stack_depth, with_handler, with_shared_handler,
 };
 
 pub use pyro_distributions as distributions;

@@ -1,7 +1,7 @@
 //! [`Plate`]: conditional independence, sequential or vectorised, with subsampling.
 
 use crate::error::PyroError;
-use crate::runtime::{DirectSite, Messenger, apply_stack, with_direct, with_handler};
+use crate::runtime::{DirectPlate, DirectSite, Messenger, apply_stack, with_direct, with_handler};
 use pyro_distributions::{AnyDistribution, Constraint, ErasedDistribution, Rng, Value};
 use pyro_trace::{Frame, InferConfig, InferValue, Name, SUBSAMPLE_FLAG, Site, SiteKind};
 use std::sync::Arc;
@@ -286,27 +286,56 @@ impl Messenger for PlateMessenger {
     }
 
     fn postprocess(&mut self, msg: &mut Site) -> Result<(), PyroError> {
-        if !self.frame.is_vectorized() || msg.kind != SiteKind::Sample {
+        if msg.kind != SiteKind::Sample {
             return Ok(());
         }
-        let Some(found) = msg.dist.as_ref().and_then(AnyDistribution::batch_len) else {
-            return Ok(());
-        };
-        let expected: usize = msg
+        let batch = msg
             .cond_indep_stack
             .iter()
             .filter(|f| f.is_vectorized())
             .map(|f| f.size)
             .product();
-        if found != expected {
-            return Err(PyroError::BatchLength {
-                plate: self.frame.name.clone(),
-                site: msg.name.clone(),
-                expected,
-                found: Some(found),
-            });
+        let found = msg.dist.as_ref().and_then(AnyDistribution::batch_len);
+        self.check_batch(&msg.name, found, batch)
+    }
+
+    fn direct_plate(&self) -> Option<&dyn DirectPlate> {
+        Some(self)
+    }
+}
+
+impl PlateMessenger {
+    /// A vectorised plate's check of a recorded sample site: a batched distribution must have
+    /// one element per element of its enclosing vectorised plates (`batch` in all).
+    fn check_batch(
+        &self,
+        site: &Name,
+        found: Option<usize>,
+        batch: usize,
+    ) -> Result<(), PyroError> {
+        match found {
+            Some(found) if self.frame.is_vectorized() && found != batch => {
+                Err(PyroError::BatchLength {
+                    plate: self.frame.name.clone(),
+                    site: site.clone(),
+                    expected: batch,
+                    found: Some(found),
+                })
+            }
+            _ => Ok(()),
         }
-        Ok(())
+    }
+}
+
+impl DirectPlate for PlateMessenger {
+    fn frame(&self) -> &Frame {
+        &self.frame
+    }
+    fn scale(&self) -> f64 {
+        self.scale
+    }
+    fn check(&self, site: &dyn DirectSite, batch: usize) -> Result<(), PyroError> {
+        self.check_batch(site.name(), site.batch_len(), batch)
     }
 }
 
@@ -347,6 +376,9 @@ impl DirectSite for IndexSite<'_> {
     }
     fn infer(&self) -> InferConfig {
         index_infer()
+    }
+    fn batch_len(&self) -> Option<usize> {
+        None
     }
 }
 

@@ -59,6 +59,9 @@ impl<D: Distribution + Into<AnyDistribution>> DirectSite for Given<'_, D> {
     fn distribution(&self) -> AnyDistribution {
         self.dist.clone().into()
     }
+    fn batch_len(&self) -> Option<usize> {
+        self.dist.batch_len()
+    }
 }
 
 /// Draws a value for the latent site `name` from `dist`, through the handler stack.

@@ -2,10 +2,11 @@
 
 use crate::error::PyroError;
 use pyro_distributions::{AnyDistribution, Value};
-use pyro_trace::{InferConfig, Name, Site, SiteKind};
+use pyro_trace::{Frame, InferConfig, Name, Site, SiteKind, TraceError};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
-use std::cell::RefCell;
+use smallvec::SmallVec;
+use std::cell::{RefCell, RefMut};
 use std::rc::Rc;
 
 /// The random-number generator of the default draw: portable (same draws on every machine) and
@@ -48,12 +49,34 @@ pub trait Messenger: 'static {
     /// A shortcut for sample sites, offered by a handler that stops every sample message, draws
     /// latent values with its own [`rng`](Messenger::rng) and records the processed message in
     /// `postprocess` (the particle handler of importance sampling does). While this handler is
-    /// the innermost one, [`sample`](crate::sample) and [`observe`](crate::observe) give their
-    /// site to the sink and build no message. The sink must record the site exactly as
-    /// `postprocess` would record the message. Defaults to `None`: messages as usual.
+    /// the innermost one, or only plates' handlers are inside it (see
+    /// [`Messenger::direct_plate`]), [`sample`](crate::sample), [`observe`](crate::observe) and
+    /// plates' index sites give their site to the sink and build no message. The sink must
+    /// record the site exactly as `postprocess` would record the message
+    /// ([`DirectSite::message`] builds that message). Defaults to `None`: messages as usual.
     fn direct(&mut self) -> Option<&mut dyn DirectSink> {
         None
     }
+
+    /// For a plate's handler, whose only effect on a sample message is its frame, its scale and
+    /// a check after the message is recorded: that effect, so that sites taken directly by an
+    /// outer handler's sink can pass this handler (see [`Messenger::direct`]). Defaults to
+    /// `None`: sites under this handler go as messages.
+    fn direct_plate(&self) -> Option<&dyn DirectPlate> {
+        None
+    }
+}
+
+/// What a plate's handler does to the sample sites it encloses, for sites taken directly (see
+/// [`Messenger::direct_plate`]).
+pub trait DirectPlate {
+    /// The frame the handler puts first in a message's `cond_indep_stack`.
+    fn frame(&self) -> &Frame;
+    /// The factor the handler multiplies a message's `scale` by.
+    fn scale(&self) -> f64;
+    /// The handler's `postprocess` check of a recorded site, whose enclosing vectorised plates
+    /// have `batch` elements in all.
+    fn check(&self, site: &dyn DirectSite, batch: usize) -> Result<(), PyroError>;
 }
 
 /// A sample site handed to a [`DirectSink`] instead of sent as a message: what the handler's
@@ -73,6 +96,25 @@ pub trait DirectSite {
     fn infer(&self) -> InferConfig {
         InferConfig::default()
     }
+    /// The number of batch elements of the distribution; `None` for a single draw. Defaults to
+    /// the erased distribution's.
+    fn batch_len(&self) -> Option<usize> {
+        self.distribution().batch_len()
+    }
+    /// The factor the site's log-probability is scaled by (subsampling plates). Defaults to 1.
+    fn scale(&self) -> f64 {
+        1.0
+    }
+    /// The plates the site sits in, outermost first. Defaults to none.
+    fn frames(&self) -> Vec<Frame> {
+        Vec::new()
+    }
+
+    /// The scaled log-probability, checked as [`Site::log_prob_sum`] checks the message's.
+    fn log_prob_sum(&self) -> Result<f64, TraceError> {
+        let log_prob = TraceError::check_log_prob(self.name(), self.log_prob())?;
+        TraceError::check_scaled(self.name(), self.scale(), log_prob)
+    }
 
     /// The message the handler's `postprocess` would have been given: the site's message,
     /// stopped and done, with its value.
@@ -85,6 +127,8 @@ pub trait DirectSite {
             msg
         };
         msg.infer = self.infer();
+        msg.scale = self.scale();
+        msg.cond_indep_stack = self.frames();
         msg.stop = true;
         msg.done = true;
         msg
@@ -114,12 +158,128 @@ fn stack_entry(i: usize) -> Option<Entry> {
 }
 
 /// Runs `f` on the sink of the innermost handler, if it offers one (see [`Messenger::direct`])
-/// and is not running a hook of its own; `None` otherwise, and the site goes through
-/// [`apply_stack`].
+/// and is not running a hook of its own, or on the sink of the handler just outside a run of
+/// plates' handlers (see [`Messenger::direct_plate`]), through the plates; `None` otherwise, and
+/// the site goes through [`apply_stack`].
 pub(crate) fn with_direct<T>(f: impl FnOnce(&mut dyn DirectSink) -> T) -> Option<T> {
     let innermost = STACK.with(|s| s.borrow().last().cloned())?;
     let mut handler = innermost.try_borrow_mut().ok()?;
-    handler.direct().map(f)
+    if let Some(sink) = handler.direct() {
+        return Some(f(sink));
+    }
+    handler.direct_plate()?;
+    drop(handler);
+    let (mut f, mut out) = (Some(f), None);
+    through_plates(&mut |sink| out = f.take().map(|f| f(sink)))?;
+    out
+}
+
+/// [`with_direct`] when the innermost handlers are plates': finds the sink outside them and
+/// hands `f` a sink that passes each site through the plates.
+fn through_plates(f: &mut dyn FnMut(&mut dyn DirectSink)) -> Option<()> {
+    // Innermost first: the plates, then the handler with the sink.
+    let mut entries: SmallVec<[Entry; 4]> = SmallVec::new();
+    for i in (0..stack_depth()).rev() {
+        let entry = stack_entry(i)?;
+        let is_plate = entry.try_borrow().ok()?.direct_plate().is_some();
+        entries.push(entry);
+        if !is_plate {
+            break;
+        }
+    }
+    let mut handlers: SmallVec<[RefMut<'_, dyn Messenger>; 4]> = SmallVec::new();
+    for entry in &entries {
+        handlers.push(entry.try_borrow_mut().ok()?);
+    }
+    let (outer, plates) = handlers.split_last_mut()?;
+    let plates: SmallVec<[&dyn DirectPlate; 4]> =
+        plates.iter().filter_map(|h| h.direct_plate()).collect();
+    let sink = outer.direct()?;
+    f(&mut ThroughPlates {
+        sink,
+        plates: &plates,
+    });
+    Some(())
+}
+
+/// A sink that passes each site through plates' handlers (innermost first) to `sink`.
+struct ThroughPlates<'a> {
+    sink: &'a mut dyn DirectSink,
+    plates: &'a [&'a dyn DirectPlate],
+}
+
+impl DirectSink for ThroughPlates<'_> {
+    fn rng(&mut self) -> &mut PyroRng {
+        self.sink.rng()
+    }
+
+    /// Records the site as the message path would: the plates' frames and scales on the way
+    /// in, the sink's record, then the plates' checks from the outermost in.
+    fn record(&mut self, site: &dyn DirectSite) -> Result<(), PyroError> {
+        let enclosed = Enclosed {
+            site,
+            plates: self.plates,
+        };
+        self.sink.record(&enclosed)?;
+        let batch = self
+            .plates
+            .iter()
+            .map(|p| p.frame())
+            .filter(|f| f.is_vectorized())
+            .map(|f| f.size)
+            .product();
+        for plate in self.plates.iter().rev() {
+            plate.check(&enclosed, batch)?;
+        }
+        Ok(())
+    }
+}
+
+/// A site inside plates (innermost first).
+struct Enclosed<'a> {
+    site: &'a dyn DirectSite,
+    plates: &'a [&'a dyn DirectPlate],
+}
+
+impl DirectSite for Enclosed<'_> {
+    fn name(&self) -> &Name {
+        self.site.name()
+    }
+    fn is_observed(&self) -> bool {
+        self.site.is_observed()
+    }
+    fn log_prob(&self) -> f64 {
+        self.site.log_prob()
+    }
+    fn value(&self) -> Value {
+        self.site.value()
+    }
+    fn distribution(&self) -> AnyDistribution {
+        self.site.distribution()
+    }
+    fn infer(&self) -> InferConfig {
+        self.site.infer()
+    }
+    fn batch_len(&self) -> Option<usize> {
+        self.site.batch_len()
+    }
+    /// Multiplied by each plate's, innermost first, as the plates' handlers do to a message.
+    fn scale(&self) -> f64 {
+        self.plates
+            .iter()
+            .fold(self.site.scale(), |scale, p| scale * p.scale())
+    }
+    /// Each plate puts its frame first, innermost first: the outermost ends up first.
+    fn frames(&self) -> Vec<Frame> {
+        let mut frames: Vec<Frame> = self
+            .plates
+            .iter()
+            .rev()
+            .map(|p| p.frame().clone())
+            .collect();
+        frames.extend(self.site.frames());
+        frames
+    }
 }
 
 /// The number of handlers installed on this thread.

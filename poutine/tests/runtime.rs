@@ -446,7 +446,7 @@ impl DirectSink for Record {
     fn record(&mut self, site: &dyn DirectSite) -> Result<(), PyroError> {
         self.direct += 1;
         let msg = site.message();
-        assert_eq!(site.log_prob(), msg.log_prob_sum().unwrap());
+        assert_eq!(site.scale() * site.log_prob(), msg.log_prob_sum().unwrap());
         self.postprocess(&mut msg.clone())
     }
 }
@@ -470,6 +470,19 @@ fn the_innermost_handler_takes_sites_directly_as_it_would_take_their_messages() 
         Plate::new("given", 10)
             .subsample(vec![2, 5])
             .run(|_| Ok(()))?;
+        Plate::new("outer", 2).run(|_| {
+            Plate::new("inner", 6).subsample_size(3).run(|_| {
+                sample("w", Batched::iid(Normal::new(0.0, 1.0)?, 6)?)?;
+                Plate::new("steps", 2).for_each(|i| {
+                    observe(
+                        pyro_poutine::Name::indexed("s", i as u64),
+                        Normal::new(x, 1.0),
+                        0.5,
+                    )?;
+                    Ok(())
+                })
+            })
+        })?;
         Ok(())
     };
     let events = Rc::new(RefCell::new(Vec::new()));
@@ -492,13 +505,41 @@ fn the_innermost_handler_takes_sites_directly_as_it_would_take_their_messages() 
     let direct = run(true, false);
     let messages = run(false, false);
     let forced = run(true, true);
-    // The sample sites and the plates' index sites went to the sink; param and factor sites,
-    // and the site inside a plate (whose handler is then the innermost), went as messages.
-    assert_eq!((direct.direct, messages.direct, forced.direct), (6, 0, 0));
+    // The sample sites, inside plates or not, and the plates' index sites went to the sink;
+    // param and factor sites went as messages.
+    assert_eq!((direct.direct, messages.direct, forced.direct), (13, 0, 0));
     assert_eq!(direct.seen, messages.seen);
     assert_eq!(direct.seen, forced.seen);
-    assert_eq!(direct.seen.len(), 9);
+    assert_eq!(direct.seen.len(), 15);
+    // A site inside plates carries their frames (outermost first) and scales.
+    let w = direct
+        .seen
+        .iter()
+        .find(|s| s.contains("name: \"w\""))
+        .unwrap();
+    assert!(w.contains("scale: 2.0"), "{w}");
+    let (outer, inner) = (w.find("\"outer\"").unwrap(), w.find("\"inner\"").unwrap());
+    assert!(outer < inner, "{w}");
     // The outer handler saw none of the sites, whichever way they went.
     assert!(events.borrow().iter().all(|e| !e.starts_with("outer")));
     with_param_store(|s| s.remove("p"));
+}
+
+#[test]
+fn a_batch_that_does_not_fit_its_plates_fails_alike_taken_directly_or_not() {
+    let model = || -> Result<(), PyroError> {
+        Plate::new("outer", 2).run(|_| {
+            Plate::new("inner", 3).run(|_| {
+                sample("w", Batched::iid(Normal::new(0.0, 1.0)?, 5)?)?;
+                Ok(())
+            })
+        })
+    };
+    let direct = with_handler(Record::new(true), model);
+    let messages = with_handler(Record::new(false), model);
+    assert_eq!(direct.0.direct, 3);
+    let (a, b) = (direct.1.unwrap_err(), messages.1.unwrap_err());
+    assert_eq!(a.to_string(), b.to_string());
+    assert!(a.to_string().contains("'outer'"), "{a}");
+    assert_eq!(direct.0.seen, messages.0.seen);
 }

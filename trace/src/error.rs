@@ -79,6 +79,34 @@ impl TraceError {
         }
         Ok(log_prob)
     }
+
+    /// Scales the checked log-probability `log_prob` of site `name` by `scale`: NaN (from a NaN
+    /// or infinite scale) is an error naming the site.
+    ///
+    /// ```
+    /// use pyro_trace::{Name, TraceError};
+    ///
+    /// let y = Name::from("y");
+    /// assert_eq!(TraceError::check_scaled(&y, 2.0, -1.5), Ok(-3.0));
+    /// let err = TraceError::check_scaled(&y, 0.0, f64::NEG_INFINITY).unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "Error while computing log_prob at site 'y': scale 0 times log_prob -inf is NaN"
+    /// );
+    /// ```
+    pub fn check_scaled(name: &Name, scale: f64, log_prob: f64) -> Result<f64, TraceError> {
+        if scale == 1.0 {
+            return Ok(log_prob);
+        }
+        let total = scale * log_prob;
+        if total.is_nan() {
+            return Err(TraceError::LogProb {
+                name: name.clone(),
+                reason: format!("scale {scale} times log_prob {log_prob} is NaN"),
+            });
+        }
+        Ok(total)
+    }
 }
 
 impl std::error::Error for TraceError {}

@@ -78,16 +78,7 @@ impl Site {
             None => TraceError::check_log_prob(&self.name, dist.log_prob(value))?,
             Some(mask) => self.masked_sum(dist, value, mask)?,
         };
-        if self.scale == 1.0 {
-            return Ok(sum);
-        }
-        let total = self.scale * sum;
-        if total.is_nan() {
-            return Err(
-                self.log_prob_error(format!("scale {} times log_prob {sum} is NaN", self.scale))
-            );
-        }
-        Ok(total)
+        TraceError::check_scaled(&self.name, self.scale, sum)
     }
 
     /// The sum of the log-probabilities of the elements whose mask is `true`.
