@@ -25,6 +25,7 @@
 //! # Ok::<(), PyroError>(())
 //! ```
 
+mod direct;
 mod error;
 mod handlers;
 mod model;
@@ -33,6 +34,7 @@ mod plate;
 mod primitives;
 mod runtime;
 
+pub use direct::{DirectPlate, DirectSink, DirectSite};
 pub use error::PyroError;
 pub use handlers::block::{Block, BlockBuilder, SiteFilter, block};
 pub use handlers::condition::{Condition, condition};
@@ -52,8 +54,7 @@ pub use param_store::{ParamStore, with_param_store};
 pub use plate::{Plate, PlateIndices};
 pub use primitives::{deterministic, factor, observe, param, sample};
 pub use runtime::{
-    DirectPlate, DirectSink, DirectSite, Messenger, PyroRng, apply_stack, set_rng_seed,
-    stack_depth, with_handler, with_shared_handler,
+    Messenger, PyroRng, apply_stack, set_rng_seed, stack_depth, with_handler, with_shared_handler,
 };
 
 pub use pyro_distributions as distributions;

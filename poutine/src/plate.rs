@@ -1,7 +1,8 @@
 //! [`Plate`]: conditional independence, sequential or vectorised, with subsampling.
 
+use crate::direct::{DirectPlate, DirectSite};
 use crate::error::PyroError;
-use crate::runtime::{DirectPlate, DirectSite, Messenger, apply_stack, with_direct, with_handler};
+use crate::runtime::{Messenger, apply_stack, with_direct, with_handler};
 use pyro_distributions::{AnyDistribution, Constraint, ErasedDistribution, Rng, Value};
 use pyro_trace::{Frame, InferConfig, InferValue, Name, SUBSAMPLE_FLAG, Site, SiteKind};
 use std::sync::Arc;

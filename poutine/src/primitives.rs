@@ -1,9 +1,10 @@
 //! The primitives a model calls: [`sample`], [`observe`], [`param`], [`factor`],
 //! [`deterministic`].
 
+use crate::direct::DirectSite;
 use crate::error::PyroError;
 use crate::param_store::with_param_store;
-use crate::runtime::{DirectSite, apply_stack, stack_depth, with_default_rng, with_direct};
+use crate::runtime::{apply_stack, stack_depth, with_default_rng, with_direct};
 use pyro_distributions::{
     AnyDistribution, Constraint, Distribution, ErasedDistribution, IntoDistribution, Rng, Value,
     ValueType,

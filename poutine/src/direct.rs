@@ -1,0 +1,167 @@
+//! Sites taken directly: [`DirectSink`], [`DirectSite`] and [`DirectPlate`] (see
+//! [`Messenger::direct`](crate::Messenger::direct)).
+
+use crate::error::PyroError;
+use crate::runtime::PyroRng;
+use pyro_distributions::{AnyDistribution, Value};
+use pyro_trace::{Frame, InferConfig, Name, Site, TraceError};
+
+/// What a plate's handler does to the sample sites it encloses, for sites taken directly (see
+/// [`Messenger::direct_plate`](crate::Messenger::direct_plate)).
+pub trait DirectPlate {
+    /// The frame the handler puts first in a message's `cond_indep_stack`.
+    fn frame(&self) -> &Frame;
+    /// The factor the handler multiplies a message's `scale` by.
+    fn scale(&self) -> f64;
+    /// The handler's `postprocess` check of a recorded site, whose enclosing vectorised plates
+    /// have `batch` elements in all.
+    fn check(&self, site: &dyn DirectSite, batch: usize) -> Result<(), PyroError>;
+}
+
+/// A sample site handed to a [`DirectSink`] instead of sent as a message: what the handler's
+/// `postprocess` would have read from the message, computed only when asked for.
+pub trait DirectSite {
+    /// The site's name.
+    fn name(&self) -> &Name;
+    /// Whether the value was observed (else it was drawn from the sink's generator).
+    fn is_observed(&self) -> bool;
+    /// The unscaled, unmasked log-probability of the value (NaN is left for the sink to report).
+    fn log_prob(&self) -> f64;
+    /// The value, type-erased.
+    fn value(&self) -> Value;
+    /// The distribution, type-erased.
+    fn distribution(&self) -> AnyDistribution;
+    /// The site's `infer` configuration. Defaults to empty.
+    fn infer(&self) -> InferConfig {
+        InferConfig::default()
+    }
+    /// The number of batch elements of the distribution; `None` for a single draw. Defaults to
+    /// the erased distribution's.
+    fn batch_len(&self) -> Option<usize> {
+        self.distribution().batch_len()
+    }
+    /// The factor the site's log-probability is scaled by (subsampling plates). Defaults to 1.
+    fn scale(&self) -> f64 {
+        1.0
+    }
+    /// The plates the site sits in, outermost first. Defaults to none.
+    fn frames(&self) -> Vec<Frame> {
+        Vec::new()
+    }
+
+    /// The scaled log-probability, checked as [`Site::log_prob_sum`] checks the message's.
+    fn log_prob_sum(&self) -> Result<f64, TraceError> {
+        let log_prob = TraceError::check_log_prob(self.name(), self.log_prob())?;
+        TraceError::check_scaled(self.name(), self.scale(), log_prob)
+    }
+
+    /// The message the handler's `postprocess` would have been given: the site's message,
+    /// stopped and done, with its value.
+    fn message(&self) -> Site {
+        let mut msg = if self.is_observed() {
+            Site::observed(self.name().clone(), self.distribution(), self.value())
+        } else {
+            let mut msg = Site::sample(self.name().clone(), self.distribution());
+            msg.value = Some(self.value());
+            msg
+        };
+        msg.infer = self.infer();
+        msg.scale = self.scale();
+        msg.cond_indep_stack = self.frames();
+        msg.stop = true;
+        msg.done = true;
+        msg
+    }
+}
+
+/// Where a handler takes sample sites directly (see
+/// [`Messenger::direct`](crate::Messenger::direct)).
+pub trait DirectSink {
+    /// The generator latent values are drawn with: the handler's
+    /// [`Messenger::rng`](crate::Messenger::rng).
+    fn rng(&mut self) -> &mut PyroRng;
+
+    /// Records a sample site, as the handler's `postprocess` records the message of the same
+    /// site. An error ends the run, as an error from `postprocess` does.
+    fn record(&mut self, site: &dyn DirectSite) -> Result<(), PyroError>;
+}
+
+/// A sink that passes each site through plates' handlers (innermost first) to `sink`.
+pub(crate) struct ThroughPlates<'a> {
+    pub(crate) sink: &'a mut dyn DirectSink,
+    pub(crate) plates: &'a [&'a dyn DirectPlate],
+}
+
+impl DirectSink for ThroughPlates<'_> {
+    fn rng(&mut self) -> &mut PyroRng {
+        self.sink.rng()
+    }
+
+    /// Records the site as the message path would: the plates' frames and scales on the way
+    /// in, the sink's record, then the plates' checks from the outermost in.
+    fn record(&mut self, site: &dyn DirectSite) -> Result<(), PyroError> {
+        let enclosed = Enclosed {
+            site,
+            plates: self.plates,
+        };
+        self.sink.record(&enclosed)?;
+        let batch = self
+            .plates
+            .iter()
+            .map(|p| p.frame())
+            .filter(|f| f.is_vectorized())
+            .map(|f| f.size)
+            .product();
+        for plate in self.plates.iter().rev() {
+            plate.check(&enclosed, batch)?;
+        }
+        Ok(())
+    }
+}
+
+/// A site inside plates (innermost first).
+struct Enclosed<'a> {
+    site: &'a dyn DirectSite,
+    plates: &'a [&'a dyn DirectPlate],
+}
+
+impl DirectSite for Enclosed<'_> {
+    fn name(&self) -> &Name {
+        self.site.name()
+    }
+    fn is_observed(&self) -> bool {
+        self.site.is_observed()
+    }
+    fn log_prob(&self) -> f64 {
+        self.site.log_prob()
+    }
+    fn value(&self) -> Value {
+        self.site.value()
+    }
+    fn distribution(&self) -> AnyDistribution {
+        self.site.distribution()
+    }
+    fn infer(&self) -> InferConfig {
+        self.site.infer()
+    }
+    fn batch_len(&self) -> Option<usize> {
+        self.site.batch_len()
+    }
+    /// Multiplied by each plate's, innermost first, as the plates' handlers do to a message.
+    fn scale(&self) -> f64 {
+        self.plates
+            .iter()
+            .fold(self.site.scale(), |scale, p| scale * p.scale())
+    }
+    /// Each plate puts its frame first, innermost first: the outermost ends up first.
+    fn frames(&self) -> Vec<Frame> {
+        let mut frames: Vec<Frame> = self
+            .plates
+            .iter()
+            .rev()
+            .map(|p| p.frame().clone())
+            .collect();
+        frames.extend(self.site.frames());
+        frames
+    }
+}
