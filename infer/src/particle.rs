@@ -155,7 +155,8 @@ impl Recorder for SiteRecorder {
         )
     }
     fn start(&mut self) {
-        self.values.clear();
+        self.values.iter_mut().for_each(|v| *v = None);
+        // Empty only after the last run's values were taken.
         self.values.resize(self.names.sites(), None);
     }
     fn finish<O: Send + Sync + 'static>(&mut self, _: O, _: bool) -> Result<f64, PyroError> {
