@@ -9,7 +9,7 @@ use pyro_poutine::{
 };
 use pyro_trace::TraceError;
 use rand::SeedableRng;
-use smallvec::{SmallVec, smallvec};
+use smallvec::SmallVec;
 use std::cell::{RefCell, RefMut};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -97,7 +97,7 @@ pub(crate) struct SiteRecorder {
 impl SiteRecorder {
     pub(crate) fn new(sites: Arc<[Name]>) -> Self {
         SiteRecorder {
-            values: smallvec![None; sites.len()],
+            values: SmallVec::new(),
             names: RunNames::new(sites),
             log_prob: 0.0,
         }
@@ -156,7 +156,7 @@ impl Recorder for SiteRecorder {
     }
     fn start(&mut self) {
         self.values.iter_mut().for_each(|v| *v = None);
-        // Empty only after the last run's values were taken.
+        // Empty before the first run, and after the last run's values were taken.
         self.values.resize(self.names.sites(), None);
     }
     fn finish<O: Send + Sync + 'static>(&mut self, _: O, _: bool) -> Result<f64, PyroError> {

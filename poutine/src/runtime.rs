@@ -100,16 +100,18 @@ pub(crate) fn with_direct<T>(f: impl FnOnce(&mut dyn DirectSink) -> T) -> Option
 /// [`with_direct`] when the innermost handlers are plates': finds the sink outside them and
 /// hands `f` a sink that passes each site through the plates.
 fn through_plates(f: &mut dyn FnMut(&mut dyn DirectSink)) -> Option<()> {
-    // Innermost first: the plates, then the handler with the sink.
-    let mut entries: SmallVec<[Entry; 4]> = SmallVec::new();
-    for i in (0..stack_depth()).rev() {
-        let entry = stack_entry(i)?;
-        let is_plate = entry.try_borrow().ok()?.direct_plate().is_some();
-        entries.push(entry);
-        if !is_plate {
-            break;
+    // Innermost first: the plates, then the handler with the sink, read in one pass.
+    let entries = STACK.with(|s| {
+        let mut entries: SmallVec<[Entry; 4]> = SmallVec::new();
+        for entry in s.borrow().iter().rev() {
+            let is_plate = entry.try_borrow().ok()?.direct_plate().is_some();
+            entries.push(entry.clone());
+            if !is_plate {
+                break;
+            }
         }
-    }
+        Some(entries)
+    })?;
     let mut handlers: SmallVec<[RefMut<'_, dyn Messenger>; 4]> = SmallVec::new();
     for entry in &entries {
         handlers.push(entry.try_borrow_mut().ok()?);
