@@ -1,31 +1,39 @@
-//! Streams importance sampling of a benchmark model, for profilers:
-//! `cargo run --release -p pyro-benches --example profile_importance -- [m1|m2|m2v|m3|m3v] 100000`.
+//! Streams importance sampling of a benchmark model, or runs its hand-written loop, for
+//! profilers: `cargo run --release -p pyro-benches --example profile_importance --
+//! [m1|m2|m2v|m3|m3v|m4] 100000 [hand]`.
 
-use pyro_benches::{coin, coin_data, coin_vec, linreg, linreg_data, linreg_vec, scale};
-use pyro_core::infer::{Importance, InferError, StreamingPosterior};
-use pyro_core::poutine::Name;
+use pyro_benches::*;
 
-fn main() -> Result<(), InferError> {
+fn main() {
     let args: Vec<String> = std::env::args().collect();
     let model = args.get(1).map_or("m1", String::as_str);
-    let particles: usize = args
+    let n: usize = args
         .get(2)
         .map_or(100_000, |a| a.parse().expect("a number"));
+    let hand = args.get(3).is_some_and(|a| a == "hand");
     let (xy, flips) = (linreg_data(), coin_data());
+    let beta = rand_distr::Beta::new(10.0, 10.0).expect("Beta(10, 10)");
+    let geometric = rand_distr::Geometric::new(0.3).expect("Geometric(0.3)");
     let start = std::time::Instant::now();
-    let site = |s: &'static str| [Name::from(s)];
-    let post: StreamingPosterior = match model {
-        "m1" => Importance::new(scale, particles).run_streaming((), &site("weight"))?,
-        "m2" => Importance::new(linreg, particles).run_streaming(&xy, &site("b"))?,
-        "m2v" => Importance::new(linreg_vec, particles).run_streaming(&xy, &site("b"))?,
-        "m3v" => Importance::new(coin_vec, particles).run_streaming(&flips[..], &site("p"))?,
-        _ => Importance::new(coin, particles).run_streaming(&flips[..], &site("p"))?,
+    let estimate = match (model, hand) {
+        ("m1", false) => library(scale, (), "weight", n),
+        ("m1", true) => by_hand(n, scale_by_hand),
+        ("m2", false) => library(linreg, &xy, "b", n),
+        ("m2v", false) => library(linreg_vec, &xy, "b", n),
+        ("m2" | "m2v", true) => by_hand(n, |r| linreg_by_hand(r, &xy)),
+        ("m3", false) => library(coin, &flips[..], "p", n),
+        ("m3v", false) => library(coin_vec, &flips[..], "p", n),
+        ("m3" | "m3v", true) => by_hand(n, |r| coin_by_hand(r, &beta, &flips)),
+        ("m4", false) => library(random_walk, (), "n", n),
+        ("m4", true) => by_hand(n, |r| random_walk_by_hand(r, &geometric)),
+        _ => panic!("unknown model {model}: expected m1, m2, m2v, m3, m3v or m4"),
     };
     let elapsed = start.elapsed();
     println!(
-        "{model}: {particles} particles in {elapsed:?} ({:.3e} per second); log evidence {:.4}",
-        particles as f64 / elapsed.as_secs_f64(),
-        post.log_normalizer()?
+        "{model}{}: {n} particles in {elapsed:?} ({:.3e} per second); mean {:.4}, log evidence {:.4}",
+        if hand { " by hand" } else { "" },
+        n as f64 / elapsed.as_secs_f64(),
+        estimate.mean,
+        estimate.log_evidence
     );
-    Ok(())
 }

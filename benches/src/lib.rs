@@ -3,9 +3,12 @@
 //! benchmarks measure overhead against). `cargo xtask bench` runs the benchmarks in `benches/`.
 
 use pyro_core::distributions::{Batched, Bernoulli, Beta, Geometric, HalfNormal, Normal};
-use pyro_core::poutine::{Name, Plate, PyroError, observe, sample};
-use pyro_core::rand::RngExt;
+use pyro_core::infer::Importance;
+use pyro_core::poutine::{Model, Name, Plate, PyroError, observe, sample};
+use pyro_core::rand::rngs::Xoshiro256PlusPlus;
+use pyro_core::rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
+use rayon::prelude::*;
 
 /// `ln(sqrt(2 pi))`.
 const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
@@ -192,5 +195,71 @@ pub fn random_walk_by_hand<R: pyro_core::rand::Rng + ?Sized>(
         value: n as f64,
         log_prior,
         log_lik: -0.5 * r * r - LN_SQRT_2PI,
+    }
+}
+
+/// Particles per chunk of the hand-written loop: the library's chunking, so both spread work
+/// over threads the same way.
+pub const CHUNK: usize = 256;
+
+/// What a streaming run estimated.
+#[derive(Clone, Copy, Debug)]
+pub struct Estimate {
+    /// The posterior mean of the reported quantity.
+    pub mean: f64,
+    /// The log evidence.
+    pub log_evidence: f64,
+}
+
+/// The library's streaming importance sampler (prior proposal) on `model`, reporting `site`.
+pub fn library<A, M>(model: M, args: A, site: &'static str, particles: usize) -> Estimate
+where
+    A: Clone + Send + Sync,
+    M: Model<A> + Sync,
+    M::Output: Send + Sync + 'static,
+{
+    let post = Importance::new(model, particles)
+        .run_streaming(args, &[Name::from(site)])
+        .expect("the benchmark model runs");
+    Estimate {
+        mean: post.mean(&Name::from(site)).expect("mean")[0],
+        log_evidence: post.log_normalizer().expect("log evidence"),
+    }
+}
+
+/// The hand-written loop: per particle a generator seeded from the particle index, one run, and
+/// a log-sum-exp / weighted-mean accumulator per chunk, merged in order.
+pub fn by_hand(
+    particles: usize,
+    run: impl Fn(&mut Xoshiro256PlusPlus) -> HandRun + Sync,
+) -> Estimate {
+    let chunks: Vec<(f64, f64, f64)> = (0..particles.div_ceil(CHUNK))
+        .into_par_iter()
+        .map(|c| {
+            let (mut max, mut sum, mut sum_x) = (f64::NEG_INFINITY, 0.0, 0.0);
+            for i in c * CHUNK..((c + 1) * CHUNK).min(particles) {
+                let mut rng = Xoshiro256PlusPlus::seed_from_u64(i as u64);
+                let r = run(&mut rng);
+                if r.log_lik > max {
+                    let f = (max - r.log_lik).exp();
+                    sum *= f;
+                    sum_x *= f;
+                    max = r.log_lik;
+                }
+                let w = (r.log_lik - max).exp();
+                sum += w;
+                sum_x += w * r.value;
+            }
+            (max, sum, sum_x)
+        })
+        .collect();
+    let max = chunks.iter().map(|c| c.0).fold(f64::NEG_INFINITY, f64::max);
+    let (sum, sum_x) = chunks.iter().fold((0.0, 0.0), |(s, sx), c| {
+        let f = (c.0 - max).exp();
+        (s + c.1 * f, sx + c.2 * f)
+    });
+    Estimate {
+        mean: sum_x / sum,
+        log_evidence: max + sum.ln() - (particles as f64).ln(),
     }
 }

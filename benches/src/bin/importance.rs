@@ -10,19 +10,10 @@
 //! `target/bench/importance.json`.
 
 use pyro_benches::*;
-use pyro_core::infer::Importance;
-use pyro_core::poutine::{Model, Name};
-use pyro_core::rand::SeedableRng;
-use pyro_core::rand::rngs::Xoshiro256PlusPlus;
-use rayon::prelude::*;
 use serde_json::json;
 use std::time::Instant;
 
-/// Particles per chunk of the hand-written loop: the library's chunking, so both spread work
-/// over threads the same way.
-const CHUNK: usize = 256;
-
-/// One run's figures.
+/// One timed run's figures.
 #[derive(Clone, Copy)]
 struct Run {
     seconds: f64,
@@ -30,57 +21,14 @@ struct Run {
     log_evidence: f64,
 }
 
-/// The library's streaming importance sampler on `model`, reporting `site`.
-fn library<A, M>(model: M, args: A, site: &'static str, particles: usize) -> Run
-where
-    A: Clone + Send + Sync,
-    M: Model<A> + Sync + Clone,
-    M::Output: Send + Sync + 'static,
-{
+/// Times `f`.
+fn timed(f: impl FnOnce() -> Estimate) -> Run {
     let start = Instant::now();
-    let post = Importance::new(model, particles)
-        .run_streaming(args, &[Name::from(site)])
-        .expect("the benchmark model runs");
+    let e = f();
     Run {
         seconds: start.elapsed().as_secs_f64(),
-        mean: post.mean(&Name::from(site)).expect("mean")[0],
-        log_evidence: post.log_normalizer().expect("log evidence"),
-    }
-}
-
-/// The hand-written loop: per particle a generator seeded from the particle index, one run, and
-/// a log-sum-exp / weighted-mean accumulator per chunk, merged in order.
-fn by_hand(particles: usize, run: impl Fn(&mut Xoshiro256PlusPlus) -> HandRun + Sync) -> Run {
-    let start = Instant::now();
-    let chunks: Vec<(f64, f64, f64)> = (0..particles.div_ceil(CHUNK))
-        .into_par_iter()
-        .map(|c| {
-            let (mut max, mut sum, mut sum_x) = (f64::NEG_INFINITY, 0.0, 0.0);
-            for i in c * CHUNK..((c + 1) * CHUNK).min(particles) {
-                let mut rng = Xoshiro256PlusPlus::seed_from_u64(i as u64);
-                let r = run(&mut rng);
-                if r.log_lik > max {
-                    let f = (max - r.log_lik).exp();
-                    sum *= f;
-                    sum_x *= f;
-                    max = r.log_lik;
-                }
-                let w = (r.log_lik - max).exp();
-                sum += w;
-                sum_x += w * r.value;
-            }
-            (max, sum, sum_x)
-        })
-        .collect();
-    let max = chunks.iter().map(|c| c.0).fold(f64::NEG_INFINITY, f64::max);
-    let (sum, sum_x) = chunks.iter().fold((0.0, 0.0), |(s, sx), c| {
-        let f = (c.0 - max).exp();
-        (s + c.1 * f, sx + c.2 * f)
-    });
-    Run {
-        seconds: start.elapsed().as_secs_f64(),
-        mean: sum_x / sum,
-        log_evidence: max + sum.ln() - (particles as f64).ln(),
+        mean: e.mean,
+        log_evidence: e.log_evidence,
     }
 }
 
@@ -117,8 +65,8 @@ struct Bench {
     particles: usize,
     exact_mean: Option<f64>,
     exact_log_evidence: Option<f64>,
-    library: Box<dyn Fn(usize) -> Run + Sync>,
-    by_hand: Box<dyn Fn(usize) -> Run + Sync>,
+    library: Box<dyn Fn(usize) -> Estimate + Sync>,
+    by_hand: Box<dyn Fn(usize) -> Estimate + Sync>,
 }
 
 fn benches() -> Vec<Bench> {
@@ -240,10 +188,10 @@ fn main() {
         let n = if quick { b.particles / 50 } else { b.particles };
         let repeats: Vec<Repeat> = (0..REPEATS)
             .map(|_| Repeat {
-                lib1: one.install(|| (b.library)(n)),
-                hand1: one.install(|| (b.by_hand)(n)),
-                liball: every.install(|| (b.library)(n)),
-                handall: every.install(|| (b.by_hand)(n)),
+                lib1: one.install(|| timed(|| (b.library)(n))),
+                hand1: one.install(|| timed(|| (b.by_hand)(n))),
+                liball: every.install(|| timed(|| (b.library)(n))),
+                handall: every.install(|| timed(|| (b.by_hand)(n))),
             })
             .collect();
         let med = |f: &dyn Fn(&Repeat) -> f64| median(repeats.iter().map(f).collect());
