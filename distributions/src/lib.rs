@@ -43,6 +43,7 @@ mod constraint;
 mod distribution;
 mod error;
 mod families;
+mod memo;
 mod special;
 #[cfg(test)]
 mod testing;

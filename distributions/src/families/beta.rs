@@ -3,6 +3,7 @@
 use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution};
 use crate::error::{self, ParamError};
+use crate::memo::Memo;
 use crate::special::ln_beta;
 use rand::{Rng, RngExt};
 
@@ -34,7 +35,7 @@ const BELOW_ONE: f64 = 1.0 - f64::EPSILON / 2.0;
 /// assert!(Beta::new(2.0, -1.0).is_err());
 /// # Ok::<(), pyro_distributions::ParamError>(())
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Beta {
     concentration1: f64,
     concentration0: f64,
@@ -42,8 +43,8 @@ pub struct Beta {
     a_m1: f64,
     /// `concentration0 - 1`.
     b_m1: f64,
-    /// `-ln B(concentration1, concentration0)`.
-    log_norm: f64,
+    /// `-ln B(concentration1, concentration0)`, computed when first scored.
+    log_norm: Memo,
     sampler: rand_distr::Beta<f64>,
 }
 
@@ -61,7 +62,7 @@ impl Beta {
             concentration0: b,
             a_m1: a - 1.0,
             b_m1: b - 1.0,
-            log_norm: -ln_beta(a, b),
+            log_norm: Memo::new(),
             sampler,
         })
     }
@@ -74,6 +75,12 @@ impl Beta {
     /// The exponent of `1 - x` plus one (`beta`).
     pub fn concentration0(&self) -> f64 {
         self.concentration0
+    }
+
+    /// `-ln B(concentration1, concentration0)`.
+    fn log_norm(&self) -> f64 {
+        self.log_norm
+            .get_or(|| -ln_beta(self.concentration1, self.concentration0))
     }
 }
 
@@ -94,7 +101,7 @@ impl Distribution for Beta {
     fn log_prob(&self, x: &f64) -> f64 {
         let x = *x;
         if x > 0.0 && x < 1.0 {
-            self.a_m1 * x.ln() + self.b_m1 * (-x).ln_1p() + self.log_norm
+            self.a_m1 * x.ln() + self.b_m1 * (-x).ln_1p() + self.log_norm()
         } else if x == 0.0 || x == 1.0 {
             // (e - 1) ln t at t -> 0+ for the exponent at this end, without 0 * -inf = NaN; the
             // other end's factor is 1.
@@ -102,7 +109,7 @@ impl Distribution for Beta {
             if e_m1 < 0.0 {
                 f64::INFINITY
             } else if e_m1 == 0.0 {
-                self.log_norm
+                self.log_norm()
             } else {
                 f64::NEG_INFINITY
             }

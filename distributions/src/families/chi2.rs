@@ -3,6 +3,7 @@
 use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution};
 use crate::error::{self, ParamError};
+use crate::memo::Memo;
 use crate::special::ln_gamma;
 use rand::{Rng, RngExt};
 
@@ -27,11 +28,11 @@ use rand::{Rng, RngExt};
 /// assert!(Chi2::new(0.0).is_err());
 /// # Ok::<(), pyro_distributions::ParamError>(())
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Chi2 {
     df: f64,
-    /// `-(df / 2) ln 2 - ln Gamma(df / 2)`.
-    log_norm: f64,
+    /// `-(df / 2) ln 2 - ln Gamma(df / 2)`, computed when first scored.
+    log_norm: Memo,
     /// `df / 2 - 1`.
     half_df_m1: f64,
     sampler: rand_distr::ChiSquared<f64>,
@@ -48,7 +49,7 @@ impl Chi2 {
         let k = 0.5 * df;
         Ok(Chi2 {
             df,
-            log_norm: -k * std::f64::consts::LN_2 - ln_gamma(k),
+            log_norm: Memo::new(),
             half_df_m1: k - 1.0,
             sampler,
         })
@@ -57,6 +58,12 @@ impl Chi2 {
     /// The degrees of freedom.
     pub fn df(&self) -> f64 {
         self.df
+    }
+
+    /// The log normalising constant.
+    fn log_norm(&self) -> f64 {
+        self.log_norm
+            .get_or(|| -0.5 * self.df * std::f64::consts::LN_2 - ln_gamma(0.5 * self.df))
     }
 }
 
@@ -76,13 +83,13 @@ impl Distribution for Chi2 {
     fn log_prob(&self, x: &f64) -> f64 {
         let x = *x;
         if x > 0.0 && x < f64::INFINITY {
-            self.log_norm + self.half_df_m1 * x.ln() - 0.5 * x
+            self.log_norm() + self.half_df_m1 * x.ln() - 0.5 * x
         } else if x == 0.0 {
             // (df/2 - 1) ln x at x -> 0+, without the NaN of 0 * -inf.
             if self.half_df_m1 < 0.0 {
                 f64::INFINITY
             } else if self.half_df_m1 == 0.0 {
-                self.log_norm
+                self.log_norm()
             } else {
                 f64::NEG_INFINITY
             }

@@ -3,6 +3,7 @@
 use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution};
 use crate::error::{self, ParamError};
+use crate::memo::Memo;
 use crate::special::ln_gamma;
 use rand::{Rng, RngExt};
 
@@ -29,12 +30,12 @@ use rand::{Rng, RngExt};
 /// assert!(Gamma::new(0.0, 1.0).is_err());
 /// # Ok::<(), pyro_distributions::ParamError>(())
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Gamma {
     concentration: f64,
     rate: f64,
-    /// `concentration ln(rate) - ln Gamma(concentration)`.
-    log_norm: f64,
+    /// `concentration ln(rate) - ln Gamma(concentration)`, computed when first scored.
+    log_norm: Memo,
     /// `concentration - 1`.
     shape_m1: f64,
     sampler: rand_distr::Gamma<f64>,
@@ -52,7 +53,7 @@ impl Gamma {
         Ok(Gamma {
             concentration,
             rate,
-            log_norm: concentration * rate.ln() - ln_gamma(concentration),
+            log_norm: Memo::new(),
             shape_m1: concentration - 1.0,
             sampler,
         })
@@ -66,6 +67,12 @@ impl Gamma {
     /// The inverse scale.
     pub fn rate(&self) -> f64 {
         self.rate
+    }
+
+    /// The log normalising constant.
+    fn log_norm(&self) -> f64 {
+        self.log_norm
+            .get_or(|| self.concentration * self.rate.ln() - ln_gamma(self.concentration))
     }
 }
 
@@ -86,13 +93,13 @@ impl Distribution for Gamma {
     fn log_prob(&self, x: &f64) -> f64 {
         let x = *x;
         if x > 0.0 && x < f64::INFINITY {
-            self.log_norm + self.shape_m1 * x.ln() - self.rate * x
+            self.log_norm() + self.shape_m1 * x.ln() - self.rate * x
         } else if x == 0.0 {
             // (concentration - 1) ln x at x -> 0+, without the NaN of 0 * -inf.
             if self.shape_m1 < 0.0 {
                 f64::INFINITY
             } else if self.shape_m1 == 0.0 {
-                self.log_norm
+                self.log_norm()
             } else {
                 f64::NEG_INFINITY
             }

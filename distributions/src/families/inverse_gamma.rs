@@ -3,6 +3,7 @@
 use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution};
 use crate::error::{self, ParamError};
+use crate::memo::Memo;
 use crate::special::ln_gamma;
 use rand::{Rng, RngExt};
 
@@ -31,12 +32,12 @@ use rand::{Rng, RngExt};
 /// assert_eq!(InverseGamma::new(0.5, 1.0)?.mean(), Some(f64::INFINITY));
 /// # Ok::<(), pyro_distributions::ParamError>(())
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct InverseGamma {
     concentration: f64,
     rate: f64,
-    /// `concentration ln(rate) - ln Gamma(concentration)`.
-    log_norm: f64,
+    /// `concentration ln(rate) - ln Gamma(concentration)`, computed when first scored.
+    log_norm: Memo,
     /// `-(concentration + 1)`.
     neg_shape_p1: f64,
     /// `Gamma(concentration, 1)`; a draw is `rate / g`.
@@ -61,7 +62,7 @@ impl InverseGamma {
         Ok(InverseGamma {
             concentration,
             rate,
-            log_norm: concentration * rate.ln() - ln_gamma(concentration),
+            log_norm: Memo::new(),
             neg_shape_p1: -(concentration + 1.0),
             sampler,
         })
@@ -75,6 +76,12 @@ impl InverseGamma {
     /// The scale of the draws (the rate of their reciprocals).
     pub fn rate(&self) -> f64 {
         self.rate
+    }
+
+    /// The log normalising constant.
+    fn log_norm(&self) -> f64 {
+        self.log_norm
+            .get_or(|| self.concentration * self.rate.ln() - ln_gamma(self.concentration))
     }
 }
 
@@ -95,7 +102,7 @@ impl Distribution for InverseGamma {
     fn log_prob(&self, x: &f64) -> f64 {
         let x = *x;
         if x > 0.0 && x < f64::INFINITY {
-            self.log_norm + self.neg_shape_p1 * x.ln() - self.rate / x
+            self.log_norm() + self.neg_shape_p1 * x.ln() - self.rate / x
         } else {
             f64::NEG_INFINITY
         }
