@@ -57,14 +57,15 @@ pub trait Distribution: Clone + Debug + Send + Sync + 'static {
     }
 
     /// `sum_i log_prob(values[i])`: the score of iid draws. A family may override it to compute
-    /// parameter-only terms once; the result must equal the element-by-element sum.
+    /// parameter-only terms once; the result must equal the element-by-element sum up to
+    /// rounding.
     fn log_prob_iid(&self, values: &[Self::Value]) -> f64 {
         values.iter().map(|x| self.log_prob(x)).sum()
     }
 
     /// `sum_i dists[i].log_prob(values[i])`: the score of a batch with per-element parameters. A
     /// family may override it to share work between elements; the result must equal the
-    /// element-by-element sum.
+    /// element-by-element sum up to rounding.
     fn log_prob_batch(dists: &[Self], values: &[Self::Value]) -> f64 {
         dists.iter().zip(values).map(|(d, x)| d.log_prob(x)).sum()
     }
