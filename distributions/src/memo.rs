@@ -21,6 +21,11 @@ impl Memo {
         Memo(AtomicU64::new(EMPTY))
     }
 
+    /// A memo that already holds `value` (when the constructor had it for free).
+    pub(crate) fn known(value: f64) -> Self {
+        Memo(AtomicU64::new(value.to_bits()))
+    }
+
     /// The kept value, computed by `f` if this is its first use.
     #[inline]
     pub(crate) fn get_or(&self, f: impl FnOnce() -> f64) -> f64 {
@@ -72,5 +77,6 @@ mod tests {
         assert_eq!(get(&memo.clone()), -1.5);
         assert_eq!(calls.get(), 1);
         assert_eq!(Memo::new().get_or(|| 2.0), 2.0);
+        assert_eq!(Memo::known(3.0).get_or(|| 2.0), 3.0);
     }
 }
