@@ -294,6 +294,7 @@ fn ess(stats: &WeightedStats) -> Result<f64, InferError> {
 
 /// Appends the elements of a numeric value to `out`.
 fn append_reals(site: &Name, v: &Value, out: &mut Vec<f64>) -> Result<(), InferError> {
+    let start = out.len();
     match v {
         Value::Real(x) => out.push(*x),
         Value::Int(k) => out.push(*k as f64),
@@ -302,7 +303,7 @@ fn append_reals(site: &Name, v: &Value, out: &mut Vec<f64>) -> Result<(), InferE
         Value::Ints(ks) => out.extend(ks.iter().map(|&k| k as f64)),
         Value::Bools(bs) => out.extend(bs.iter().map(|&b| f64::from(u8::from(b)))),
     }
-    if out.iter().any(|x| x.is_nan()) {
+    if out[start..].iter().any(|x| x.is_nan()) {
         return Err(InferError::BadValue {
             site: site.clone(),
             reason: "the value is NaN".into(),
