@@ -40,6 +40,13 @@ enum Repr<D> {
 
 const FAMILY: &str = "Batched";
 
+/// An element's constructor error, with the element index added to the parameter name.
+#[cold]
+fn element_error(mut e: ParamError, i: usize) -> ParamError {
+    e.param = format!("{}[{i}]", e.param);
+    e
+}
+
 impl<D: Distribution> Batched<D> {
     /// `n` independent draws of `dist`. Errors when `n` is zero.
     pub fn iid(dist: D, n: usize) -> Result<Self, ParamError> {
@@ -71,10 +78,10 @@ impl<D: Distribution> Batched<D> {
         // step by step.
         let mut dists = Vec::with_capacity(n);
         for i in 0..n {
-            dists.push(make(i).map_err(|mut e| {
-                e.param = format!("{}[{i}]", e.param);
-                e
-            })?);
+            match make(i) {
+                Ok(d) => dists.push(d),
+                Err(e) => return Err(element_error(e, i)),
+            }
         }
         Self::per_element(dists)
     }
