@@ -99,7 +99,11 @@ impl Distribution for Bernoulli {
 
     /// Counts the `true`s: each log-probability is taken once and multiplied by its count.
     fn log_prob_iid(&self, values: &[bool]) -> f64 {
-        let ones = values.iter().filter(|&&x| x).count();
+        // Counted in u32 (which vectorises), in chunks short enough not to overflow.
+        let ones: usize = values
+            .chunks(1 << 31)
+            .map(|c| c.iter().map(|&x| u32::from(x)).sum::<u32>() as usize)
+            .sum();
         let zeros = values.len() - ones;
         // A count of zero adds nothing, even against a log-probability of -inf.
         let term = |count: usize, log_prob: &dyn Fn() -> f64| match count {
