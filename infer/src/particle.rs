@@ -155,9 +155,14 @@ impl Recorder for SiteRecorder {
         )
     }
     fn start(&mut self) {
-        self.values.iter_mut().for_each(|v| *v = None);
-        // Empty before the first run, and after the last run's values were taken.
-        self.values.resize(self.names.sites(), None);
+        let sites = self.names.sites();
+        if self.values.len() == sites {
+            self.values.iter_mut().for_each(|v| *v = None);
+        } else {
+            // Empty before the first run, and after the last run's values were taken.
+            self.values.clear();
+            self.values.resize(sites, None);
+        }
     }
     fn finish<O: Send + Sync + 'static>(&mut self, _: O, _: bool) -> Result<f64, PyroError> {
         self.names.finish();
