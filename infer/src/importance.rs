@@ -2,12 +2,10 @@
 
 use crate::accumulate::WeightedStats;
 use crate::error::InferError;
-use crate::particle::{
-    Prior, Proposal, Recorder, SiteRecorder, SiteValues, TraceRecorder, Workspace,
-};
+use crate::particle::{Prior, Proposal, Recorder, TraceParticle, Workspace};
 use indicatif::{ProgressBar, ProgressStyle};
 use pyro_poutine::distributions::Value;
-use pyro_poutine::{Model, Name, Trace};
+use pyro_poutine::{Model, Name, SiteValues, Trace, Weigher};
 use rayon::prelude::*;
 use std::ops::Range;
 use std::sync::Arc;
@@ -331,7 +329,7 @@ impl<M, G> Importance<M, G> {
     {
         match &self.keep_sites {
             None => {
-                let recorder = TraceRecorder::default;
+                let recorder = TraceParticle::default;
                 let p = self.fold(args, recorder, |_, _, _| Ok(()), true)?;
                 Ok(Posterior {
                     log_weights: p.log_weights,
@@ -341,7 +339,7 @@ impl<M, G> Importance<M, G> {
                 })
             }
             Some(sites) => {
-                let recorder = || SiteRecorder::new(sites.clone());
+                let recorder = || Weigher::new(sites.clone());
                 let p = self.fold(args, recorder, |_, _, _| Ok(()), true)?;
                 Ok(Posterior {
                     log_weights: p.log_weights,
@@ -372,7 +370,7 @@ impl<M, G> Importance<M, G> {
     {
         let names: Arc<[Name]> = sites.into();
         let layout = std::sync::OnceLock::new();
-        let recorder = || SiteRecorder::new(names.clone());
+        let recorder = || Weigher::new(names.clone());
         let particles = self.fold(
             args,
             recorder,

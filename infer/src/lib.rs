@@ -32,7 +32,6 @@ mod importance;
 mod marginal;
 mod particle;
 mod predictive;
-mod run_names;
 pub(crate) mod seeding;
 
 pub use error::InferError;

@@ -1,49 +1,29 @@
 //! One particle's run: the handler it runs under, what it records, and the proposals.
 
-use crate::run_names::RunNames;
 use crate::seeding::particle_seed;
-use pyro_poutine::distributions::Value;
 use pyro_poutine::{
-    DirectSink, DirectSite, Handler, Messenger, Model, Name, PyroError, PyroRng, Replay, Site,
-    SiteKind, Trace, Tracer, with_shared_handler,
+    DirectSink, DirectSite, Handler, Messenger, Model, PyroError, PyroRng, Replay, Site,
+    SiteValues, Trace, Tracer, Weigher, with_shared_handler,
 };
-use pyro_trace::TraceError;
 use rand::SeedableRng;
-use smallvec::SmallVec;
 use std::cell::{RefCell, RefMut};
 use std::rc::Rc;
-use std::sync::Arc;
 
-/// One particle's values of the chosen sites, in the order of their names (inline for up to four
-/// sites).
-pub(crate) type SiteValues = SmallVec<[Option<Value>; 4]>;
-
-/// What a particle records as its messages pass, and how its log-probabilities are summed. A
-/// recorder is reused by the particles of a chunk, so its buffers are allocated once.
+/// The handler a particle runs under: it hides the particle's sites from every outer handler (as
+/// `block` does), provides the particle's generator (as `seed` does), and records what is kept.
+/// A handler is reused by the particles of a chunk, so its buffers are allocated once.
 #[doc(hidden)]
-pub trait Recorder: Send + 'static {
+pub trait Recorder: 'static {
     /// What is kept per particle.
     type Kept: Send + Default;
-    /// Records a processed message.
-    fn record(&mut self, msg: &mut Site, observed_only: bool) -> Result<(), PyroError>;
-    /// Records a site handed over without a message (see [`DirectSink`]); by default, as its
-    /// message.
-    fn record_direct(
-        &mut self,
-        site: &dyn DirectSite,
-        observed_only: bool,
-    ) -> Result<(), PyroError> {
-        self.record(&mut site.message(), observed_only)
-    }
-    /// Readies the recorder for a run: forgets what the last run kept.
-    fn start(&mut self);
+    /// Readies the handler for a run seeded with `seed`, weighing only the observed sites if
+    /// `observed_only`; forgets what the last run kept.
+    fn start(&mut self, seed: u64, observed_only: bool);
+    /// Runs `body` with `handler` installed.
+    fn install<T>(handler: &Rc<RefCell<Self>>, body: impl FnOnce() -> T) -> T;
     /// Ends a successful run that returned `output` and returns its log-probability sum. What the
     /// run kept stays in [`Recorder::kept`] until the next run starts.
-    fn finish<O: Send + Sync + 'static>(
-        &mut self,
-        output: O,
-        observed_only: bool,
-    ) -> Result<f64, PyroError>;
+    fn finish<O: Send + Sync + 'static>(&mut self, output: O) -> Result<f64, PyroError>;
     /// What the last finished run kept (taken out of it by the caller that keeps it).
     fn kept(&mut self) -> &mut Self::Kept;
     /// Forgets a failed run.
@@ -51,28 +31,62 @@ pub trait Recorder: Send + 'static {
 }
 
 /// Records the whole trace; the sum is the trace's `log_prob_sum`.
-#[derive(Default)]
-pub(crate) struct TraceRecorder {
+pub(crate) struct TraceParticle {
+    rng: PyroRng,
+    observed_only: bool,
     tracer: Tracer,
     trace: Trace,
 }
 
-impl Recorder for TraceRecorder {
-    type Kept = Trace;
-    fn record(&mut self, msg: &mut Site, _: bool) -> Result<(), PyroError> {
+impl Default for TraceParticle {
+    fn default() -> Self {
+        TraceParticle {
+            rng: PyroRng::seed_from_u64(0),
+            observed_only: false,
+            tracer: Tracer::new(),
+            trace: Trace::default(),
+        }
+    }
+}
+
+impl Messenger for TraceParticle {
+    fn process(&mut self, msg: &mut Site) -> Result<(), PyroError> {
+        msg.stop = true;
+        Ok(())
+    }
+    fn postprocess(&mut self, msg: &mut Site) -> Result<(), PyroError> {
         self.tracer.postprocess(msg)
     }
-    fn record_direct(&mut self, site: &dyn DirectSite, _: bool) -> Result<(), PyroError> {
+    fn rng(&mut self) -> Option<&mut PyroRng> {
+        Some(&mut self.rng)
+    }
+    fn direct(&mut self) -> Option<&mut dyn DirectSink> {
+        Some(self)
+    }
+}
+
+impl DirectSink for TraceParticle {
+    fn rng(&mut self) -> &mut PyroRng {
+        &mut self.rng
+    }
+    fn record(&mut self, site: &dyn DirectSite) -> Result<(), PyroError> {
         self.tracer.add(site.message())
     }
-    fn start(&mut self) {}
-    fn finish<O: Send + Sync + 'static>(
-        &mut self,
-        output: O,
-        observed_only: bool,
-    ) -> Result<f64, PyroError> {
+}
+
+impl Recorder for TraceParticle {
+    type Kept = Trace;
+    fn start(&mut self, seed: u64, observed_only: bool) {
+        self.rng = PyroRng::seed_from_u64(seed);
+        self.observed_only = observed_only;
+    }
+    fn install<T>(handler: &Rc<RefCell<Self>>, body: impl FnOnce() -> T) -> T {
+        with_shared_handler(handler, body)
+    }
+    fn finish<O: Send + Sync + 'static>(&mut self, output: O) -> Result<f64, PyroError> {
         self.trace = std::mem::take(&mut self.tracer).into_trace();
         self.trace.set_output(output);
+        let observed_only = self.observed_only;
         Ok(self
             .trace
             .log_prob_sum(|s| !observed_only || s.is_observed)?)
@@ -85,144 +99,36 @@ impl Recorder for TraceRecorder {
     }
 }
 
-/// Sums the log-probabilities as the messages pass and keeps the values of chosen sites, without
-/// building a trace. It sums in message order from 0, exactly as `Trace::log_prob_sum` does, and
-/// refuses duplicate sample names as a trace would, so both recorders give identical weights.
-pub(crate) struct SiteRecorder {
-    names: RunNames,
-    values: SiteValues,
-    log_prob: f64,
-}
-
-impl SiteRecorder {
-    pub(crate) fn new(sites: Arc<[Name]>) -> Self {
-        SiteRecorder {
-            values: SmallVec::new(),
-            names: RunNames::new(sites),
-            log_prob: 0.0,
-        }
-    }
-
-    /// Records sample site `name`: checks the name, adds the log-probability (if `scored`) and
-    /// keeps the value (if the site is chosen).
-    fn visit(
-        &mut self,
-        name: &Name,
-        scored: bool,
-        log_prob: impl FnOnce() -> Result<f64, PyroError>,
-        value: impl FnOnce() -> Option<Value>,
-    ) -> Result<(), PyroError> {
-        let Ok(chosen) = self.names.visit(name) else {
-            let name = name.clone();
-            return Err(TraceError::DuplicateSite { name }.into());
-        };
-        if scored {
-            self.log_prob += log_prob()?;
-        }
-        if let Some(i) = chosen {
-            self.values[i] = value();
-        }
-        Ok(())
-    }
-}
-
-impl Recorder for SiteRecorder {
+/// Sums the log-probabilities as the sites pass and keeps the values of chosen sites, without
+/// building a trace: the weigher's sample and observe sites take the fast path.
+impl Recorder for Weigher {
     type Kept = SiteValues;
-    fn record(&mut self, msg: &mut Site, observed_only: bool) -> Result<(), PyroError> {
-        if msg.kind != SiteKind::Sample {
-            return Ok(());
-        }
-        let scored = !observed_only || msg.is_observed;
-        self.visit(
-            &msg.name,
-            scored,
-            || Ok(msg.log_prob_sum()?),
-            || msg.value.clone(),
-        )
+    fn start(&mut self, seed: u64, observed_only: bool) {
+        Weigher::start(self, seed, observed_only);
     }
-    #[inline]
-    fn record_direct(
-        &mut self,
-        site: &dyn DirectSite,
-        observed_only: bool,
-    ) -> Result<(), PyroError> {
-        let scored = !observed_only || site.is_observed();
-        self.visit(
-            site.name(),
-            scored,
-            || Ok(site.log_prob_sum()?),
-            || Some(site.value()),
-        )
+    fn install<T>(handler: &Rc<RefCell<Self>>, body: impl FnOnce() -> T) -> T {
+        Weigher::run(handler, body)
     }
-    fn start(&mut self) {
-        let sites = self.names.sites();
-        if self.values.len() == sites {
-            self.values.iter_mut().for_each(|v| *v = None);
-        } else {
-            // Empty before the first run, and after the last run's values were taken.
-            self.values.clear();
-            self.values.resize(sites, None);
-        }
-    }
-    fn finish<O: Send + Sync + 'static>(&mut self, _: O, _: bool) -> Result<f64, PyroError> {
-        self.names.finish();
-        Ok(std::mem::take(&mut self.log_prob))
+    fn finish<O: Send + Sync + 'static>(&mut self, _: O) -> Result<f64, PyroError> {
+        Ok(Weigher::finish(self))
     }
     fn kept(&mut self) -> &mut SiteValues {
-        &mut self.values
+        self.values()
     }
     fn reset(&mut self) {
-        self.names.abandon();
-        self.log_prob = 0.0;
-    }
-}
-
-/// The one handler a particle runs under: it hides the particle's messages from every outer
-/// handler (as `block` does), provides the particle's generator (as `seed` does), and records.
-struct ParticleHandler<R> {
-    rng: PyroRng,
-    recorder: R,
-    observed_only: bool,
-}
-
-impl<R: Recorder> Messenger for ParticleHandler<R> {
-    fn process(&mut self, msg: &mut Site) -> Result<(), PyroError> {
-        msg.stop = true;
-        Ok(())
-    }
-    fn postprocess(&mut self, msg: &mut Site) -> Result<(), PyroError> {
-        self.recorder.record(msg, self.observed_only)
-    }
-    fn rng(&mut self) -> Option<&mut PyroRng> {
-        Some(&mut self.rng)
-    }
-    fn direct(&mut self) -> Option<&mut dyn DirectSink> {
-        Some(self)
-    }
-}
-
-impl<R: Recorder> DirectSink for ParticleHandler<R> {
-    fn rng(&mut self) -> &mut PyroRng {
-        &mut self.rng
-    }
-    fn record(&mut self, site: &dyn DirectSite) -> Result<(), PyroError> {
-        self.recorder.record_direct(site, self.observed_only)
+        Weigher::reset(self);
     }
 }
 
 /// A particle handler installed again for each particle, without reallocating.
 pub(crate) struct Runner<R> {
-    handler: Rc<RefCell<ParticleHandler<R>>>,
+    handler: Rc<RefCell<R>>,
 }
 
 impl<R: Recorder> Runner<R> {
     pub(crate) fn new(recorder: R) -> Self {
         Runner {
-            handler: Rc::new(RefCell::new(ParticleHandler {
-                rng: PyroRng::seed_from_u64(0),
-                recorder,
-                observed_only: false,
-            })),
+            handler: Rc::new(RefCell::new(recorder)),
         }
     }
 
@@ -234,18 +140,13 @@ impl<R: Recorder> Runner<R> {
         observed_only: bool,
         body: impl FnOnce() -> Result<O, PyroError>,
     ) -> Result<f64, PyroError> {
-        {
-            let mut handler = self.handler.borrow_mut();
-            handler.rng = PyroRng::seed_from_u64(seed);
-            handler.observed_only = observed_only;
-            handler.recorder.start();
-        }
-        let out = with_shared_handler(&self.handler, body);
+        self.handler.borrow_mut().start(seed, observed_only);
+        let out = R::install(&self.handler, body);
         let mut handler = self.handler.borrow_mut();
         match out {
-            Ok(output) => handler.recorder.finish(output, observed_only),
+            Ok(output) => handler.finish(output),
             Err(e) => {
-                handler.recorder.reset();
+                handler.reset();
                 Err(e)
             }
         }
@@ -253,7 +154,7 @@ impl<R: Recorder> Runner<R> {
 
     /// What the last successful run kept.
     fn kept(&self) -> RefMut<'_, R::Kept> {
-        RefMut::map(self.handler.borrow_mut(), |h| h.recorder.kept())
+        RefMut::map(self.handler.borrow_mut(), |h| h.kept())
     }
 }
 
@@ -261,14 +162,14 @@ impl<R: Recorder> Runner<R> {
 #[doc(hidden)]
 pub struct Workspace<R> {
     model: Runner<R>,
-    guide: Runner<TraceRecorder>,
+    guide: Runner<TraceParticle>,
 }
 
 impl<R: Recorder> Workspace<R> {
     pub(crate) fn new(recorder: R) -> Self {
         Workspace {
             model: Runner::new(recorder),
-            guide: Runner::new(TraceRecorder::default()),
+            guide: Runner::new(TraceParticle::default()),
         }
     }
 

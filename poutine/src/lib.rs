@@ -32,6 +32,7 @@ mod model;
 mod param_store;
 mod plate;
 mod primitives;
+mod run_names;
 mod runtime;
 
 pub use direct::{DirectPlate, DirectSink, DirectSite};
@@ -49,6 +50,7 @@ pub use handlers::seed::{Seed, seed};
 pub use handlers::substitute::{Substitute, substitute};
 pub use handlers::trace::{Tracer, trace};
 pub use handlers::uncondition::{Uncondition, uncondition};
+pub use handlers::weigher::{SiteValues, Weigher};
 pub use model::{Handled, Handler, Model};
 pub use param_store::{ParamStore, with_param_store};
 pub use plate::{Plate, PlateIndices};

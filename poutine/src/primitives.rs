@@ -4,7 +4,7 @@
 use crate::direct::DirectSite;
 use crate::error::PyroError;
 use crate::param_store::with_param_store;
-use crate::runtime::{apply_stack, stack_depth, with_default_rng, with_direct};
+use crate::runtime::{apply_stack, stack_depth, with_default_rng, with_direct, with_weigher};
 use pyro_distributions::{
     AnyDistribution, Constraint, Distribution, ErasedDistribution, IntoDistribution, Rng, Value,
     ValueType,
@@ -95,6 +95,9 @@ where
 {
     let name = name.into();
     let dist = distribution(&name, dist)?;
+    if let Some(result) = with_weigher(|w| w.sample(&name, &dist)) {
+        return result;
+    }
     let direct = with_direct(|sink| {
         let value = dist.sample(sink.rng());
         sink.record(&Given {
@@ -138,6 +141,11 @@ where
 {
     let name = name.into();
     let dist = distribution(&name, dist)?;
+    match with_weigher(|w| w.observe(&name, &dist, &value)) {
+        Some(Ok(())) => return Ok(value),
+        Some(Err(e)) => return Err(e),
+        None => {}
+    }
     let direct = with_direct(|sink| {
         sink.record(&Given {
             name: &name,

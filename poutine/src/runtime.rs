@@ -2,11 +2,12 @@
 
 use crate::direct::{DirectPlate, DirectSink, ThroughPlates};
 use crate::error::PyroError;
+use crate::handlers::weigher::Weigher;
 use pyro_trace::{Site, SiteKind};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use smallvec::SmallVec;
-use std::cell::{RefCell, RefMut};
+use std::cell::{Cell, RefCell, RefMut};
 use std::rc::Rc;
 
 /// The random-number generator of the default draw: portable (same draws on every machine) and
@@ -73,6 +74,20 @@ type Entry = Rc<RefCell<dyn Messenger>>;
 thread_local! {
     static STACK: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
     static DEFAULT_RNG: RefCell<Option<PyroRng>> = const { RefCell::new(None) };
+    /// The innermost handler when it is a [`Weigher`] installed with [`Weigher::run`] (it is
+    /// also on the stack); `None` otherwise, and while a site is on the fast path.
+    static WEIGHER: Cell<Option<Rc<RefCell<Weigher>>>> = const { Cell::new(None) };
+}
+
+/// Runs `f` on the innermost handler if it is a [`Weigher`] installed with [`Weigher::run`] and
+/// is not already taking a site; `None` otherwise. While `f` runs the slot is empty, so a site
+/// sent from inside `f` (by a distribution's own code) goes the slow way.
+#[inline]
+pub(crate) fn with_weigher<T>(f: impl FnOnce(&mut Weigher) -> T) -> Option<T> {
+    let weigher = WEIGHER.with(Cell::take)?;
+    let out = weigher.try_borrow_mut().ok().map(|mut w| f(&mut w));
+    WEIGHER.with(|slot| slot.set(Some(weigher)));
+    out
 }
 
 /// The handler at position `i` of this thread's stack (0 is the outermost).
@@ -158,16 +173,43 @@ pub(crate) fn with_default_rng<T>(f: impl FnOnce(&mut PyroRng) -> T) -> T {
     })
 }
 
-/// Restores the stack to its length before an installation, on every exit path (including
-/// errors and panics).
+/// Restores the stack to its length before an installation, and the weigher slot to what it
+/// held, on every exit path (including errors and panics).
 struct Installed {
     depth: usize,
+    weigher: Option<Rc<RefCell<Weigher>>>,
+}
+
+impl Installed {
+    /// Pushes `entry` on the stack and puts `weigher` in the slot (`None`: the new innermost
+    /// handler is not a weigher on the fast path).
+    fn new(entry: Entry, weigher: Option<Rc<RefCell<Weigher>>>) -> Self {
+        let depth = STACK.with(|s| {
+            let mut s = s.borrow_mut();
+            s.push(entry);
+            s.len() - 1
+        });
+        let weigher = WEIGHER.with(|slot| slot.replace(weigher));
+        Installed { depth, weigher }
+    }
 }
 
 impl Drop for Installed {
     fn drop(&mut self) {
         STACK.with(|s| s.borrow_mut().truncate(self.depth));
+        WEIGHER.with(|slot| slot.set(self.weigher.take()));
     }
+}
+
+/// Installs `weigher` for the duration of `body`, on the stack and in the fast-path slot.
+pub(crate) fn with_weigher_installed<R>(
+    weigher: &Rc<RefCell<Weigher>>,
+    body: impl FnOnce() -> R,
+) -> R {
+    let guard = Installed::new(weigher.clone(), Some(weigher.clone()));
+    let result = body();
+    drop(guard);
+    result
 }
 
 /// Installs `handler` for the duration of `body` and returns the handler (with whatever state it
@@ -211,12 +253,7 @@ pub fn with_shared_handler<H: Messenger, R>(
     handler: &Rc<RefCell<H>>,
     body: impl FnOnce() -> R,
 ) -> R {
-    let guard = STACK.with(|s| {
-        let mut s = s.borrow_mut();
-        let depth = s.len();
-        s.push(handler.clone());
-        Installed { depth }
-    });
+    let guard = Installed::new(handler.clone(), None);
     let result = body();
     drop(guard);
     result

@@ -70,14 +70,21 @@ impl TraceError {
     /// let err = TraceError::check_log_prob(&Name::from("y"), f64::NAN).unwrap_err();
     /// assert_eq!(err.to_string(), "Error while computing log_prob at site 'y': log_prob is NaN");
     /// ```
+    #[inline]
     pub fn check_log_prob(name: &Name, log_prob: f64) -> Result<f64, TraceError> {
         if log_prob.is_nan() {
-            return Err(TraceError::LogProb {
-                name: name.clone(),
-                reason: "log_prob is NaN".into(),
-            });
+            return Err(TraceError::nan_log_prob(name));
         }
         Ok(log_prob)
+    }
+
+    /// The error of a NaN log-probability at site `name`.
+    #[cold]
+    fn nan_log_prob(name: &Name) -> TraceError {
+        TraceError::LogProb {
+            name: name.clone(),
+            reason: "log_prob is NaN".into(),
+        }
     }
 
     /// Scales the checked log-probability `log_prob` of site `name` by `scale`: NaN (from a NaN

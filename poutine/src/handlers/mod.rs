@@ -13,3 +13,4 @@ pub mod seed;
 pub mod substitute;
 pub mod trace;
 pub mod uncondition;
+pub mod weigher;

@@ -1,6 +1,6 @@
 //! [`RunNames`]: the sample names of one particle's run, checked for repeats as a trace would.
 
-use pyro_poutine::Name;
+use pyro_trace::Name;
 use rustc_hash::FxBuildHasher;
 use smallvec::SmallVec;
 use std::hash::BuildHasher;

@@ -1,0 +1,221 @@
+//! [`Weigher`]: the handler a run is weighed under, when only its log-probability and a few
+//! sites' values are wanted (importance sampling's streaming particles).
+
+use crate::direct::{DirectSink, DirectSite};
+use crate::error::PyroError;
+use crate::run_names::RunNames;
+use crate::runtime::{Messenger, PyroRng, with_weigher_installed};
+use pyro_distributions::{Distribution, Value, ValueType};
+use pyro_trace::{Name, Site, SiteKind, TraceError};
+use rand::SeedableRng;
+use smallvec::SmallVec;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// The values of a run's chosen sites, in the order of their names (`None` for a site the run did
+/// not reach); inline for up to four sites.
+pub type SiteValues = SmallVec<[Option<Value>; 4]>;
+
+/// A handler that weighs runs without recording them: it hides every sample site from the
+/// handlers outside it (as `block` does), draws latent values from its own generator (as `seed`
+/// does), sums the sites' log-probabilities (all of them, or only the observed ones) and keeps the
+/// values of chosen sites. It refuses a repeated sample name as a trace would, and sums in site
+/// order from 0 exactly as [`Trace::log_prob_sum`](crate::Trace::log_prob_sum) does, so a run
+/// weighs the same as its trace.
+///
+/// Run with [`Weigher::run`], sample and observe sites go to it with their typed distribution and
+/// value, without a message or a dynamic call: this is importance sampling's fast path. Sites
+/// under plates inside it are taken directly through the plates
+/// ([`Messenger::direct`]); sites under any other handler inside it reach it as messages.
+/// Buffers are kept from run to run.
+///
+/// ```
+/// use pyro_poutine::{Name, PyroError, Weigher, observe, sample};
+/// use pyro_poutine::distributions::{Distribution, Normal};
+/// use std::{cell::RefCell, rc::Rc};
+///
+/// let weigher = Rc::new(RefCell::new(Weigher::new([Name::from("w")].into())));
+/// weigher.borrow_mut().start(7, true);
+/// let w = Weigher::run(&weigher, || -> Result<f64, PyroError> {
+///     let w = sample("w", Normal::new(8.5, 1.0))?;
+///     observe("y", Normal::new(w, 0.75), 9.5)?;
+///     Ok(w)
+/// })?;
+/// let mut weigher = weigher.borrow_mut();
+/// // Observed sites only: the log-likelihood of the draw.
+/// assert_eq!(weigher.finish(), Normal::new(w, 0.75)?.log_prob(&9.5));
+/// assert_eq!(weigher.values()[0], Some(w.into()));
+/// # Ok::<(), PyroError>(())
+/// ```
+pub struct Weigher {
+    rng: PyroRng,
+    observed_only: bool,
+    names: RunNames,
+    values: SiteValues,
+    log_prob: f64,
+}
+
+impl Weigher {
+    /// A weigher keeping the values of `sites`.
+    pub fn new(sites: Arc<[Name]>) -> Self {
+        Weigher {
+            rng: PyroRng::seed_from_u64(0),
+            observed_only: false,
+            names: RunNames::new(sites),
+            values: SmallVec::new(),
+            log_prob: 0.0,
+        }
+    }
+
+    /// Readies the weigher for a run: its generator seeded with `seed`, summing only the observed
+    /// sites' log-probabilities if `observed_only` (a run under the prior proposal), and nothing
+    /// kept yet.
+    pub fn start(&mut self, seed: u64, observed_only: bool) {
+        self.rng = PyroRng::seed_from_u64(seed);
+        self.observed_only = observed_only;
+        let sites = self.names.sites();
+        if self.values.len() == sites {
+            self.values.iter_mut().for_each(|v| *v = None);
+        } else {
+            // Empty before the first run, and after the last run's values were taken.
+            self.values.clear();
+            self.values.resize(sites, None);
+        }
+    }
+
+    /// Ends a successful run and returns its log-probability sum; its values stay in
+    /// [`Weigher::values`] until the next run starts.
+    pub fn finish(&mut self) -> f64 {
+        self.names.finish();
+        std::mem::take(&mut self.log_prob)
+    }
+
+    /// Forgets a failed run.
+    pub fn reset(&mut self) {
+        self.names.abandon();
+        self.log_prob = 0.0;
+    }
+
+    /// The values of the chosen sites in the last run (taken out by a caller that keeps them).
+    pub fn values(&mut self) -> &mut SiteValues {
+        &mut self.values
+    }
+
+    /// Runs `body` with `weigher` installed as the innermost handler, taking sample and observe
+    /// sites on the fast path. The stack is exactly as before when this returns or unwinds.
+    pub fn run<R>(weigher: &Rc<RefCell<Weigher>>, body: impl FnOnce() -> R) -> R {
+        with_weigher_installed(weigher, body)
+    }
+
+    /// A latent sample site on the fast path: draws the value and records it.
+    #[inline]
+    pub(crate) fn sample<D>(&mut self, name: &Name, dist: &D) -> Result<D::Value, PyroError>
+    where
+        D: Distribution,
+    {
+        let value = dist.sample(&mut self.rng);
+        let scored = !self.observed_only;
+        self.visit(
+            name,
+            scored,
+            || TraceError::check_log_prob(name, dist.log_prob(&value)),
+            || Some(value.clone().into_value()),
+        )?;
+        Ok(value)
+    }
+
+    /// An observed site on the fast path: records it.
+    #[inline]
+    pub(crate) fn observe<D>(
+        &mut self,
+        name: &Name,
+        dist: &D,
+        value: &D::Value,
+    ) -> Result<(), PyroError>
+    where
+        D: Distribution,
+    {
+        self.visit(
+            name,
+            true,
+            || TraceError::check_log_prob(name, dist.log_prob(value)),
+            || Some(value.clone().into_value()),
+        )
+    }
+
+    /// Records sample site `name`: checks the name, adds the log-probability (if `scored`) and
+    /// keeps the value (if the site is chosen).
+    #[inline(always)]
+    fn visit(
+        &mut self,
+        name: &Name,
+        scored: bool,
+        log_prob_sum: impl FnOnce() -> Result<f64, TraceError>,
+        value: impl FnOnce() -> Option<Value>,
+    ) -> Result<(), PyroError> {
+        let Ok(chosen) = self.names.visit(name) else {
+            return Err(repeated(name));
+        };
+        if scored {
+            self.log_prob += log_prob_sum()?;
+        }
+        if let Some(i) = chosen {
+            self.values[i] = value();
+        }
+        Ok(())
+    }
+}
+
+/// The error of a sample name seen twice in a run.
+#[cold]
+fn repeated(name: &Name) -> PyroError {
+    let name = name.clone();
+    TraceError::DuplicateSite { name }.into()
+}
+
+impl Messenger for Weigher {
+    /// Hides the site from every outer handler.
+    fn process(&mut self, msg: &mut Site) -> Result<(), PyroError> {
+        msg.stop = true;
+        Ok(())
+    }
+
+    /// Records a sample site that came as a message.
+    fn postprocess(&mut self, msg: &mut Site) -> Result<(), PyroError> {
+        if msg.kind != SiteKind::Sample {
+            return Ok(());
+        }
+        let scored = !self.observed_only || msg.is_observed;
+        self.visit(
+            &msg.name,
+            scored,
+            || msg.log_prob_sum(),
+            || msg.value.clone(),
+        )
+    }
+
+    fn rng(&mut self) -> Option<&mut PyroRng> {
+        Some(&mut self.rng)
+    }
+
+    fn direct(&mut self) -> Option<&mut dyn DirectSink> {
+        Some(self)
+    }
+}
+
+impl DirectSink for Weigher {
+    fn rng(&mut self) -> &mut PyroRng {
+        &mut self.rng
+    }
+
+    fn record(&mut self, site: &dyn DirectSite) -> Result<(), PyroError> {
+        let scored = !self.observed_only || site.is_observed();
+        self.visit(
+            site.name(),
+            scored,
+            || site.log_prob_sum(),
+            || Some(site.value()),
+        )
+    }
+}
