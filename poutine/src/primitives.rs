@@ -96,7 +96,7 @@ where
     let name = name.into();
     let dist = distribution(&name, dist)?;
     if let Some(result) = with_weigher(|w| w.sample(&name, &dist)) {
-        return result;
+        return result.map_err(|e| *e);
     }
     let direct = with_direct(|sink| {
         let value = dist.sample(sink.rng());
@@ -143,7 +143,7 @@ where
     let dist = distribution(&name, dist)?;
     match with_weigher(|w| w.observe(&name, &dist, &value)) {
         Some(Ok(())) => return Ok(value),
-        Some(Err(e)) => return Err(e),
+        Some(Err(e)) => return Err(*e),
         None => {}
     }
     let direct = with_direct(|sink| {

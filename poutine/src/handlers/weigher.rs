@@ -108,9 +108,10 @@ impl Weigher {
         with_weigher_installed(weigher, body)
     }
 
-    /// A latent sample site on the fast path: draws the value and records it.
+    /// A latent sample site on the fast path: draws the value and records it. (The error is
+    /// boxed so that the result, on the hot path, fits in registers.)
     #[inline]
-    pub(crate) fn sample<D>(&mut self, name: &Name, dist: &D) -> Result<D::Value, PyroError>
+    pub(crate) fn sample<D>(&mut self, name: &Name, dist: &D) -> Result<D::Value, Box<PyroError>>
     where
         D: Distribution,
     {
@@ -132,7 +133,7 @@ impl Weigher {
         name: &Name,
         dist: &D,
         value: &D::Value,
-    ) -> Result<(), PyroError>
+    ) -> Result<(), Box<PyroError>>
     where
         D: Distribution,
     {
@@ -153,12 +154,15 @@ impl Weigher {
         scored: bool,
         log_prob_sum: impl FnOnce() -> Result<f64, TraceError>,
         value: impl FnOnce() -> Option<Value>,
-    ) -> Result<(), PyroError> {
+    ) -> Result<(), Box<PyroError>> {
         let Ok(chosen) = self.names.visit(name) else {
             return Err(repeated(name));
         };
         if scored {
-            self.log_prob += log_prob_sum()?;
+            match log_prob_sum() {
+                Ok(log_prob) => self.log_prob += log_prob,
+                Err(e) => return Err(boxed(e)),
+            }
         }
         if let Some(i) = chosen {
             self.values[i] = value();
@@ -169,9 +173,14 @@ impl Weigher {
 
 /// The error of a sample name seen twice in a run.
 #[cold]
-fn repeated(name: &Name) -> PyroError {
+fn repeated(name: &Name) -> Box<PyroError> {
     let name = name.clone();
-    TraceError::DuplicateSite { name }.into()
+    boxed(TraceError::DuplicateSite { name })
+}
+
+#[cold]
+fn boxed(e: TraceError) -> Box<PyroError> {
+    Box::new(e.into())
 }
 
 impl Messenger for Weigher {
@@ -193,6 +202,7 @@ impl Messenger for Weigher {
             || msg.log_prob_sum(),
             || msg.value.clone(),
         )
+        .map_err(|e| *e)
     }
 
     fn rng(&mut self) -> Option<&mut PyroRng> {
@@ -217,5 +227,6 @@ impl DirectSink for Weigher {
             || site.log_prob_sum(),
             || Some(site.value()),
         )
+        .map_err(|e| *e)
     }
 }
