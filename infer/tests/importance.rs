@@ -390,3 +390,78 @@ fn sites_taken_directly_weigh_as_messages_do() {
     assert_eq!(ma.mean(), mb.mean());
     assert_eq!(ma.variance(), mb.variance());
 }
+
+#[test]
+fn sites_in_nested_plates_weigh_alike_on_every_path() {
+    // Three paths: the streaming weigher's fast path (plates directly inside it pass their frames
+    // and scales to it), the trace recorder taking sites through the plates, and messages (a
+    // handler that does nothing, inside the model, forces them). The log-weights must agree to
+    // the bit, with scales from two subsampled plates multiplied in the same order.
+    struct Pass;
+    impl Messenger for Pass {}
+    let model = |_: ()| -> Result<f64, PyroError> {
+        let loc = sample("loc", Normal::new(0.0, 1.0))?;
+        Plate::new("groups", 5).subsample_size(3).run(|groups| {
+            let shift = sample("shift", Batched::iid(Normal::new(0.0, 0.5)?, groups.len()))?;
+            Plate::new("items", 4).subsample_size(2).run(|items| {
+                let n = groups.len() * items.len();
+                let ys: Vec<f64> = (0..n).map(|k| 0.1 * k as f64).collect();
+                let locs: Vec<Normal> = (0..n)
+                    .map(|k| Normal::new(loc + shift[k / items.len()], 1.0))
+                    .collect::<Result<_, _>>()?;
+                observe("y", Batched::per_element(locs)?, ys)
+            })
+        })?;
+        Plate::new("seq", 3).for_each(|i| {
+            observe(Name::indexed("z", i as u64), Normal::new(loc, 2.0), 0.5)?;
+            Ok(())
+        })?;
+        Ok(loc)
+    };
+    let through_messages = move |_: ()| with_handler(Pass, || model(())).1;
+    let sites = [Name::from("loc"), Name::from("shift")];
+    let fast = Importance::new(model, 500).seed(4).keep_sites(&sites);
+    let traced = Importance::new(model, 500).seed(4);
+    let messages = Importance::new(through_messages, 500)
+        .seed(4)
+        .keep_sites(&sites);
+    let bits = |w: &[f64]| w.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let (a, b, c) = (
+        fast.run(()).unwrap(),
+        traced.run(()).unwrap(),
+        messages.run(()).unwrap(),
+    );
+    assert_eq!(bits(a.log_weights()), bits(c.log_weights()));
+    assert_eq!(bits(b.log_weights()), bits(c.log_weights()));
+    let (ma, mc) = (a.marginal(&sites).unwrap(), c.marginal(&sites).unwrap());
+    assert_eq!(ma.mean(), mc.mean());
+    let streamed = fast.run_streaming((), &sites[..1]).unwrap();
+    let streamed_messages = messages.run_streaming((), &sites[..1]).unwrap();
+    assert_eq!(
+        streamed.log_normalizer().unwrap().to_bits(),
+        streamed_messages.log_normalizer().unwrap().to_bits()
+    );
+
+    // A batch that does not fit its plates fails alike on every path, naming the outer plate.
+    let misfit = |_: ()| -> Result<(), PyroError> {
+        Plate::new("outer", 2).run(|_| {
+            Plate::new("inner", 3).run(|_| {
+                observe("y", Batched::iid(Normal::new(0.0, 1.0)?, 3), vec![0.0; 3])?;
+                Ok(())
+            })
+        })
+    };
+    let misfit_messages = move |_: ()| with_handler(Pass, || misfit(())).1;
+    let errors = [
+        Importance::new(misfit, 10)
+            .keep_sites(&[])
+            .run(())
+            .unwrap_err(),
+        Importance::new(misfit, 10).run(()).unwrap_err(),
+        Importance::new(misfit_messages, 10).run(()).unwrap_err(),
+    ]
+    .map(|e| e.to_string());
+    assert!(errors[0].contains("'outer'"), "{}", errors[0]);
+    assert_eq!(errors[0], errors[1]);
+    assert_eq!(errors[0], errors[2]);
+}

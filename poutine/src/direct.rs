@@ -86,6 +86,35 @@ pub trait DirectSink {
     fn record(&mut self, site: &dyn DirectSite) -> Result<(), PyroError>;
 }
 
+/// The number of elements a batched site must have inside plates with these frames: the
+/// product of the vectorised plates' sizes.
+pub(crate) fn vectorized_batch<'a>(frames: impl Iterator<Item = &'a Frame>) -> usize {
+    frames
+        .filter(|f| f.is_vectorized())
+        .map(|f| f.size)
+        .product()
+}
+
+/// A plate's check of a recorded sample site `site` whose distribution has `found` batch
+/// elements (`None`: not batched): inside a vectorised plate, a batched site must have `batch`
+/// elements, the product of its enclosing vectorised plates' sizes.
+pub(crate) fn check_batch(
+    plate: &Frame,
+    site: &Name,
+    found: Option<usize>,
+    batch: usize,
+) -> Result<(), PyroError> {
+    match found {
+        Some(found) if plate.is_vectorized() && found != batch => Err(PyroError::BatchLength {
+            plate: plate.name.clone(),
+            site: site.clone(),
+            expected: batch,
+            found: Some(found),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// A sink that passes each site through plates' handlers (innermost first) to `sink`.
 pub(crate) struct ThroughPlates<'a> {
     pub(crate) sink: &'a mut dyn DirectSink,
@@ -105,13 +134,7 @@ impl DirectSink for ThroughPlates<'_> {
             plates: self.plates,
         };
         self.sink.record(&enclosed)?;
-        let batch = self
-            .plates
-            .iter()
-            .map(|p| p.frame())
-            .filter(|f| f.is_vectorized())
-            .map(|f| f.size)
-            .product();
+        let batch = vectorized_batch(self.plates.iter().map(|p| p.frame()));
         for plate in self.plates.iter().rev() {
             plate.check(&enclosed, batch)?;
         }

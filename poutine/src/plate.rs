@@ -1,8 +1,8 @@
 //! [`Plate`]: conditional independence, sequential or vectorised, with subsampling.
 
-use crate::direct::{DirectPlate, DirectSite};
+use crate::direct::{DirectPlate, DirectSite, check_batch, vectorized_batch};
 use crate::error::PyroError;
-use crate::runtime::{Messenger, apply_stack, with_direct, with_handler};
+use crate::runtime::{Messenger, apply_stack, with_direct, with_plate_handler};
 use pyro_distributions::{AnyDistribution, Constraint, ErasedDistribution, Rng, Value};
 use pyro_trace::{Frame, InferConfig, InferValue, Name, SUBSAMPLE_FLAG, Site, SiteKind};
 use std::sync::Arc;
@@ -118,7 +118,7 @@ impl Plate {
             frame: self.frame(indices.len(), None),
             scale: self.size as f64 / indices.len() as f64,
         };
-        with_handler(handler, || body(&indices)).1
+        with_plate_handler(handler, || body(&indices))
     }
 
     /// Runs `body` once per selected index, in order (a sequential plate).
@@ -133,7 +133,7 @@ impl Plate {
                 frame: self.frame(indices.len(), Some(counter)),
                 scale,
             };
-            with_handler(handler, || body(i)).1?;
+            with_plate_handler(handler, || body(i))?;
         }
         Ok(())
     }
@@ -274,9 +274,9 @@ fn all_in_range(indices: &[i64], size: usize) -> bool {
 }
 
 /// The handler a plate installs: adds its frame and scale to every message.
-struct PlateMessenger {
-    frame: Frame,
-    scale: f64,
+pub(crate) struct PlateMessenger {
+    pub(crate) frame: Frame,
+    pub(crate) scale: f64,
 }
 
 impl Messenger for PlateMessenger {
@@ -290,41 +290,13 @@ impl Messenger for PlateMessenger {
         if msg.kind != SiteKind::Sample {
             return Ok(());
         }
-        let batch = msg
-            .cond_indep_stack
-            .iter()
-            .filter(|f| f.is_vectorized())
-            .map(|f| f.size)
-            .product();
+        let batch = vectorized_batch(msg.cond_indep_stack.iter());
         let found = msg.dist.as_ref().and_then(AnyDistribution::batch_len);
-        self.check_batch(&msg.name, found, batch)
+        check_batch(&self.frame, &msg.name, found, batch)
     }
 
     fn direct_plate(&self) -> Option<&dyn DirectPlate> {
         Some(self)
-    }
-}
-
-impl PlateMessenger {
-    /// A vectorised plate's check of a recorded sample site: a batched distribution must have
-    /// one element per element of its enclosing vectorised plates (`batch` in all).
-    fn check_batch(
-        &self,
-        site: &Name,
-        found: Option<usize>,
-        batch: usize,
-    ) -> Result<(), PyroError> {
-        match found {
-            Some(found) if self.frame.is_vectorized() && found != batch => {
-                Err(PyroError::BatchLength {
-                    plate: self.frame.name.clone(),
-                    site: site.clone(),
-                    expected: batch,
-                    found: Some(found),
-                })
-            }
-            _ => Ok(()),
-        }
     }
 }
 
@@ -336,7 +308,7 @@ impl DirectPlate for PlateMessenger {
         self.scale
     }
     fn check(&self, site: &dyn DirectSite, batch: usize) -> Result<(), PyroError> {
-        self.check_batch(site.name(), site.batch_len(), batch)
+        check_batch(&self.frame, site.name(), site.batch_len(), batch)
     }
 }
 

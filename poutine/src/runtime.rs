@@ -3,6 +3,7 @@
 use crate::direct::{DirectPlate, DirectSink, ThroughPlates};
 use crate::error::PyroError;
 use crate::handlers::weigher::Weigher;
+use crate::plate::PlateMessenger;
 use pyro_trace::{Site, SiteKind};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -177,19 +178,20 @@ pub(crate) fn with_default_rng<T>(f: impl FnOnce(&mut PyroRng) -> T) -> T {
 /// held, on every exit path (including errors and panics).
 struct Installed {
     depth: usize,
-    weigher: Option<Rc<RefCell<Weigher>>>,
+    /// What the slot held before (`None`: the installation left the slot alone).
+    weigher: Option<Option<Rc<RefCell<Weigher>>>>,
 }
 
 impl Installed {
-    /// Pushes `entry` on the stack and puts `weigher` in the slot (`None`: the new innermost
-    /// handler is not a weigher on the fast path).
-    fn new(entry: Entry, weigher: Option<Rc<RefCell<Weigher>>>) -> Self {
+    /// Pushes `entry` on the stack and, unless `weigher` is `None`, puts its content in the slot
+    /// (`Some(None)`: the new innermost handler is not a weigher on the fast path).
+    fn new(entry: Entry, weigher: Option<Option<Rc<RefCell<Weigher>>>>) -> Self {
         let depth = STACK.with(|s| {
             let mut s = s.borrow_mut();
             s.push(entry);
             s.len() - 1
         });
-        let weigher = WEIGHER.with(|slot| slot.replace(weigher));
+        let weigher = weigher.map(|w| WEIGHER.with(|slot| slot.replace(w)));
         Installed { depth, weigher }
     }
 }
@@ -197,7 +199,9 @@ impl Installed {
 impl Drop for Installed {
     fn drop(&mut self) {
         STACK.with(|s| s.borrow_mut().truncate(self.depth));
-        WEIGHER.with(|slot| slot.set(self.weigher.take()));
+        if let Some(weigher) = self.weigher.take() {
+            WEIGHER.with(|slot| slot.set(weigher));
+        }
     }
 }
 
@@ -206,9 +210,33 @@ pub(crate) fn with_weigher_installed<R>(
     weigher: &Rc<RefCell<Weigher>>,
     body: impl FnOnce() -> R,
 ) -> R {
-    let guard = Installed::new(weigher.clone(), Some(weigher.clone()));
+    let guard = Installed::new(weigher.clone(), Some(Some(weigher.clone())));
     let result = body();
     drop(guard);
+    result
+}
+
+/// Installs a plate's handler for the duration of `body`. Directly inside a weigher on the fast
+/// path, the weigher takes the plate's frame and scale for the sites inside and keeps the fast
+/// path; otherwise this is [`with_handler`].
+pub(crate) fn with_plate_handler<R>(plate: PlateMessenger, body: impl FnOnce() -> R) -> R {
+    let entered = with_weigher(|w| w.enter_plate(&plate)).is_some();
+    /// Leaves the plate on every exit path.
+    struct Entered;
+    impl Drop for Entered {
+        fn drop(&mut self) {
+            with_weigher(Weigher::exit_plate);
+        }
+    }
+    let entry: Entry = Rc::new(RefCell::new(plate));
+    let (guard, left) = if entered {
+        (Installed::new(entry, None), Some(Entered))
+    } else {
+        (Installed::new(entry, Some(None)), None)
+    };
+    let result = body();
+    drop(guard);
+    drop(left);
     result
 }
 
@@ -253,7 +281,7 @@ pub fn with_shared_handler<H: Messenger, R>(
     handler: &Rc<RefCell<H>>,
     body: impl FnOnce() -> R,
 ) -> R {
-    let guard = Installed::new(handler.clone(), None);
+    let guard = Installed::new(handler.clone(), Some(None));
     let result = body();
     drop(guard);
     result

@@ -1,12 +1,13 @@
 //! [`Weigher`]: the handler a run is weighed under, when only its log-probability and a few
 //! sites' values are wanted (importance sampling's streaming particles).
 
-use crate::direct::{DirectSink, DirectSite};
+use crate::direct::{DirectSink, DirectSite, check_batch, vectorized_batch};
 use crate::error::PyroError;
+use crate::plate::PlateMessenger;
 use crate::run_names::RunNames;
 use crate::runtime::{Messenger, PyroRng, with_weigher_installed};
 use pyro_distributions::{Distribution, Value, ValueType};
-use pyro_trace::{Name, Site, SiteKind, TraceError};
+use pyro_trace::{Frame, Name, Site, SiteKind, TraceError};
 use rand::SeedableRng;
 use smallvec::SmallVec;
 use std::cell::RefCell;
@@ -54,6 +55,9 @@ pub struct Weigher {
     names: RunNames,
     values: SiteValues,
     log_prob: f64,
+    /// The plates directly inside the weigher on the fast path, outermost first, each with the
+    /// factor it scales a site's log-probability by.
+    plates: Vec<(Frame, f64)>,
 }
 
 impl Weigher {
@@ -65,6 +69,7 @@ impl Weigher {
             names: RunNames::new(sites),
             values: SmallVec::new(),
             log_prob: 0.0,
+            plates: Vec::new(),
         }
     }
 
@@ -116,13 +121,7 @@ impl Weigher {
         D: Distribution,
     {
         let value = dist.sample(&mut self.rng);
-        let scored = !self.observed_only;
-        self.visit(
-            name,
-            scored,
-            || TraceError::check_log_prob(name, dist.log_prob(&value)),
-            || Some(value.clone().into_value()),
-        )?;
+        self.take(name, dist, &value, false)?;
         Ok(value)
     }
 
@@ -137,12 +136,72 @@ impl Weigher {
     where
         D: Distribution,
     {
+        self.take(name, dist, value, true)
+    }
+
+    /// Records a site taken on the fast path.
+    #[inline(always)]
+    fn take<D: Distribution>(
+        &mut self,
+        name: &Name,
+        dist: &D,
+        value: &D::Value,
+        is_observed: bool,
+    ) -> Result<(), Box<PyroError>> {
+        let scored = is_observed || !self.observed_only;
+        if !self.plates.is_empty() {
+            return self.take_in_plates(name, dist, value, scored);
+        }
         self.visit(
             name,
-            true,
+            scored,
             || TraceError::check_log_prob(name, dist.log_prob(value)),
             || Some(value.clone().into_value()),
         )
+    }
+
+    /// [`Weigher::take`] inside plates: the log-probability scaled by the plates (innermost
+    /// first, from the site's own scale of 1, as their handlers multiply it), then each plate's
+    /// check, outermost first, as its handler's `postprocess` would.
+    #[inline(never)]
+    fn take_in_plates<D: Distribution>(
+        &mut self,
+        name: &Name,
+        dist: &D,
+        value: &D::Value,
+        scored: bool,
+    ) -> Result<(), Box<PyroError>> {
+        let scale = self
+            .plates
+            .iter()
+            .rev()
+            .fold(1.0, |scale, (_, s)| scale * s);
+        self.visit(
+            name,
+            scored,
+            || {
+                let log_prob = TraceError::check_log_prob(name, dist.log_prob(value))?;
+                TraceError::check_scaled(name, scale, log_prob)
+            },
+            || Some(value.clone().into_value()),
+        )?;
+        let batch = vectorized_batch(self.plates.iter().map(|(frame, _)| frame));
+        let found = dist.batch_len();
+        for (frame, _) in &self.plates {
+            check_batch(frame, name, found, batch).map_err(Box::new)?;
+        }
+        Ok(())
+    }
+
+    /// Takes the frame and scale of a plate installed directly inside (see
+    /// [`with_plate_handler`](crate::runtime::with_plate_handler)).
+    pub(crate) fn enter_plate(&mut self, plate: &PlateMessenger) {
+        self.plates.push((plate.frame.clone(), plate.scale));
+    }
+
+    /// Forgets the innermost plate.
+    pub(crate) fn exit_plate(&mut self) {
+        self.plates.pop();
     }
 
     /// Records sample site `name`: checks the name, adds the log-probability (if `scored`) and
