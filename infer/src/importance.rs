@@ -512,31 +512,33 @@ impl<M, G> Importance<M, G> {
         };
         let mut dims_known = false;
         let mut x = Vec::new();
-        let mut workspace = Workspace::new(recorder());
-        for index in particles {
-            let lw = self
-                .guide
-                .particle(&self.model, args.clone(), self.seed, index, &mut workspace)
-                .map_err(|source| InferError::Model { index, source })?;
-            let mut record = workspace.kept();
-            if lw.is_nan() || lw == f64::INFINITY {
-                return Err(InferError::BadValue {
-                    site: Name::from("_log_weight"),
-                    reason: format!("particle {index} has log-weight {lw}"),
-                });
+        Workspace::new(recorder()).with_model_installed(|workspace| {
+            for index in particles {
+                let lw = self
+                    .guide
+                    .particle(&self.model, args.clone(), self.seed, index, workspace)
+                    .map_err(|source| InferError::Model { index, source })?;
+                let mut record = workspace.kept();
+                if lw.is_nan() || lw == f64::INFINITY {
+                    return Err(InferError::BadValue {
+                        site: Name::from("_log_weight"),
+                        reason: format!("particle {index} has log-weight {lw}"),
+                    });
+                }
+                x.clear();
+                coords(index, &record, &mut x)?;
+                if !dims_known {
+                    chunk.stats = WeightedStats::new(x.len());
+                    dims_known = true;
+                }
+                chunk.stats.push(lw, &x);
+                if keep {
+                    chunk.log_weights.push(lw);
+                    chunk.kept.push(std::mem::take(&mut *record));
+                }
             }
-            x.clear();
-            coords(index, &record, &mut x)?;
-            if !dims_known {
-                chunk.stats = WeightedStats::new(x.len());
-                dims_known = true;
-            }
-            chunk.stats.push(lw, &x);
-            if keep {
-                chunk.log_weights.push(lw);
-                chunk.kept.push(std::mem::take(&mut *record));
-            }
-        }
+            Ok(())
+        })?;
         Ok(chunk)
     }
 }

@@ -120,7 +120,7 @@ impl Recorder for Weigher {
     }
 }
 
-/// A particle handler installed again for each particle, without reallocating.
+/// A particle handler reused by the particles of a chunk, without reallocating.
 pub(crate) struct Runner<R> {
     handler: Rc<RefCell<R>>,
 }
@@ -132,8 +132,8 @@ impl<R: Recorder> Runner<R> {
         }
     }
 
-    /// Runs `body` under the particle handler seeded with `seed` and returns the run's
-    /// log-probability sum; what it kept is in [`Runner::kept`].
+    /// Runs `body` under the particle handler, already installed, seeded with `seed`, and returns
+    /// the run's log-probability sum; what it kept is in [`Runner::kept`].
     fn run<O: Send + Sync + 'static>(
         &mut self,
         seed: u64,
@@ -141,7 +141,7 @@ impl<R: Recorder> Runner<R> {
         body: impl FnOnce() -> Result<O, PyroError>,
     ) -> Result<f64, PyroError> {
         self.handler.borrow_mut().start(seed, observed_only);
-        let out = R::install(&self.handler, body);
+        let out = body();
         let mut handler = self.handler.borrow_mut();
         match out {
             Ok(output) => handler.finish(output),
@@ -150,6 +150,17 @@ impl<R: Recorder> Runner<R> {
                 Err(e)
             }
         }
+    }
+
+    /// [`Runner::run`] with the handler installed for this run only.
+    fn run_installed<O: Send + Sync + 'static>(
+        &mut self,
+        seed: u64,
+        observed_only: bool,
+        body: impl FnOnce() -> Result<O, PyroError>,
+    ) -> Result<f64, PyroError> {
+        let handler = self.handler.clone();
+        R::install(&handler, || self.run(seed, observed_only, body))
     }
 
     /// What the last successful run kept.
@@ -173,6 +184,14 @@ impl<R: Recorder> Workspace<R> {
         }
     }
 
+    /// Runs `f` (a chunk's particles) with the model's handler installed once for all of them:
+    /// each particle restarts it. A guide's handler is installed inside it for each guide run
+    /// and hides the guide's sites from it.
+    pub(crate) fn with_model_installed<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
+        let handler = self.model.handler.clone();
+        R::install(&handler, || f(self))
+    }
+
     /// What the last particle kept.
     pub(crate) fn kept(&self) -> RefMut<'_, R::Kept> {
         self.model.kept()
@@ -191,7 +210,8 @@ pub struct Guide<G>(pub G);
 
 /// How a particle is proposed and weighed: [`Prior`] or [`Guide`].
 pub trait Proposal<M, A>: Sync {
-    /// Runs particle `index` of a run seeded with `seed` and returns its log-weight; what the
+    /// Runs particle `index` of a run seeded with `seed`, with the workspace's model handler
+    /// installed ([`Workspace::with_model_installed`]), and returns its log-weight; what the
     /// recorder kept is in the workspace.
     #[doc(hidden)]
     fn particle<R: Recorder>(
@@ -244,7 +264,7 @@ where
         let guide_seed = particle_seed(seed, index, 0);
         let guide_log_prob = workspace
             .guide
-            .run(guide_seed, false, || self.0.call(args.clone()))?;
+            .run_installed(guide_seed, false, || self.0.call(args.clone()))?;
         let replay = Replay::trace(std::mem::take(&mut *workspace.guide.kept()));
         let model_seed = particle_seed(seed, index, 1);
         let model_log_prob = workspace
