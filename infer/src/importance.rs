@@ -310,6 +310,27 @@ fn append_reals(site: &Name, v: &Value, out: &mut Vec<f64>) -> Result<(), InferE
     Ok(())
 }
 
+/// The value `v` particle `index` kept for `site`, or the error of a site it did not reach.
+fn present<'a>(site: &Name, v: &'a Option<Value>, index: usize) -> Result<&'a Value, InferError> {
+    v.as_ref().ok_or_else(|| InferError::MissingSite {
+        site: site.clone(),
+        index,
+    })
+}
+
+/// The error of particle `index` giving site `site` (with its first particle's range) `len`
+/// elements.
+#[cold]
+fn other_length(index: usize, site: &(Name, Range<usize>), len: usize) -> InferError {
+    InferError::BadValue {
+        site: site.0.clone(),
+        reason: format!(
+            "particle {index} has {len} elements here, earlier particles {}",
+            site.1.len()
+        ),
+    }
+}
+
 /// The results of a range of particles, in particle order.
 struct Particles<K> {
     log_weights: Vec<f64>,
@@ -368,54 +389,47 @@ impl<M, G> Importance<M, G> {
         M::Output: Send + Sync + 'static,
         G: Proposal<M, A>,
     {
+        if self.num_samples == 0 {
+            return Err(InferError::Empty);
+        }
         let names: Arc<[Name]> = sites.into();
-        let layout = std::sync::OnceLock::new();
-        let recorder = || Weigher::new(names.clone());
+        // The layout of the coordinates is particle 0's, whatever the thread count: particle 0
+        // runs once more before the others (the same run, from the same seed).
+        let layout = Workspace::new(Weigher::new(names.clone())).with_model_installed(|ws| {
+            self.guide
+                .particle(&self.model, args.clone(), self.seed, 0, ws)
+                .map_err(|source| InferError::Model { index: 0, source })?;
+            let mut start = 0;
+            let mut x = Vec::new();
+            names
+                .iter()
+                .zip(ws.kept().iter())
+                .map(|(site, v)| {
+                    append_reals(site, present(site, v, 0)?, &mut x)?;
+                    let range = start..x.len();
+                    start = x.len();
+                    Ok((site.clone(), range))
+                })
+                .collect::<Result<Vec<_>, InferError>>()
+        })?;
         let particles = self.fold(
             args,
-            recorder,
+            || Weigher::new(names.clone()),
             |index, kept: &SiteValues, x: &mut Vec<f64>| {
-                let mut lens = smallvec::SmallVec::<[usize; 4]>::new();
-                for (site, v) in names.iter().zip(kept) {
-                    let v = v.as_ref().ok_or_else(|| InferError::MissingSite {
-                        site: site.clone(),
-                        index,
-                    })?;
+                for (site, v) in layout.iter().zip(kept) {
                     let start = x.len();
-                    append_reals(site, v, x)?;
-                    lens.push(x.len() - start);
+                    append_reals(&site.0, present(&site.0, v, index)?, x)?;
+                    if x.len() - start != site.1.len() {
+                        return Err(other_length(index, site, x.len() - start));
+                    }
                 }
-                let expected: &Vec<(Name, Range<usize>)> = layout.get_or_init(|| {
-                    let mut start = 0;
-                    names
-                        .iter()
-                        .zip(&lens)
-                        .map(|(site, len)| {
-                            start += len;
-                            (site.clone(), start - len..start)
-                        })
-                        .collect()
-                });
-                match expected
-                    .iter()
-                    .zip(&lens)
-                    .find(|((_, r), len)| r.len() != **len)
-                {
-                    None => Ok(()),
-                    Some(((site, r), len)) => Err(InferError::BadValue {
-                        site: site.clone(),
-                        reason: format!(
-                            "particle {index} has {len} elements here, earlier particles {}",
-                            r.len()
-                        ),
-                    }),
-                }
+                Ok(())
             },
             false,
         )?;
         Ok(StreamingPosterior {
             stats: particles.stats,
-            sites: layout.into_inner().unwrap_or_default(),
+            sites: layout,
         })
     }
 

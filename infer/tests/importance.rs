@@ -181,6 +181,56 @@ fn random_walk_weighs_traces_of_different_lengths() {
 }
 
 #[test]
+fn a_site_of_varying_length_fails_streaming_alike_on_any_thread_count() {
+    // Particle 0 fixes each site's length; a later particle with another length is the error,
+    // the same one whatever the thread count (chunk 1 must not set the lengths first).
+    let model = |_: ()| -> Result<(), PyroError> {
+        let long: bool = sample("long", Bernoulli::new(0.3))?;
+        let n = if long { 3 } else { 2 };
+        sample("v", Batched::iid(Normal::new(0.0, 1.0)?, n))?;
+        Ok(())
+    };
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| {
+                Importance::new(model, 2000)
+                    .seed(5)
+                    .run_streaming((), &[Name::from("v")])
+                    .unwrap_err()
+                    .to_string()
+            })
+    };
+    // The expected error, from the stored traces: the first particle whose `v` differs in
+    // length from particle 0's.
+    let stored = Importance::new(model, 2000).seed(5).run(()).unwrap();
+    let lens: Vec<usize> = stored
+        .traces()
+        .unwrap()
+        .iter()
+        .map(|t| match &t.get("v").unwrap().value {
+            Some(Value::Reals(v)) => v.len(),
+            other => panic!("v is {other:?}"),
+        })
+        .collect();
+    let k = lens.iter().position(|&n| n != lens[0]).unwrap();
+    assert!(k > 0);
+    let one = run(1);
+    let expected = format!(
+        "particle {k} has {} elements here, earlier particles {}",
+        lens[k], lens[0]
+    );
+    assert!(one.contains(&expected), "{one} (expected: {expected})");
+    for threads in [2, 4] {
+        assert_eq!(run(threads), one, "{threads} threads");
+    }
+    let empty = Importance::new(model, 0).run_streaming((), &[Name::from("v")]);
+    assert!(matches!(empty, Err(InferError::Empty)));
+}
+
+#[test]
 fn results_do_not_depend_on_the_thread_count() {
     let run = |threads: usize| {
         rayon::ThreadPoolBuilder::new()
