@@ -311,11 +311,21 @@ fn append_reals(site: &Name, v: &Value, out: &mut Vec<f64>) -> Result<(), InferE
 }
 
 /// The value `v` particle `index` kept for `site`, or the error of a site it did not reach.
+#[inline]
 fn present<'a>(site: &Name, v: &'a Option<Value>, index: usize) -> Result<&'a Value, InferError> {
-    v.as_ref().ok_or_else(|| InferError::MissingSite {
+    match v {
+        Some(v) => Ok(v),
+        None => Err(missing_site(site, index)),
+    }
+}
+
+/// The error of particle `index` not reaching `site`.
+#[cold]
+fn missing_site(site: &Name, index: usize) -> InferError {
+    InferError::MissingSite {
         site: site.clone(),
         index,
-    })
+    }
 }
 
 /// The error of particle `index` giving site `site` (with its first particle's range) `len`
@@ -416,10 +426,11 @@ impl<M, G> Importance<M, G> {
             args,
             || Weigher::new(names.clone()),
             |index, kept: &SiteValues, x: &mut Vec<f64>| {
+                // x starts empty: each site must end where particle 0's ended.
                 for (site, v) in layout.iter().zip(kept) {
                     let start = x.len();
                     append_reals(&site.0, present(&site.0, v, index)?, x)?;
-                    if x.len() - start != site.1.len() {
+                    if x.len() != site.1.end {
                         return Err(other_length(index, site, x.len() - start));
                     }
                 }
