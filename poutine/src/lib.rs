@@ -3,10 +3,11 @@
 //! A model is ordinary code calling the primitives ([`sample`], [`observe`], [`param`],
 //! [`factor`], [`deterministic`], [`Plate`]). Each primitive sends a message ([`Site`]) through
 //! this thread's stack of handlers ([`apply_stack`]); handlers read and rewrite it. There is no
-//! global trace: the [`trace`] handler records one run as a [`Trace`] value. (A handler that
-//! stops and records every sample message may take sample sites directly instead, while no
-//! handler but plates' is inside it: [`Messenger::direct`]. Importance sampling's particle
-//! handler does, for speed; what it records is the same.)
+//! global trace: the [`trace`] handler records one run as a [`Trace`] value. (For speed, a
+//! handler that stops and records every sample message may take sample sites directly instead,
+//! while no handler but plates' is inside it: [`Messenger::direct`]; and the [`Weigher`], the
+//! handler importance sampling's streamed particles run under, takes them by its type. What is
+//! recorded is the same.)
 //!
 //! # Quick start
 //! ```

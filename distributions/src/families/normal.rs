@@ -93,13 +93,14 @@ impl Distribution for Normal {
         -0.5 * z * z - self.scale.ln() - LN_SQRT_2PI
     }
 
-    /// `ln(scale)` once for all the draws (see [`Normal::log_prob_shared_scale`]).
+    /// `ln(scale)` once for all the draws: the squared standardised residuals are summed first
+    /// and the constant terms added once.
     fn log_prob_iid(&self, values: &[f64]) -> f64 {
         Normal::log_prob_shared_scale(self.scale, values.iter().map(|&x| (self.loc, x)))
     }
 
     /// When every element shares the scale (a regression's noise), as
-    /// [`Normal::log_prob_shared_scale`]; else element by element.
+    /// [`log_prob_iid`](Distribution::log_prob_iid) does; else element by element.
     fn log_prob_batch(dists: &[Normal], values: &[f64]) -> f64 {
         let Some(scale) = dists.first().map(|d| d.scale) else {
             return 0.0;

@@ -33,7 +33,7 @@ pub type SiteValues = SmallVec<[Option<Value>; 4]>;
 ///
 /// ```
 /// use pyro_poutine::{Name, PyroError, Weigher, observe, sample};
-/// use pyro_poutine::distributions::{Distribution, Normal};
+/// use pyro_poutine::distributions::{Distribution, Normal, Value};
 /// use std::{cell::RefCell, rc::Rc};
 ///
 /// let weigher = Rc::new(RefCell::new(Weigher::new([Name::from("w")].into())));
@@ -46,7 +46,7 @@ pub type SiteValues = SmallVec<[Option<Value>; 4]>;
 /// let mut weigher = weigher.borrow_mut();
 /// // Observed sites only: the log-likelihood of the draw.
 /// assert_eq!(weigher.finish(), Normal::new(w, 0.75)?.log_prob(&9.5));
-/// assert_eq!(weigher.values()[0], Some(w.into()));
+/// assert_eq!(weigher.values()[0], Some(Value::Real(w)));
 /// # Ok::<(), PyroError>(())
 /// ```
 pub struct Weigher {
