@@ -6,6 +6,8 @@
 //! `sd(exp(lw)) / (sqrt(N) mean(exp(lw)))`. Each check allows five standard errors (a false alarm
 //! about once in 1.7 million; the seeds are fixed, so the outcome is deterministic).
 
+mod common;
+
 use pyro_infer::{Importance, InferError};
 use pyro_poutine::distributions::{
     Batched, Bernoulli, Beta, Distribution, Geometric, Normal, Value,
@@ -191,17 +193,13 @@ fn a_site_of_varying_length_fails_streaming_alike_on_any_thread_count() {
         Ok(())
     };
     let run = |threads: usize| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(|| {
-                Importance::new(model, 2000)
-                    .seed(5)
-                    .run_streaming((), &[Name::from("v")])
-                    .unwrap_err()
-                    .to_string()
-            })
+        common::on_threads(threads, || {
+            Importance::new(model, 2000)
+                .seed(5)
+                .run_streaming((), &[Name::from("v")])
+                .unwrap_err()
+                .to_string()
+        })
     };
     // The expected error, from the stored traces: the first particle whose `v` differs in
     // length from particle 0's.
@@ -233,11 +231,9 @@ fn a_site_of_varying_length_fails_streaming_alike_on_any_thread_count() {
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
     let run = |threads: usize| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(|| Importance::new(random_walk, 3000).seed(9).run(()).unwrap())
+        common::on_threads(threads, || {
+            Importance::new(random_walk, 3000).seed(9).run(()).unwrap()
+        })
     };
     let one = run(1);
     for threads in [2, 4] {

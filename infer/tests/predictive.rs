@@ -4,6 +4,8 @@
 //! `s / sqrt(n)`, and for normal draws the sample variance has standard error
 //! `s^2 sqrt(2 / (n - 1))`; each check allows five standard errors (fixed seeds).
 
+mod common;
+
 use pyro_infer::{Importance, InferError, Latents, Predictive};
 use pyro_poutine::distributions::{Normal, Value};
 use pyro_poutine::{Name, PyroError, Tracer, observe, sample, stack_depth};
@@ -130,17 +132,13 @@ fn posterior_predictive_from_importance_sampling() {
 #[test]
 fn return_sites_filter_and_threads_do_not_matter() {
     let run = |threads: usize| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(|| {
-                Predictive::prior(model, 1000)
-                    .seed(8)
-                    .return_sites(&[Name::from("y")])
-                    .run(0.0)
-                    .unwrap()
-            })
+        common::on_threads(threads, || {
+            Predictive::prior(model, 1000)
+                .seed(8)
+                .return_sites(&[Name::from("y")])
+                .run(0.0)
+                .unwrap()
+        })
     };
     let one = run(1);
     assert_eq!(one.names().count(), 1);
@@ -159,14 +157,12 @@ fn errors_name_the_sample_and_nothing_leaks() {
         sample("y", Normal::new(0.0, if x > 1.0 { -1.0 } else { 1.0 }))
     };
     let first = |threads: usize| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(|| match Predictive::prior(some_fail, 400).seed(2).run(()) {
+        common::on_threads(threads, || {
+            match Predictive::prior(some_fail, 400).seed(2).run(()) {
                 Err(InferError::Model { index, .. }) => index,
                 other => panic!("expected a failing run, got {other:?}"),
-            })
+            }
+        })
     };
     assert_eq!(first(1), first(4));
     assert_eq!(stack_depth(), 0);
