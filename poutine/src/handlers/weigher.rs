@@ -115,7 +115,7 @@ impl Weigher {
 
     /// A latent sample site on the fast path: draws the value and records it. (The error is
     /// boxed so that the result, on the hot path, fits in registers.)
-    #[inline]
+    #[inline(always)]
     pub(crate) fn sample<D>(&mut self, name: &Name, dist: &D) -> Result<D::Value, Box<PyroError>>
     where
         D: Distribution,
@@ -126,7 +126,7 @@ impl Weigher {
     }
 
     /// An observed site on the fast path: records it.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn observe<D>(
         &mut self,
         name: &Name,
