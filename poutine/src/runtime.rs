@@ -75,8 +75,9 @@ type Entry = Rc<RefCell<dyn Messenger>>;
 thread_local! {
     static STACK: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
     static DEFAULT_RNG: RefCell<Option<PyroRng>> = const { RefCell::new(None) };
-    /// The innermost handler when it is a [`Weigher`] installed with [`Weigher::run`] (it is
-    /// also on the stack); `None` otherwise, and while a site is on the fast path.
+    /// The weigher installed with [`Weigher::run`] (it is also on the stack) while it is the
+    /// innermost handler or only plates it took are inside it; `None` otherwise, and while a
+    /// site is on the fast path.
     static WEIGHER: Cell<Option<Rc<RefCell<Weigher>>>> = const { Cell::new(None) };
 }
 

@@ -26,10 +26,11 @@ pub type SiteValues = SmallVec<[Option<Value>; 4]>;
 /// weighs the same as its trace.
 ///
 /// Run with [`Weigher::run`], sample and observe sites go to it with their typed distribution and
-/// value, without a message or a dynamic call: this is importance sampling's fast path. Sites
-/// under plates inside it are taken directly through the plates
-/// ([`Messenger::direct`]); sites under any other handler inside it reach it as messages.
-/// Buffers are kept from run to run.
+/// value, without a message or a dynamic call: this is importance sampling's fast path. It stays
+/// on while plates are entered directly inside it (the weigher takes their frames and scales and
+/// runs their batch checks); sites under any other handler inside it reach it as messages, or
+/// directly through that handler's plates ([`Messenger::direct`]). Buffers are kept from run to
+/// run.
 ///
 /// ```
 /// use pyro_poutine::{Name, PyroError, Weigher, observe, sample};
