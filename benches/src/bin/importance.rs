@@ -82,7 +82,7 @@ fn benches() -> Vec<Bench> {
         Bench {
             name: "M1 scale",
             sites: "2",
-            particles: 1_000_000,
+            particles: 5_000_000,
             exact_mean: Some((8.5 + 9.5 / 0.5625) / precision),
             exact_log_evidence: Some(scale_log_z),
             library: Box::new(|n| library(scale, (), "weight", n)),
@@ -91,7 +91,7 @@ fn benches() -> Vec<Bench> {
         Bench {
             name: "M2 linreg",
             sites: "103",
-            particles: 50_000,
+            particles: 300_000,
             exact_mean: None,
             exact_log_evidence: None,
             library: Box::new(move |n| library(linreg, &l1, "b", n)),
@@ -100,7 +100,7 @@ fn benches() -> Vec<Bench> {
         Bench {
             name: "M2v linreg_vec",
             sites: "4",
-            particles: 250_000,
+            particles: 1_000_000,
             exact_mean: None,
             exact_log_evidence: None,
             library: Box::new(move |n| library(linreg_vec, &l3, "b", n)),
@@ -109,7 +109,7 @@ fn benches() -> Vec<Bench> {
         Bench {
             name: "M3 coin",
             sites: "101",
-            particles: 50_000,
+            particles: 300_000,
             exact_mean: Some(70.0 / 120.0),
             exact_log_evidence: Some(-68.5324),
             library: Box::new(move |n| library(coin, &c1[..], "p", n)),
@@ -118,7 +118,7 @@ fn benches() -> Vec<Bench> {
         Bench {
             name: "M3v coin_vec",
             sites: "2",
-            particles: 400_000,
+            particles: 2_000_000,
             exact_mean: Some(70.0 / 120.0),
             exact_log_evidence: Some(-68.5324),
             library: Box::new(move |n| library(coin_vec, &c3[..], "p", n)),
@@ -127,7 +127,7 @@ fn benches() -> Vec<Bench> {
         Bench {
             name: "M4 random_walk",
             sites: "2 + n",
-            particles: 500_000,
+            particles: 2_000_000,
             exact_mean: Some(2.73483),
             exact_log_evidence: Some(-2.35599),
             library: Box::new(|n| library(random_walk, (), "n", n)),
