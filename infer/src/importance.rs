@@ -292,22 +292,45 @@ fn ess(stats: &WeightedStats) -> Result<f64, InferError> {
 
 /// Appends the elements of a numeric value to `out`.
 fn append_reals(site: &Name, v: &Value, out: &mut Vec<f64>) -> Result<(), InferError> {
-    let start = out.len();
-    match v {
-        Value::Real(x) => out.push(*x),
-        Value::Int(k) => out.push(*k as f64),
-        Value::Bool(b) => out.push(f64::from(u8::from(*b))),
-        Value::Reals(xs) => out.extend_from_slice(xs),
-        Value::Ints(ks) => out.extend(ks.iter().map(|&k| k as f64)),
-        Value::Bools(bs) => out.extend(bs.iter().map(|&b| f64::from(u8::from(b)))),
-    }
-    if out[start..].iter().any(|x| x.is_nan()) {
-        return Err(InferError::BadValue {
-            site: site.clone(),
-            reason: "the value is NaN".into(),
-        });
+    let nan = match v {
+        Value::Real(x) => {
+            out.push(*x);
+            x.is_nan()
+        }
+        Value::Reals(xs) => {
+            out.extend_from_slice(xs);
+            xs.iter().any(|x| x.is_nan())
+        }
+        Value::Int(k) => {
+            out.push(*k as f64);
+            false
+        }
+        Value::Bool(b) => {
+            out.push(f64::from(u8::from(*b)));
+            false
+        }
+        Value::Ints(ks) => {
+            out.extend(ks.iter().map(|&k| k as f64));
+            false
+        }
+        Value::Bools(bs) => {
+            out.extend(bs.iter().map(|&b| f64::from(u8::from(b))));
+            false
+        }
+    };
+    if nan {
+        return Err(nan_value(site));
     }
     Ok(())
+}
+
+/// The error of a NaN value at `site`.
+#[cold]
+fn nan_value(site: &Name) -> InferError {
+    InferError::BadValue {
+        site: site.clone(),
+        reason: "the value is NaN".into(),
+    }
 }
 
 /// The value `v` particle `index` kept for `site`, or the error of a site it did not reach.

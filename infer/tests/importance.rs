@@ -13,7 +13,8 @@ use pyro_poutine::distributions::{
     Batched, Bernoulli, Beta, Distribution, Geometric, Normal, Value,
 };
 use pyro_poutine::{
-    Messenger, Name, Plate, PyroError, Tracer, observe, sample, stack_depth, with_handler,
+    Messenger, Name, Plate, PyroError, Tracer, deterministic, observe, sample, stack_depth,
+    with_handler,
 };
 
 fn scale(_: ()) -> Result<f64, PyroError> {
@@ -226,6 +227,28 @@ fn a_site_of_varying_length_fails_streaming_alike_on_any_thread_count() {
     }
     let empty = Importance::new(model, 0).run_streaming((), &[Name::from("v")]);
     assert!(matches!(empty, Err(InferError::Empty)));
+}
+
+#[test]
+fn a_nan_value_of_a_tracked_site_is_an_error_naming_it() {
+    for value in [vec![f64::NAN], vec![1.0, f64::NAN]] {
+        let model = move |_: ()| -> Result<(), PyroError> {
+            sample("x", Normal::new(0.0, 1.0))?;
+            deterministic("v", value.clone())?;
+            Ok(())
+        };
+        let err = Importance::new(model, 10)
+            .run_streaming((), &[Name::from("x"), Name::from("v")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("'v'") && err.contains("NaN"), "{err}");
+    }
+    let scalar = |_: ()| deterministic("v", f64::NAN);
+    let err = Importance::new(scalar, 10)
+        .run_streaming((), &[Name::from("v")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("'v'") && err.contains("NaN"), "{err}");
 }
 
 #[test]
