@@ -81,8 +81,8 @@ thread_local! {
     static WEIGHER: Cell<Option<Rc<RefCell<Weigher>>>> = const { Cell::new(None) };
 }
 
-/// Runs `f` on the innermost handler if it is a [`Weigher`] installed with [`Weigher::run`] and
-/// is not already taking a site; `None` otherwise. While `f` runs the slot is empty, so a site
+/// Runs `f` on the weigher in the fast-path slot (see `WEIGHER`) unless it is already taking a
+/// site; `None` otherwise. While `f` runs the slot is empty, so a site
 /// sent from inside `f` (by a distribution's own code) goes the slow way.
 #[inline]
 pub(crate) fn with_weigher<T>(f: impl FnOnce(&mut Weigher) -> T) -> Option<T> {
@@ -179,29 +179,39 @@ pub(crate) fn with_default_rng<T>(f: impl FnOnce(&mut PyroRng) -> T) -> T {
 /// held, on every exit path (including errors and panics).
 struct Installed {
     depth: usize,
-    /// What the slot held before (`None`: the installation left the slot alone).
-    weigher: Option<Option<Rc<RefCell<Weigher>>>>,
+    /// What the slot held before, to put back (`Keep`: the installation left the slot alone).
+    slot: Slot,
+}
+
+/// What an installation does to the weigher slot.
+enum Slot {
+    /// Leaves it alone (a plate the weigher in the slot took).
+    Keep,
+    /// Puts this in it: the new weigher, or `None` for any other handler.
+    Set(Option<Rc<RefCell<Weigher>>>),
 }
 
 impl Installed {
-    /// Pushes `entry` on the stack and, unless `weigher` is `None`, puts its content in the slot
-    /// (`Some(None)`: the new innermost handler is not a weigher on the fast path).
-    fn new(entry: Entry, weigher: Option<Option<Rc<RefCell<Weigher>>>>) -> Self {
+    /// Pushes `entry` on the stack and does `slot` to the weigher slot.
+    fn new(entry: Entry, slot: Slot) -> Self {
         let depth = STACK.with(|s| {
             let mut s = s.borrow_mut();
             s.push(entry);
             s.len() - 1
         });
-        let weigher = weigher.map(|w| WEIGHER.with(|slot| slot.replace(w)));
-        Installed { depth, weigher }
+        let slot = match slot {
+            Slot::Keep => Slot::Keep,
+            Slot::Set(w) => Slot::Set(WEIGHER.with(|slot| slot.replace(w))),
+        };
+        Installed { depth, slot }
     }
 }
 
 impl Drop for Installed {
     fn drop(&mut self) {
         STACK.with(|s| s.borrow_mut().truncate(self.depth));
-        if let Some(weigher) = self.weigher.take() {
-            WEIGHER.with(|slot| slot.set(weigher));
+        if let Slot::Set(previous) = std::mem::replace(&mut self.slot, Slot::Keep) {
+            WEIGHER.with(|slot| slot.set(previous));
         }
     }
 }
@@ -211,7 +221,7 @@ pub(crate) fn with_weigher_installed<R>(
     weigher: &Rc<RefCell<Weigher>>,
     body: impl FnOnce() -> R,
 ) -> R {
-    let guard = Installed::new(weigher.clone(), Some(Some(weigher.clone())));
+    let guard = Installed::new(weigher.clone(), Slot::Set(Some(weigher.clone())));
     let result = body();
     drop(guard);
     result
@@ -231,9 +241,9 @@ pub(crate) fn with_plate_handler<R>(plate: PlateMessenger, body: impl FnOnce() -
     }
     let entry: Entry = Rc::new(RefCell::new(plate));
     let (guard, left) = if entered {
-        (Installed::new(entry, None), Some(Entered))
+        (Installed::new(entry, Slot::Keep), Some(Entered))
     } else {
-        (Installed::new(entry, Some(None)), None)
+        (Installed::new(entry, Slot::Set(None)), None)
     };
     let result = body();
     drop(guard);
@@ -282,7 +292,7 @@ pub fn with_shared_handler<H: Messenger, R>(
     handler: &Rc<RefCell<H>>,
     body: impl FnOnce() -> R,
 ) -> R {
-    let guard = Installed::new(handler.clone(), Some(None));
+    let guard = Installed::new(handler.clone(), Slot::Set(None));
     let result = body();
     drop(guard);
     result
