@@ -75,8 +75,11 @@ pub fn linreg_vec(data: &(Vec<f64>, Vec<f64>)) -> Result<f64, PyroError> {
     let sigma = sample("sigma", HalfNormal::new(1.0))?;
     let (xs, ys) = data;
     Plate::new("data", xs.len()).run(|_| {
-        let dist = Batched::try_from_fn(xs.len(), |i| Normal::new(a + b * xs[i], sigma))?;
-        observe("y", dist, ys.clone())
+        observe(
+            "y",
+            Normal::batch(xs.iter().map(|x| a + b * x), sigma),
+            ys.clone(),
+        )
     })?;
     Ok(b)
 }

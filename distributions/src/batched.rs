@@ -9,7 +9,8 @@ use rand::Rng;
 /// Independent draws of a scalar family, as one vector-valued distribution (a vectorised site).
 ///
 /// Either `n` iid draws of one distribution ([`Batched::iid`]) or one draw per element with
-/// per-element parameters ([`Batched::try_from_fn`], [`Batched::per_element`]). The value is a
+/// per-element parameters ([`Batched::try_from_fn`], [`Batched::per_element`], and
+/// [`Normal::batch`](crate::Normal::batch) for normal draws sharing a scale). The value is a
 /// vector; `log_prob` is the sum of the element log-probabilities, which
 /// [`log_prob_elements`](Distribution::log_prob_elements) returns one by one. A value of the wrong
 /// length scores `-inf`.
@@ -42,7 +43,7 @@ const FAMILY: &str = "Batched";
 
 /// An element's constructor error, with the element index added to the parameter name.
 #[cold]
-fn element_error(mut e: ParamError, i: usize) -> ParamError {
+pub(crate) fn element_error(mut e: ParamError, i: usize) -> ParamError {
     e.param = format!("{}[{i}]", e.param);
     e
 }

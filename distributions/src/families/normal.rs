@@ -1,5 +1,6 @@
 //! The normal (Gaussian) distribution.
 
+use crate::batched::{Batched, element_error};
 use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution};
 use crate::error::{self, ParamError};
@@ -50,6 +51,43 @@ impl Normal {
         self.scale
     }
 
+    /// One vectorised site of independent `Normal(loc_i, scale)` draws, one per location, all
+    /// sharing `scale`: Pyro's `Normal(loc_tensor, scale)`, a regression's likelihood. The same
+    /// distribution as `Batched::try_from_fn(n, |i| Normal::new(locs[i], scale))`, built with one
+    /// check of the scale and one pass over the locations. Errors name the first non-finite
+    /// location (`loc[3]`), an invalid `scale`, or an empty `locs`.
+    ///
+    /// ```
+    /// use pyro_distributions::{Batched, Distribution, Normal};
+    ///
+    /// // y_i ~ Normal(1 + 2 x_i, 0.5) for x = 0, 0.5, 1.
+    /// let xs = [0.0, 0.5, 1.0];
+    /// let d = Normal::batch(xs.iter().map(|x| 1.0 + 2.0 * x), 0.5)?;
+    /// let same = Batched::try_from_fn(3, |i| Normal::new(1.0 + 2.0 * xs[i], 0.5))?;
+    /// assert_eq!(d, same);
+    /// assert_eq!(Normal::batch([0.0, f64::NAN], 1.0).unwrap_err().param, "loc[1]");
+    /// # Ok::<(), pyro_distributions::ParamError>(())
+    /// ```
+    pub fn batch(
+        locs: impl IntoIterator<Item = f64>,
+        scale: f64,
+    ) -> Result<Batched<Normal>, ParamError> {
+        let scale = error::positive(FAMILY, "scale", scale)?;
+        // Checked in the same pass without an early exit; the error is found again out of line.
+        let mut finite = true;
+        let dists: Vec<Normal> = locs
+            .into_iter()
+            .map(|loc| {
+                finite &= loc.is_finite();
+                Normal { loc, scale }
+            })
+            .collect();
+        if !finite {
+            return Err(first_non_finite_loc(&dists));
+        }
+        Batched::per_element(dists)
+    }
+
     /// The summed log-density of values `x_i` under `Normal(loc_i, scale)` for the
     /// `(loc_i, x_i)` of `pairs`: the squared standardised residuals are summed first and the
     /// constant terms added once, so `ln(scale)` is taken once. Equals the sum of the elements'
@@ -68,6 +106,17 @@ impl Normal {
         }
         -0.5 * sum_sq - n * (scale.ln() + LN_SQRT_2PI)
     }
+}
+
+/// The error for the first non-finite location of a batch that has one.
+#[cold]
+fn first_non_finite_loc(dists: &[Normal]) -> ParamError {
+    let (i, loc) = dists
+        .iter()
+        .enumerate()
+        .find(|(_, d)| !d.loc.is_finite())
+        .map_or((0, f64::NAN), |(i, d)| (i, d.loc));
+    element_error(ParamError::new(FAMILY, "loc", loc, "must be finite"), i)
 }
 
 impl Distribution for Normal {
@@ -193,6 +242,25 @@ mod tests {
         assert_eq!(Normal::log_prob_batch(&dists, &xs[..3]), by_element);
         let b = Batched::per_element(dists).unwrap();
         assert_eq!(b.log_prob(&xs[..3].to_vec()), by_element);
+    }
+
+    #[test]
+    fn a_batch_equals_its_elements_built_one_by_one() {
+        let locs = [0.5, -1.0, 3.25, 0.0];
+        let batch = Normal::batch(locs, 0.7).unwrap();
+        let one_by_one = Batched::try_from_fn(4, |i| Normal::new(locs[i], 0.7)).unwrap();
+        assert_eq!(batch, one_by_one);
+        let err = Normal::batch([0.0, 1.0, f64::INFINITY, f64::NAN], 1.0).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Normal: invalid parameter loc[2] = inf (must be finite)"
+        );
+        let err = Normal::batch(locs, -0.5).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Normal: invalid parameter scale = -0.5 (must be finite and > 0)"
+        );
+        assert_eq!(Normal::batch([], 1.0).unwrap_err().param, "len");
     }
 
     #[test]
