@@ -20,7 +20,6 @@ fn main() {
         ("m1", true) => by_hand(n, scale_by_hand),
         ("m2", false) => library(linreg, &xy, "b", n),
         ("m2v", false) => library(linreg_vec, &xy, "b", n),
-        ("m2x", false) => library(linreg_x, &xy, "b", n),
         ("m2" | "m2v", true) => by_hand(n, |r| linreg_by_hand(r, &xy)),
         ("m3", false) => library(coin, &flips[..], "p", n),
         ("m3v", false) => library(coin_vec, &flips[..], "p", n),
@@ -37,18 +36,4 @@ fn main() {
         estimate.mean,
         estimate.log_evidence
     );
-}
-
-fn linreg_x(data: &(Vec<f64>, Vec<f64>)) -> Result<f64, pyro_core::poutine::PyroError> {
-    use pyro_core::distributions::*;
-    use pyro_core::poutine::*;
-    let a = sample("a", Normal::new(0.0, 10.0))?;
-    let b = sample("b", Normal::new(0.0, 10.0))?;
-    let sigma = sample("sigma", HalfNormal::new(1.0))?;
-    let (xs, ys) = data;
-    Plate::new("data", xs.len()).run(|_| {
-        let r: Vec<f64> = xs.iter().zip(ys).map(|(x, y)| y - (a + b * x)).collect();
-        observe("y", Batched::iid(Normal::new(0.0, sigma)?, xs.len()), r)
-    })?;
-    Ok(b)
 }
