@@ -83,7 +83,7 @@ impl Normal {
             })
             .collect();
         if !finite {
-            return Err(first_non_finite_loc(&dists));
+            check_locs(&dists)?;
         }
         Batched::per_element(dists)
     }
@@ -108,15 +108,15 @@ impl Normal {
     }
 }
 
-/// The error for the first non-finite location of a batch that has one.
+/// Checks a batch's locations one by one: the error for the first non-finite one, named with
+/// its index.
 #[cold]
-fn first_non_finite_loc(dists: &[Normal]) -> ParamError {
-    let (i, loc) = dists
-        .iter()
-        .enumerate()
-        .find(|(_, d)| !d.loc.is_finite())
-        .map_or((0, f64::NAN), |(i, d)| (i, d.loc));
-    element_error(ParamError::new(FAMILY, "loc", loc, "must be finite"), i)
+fn check_locs(dists: &[Normal]) -> Result<(), ParamError> {
+    dists.iter().enumerate().try_for_each(|(i, d)| {
+        error::finite(FAMILY, "loc", d.loc)
+            .map(drop)
+            .map_err(|e| element_error(e, i))
+    })
 }
 
 impl Distribution for Normal {
