@@ -2,6 +2,7 @@
 //! `biject_to`), used by the parameter store and, later, by gradient-based inference.
 
 use crate::constraint::{Constraint, ScalarSupport};
+use crate::special::log_sigmoid;
 use crate::value::Value;
 
 fn sigmoid(x: f64) -> f64 {
@@ -26,6 +27,26 @@ impl ScalarSupport {
             ScalarSupport::GreaterThan(a) | ScalarSupport::GreaterThanEq(a) => a + u.exp(),
             ScalarSupport::UnitInterval => sigmoid(u),
             ScalarSupport::Interval { lower, upper } => lower + (upper - lower) * sigmoid(u),
+            ScalarSupport::Boolean
+            | ScalarSupport::NonNegativeInteger
+            | ScalarSupport::IntegerInterval { .. } => return None,
+        })
+    }
+
+    /// `ln |dx/du|` of [`to_constrained_real`](Self::to_constrained_real) at `u`, or `None` for
+    /// discrete sets.
+    fn log_abs_det_jacobian_real(self, u: f64) -> Option<f64> {
+        Some(match self {
+            ScalarSupport::Real => 0.0,
+            ScalarSupport::Positive
+            | ScalarSupport::NonNegative
+            | ScalarSupport::GreaterThan(_)
+            | ScalarSupport::GreaterThanEq(_) => u,
+            // d sigmoid(u) / du = sigmoid(u) sigmoid(-u).
+            ScalarSupport::UnitInterval => log_sigmoid(u) + log_sigmoid(-u),
+            ScalarSupport::Interval { lower, upper } => {
+                (upper - lower).ln() + log_sigmoid(u) + log_sigmoid(-u)
+            }
             ScalarSupport::Boolean
             | ScalarSupport::NonNegativeInteger
             | ScalarSupport::IntegerInterval { .. } => return None,
@@ -113,6 +134,52 @@ impl Constraint {
     }
 }
 
+impl Constraint {
+    /// `ln |det J|` of [`to_constrained`](Constraint::to_constrained) at the unconstrained value
+    /// `u`, where `J` is the Jacobian of the map (Pyro's `biject_to(c).log_abs_det_jacobian`):
+    /// the density of `x = to_constrained(u)` is the density of `u` minus this. `None` where
+    /// `to_constrained` is `None`.
+    ///
+    /// For the simplex, `J` is the `(K - 1) x (K - 1)` Jacobian of the first `K - 1` coordinates
+    /// (the last one is determined by them), as torch's `StickBreakingTransform`.
+    ///
+    /// ```
+    /// use pyro_distributions::{Constraint, Value};
+    ///
+    /// // x = exp(u): dx/du = exp(u), so ln |dx/du| = u.
+    /// assert_eq!(Constraint::Positive.log_abs_det_jacobian(&Value::Real(0.7)), Some(0.7));
+    /// assert_eq!(Constraint::Real.log_abs_det_jacobian(&Value::Reals(vec![1.0, 2.0])), None);
+    /// assert_eq!(Constraint::RealVector.log_abs_det_jacobian(&Value::Reals(vec![1.0])), Some(0.0));
+    /// ```
+    pub fn log_abs_det_jacobian(&self, u: &Value) -> Option<f64> {
+        match (self, u) {
+            (Constraint::Simplex, Value::Reals(u)) => Some(stick_breaking_log_det(u)),
+            (Constraint::RealVector, Value::Reals(_)) => Some(0.0),
+            (Constraint::Elementwise(s), Value::Reals(u)) => u
+                .iter()
+                .map(|&x| s.log_abs_det_jacobian_real(x))
+                .sum::<Option<f64>>(),
+            (c, Value::Real(x)) => c.scalar()?.log_abs_det_jacobian_real(*x),
+            _ => None,
+        }
+    }
+}
+
+/// `ln |det J|` of [`stick_breaking`]: the Jacobian is triangular, with diagonal
+/// `dx_i / du_i = left_i * z_i * (1 - z_i)`.
+fn stick_breaking_log_det(u: &[f64]) -> f64 {
+    let k = u.len() + 1;
+    let mut log_left = 0.0;
+    let mut total = 0.0;
+    for (i, &ui) in u.iter().enumerate() {
+        let v = ui - ((k - 1 - i) as f64).ln();
+        let (log_z, log_1mz) = (log_sigmoid(v), log_sigmoid(-v));
+        total += log_left + log_z + log_1mz;
+        log_left += log_1mz;
+    }
+    total
+}
+
 /// `K - 1` reals to a point of the `K`-simplex: `z_i = sigmoid(u_i - ln(K - 1 - i))`, each
 /// coordinate takes the fraction `z_i` of what is left (torch's `StickBreakingTransform`; the
 /// offsets make `u = 0` the centre of the simplex).
@@ -174,6 +241,105 @@ mod tests {
         );
         assert_eq!(
             Constraint::Simplex.to_unconstrained(&Value::Reals(vec![0.5, 0.6])),
+            None
+        );
+    }
+
+    /// `ln |det A|` of a small square matrix by Gaussian elimination with partial pivoting.
+    fn log_abs_det(mut a: Vec<Vec<f64>>) -> f64 {
+        let n = a.len();
+        let mut total = 0.0;
+        for col in 0..n {
+            let pivot = (col..n)
+                .max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))
+                .unwrap();
+            a.swap(col, pivot);
+            total += a[col][col].abs().ln();
+            for row in col + 1..n {
+                let f = a[row][col] / a[col][col];
+                for k in col..n {
+                    a[row][k] -= f * a[col][k];
+                }
+            }
+        }
+        total
+    }
+
+    /// The numerical `ln |det J|` of `to_constrained` at `u` (central differences, step `h`),
+    /// over the first `u.len()` output coordinates.
+    fn numerical_log_det(c: Constraint, u: &[f64], h: f64) -> f64 {
+        let out = |u: &[f64]| -> Vec<f64> {
+            match c.to_constrained(&Value::Reals(u.to_vec())).unwrap() {
+                Value::Reals(x) => x,
+                other => panic!("{other:?}"),
+            }
+        };
+        let n = u.len();
+        let mut jac = vec![vec![0.0; n]; n];
+        for j in 0..n {
+            let (mut up, mut down) = (u.to_vec(), u.to_vec());
+            up[j] += h;
+            down[j] -= h;
+            let (xu, xd) = (out(&up), out(&down));
+            for i in 0..n {
+                jac[i][j] = (xu[i] - xd[i]) / (2.0 * h);
+            }
+        }
+        log_abs_det(jac)
+    }
+
+    #[test]
+    fn log_jacobians_match_numerical_jacobians() {
+        let scalar = [
+            Constraint::Real,
+            Constraint::Positive,
+            Constraint::NonNegative,
+            Constraint::GreaterThan(-2.0),
+            Constraint::GreaterThanEq(3.0),
+            Constraint::UnitInterval,
+            Constraint::Interval {
+                lower: -1.0,
+                upper: 4.0,
+            },
+        ];
+        for c in scalar {
+            for u in [-7.5, -1.3, 0.0, 0.4, 2.2, 9.0] {
+                let exact = c.log_abs_det_jacobian(&Value::Real(u)).unwrap();
+                let h = 1e-5;
+                let x = |u: f64| match c.to_constrained(&Value::Real(u)).unwrap() {
+                    Value::Real(x) => x,
+                    other => panic!("{other:?}"),
+                };
+                let numerical = ((x(u + h) - x(u - h)) / (2.0 * h)).abs().ln();
+                // Central differences: error O(h^2) relative to the derivative.
+                assert!(
+                    (exact - numerical).abs() < 1e-6,
+                    "{c}: u {u}: {exact} vs {numerical}"
+                );
+                // Elementwise sets sum the scalar terms.
+                let e = Constraint::Elementwise(c.scalar().unwrap());
+                let both = e.log_abs_det_jacobian(&Value::Reals(vec![u, -u])).unwrap();
+                let other = c.log_abs_det_jacobian(&Value::Real(-u)).unwrap();
+                assert!((both - (exact + other)).abs() < 1e-12);
+            }
+        }
+        for u in [vec![0.0], vec![0.3, -1.2], vec![1.5, -0.4, 2.0, -3.0]] {
+            let exact = Constraint::Simplex
+                .log_abs_det_jacobian(&Value::Reals(u.clone()))
+                .unwrap();
+            let numerical = numerical_log_det(Constraint::Simplex, &u, 1e-6);
+            assert!(
+                (exact - numerical).abs() < 1e-6,
+                "{u:?}: {exact} vs {numerical}"
+            );
+        }
+        // Discrete sets and wrong kinds have none.
+        assert_eq!(
+            Constraint::Boolean.log_abs_det_jacobian(&Value::Real(0.0)),
+            None
+        );
+        assert_eq!(
+            Constraint::Simplex.log_abs_det_jacobian(&Value::Real(0.0)),
             None
         );
     }
