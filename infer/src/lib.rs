@@ -27,6 +27,7 @@
 //! ```
 
 mod accumulate;
+pub mod diagnostics;
 mod error;
 mod importance;
 mod marginal;
