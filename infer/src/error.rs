@@ -1,5 +1,7 @@
 //! [`InferError`]: what can go wrong in inference.
 
+use crate::mcmc::ChainStep;
+use crate::mcmc_run::McmcRun;
 use pyro_poutine::{Name, PyroError};
 use std::fmt;
 
@@ -39,6 +41,34 @@ pub enum InferError {
         /// What is wrong.
         reason: String,
     },
+    /// Running the model failed inside an inference kernel (the chain and step are added by
+    /// [`InferError::Chain`]).
+    Run(PyroError),
+    /// No starting point of positive density was found: every attempt scored `-inf`.
+    NoValidStart {
+        /// How many points were tried.
+        attempts: usize,
+        /// The sites that scored `-inf` in the first attempt.
+        sites: Vec<Name>,
+    },
+    /// An MCMC chain failed. The other chains ran to the end; `run` holds every chain's draws
+    /// up to then.
+    Chain {
+        /// The chain (the lowest one that failed).
+        chain: usize,
+        /// Where in the chain.
+        step: ChainStep,
+        /// What went wrong.
+        source: Box<InferError>,
+        /// Every chain's draws.
+        run: Box<McmcRun>,
+    },
+}
+
+impl From<PyroError> for InferError {
+    fn from(e: PyroError) -> Self {
+        InferError::Run(e)
+    }
 }
 
 impl fmt::Display for InferError {
@@ -55,6 +85,24 @@ impl fmt::Display for InferError {
             }
             InferError::BadValue { site, reason } => write!(f, "site '{site}': {reason}"),
             InferError::InvalidArgument { name, reason } => write!(f, "{name}: {reason}"),
+            InferError::Run(e) => write!(f, "{e}"),
+            InferError::NoValidStart { attempts, sites } => {
+                write!(
+                    f,
+                    "no starting point of positive density in {attempts} draws from the prior"
+                )?;
+                if !sites.is_empty() {
+                    let names: Vec<String> = sites.iter().map(|s| format!("'{s}'")).collect();
+                    write!(f, "; the first scored -inf at {}", names.join(", "))?;
+                }
+                Ok(())
+            }
+            InferError::Chain {
+                chain,
+                step,
+                source,
+                ..
+            } => write!(f, "chain {chain}, {step}: {source}"),
         }
     }
 }
@@ -62,7 +110,8 @@ impl fmt::Display for InferError {
 impl std::error::Error for InferError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            InferError::Model { source, .. } => Some(source),
+            InferError::Model { source, .. } | InferError::Run(source) => Some(source),
+            InferError::Chain { source, .. } => Some(source.as_ref()),
             _ => None,
         }
     }

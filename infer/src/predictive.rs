@@ -1,6 +1,7 @@
 //! [`Predictive`]: prior and posterior predictive samples.
 
 use crate::EmpiricalMarginal;
+use crate::Samples;
 use crate::error::InferError;
 use crate::importance::Posterior;
 use crate::particle::{Guide, Prior};
@@ -207,7 +208,7 @@ impl<M, G> Predictive<M, G> {
     }
 
     /// Runs the model once per sample on `args`.
-    pub fn run<A>(&self, args: A) -> Result<PredictiveSamples, InferError>
+    pub fn run<A>(&self, args: A) -> Result<Samples, InferError>
     where
         A: Clone + Send + Sync,
         M: Model<A> + Sync,
@@ -245,7 +246,7 @@ impl<M, G> Predictive<M, G> {
                 }
             }
         }
-        Ok(PredictiveSamples { sites, len: n })
+        Ok(Samples::from_columns(sites, n))
     }
 
     /// Run `i`: latent values from the source, the model traced under `block` and `seed`.
@@ -286,60 +287,4 @@ fn latents(trace: &Trace) -> Latents {
         .filter(|s| s.kind == pyro_poutine::SiteKind::Sample && !s.is_observed && !s.is_subsample())
         .filter_map(|s| Some((s.name.clone(), s.value.clone()?)))
         .collect()
-}
-
-/// The result of [`Predictive::run`]: for each returned site, its value in each run (in run
-/// order; `None` where a run did not reach the site).
-#[derive(Clone, Debug, PartialEq)]
-pub struct PredictiveSamples {
-    sites: IndexMap<Name, Vec<Option<Value>>>,
-    len: usize,
-}
-
-impl PredictiveSamples {
-    /// The number of runs.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether there were no runs.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The returned site names, in order of first appearance.
-    pub fn names(&self) -> impl Iterator<Item = &Name> {
-        self.sites.keys()
-    }
-
-    /// The values of `site`, one per run.
-    pub fn get(&self, site: &Name) -> Option<&[Option<Value>]> {
-        self.sites.get(site).map(Vec::as_slice)
-    }
-
-    /// The values of a scalar numeric site as reals, one per run; an error names a run that did
-    /// not reach the site or a value that is not a scalar.
-    pub fn reals(&self, site: &Name) -> Result<Vec<f64>, InferError> {
-        let values = self.get(site).ok_or_else(|| InferError::MissingSite {
-            site: site.clone(),
-            index: 0,
-        })?;
-        values
-            .iter()
-            .enumerate()
-            .map(|(index, v)| match v {
-                Some(Value::Real(x)) => Ok(*x),
-                Some(Value::Int(k)) => Ok(*k as f64),
-                Some(Value::Bool(b)) => Ok(f64::from(u8::from(*b))),
-                Some(other) => Err(InferError::BadValue {
-                    site: site.clone(),
-                    reason: format!("run {index} holds a {}, not a scalar", other.type_name()),
-                }),
-                None => Err(InferError::MissingSite {
-                    site: site.clone(),
-                    index,
-                }),
-            })
-            .collect()
-    }
 }

@@ -2,7 +2,7 @@
 
 use crate::error::TraceError;
 use crate::name::Name;
-use crate::nonfinite::{F64, ValueRepr};
+use crate::nonfinite::{JsonF64, ValueRepr};
 use crate::site::{Frame, InferConfig, Mask, Site, SiteKind};
 use crate::trace::Trace;
 use serde::de::Error as _;
@@ -31,13 +31,13 @@ struct SiteRecord<'a> {
     #[serde(default)]
     cond_indep_stack: Cow<'a, [Frame]>,
     #[serde(default)]
-    log_prob: Option<F64>,
+    log_prob: Option<JsonF64>,
 }
 
 impl<'a> SiteRecord<'a> {
     fn of(site: &'a Site) -> Self {
         let log_prob = match site.kind {
-            SiteKind::Sample => site.log_prob_sum().ok().map(F64),
+            SiteKind::Sample => site.log_prob_sum().ok().map(JsonF64),
             SiteKind::Param => None,
         };
         SiteRecord {

@@ -49,6 +49,7 @@ mod trace;
 pub use error::TraceError;
 pub use graph::{DependencyGraph, GraphType};
 pub use name::Name;
+pub use nonfinite::JsonF64;
 pub use site::{
     Continuation, Frame, InferConfig, InferValue, Mask, SUBSAMPLE_FLAG, Site, SiteKind, SiteType,
 };

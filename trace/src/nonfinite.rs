@@ -2,7 +2,7 @@
 //! `"inf"`, `"-inf"` and `"NaN"` (JSON has no literal for them, and `serde_json` would write
 //! `null`), finite numbers as numbers.
 //!
-//! Used with `#[serde(with = "crate::nonfinite")]` on an `f64` field, through [`F64`] in
+//! Used with `#[serde(with = "crate::nonfinite")]` on an `f64` field, through [`JsonF64`] in
 //! containers, and through [`value`] for a [`Value`].
 
 use pyro_distributions::Value;
@@ -13,19 +13,30 @@ use std::fmt;
 
 /// Writes `x` as a number, or as `"inf"`, `"-inf"` or `"NaN"`.
 pub(crate) fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
-    F64(*x).serialize(s)
+    JsonF64(*x).serialize(s)
 }
 
 /// Reads a number, or one of the strings `"inf"`, `"-inf"`, `"NaN"`.
 pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    F64::deserialize(d).map(|x| x.0)
+    JsonF64::deserialize(d).map(|x| x.0)
 }
 
-/// An `f64` that serialises non-finite values as strings.
+/// An `f64` that serialises non-finite values as the strings `"inf"`, `"-inf"` and `"NaN"` (JSON
+/// has no literal for them; `serde_json` alone writes `null`), and reads them back: the
+/// convention of every JSON form in pyro-rs (traces, MCMC draws).
+///
+/// ```
+/// use pyro_trace::JsonF64;
+///
+/// assert_eq!(serde_json::to_string(&JsonF64(f64::NEG_INFINITY)).unwrap(), r#""-inf""#);
+/// assert_eq!(serde_json::to_string(&JsonF64(0.5)).unwrap(), "0.5");
+/// let back: JsonF64 = serde_json::from_str(r#""NaN""#).unwrap();
+/// assert!(back.0.is_nan());
+/// ```
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct F64(pub(crate) f64);
+pub struct JsonF64(pub f64);
 
-impl Serialize for F64 {
+impl Serialize for JsonF64 {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let x = self.0;
         if x.is_finite() {
@@ -40,30 +51,30 @@ impl Serialize for F64 {
     }
 }
 
-impl<'de> Deserialize<'de> for F64 {
+impl<'de> Deserialize<'de> for JsonF64 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct F64Visitor;
 
         impl Visitor<'_> for F64Visitor {
-            type Value = F64;
+            type Value = JsonF64;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(r#"a number or one of "inf", "-inf", "NaN""#)
             }
-            fn visit_f64<E: de::Error>(self, x: f64) -> Result<F64, E> {
-                Ok(F64(x))
+            fn visit_f64<E: de::Error>(self, x: f64) -> Result<JsonF64, E> {
+                Ok(JsonF64(x))
             }
-            fn visit_i64<E: de::Error>(self, x: i64) -> Result<F64, E> {
-                Ok(F64(x as f64))
+            fn visit_i64<E: de::Error>(self, x: i64) -> Result<JsonF64, E> {
+                Ok(JsonF64(x as f64))
             }
-            fn visit_u64<E: de::Error>(self, x: u64) -> Result<F64, E> {
-                Ok(F64(x as f64))
+            fn visit_u64<E: de::Error>(self, x: u64) -> Result<JsonF64, E> {
+                Ok(JsonF64(x as f64))
             }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<F64, E> {
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<JsonF64, E> {
                 match s {
-                    "inf" => Ok(F64(f64::INFINITY)),
-                    "-inf" => Ok(F64(f64::NEG_INFINITY)),
-                    "NaN" => Ok(F64(f64::NAN)),
+                    "inf" => Ok(JsonF64(f64::INFINITY)),
+                    "-inf" => Ok(JsonF64(f64::NEG_INFINITY)),
+                    "NaN" => Ok(JsonF64(f64::NAN)),
                     _ => Err(E::invalid_value(de::Unexpected::Str(s), &self)),
                 }
             }
@@ -73,12 +84,12 @@ impl<'de> Deserialize<'de> for F64 {
     }
 }
 
-/// A slice of `f64` written element by element through [`F64`].
+/// A slice of `f64` written element by element through [`JsonF64`].
 struct Reals<'a>(&'a [f64]);
 
 impl Serialize for Reals<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(|&x| F64(x)))
+        s.collect_seq(self.0.iter().map(|&x| JsonF64(x)))
     }
 }
 
@@ -88,7 +99,7 @@ impl Serialize for Reals<'_> {
 enum ValueOut<'a> {
     Bool(bool),
     Int(i64),
-    Real(F64),
+    Real(JsonF64),
     Bools(&'a [bool]),
     Ints(&'a [i64]),
     Reals(Reals<'a>),
@@ -99,10 +110,10 @@ enum ValueOut<'a> {
 enum ValueIn {
     Bool(bool),
     Int(i64),
-    Real(F64),
+    Real(JsonF64),
     Bools(Vec<bool>),
     Ints(Vec<i64>),
-    Reals(Vec<F64>),
+    Reals(Vec<JsonF64>),
 }
 
 /// Serde for [`Value`] keeping non-finite reals (`#[serde(with = "crate::nonfinite::value")]`).
@@ -114,7 +125,7 @@ pub(crate) mod value {
         let out = match v {
             Value::Bool(b) => ValueOut::Bool(*b),
             Value::Int(k) => ValueOut::Int(*k),
-            Value::Real(x) => ValueOut::Real(F64(*x)),
+            Value::Real(x) => ValueOut::Real(JsonF64(*x)),
             Value::Bools(v) => ValueOut::Bools(v),
             Value::Ints(v) => ValueOut::Ints(v),
             Value::Reals(v) => ValueOut::Reals(Reals(v)),
@@ -168,16 +179,16 @@ mod tests {
         let xs = [f64::INFINITY, f64::NEG_INFINITY, f64::NAN, -0.0, 1.5];
         let json = serde_json::to_string(&Reals(&xs)).unwrap();
         assert_eq!(json, r#"["inf","-inf","NaN",-0.0,1.5]"#);
-        let back: Vec<F64> = serde_json::from_str(&json).unwrap();
+        let back: Vec<JsonF64> = serde_json::from_str(&json).unwrap();
         assert_eq!(back[0].0, f64::INFINITY);
         assert_eq!(back[1].0, f64::NEG_INFINITY);
         assert!(back[2].0.is_nan());
         assert_eq!(back[3].0.to_bits(), (-0.0_f64).to_bits());
         assert_eq!(back[4].0, 1.5);
         // Integers read as reals; other strings are rejected.
-        assert_eq!(serde_json::from_str::<F64>("3").unwrap().0, 3.0);
-        assert_eq!(serde_json::from_str::<F64>("-3").unwrap().0, -3.0);
-        let err = serde_json::from_str::<F64>(r#""infinity""#).unwrap_err();
+        assert_eq!(serde_json::from_str::<JsonF64>("3").unwrap().0, 3.0);
+        assert_eq!(serde_json::from_str::<JsonF64>("-3").unwrap().0, -3.0);
+        let err = serde_json::from_str::<JsonF64>(r#""infinity""#).unwrap_err();
         assert!(err.to_string().contains(r#"one of "inf", "-inf", "NaN""#));
     }
 
@@ -223,8 +234,8 @@ mod tests {
             f64::MAX,
             -1.2345678901234567e-300,
         ] {
-            let json = serde_json::to_string(&F64(x)).unwrap();
-            let back: F64 = serde_json::from_str(&json).unwrap();
+            let json = serde_json::to_string(&JsonF64(x)).unwrap();
+            let back: JsonF64 = serde_json::from_str(&json).unwrap();
             assert_eq!(back.0.to_bits(), x.to_bits(), "{x} via {json}");
         }
     }

@@ -86,6 +86,30 @@ impl Trace {
         self.nodes.get(&name.into())
     }
 
+    /// The site named `name` with its position in insertion order.
+    ///
+    /// ```
+    /// use pyro_trace::{Name, Site, Trace};
+    ///
+    /// let mut trace = Trace::new();
+    /// trace.add_node(Site::param(Name::from("w"), None))?;
+    /// trace.add_node(Site::param(Name::from("v"), None))?;
+    /// let (i, site) = trace.get_full("v").unwrap();
+    /// assert_eq!((i, site.name.to_string()), (1, "v".to_string()));
+    /// assert_eq!(trace.get_index(i).unwrap().name, "v");
+    /// # Ok::<(), pyro_trace::TraceError>(())
+    /// ```
+    pub fn get_full(&self, name: impl Into<Name>) -> Option<(usize, &Site)> {
+        self.nodes
+            .get_full(&name.into())
+            .map(|(i, _, site)| (i, site))
+    }
+
+    /// The site at position `index` in insertion order.
+    pub fn get_index(&self, index: usize) -> Option<&Site> {
+        self.nodes.get_index(index).map(|(_, site)| site)
+    }
+
     /// Mutable access to the site named `name`; clears its cached log-probability, so a cache can
     /// never go stale. The site stays filed under `name`: renaming it through this reference
     /// leaves lookups by the old name (build a new trace to rename sites).

@@ -60,9 +60,24 @@ impl Tracer {
         }
     }
 
+    /// A tracer that records into `buffer`, emptied first: a handler that traces many runs
+    /// reuses one allocation (take it back with [`into_trace`](Tracer::into_trace)).
+    pub fn recording_into(mut buffer: Trace) -> Self {
+        buffer.clear();
+        Tracer {
+            trace: buffer,
+            last_len: AtomicUsize::new(0),
+        }
+    }
+
     /// The trace recorded so far.
     pub fn into_trace(self) -> Trace {
         self.trace
+    }
+
+    /// The trace recorded so far, borrowed.
+    pub fn trace(&self) -> &Trace {
+        &self.trace
     }
 
     /// Adds a processed message to the trace, as `postprocess` adds a copy of it (a sample site

@@ -1,0 +1,197 @@
+//! [`MhRun`]: the handler one run of a [`TraceMh`](crate::TraceMh) proposal runs under.
+
+use crate::mh::prior_log_prob;
+use pyro_poutine::distributions::{Constraint, Value};
+use pyro_poutine::{Messenger, Name, PyroError, PyroRng, Site, SiteKind, Trace, Tracer};
+use smallvec::SmallVec;
+
+/// A value a run must give a latent site: a random walk's proposal, or an initial value.
+#[derive(Clone, Debug)]
+pub(crate) struct Forced {
+    pub(crate) name: Name,
+    value: Value,
+    /// The support the value was proposed in (a random walk), which the site must still have.
+    support: Option<Constraint>,
+    /// Whether the run reached the site as a latent site.
+    pub(crate) used: bool,
+}
+
+impl Forced {
+    pub(crate) fn new(name: Name, value: Value, support: Option<Constraint>) -> Self {
+        Forced {
+            name,
+            value,
+            support,
+            used: false,
+        }
+    }
+}
+
+/// What the handler decided for the message between its `process` and `postprocess`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Decision {
+    /// Not a latent site of the chain: observed, a param, a plate's indices, or given a value by
+    /// a handler inside the model.
+    #[default]
+    Fixed,
+    /// Took a forced value.
+    Forced,
+    /// Kept its value from the previous trace.
+    Reused,
+    /// Drawn from its distribution.
+    Fresh,
+}
+
+/// The handler of one run of a proposal: it hides the run's sites from outer handlers (as
+/// `block` does), draws with the chain's generator (as `seed` does), gives latent sites their
+/// values (forced, else the previous trace's, else a fresh draw) and records the run (as `trace`
+/// does), noting which sites are latent and the prior density of the fresh draws.
+pub(crate) struct MhRun {
+    /// The trace the chain is at.
+    pub(crate) previous: Trace,
+    pub(crate) forced: SmallVec<[Forced; 2]>,
+    /// Sites drawn fresh even if the previous trace has them (prior proposals).
+    resimulate: SmallVec<[Name; 2]>,
+    pub(crate) rng: PyroRng,
+    tracer: Tracer,
+    /// Per site of `previous`: whether this run reused its value (or replaced it by a forced
+    /// one).
+    pub(crate) reused: Vec<bool>,
+    /// The positions in the new trace of its latent sites.
+    latent: Vec<usize>,
+    /// The sum of the prior log-densities of the fresh draws.
+    pub(crate) fresh_log_prob: f64,
+    /// A forced site reached with another support: the proposal cannot be reversed.
+    pub(crate) mismatch: bool,
+    decision: Decision,
+}
+
+impl MhRun {
+    pub(crate) fn new(
+        previous: Trace,
+        buffer: Trace,
+        forced: SmallVec<[Forced; 2]>,
+        resimulate: SmallVec<[Name; 2]>,
+        rng: PyroRng,
+    ) -> Self {
+        let reused = vec![false; previous.len()];
+        MhRun {
+            previous,
+            forced,
+            resimulate,
+            rng,
+            tracer: Tracer::recording_into(buffer),
+            reused,
+            latent: Vec::new(),
+            fresh_log_prob: 0.0,
+            mismatch: false,
+            decision: Decision::Fixed,
+        }
+    }
+
+    /// The previous trace, the new one, the positions of the new one's latent sites, and which
+    /// of the previous sites were reused.
+    pub(crate) fn into_parts(self) -> (Trace, Trace, Vec<usize>, Vec<bool>) {
+        (
+            self.previous,
+            self.tracer.into_trace(),
+            self.latent,
+            self.reused,
+        )
+    }
+
+    /// The names of the latent sites recorded so far.
+    pub(crate) fn latent_names(&self) -> impl Iterator<Item = &Name> {
+        let trace = self.tracer.trace();
+        self.latent
+            .iter()
+            .filter_map(|&p| trace.get_index(p).map(|s| &s.name))
+    }
+
+    fn decide(&mut self, msg: &mut Site) -> Decision {
+        if msg.kind != SiteKind::Sample || msg.is_observed || msg.done || msg.is_subsample() {
+            return Decision::Fixed;
+        }
+        if let Some(f) = self.forced.iter_mut().find(|f| f.name == msg.name) {
+            if let Some(support) = f.support
+                && msg.dist.as_ref().map(|d| d.support()) != Some(support)
+            {
+                self.mismatch = true;
+            }
+            msg.value = Some(f.value.clone());
+            msg.done = true;
+            f.used = true;
+            return Decision::Forced;
+        }
+        if !self.resimulate.contains(&msg.name)
+            && let Some((i, old)) = self.previous.get_full(&msg.name)
+            && reusable(old, msg)
+        {
+            msg.value.clone_from(&old.value);
+            msg.done = true;
+            self.reused[i] = true;
+            return Decision::Reused;
+        }
+        Decision::Fresh
+    }
+}
+
+/// Whether the new run's latent site `msg` keeps the value `old` had: same kind of site, same
+/// family, same batch length. (The rule looks at both sides alike, so the proposal it makes is
+/// reversible; a kept value outside a changed support scores `-inf` and is rejected.)
+fn reusable(old: &Site, msg: &Site) -> bool {
+    old.kind == SiteKind::Sample
+        && !old.is_observed
+        && !old.is_subsample()
+        && old.value.is_some()
+        && match (&old.dist, &msg.dist) {
+            (Some(a), Some(b)) => a.family() == b.family() && a.batch_len() == b.batch_len(),
+            _ => false,
+        }
+}
+
+impl Messenger for MhRun {
+    fn process(&mut self, msg: &mut Site) -> Result<(), PyroError> {
+        msg.stop = true;
+        self.decision = self.decide(msg);
+        Ok(())
+    }
+
+    fn postprocess(&mut self, msg: &mut Site) -> Result<(), PyroError> {
+        let decision = std::mem::take(&mut self.decision);
+        if let Some(frame) = msg.cond_indep_stack.iter().find(|f| f.size < f.full_size) {
+            return Err(PyroError::Plate {
+                plate: frame.name.clone(),
+                reason: format!(
+                    "MCMC needs every element, but the plate subsamples {} of {}: a subsampled \
+                     likelihood does not define the model's posterior",
+                    frame.size, frame.full_size
+                ),
+            });
+        }
+        let position = self.tracer.trace().len();
+        self.tracer.add(msg.clone())?;
+        if decision == Decision::Fixed {
+            return Ok(());
+        }
+        if self.tracer.trace().len() == position {
+            return Err(PyroError::InvalidHandler {
+                handler: "mcmc",
+                reason: format!(
+                    "latent site '{}' is marked _do_not_trace; MCMC over traces needs every \
+                     latent site recorded",
+                    msg.name
+                ),
+            });
+        }
+        self.latent.push(position);
+        if decision == Decision::Fresh {
+            self.fresh_log_prob += prior_log_prob(msg);
+        }
+        Ok(())
+    }
+
+    fn rng(&mut self) -> Option<&mut PyroRng> {
+        Some(&mut self.rng)
+    }
+}
