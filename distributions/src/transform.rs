@@ -73,6 +73,29 @@ impl ScalarSupport {
 }
 
 impl Constraint {
+    /// Whether the set is continuous, with a bijection to unconstrained reals
+    /// ([`to_constrained`](Constraint::to_constrained)): every set but the discrete ones and
+    /// [`Dependent`](Constraint::Dependent).
+    ///
+    /// ```
+    /// use pyro_distributions::{Constraint, ScalarSupport};
+    ///
+    /// assert!(Constraint::Simplex.is_continuous());
+    /// assert!(Constraint::Elementwise(ScalarSupport::Positive).is_continuous());
+    /// assert!(!Constraint::NonNegativeInteger.is_continuous());
+    /// assert!(!Constraint::Dependent.is_continuous());
+    /// ```
+    pub fn is_continuous(&self) -> bool {
+        match self {
+            Constraint::Simplex | Constraint::RealVector => true,
+            Constraint::Elementwise(s) => s.to_constrained_real(0.0).is_some(),
+            Constraint::Dependent => false,
+            c => c
+                .scalar()
+                .is_some_and(|s| s.to_constrained_real(0.0).is_some()),
+        }
+    }
+
     /// Maps an unconstrained value into this set (Pyro's `biject_to(constraint)(u)`).
     ///
     /// Scalar sets take a real; `RealVector` and `Elementwise` sets take a vector of the same

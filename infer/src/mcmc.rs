@@ -20,8 +20,9 @@ use std::sync::Arc;
 /// same way. The driver owns the chains, their generators, warm-up, thinning, parallelism and the
 /// draws; a kernel only starts a chain, moves it one step and says where it is.
 pub trait Kernel<A>: Sync {
-    /// One chain's state: its current point and whatever the kernel adapts or counts.
-    type Chain: Send;
+    /// One chain's state: its current point and whatever the kernel adapts or counts. A chain
+    /// lives on the thread that runs it, so it need not be `Send`.
+    type Chain;
 
     /// Checks the kernel's configuration once, before any chain starts.
     fn check(&self) -> Result<(), InferError> {
@@ -332,7 +333,7 @@ impl<K> Mcmc<K> {
         K: Kernel<A>,
     {
         let mut rng = PyroRng::seed_from_u64(particle_seed(self.seed, c, CHAIN_STREAM));
-        let mut draws = Samples::default();
+        let mut draws = Samples::with_capacity(self.num_samples / self.thinning);
         let setup = ChainSetup {
             chain: c,
             num_warmup: self.num_warmup,

@@ -126,12 +126,10 @@ impl McmcRun {
         let all = self.get_samples();
         all.names()
             .map(|name| {
-                let values = all.get(name).expect("a listed site");
-                let vector = values
-                    .iter()
-                    .flatten()
+                let values = || all.values(name).into_iter().flatten().flatten();
+                let vector = values()
                     .any(|v| matches!(v, Value::Reals(_) | Value::Ints(_) | Value::Bools(_)));
-                let len = values.iter().flatten().map(Value::len).max().unwrap_or(0);
+                let len = values().map(Value::len).max().unwrap_or(0);
                 (name.clone(), vector.then_some(len))
             })
             .collect()
@@ -158,12 +156,10 @@ impl McmcRun {
         }
         writeln!(out)?;
         for (c, chain) in self.chains.iter().enumerate() {
-            let site_columns: Vec<Option<&[Option<Value>]>> =
-                columns.iter().map(|(name, _)| chain.get(name)).collect();
             for d in 0..chain.len() {
                 write!(out, "{c},{d}")?;
-                for ((_, len), values) in columns.iter().zip(&site_columns) {
-                    let value = values.and_then(|v| v[d].as_ref());
+                for (name, len) in &columns {
+                    let value = chain.value(name, d);
                     for i in 0..len.unwrap_or(1) {
                         match value.and_then(|v| element(v, i)) {
                             Some(cell) => write!(out, ",{cell}")?,
@@ -186,8 +182,8 @@ impl McmcRun {
             let per_chain: Vec<serde_json::Value> = self
                 .chains
                 .iter()
-                .map(|chain| match chain.get(&name) {
-                    Some(values) => values.iter().map(json_value).collect(),
+                .map(|chain| match chain.values(&name) {
+                    Some(values) => values.map(json_value).collect(),
                     None => vec![serde_json::Value::Null; chain.len()].into(),
                 })
                 .collect();
@@ -252,7 +248,7 @@ fn element(v: &Value, i: usize) -> Option<String> {
 }
 
 /// A value as JSON: a number, a boolean, or an array of them; `null` for none.
-fn json_value(v: &Option<Value>) -> serde_json::Value {
+fn json_value(v: Option<&Value>) -> serde_json::Value {
     let real = |x: f64| serde_json::to_value(JsonF64(x)).expect("a number or a string");
     match v {
         None => serde_json::Value::Null,

@@ -5,11 +5,15 @@ use crate::mcmc::{ChainSetup, ChainStats, GroupStats, Kernel};
 use crate::mh_run::{Forced, MhRun};
 use indexmap::IndexMap;
 use pyro_poutine::distributions::{Constraint, Value};
-use pyro_poutine::{Model, Name, PyroError, PyroRng, Site, Trace, with_handler};
+use pyro_poutine::{Model, Name, PyroError, PyroRng, Site, Trace, with_shared_handler};
 use rand::RngExt;
 use rand_distr::StandardNormal;
+use rustc_hash::FxBuildHasher;
 use smallvec::SmallVec;
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::fmt;
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// How [`TraceMh`] proposes a new value for a site.
@@ -172,10 +176,11 @@ enum Group {
     Block(usize),
 }
 
-/// A choice present in a trace: its group and the positions of its latent sites.
+/// A choice present in a trace: its group (an index into the chain's groups) and the positions
+/// of its latent sites.
 #[derive(Clone, Debug)]
 struct Choice {
-    group: Group,
+    group: usize,
     positions: SmallVec<[usize; 2]>,
 }
 
@@ -189,47 +194,61 @@ struct GroupState {
     accepted: u64,
 }
 
-/// One chain of [`TraceMh`]: the current trace, its latent sites and choices, and the
-/// adaptation.
-#[derive(Debug)]
+/// One chain of [`TraceMh`]: the current trace, its latent sites and choices, the adaptation,
+/// and the handler its proposals run under (kept from step to step with its buffers).
 pub struct MhChain {
     trace: Trace,
-    /// A second trace's storage, recorded into by the next proposal.
-    spare: Trace,
     /// The positions in `trace` of its latent sites, in order.
     latent: Vec<usize>,
     choices: Vec<Choice>,
     log_joint: f64,
-    rng_scratch: Vec<f64>,
-    groups: IndexMap<Group, GroupState>,
+    groups: IndexMap<Group, GroupState, FxBuildHasher>,
+    run: Rc<RefCell<MhRun>>,
     steps: usize,
     accepted: usize,
 }
 
-/// A proposal for the sites of one choice, before the model runs.
+/// What a proposal for the sites of one choice leaves besides the values it gives the run.
+#[derive(Default)]
 struct Proposed {
-    forced: SmallVec<[Forced; 2]>,
-    resimulate: SmallVec<[Name; 2]>,
+    /// The positions of the random-walk sites in the current trace.
+    walked: SmallVec<[usize; 2]>,
     /// `ln q(t | t') - ln q(t' | t)` of the random walks: the log-Jacobian at the new point
     /// minus at the old one.
     log_jacobian: f64,
+    /// The random walks' dimension.
     dims: usize,
 }
 
+impl fmt::Debug for MhChain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MhChain")
+            .field("sites", &self.trace.len())
+            .field("latent", &self.latent.len())
+            .field("log_joint", &self.log_joint)
+            .field("steps", &self.steps)
+            .field("accepted", &self.accepted)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<M> TraceMh<M> {
-    /// The proposal of `site` (latent, in the current trace).
+    /// The proposal of `site` (latent, in the current trace): the support of a random walk, or
+    /// `None` for a prior draw.
     fn proposal_for(&self, site: &Site) -> Result<Option<Constraint>, InferError> {
-        let kind = self.proposals.get(&site.name).copied().unwrap_or_default();
+        let kind = if self.proposals.is_empty() {
+            MhProposal::Auto
+        } else {
+            self.proposals.get(&site.name).copied().unwrap_or_default()
+        };
+        if kind == MhProposal::Prior {
+            return Ok(None);
+        }
         let support = site.dist.as_ref().map(|d| d.support());
-        let continuous = support.filter(|s| {
-            site.value
-                .as_ref()
-                .and_then(|v| s.to_unconstrained(v))
-                .is_some()
-        });
+        let continuous = support.filter(|s| s.is_continuous());
         match (kind, continuous) {
-            (MhProposal::Prior, _) | (MhProposal::Auto, None) => Ok(None),
-            (MhProposal::Auto | MhProposal::RandomWalk, Some(s)) => Ok(Some(s)),
+            (_, Some(s)) => Ok(Some(s)),
+            (MhProposal::Auto | MhProposal::Prior, None) => Ok(None),
             (MhProposal::RandomWalk, None) => Err(InferError::BadValue {
                 site: site.name.clone(),
                 reason: format!(
@@ -241,85 +260,128 @@ impl<M> TraceMh<M> {
         }
     }
 
-    /// The choices of a trace with latent sites at `latent`.
-    fn choices(&self, trace: &Trace, latent: &[usize]) -> Vec<Choice> {
-        let mut choices: Vec<Choice> = Vec::with_capacity(latent.len());
+    /// The choices of `trace`, whose latent sites are at `latent`, into `out`; groups seen for
+    /// the first time are added to `groups`.
+    fn choices(
+        &self,
+        trace: &Trace,
+        latent: &[usize],
+        groups: &mut IndexMap<Group, GroupState, FxBuildHasher>,
+        out: &mut Vec<Choice>,
+    ) -> Result<(), InferError> {
+        out.clear();
         for &p in latent {
-            let name = &trace.get_index(p).expect("a latent position").name;
-            match self.block_of.get(name) {
-                None => choices.push(Choice {
-                    group: Group::Site(name.clone()),
-                    positions: SmallVec::from_slice(&[p]),
-                }),
-                Some(&b) => match choices.iter_mut().find(|c| c.group == Group::Block(b)) {
-                    Some(c) => c.positions.push(p),
-                    None => choices.push(Choice {
-                        group: Group::Block(b),
-                        positions: SmallVec::from_slice(&[p]),
-                    }),
-                },
+            let site = trace.get_index(p).expect("a latent position");
+            let group = match self.block_of.get(&site.name) {
+                None => Group::Site(site.name.clone()),
+                Some(&b) => Group::Block(b),
+            };
+            if let Group::Block(_) = group
+                && let Some(choice) = out
+                    .iter_mut()
+                    .find(|c| groups.get_index_of(&group) == Some(c.group))
+            {
+                choice.positions.push(p);
+                continue;
             }
+            let index = match groups.get_index_of(&group) {
+                Some(i) => i,
+                None => {
+                    let state = self.new_group(trace, &group, latent)?;
+                    groups.insert_full(group, state).0
+                }
+            };
+            out.push(Choice {
+                group: index,
+                positions: SmallVec::from_slice(&[p]),
+            });
         }
-        choices
+        Ok(())
     }
 
-    /// The number of choices of a trace with latent sites at `latent`.
+    /// The state of a group first seen in `trace`: whether it has a random walk, and its
+    /// initial scale.
+    fn new_group(
+        &self,
+        trace: &Trace,
+        group: &Group,
+        latent: &[usize],
+    ) -> Result<GroupState, InferError> {
+        let (mut dims, mut random_walk) = (0, false);
+        for &p in latent {
+            let site = trace.get_index(p).expect("a latent position");
+            let member = match group {
+                Group::Site(name) => &site.name == name,
+                Group::Block(b) => self.block_of.get(&site.name) == Some(b),
+            };
+            if member && self.proposal_for(site)?.is_some() {
+                random_walk = true;
+                dims += site.value.as_ref().map_or(1, Value::len);
+            }
+        }
+        Ok(GroupState {
+            log_scale: (self.initial_scale / (dims.max(1) as f64).sqrt()).ln(),
+            adapted: 0,
+            random_walk,
+            proposals: 0,
+            accepted: 0,
+        })
+    }
+
+    /// The number of choices of `trace`, whose latent sites are at `latent`.
     fn count_choices(&self, trace: &Trace, latent: &[usize]) -> usize {
         if self.blocks.is_empty() {
             return latent.len();
         }
-        self.choices(trace, latent).len()
+        let mut blocks: SmallVec<[usize; 4]> = SmallVec::new();
+        let mut singles = 0;
+        for &p in latent {
+            let site = trace.get_index(p).expect("a latent position");
+            match self.block_of.get(&site.name) {
+                None => singles += 1,
+                Some(b) if !blocks.contains(b) => blocks.push(*b),
+                Some(_) => {}
+            }
+        }
+        singles + blocks.len()
     }
 
-    /// Proposes new values for the sites of `choice`.
+    /// Proposes new values for the sites of `choice` in `trace`: the random walks' values go to
+    /// `forced`, the sites drawn again from their prior to `resimulate`.
     fn propose(
         &self,
-        chain: &mut MhChain,
+        trace: &Trace,
         choice: &Choice,
+        log_scale: f64,
+        (forced, resimulate): (&mut SmallVec<[Forced; 2]>, &mut SmallVec<[Name; 2]>),
         rng: &mut PyroRng,
     ) -> Result<Proposed, InferError> {
-        let scale = chain.groups[&choice.group].log_scale.exp();
-        let mut proposed = Proposed {
-            forced: SmallVec::new(),
-            resimulate: SmallVec::new(),
-            log_jacobian: 0.0,
-            dims: 0,
-        };
+        let scale = log_scale.exp();
+        let mut proposed = Proposed::default();
         for &p in &choice.positions {
-            let site = chain.trace.get_index(p).expect("a latent position");
-            let Some(support) = self.proposal_for(site)? else {
-                proposed.resimulate.push(site.name.clone());
+            let site = trace.get_index(p).expect("a latent position");
+            let unconstrained = self.proposal_for(site)?.and_then(|support| {
+                let value = site.value.as_ref()?;
+                Some((support, support.to_unconstrained(value)?))
+            });
+            let Some((support, u)) = unconstrained else {
+                resimulate.push(site.name.clone());
                 continue;
             };
-            let value = site
-                .value
-                .as_ref()
-                .expect("a recorded latent site has a value");
-            let u = support
-                .to_unconstrained(value)
-                .expect("proposal_for checked the value");
-            let step = |x: f64, rng: &mut PyroRng| x + scale * rng.sample::<f64, _>(StandardNormal);
+            let mut step = |x: f64| x + scale * rng.sample::<f64, _>(StandardNormal);
             let u_new = match &u {
-                Value::Real(x) => {
-                    proposed.dims += 1;
-                    Value::Real(step(*x, rng))
-                }
-                Value::Reals(xs) => {
-                    proposed.dims += xs.len();
-                    chain.rng_scratch.clear();
-                    chain.rng_scratch.extend(xs.iter().map(|&x| step(x, rng)));
-                    Value::Reals(chain.rng_scratch.clone())
-                }
+                Value::Real(x) => Value::Real(step(*x)),
+                Value::Reals(xs) => Value::Reals(xs.iter().map(|&x| step(x)).collect()),
                 other => unreachable!("unconstrained values are reals, not {other:?}"),
             };
+            proposed.dims += u.len();
             let jacobian = |u: &Value| support.log_abs_det_jacobian(u).unwrap_or(f64::NAN);
             proposed.log_jacobian += jacobian(&u_new) - jacobian(&u);
             let x_new = support
                 .to_constrained(&u_new)
                 .expect("an unconstrained value of the support's kind");
-            proposed
-                .forced
-                .push(Forced::new(site.name.clone(), x_new, Some(support)));
+            forced.push(Forced::new(site.name.clone(), x_new, Some(support)));
+            proposed.walked.push(p);
         }
         Ok(proposed)
     }
@@ -357,56 +419,57 @@ where
         setup: &ChainSetup<'_>,
         rng: &mut PyroRng,
     ) -> Result<MhChain, InferError> {
-        let forced: SmallVec<[Forced; 2]> = setup
-            .init_values
-            .into_iter()
-            .flatten()
-            .map(|(name, value)| Forced::new(name.clone(), value.clone(), None))
-            .collect();
+        let run = Rc::new(RefCell::new(MhRun::default()));
         let mut impossible: Option<Vec<Name>> = None;
         for _ in 0..INIT_ATTEMPTS {
-            let run = MhRun::new(
-                Trace::new(),
-                Trace::new(),
-                forced.clone(),
-                SmallVec::new(),
-                rng.clone(),
-            );
-            let (run, result) = with_handler(run, || self.model.call(args.clone()));
-            *rng = run.rng.clone();
+            {
+                let mut r = run.borrow_mut();
+                r.forced.clear();
+                r.resimulate.clear();
+                r.start(Trace::new(), rng);
+                for (name, value) in setup.init_values.into_iter().flatten() {
+                    r.forced
+                        .push(Forced::new(name.clone(), value.clone(), None));
+                }
+            }
+            let result = with_shared_handler(&run, || self.model.call(args.clone()));
+            let mut r = run.borrow_mut();
+            *rng = r.rng.take().expect("the run's generator");
             result?;
-            let unused: Vec<&Name> = run
+            let unused: Vec<&Name> = r
                 .forced
                 .iter()
                 .filter(|f| !f.used)
                 .map(|f| &f.name)
                 .collect();
             if !unused.is_empty() {
-                return Err(unused_init_values(&unused, &run));
+                return Err(unused_init_values(&unused, &r));
             }
-            let (_, trace, latent, _) = run.into_parts();
-            let log_joint = trace.log_prob_sum(|_| true).map_err(PyroError::from)?;
+            let log_joint = r
+                .recorded()
+                .log_prob_sum(|_| true)
+                .map_err(PyroError::from)?;
             if log_joint > f64::NEG_INFINITY {
-                let choices = self.choices(&trace, &latent);
-                let mut groups = IndexMap::new();
-                for choice in &choices {
-                    self.add_group(&mut groups, &trace, choice)?;
-                }
+                let (mut trace, mut latent) = (Trace::new(), Vec::new());
+                r.accept_into(&mut trace, &mut latent);
+                drop(r);
+                let mut groups = IndexMap::default();
+                let mut choices = Vec::new();
+                self.choices(&trace, &latent, &mut groups, &mut choices)?;
                 return Ok(MhChain {
                     trace,
-                    spare: Trace::new(),
                     latent,
                     choices,
                     log_joint,
-                    rng_scratch: Vec::new(),
                     groups,
+                    run,
                     steps: 0,
                     accepted: 0,
                 });
             }
             if impossible.is_none() {
                 impossible = Some(
-                    trace
+                    r.recorded()
                         .iter()
                         .filter(|s| s.log_prob_sum().is_ok_and(|lp| lp == f64::NEG_INFINITY))
                         .map(|s| s.name.clone())
@@ -430,40 +493,35 @@ where
         if chain.choices.is_empty() {
             return Ok(());
         }
-        let choice = chain.choices[rng.random_range(0..chain.choices.len())].clone();
-        let proposed = self.propose(chain, &choice, rng)?;
-        let target = self.target(proposed.dims);
-        let (previous, spare) = (
-            std::mem::take(&mut chain.trace),
-            std::mem::take(&mut chain.spare),
-        );
-        let mut run = MhRun::new(
-            previous,
-            spare,
-            proposed.forced,
-            proposed.resimulate,
-            rng.clone(),
-        );
-        // The random-walk sites of the old trace are neither reused nor dropped.
-        for &p in &choice.positions {
-            let name = &run.previous.get_index(p).expect("a latent position").name;
-            if run.forced.iter().any(|f| &f.name == name) {
+        let c = rng.random_range(0..chain.choices.len());
+        let group = chain.choices[c].group;
+        let proposed = {
+            let mut run = chain.run.borrow_mut();
+            let run = &mut *run;
+            run.forced.clear();
+            run.resimulate.clear();
+            let proposed = self.propose(
+                &chain.trace,
+                &chain.choices[c],
+                chain.groups[group].log_scale,
+                (&mut run.forced, &mut run.resimulate),
+                rng,
+            )?;
+            run.start(std::mem::take(&mut chain.trace), rng);
+            // The random-walk sites of the old trace are neither reused nor dropped.
+            for &p in &proposed.walked {
                 run.reused[p] = true;
             }
-        }
-        let (run, result) = with_handler(run, || self.model.call(args.clone()));
-        *rng = run.rng.clone();
-        let rejected_by_proposal = run.mismatch || run.forced.iter().any(|f| !f.used);
-        let fresh = run.fresh_log_prob;
-        let (previous, next, latent, reused) = run.into_parts();
-        chain.trace = previous;
-        if let Err(e) = result {
-            chain.spare = next;
-            return Err(e.into());
-        }
+            proposed
+        };
+        let result = with_shared_handler(&chain.run, || self.model.call(args.clone()));
+        let mut run = chain.run.borrow_mut();
+        *rng = run.rng.take().expect("the run's generator");
+        chain.trace = std::mem::take(&mut run.previous);
+        result?;
+        let next = run.recorded();
         let log_joint = next.log_prob_sum(|_| true).map_err(PyroError::from)?;
         if log_joint == f64::INFINITY {
-            chain.spare = next;
             return Err(InferError::BadValue {
                 site: Name::from("_log_joint"),
                 reason: "the model's log density is +inf".into(),
@@ -472,20 +530,23 @@ where
         let dropped: f64 = chain
             .latent
             .iter()
-            .filter(|&&p| !reused[p])
+            .filter(|&&p| !run.reused[p])
             .map(|&p| prior_log_prob(chain.trace.get_index(p).expect("a latent position")))
             .sum();
-        let log_alpha =
-            log_joint - chain.log_joint + proposed.log_jacobian + (chain.choices.len() as f64).ln()
-                - (self.count_choices(&next, &latent) as f64).ln()
-                + dropped
-                - fresh;
+        let (before, after) = (chain.choices.len(), self.count_choices(next, &run.latent));
+        let choices = if before == after {
+            0.0
+        } else {
+            (before as f64).ln() - (after as f64).ln()
+        };
+        let log_alpha = log_joint - chain.log_joint + proposed.log_jacobian + choices + dropped
+            - run.fresh_log_prob;
         // A proposal the kernel cannot reverse, an impossible point, or a draw on the edge of
         // its support (a measure-zero event) is rejected.
-        let possible = !rejected_by_proposal
+        let possible = !run.forced_missed()
             && log_joint > f64::NEG_INFINITY
             && dropped.is_finite()
-            && fresh.is_finite()
+            && run.fresh_log_prob.is_finite()
             && !log_alpha.is_nan();
         let accept_prob = if possible {
             log_alpha.min(0.0).exp()
@@ -495,39 +556,36 @@ where
         let u: f64 = rng.random();
         let accept = possible && u < accept_prob;
 
-        let group = chain
-            .groups
-            .get_mut(&choice.group)
-            .expect("every choice's group is known");
+        let state = &mut chain.groups[group];
         if warmup {
-            if group.random_walk {
-                group.adapted += 1;
-                let rate = (group.adapted as f64).powf(-0.6);
-                group.log_scale = (group.log_scale + rate * (accept_prob - target))
-                    .clamp(LOG_SCALE_BOUNDS.0, LOG_SCALE_BOUNDS.1);
+            if state.random_walk {
+                state.adapted += 1;
+                let rate = (state.adapted as f64).powf(-0.6);
+                state.log_scale = (state.log_scale
+                    + rate * (accept_prob - self.target(proposed.dims)))
+                .clamp(LOG_SCALE_BOUNDS.0, LOG_SCALE_BOUNDS.1);
             }
         } else {
-            group.proposals += 1;
-            group.accepted += u64::from(accept);
+            state.proposals += 1;
+            state.accepted += u64::from(accept);
             chain.steps += 1;
             chain.accepted += usize::from(accept);
         }
         if accept {
-            chain.spare = std::mem::replace(&mut chain.trace, next);
-            chain.choices = self.choices(&chain.trace, &latent);
-            chain.latent = latent;
+            // A move that kept every latent site in its place keeps the choices.
+            let same_sites = run.latent == chain.latent
+                && run.latent.iter().all(|&p| {
+                    let new = run.recorded().get_index(p).map(|s| &s.name);
+                    new == chain.trace.get_index(p).map(|s| &s.name)
+                });
+            run.accept_into(&mut chain.trace, &mut chain.latent);
+            drop(run);
             chain.log_joint = log_joint;
-            let new_groups: Vec<Choice> = chain
-                .choices
-                .iter()
-                .filter(|c| !chain.groups.contains_key(&c.group))
-                .cloned()
-                .collect();
-            for c in &new_groups {
-                self.add_group(&mut chain.groups, &chain.trace, c)?;
+            if !same_sites {
+                let mut choices = std::mem::take(&mut chain.choices);
+                self.choices(&chain.trace, &chain.latent, &mut chain.groups, &mut choices)?;
+                chain.choices = choices;
             }
-        } else {
-            chain.spare = next;
         }
         Ok(())
     }
@@ -563,35 +621,6 @@ where
             },
             groups,
         }
-    }
-}
-
-impl<M> TraceMh<M> {
-    /// Registers the group of `choice` (first seen in `trace`): whether it has a random walk, and
-    /// its initial scale.
-    fn add_group(
-        &self,
-        groups: &mut IndexMap<Group, GroupState>,
-        trace: &Trace,
-        choice: &Choice,
-    ) -> Result<(), InferError> {
-        let mut dims = 0;
-        let mut random_walk = false;
-        for &p in &choice.positions {
-            let site = trace.get_index(p).expect("a latent position");
-            if self.proposal_for(site)?.is_some() {
-                random_walk = true;
-                dims += site.value.as_ref().map_or(1, Value::len);
-            }
-        }
-        groups.entry(choice.group.clone()).or_insert(GroupState {
-            log_scale: (self.initial_scale / (dims.max(1) as f64).sqrt()).ln(),
-            adapted: 0,
-            random_walk,
-            proposals: 0,
-            accepted: 0,
-        });
-        Ok(())
     }
 }
 

@@ -1,7 +1,7 @@
 //! [`MhRun`]: the handler one run of a [`TraceMh`](crate::TraceMh) proposal runs under.
 
 use crate::mh::prior_log_prob;
-use pyro_poutine::distributions::{Constraint, Value};
+use pyro_poutine::distributions::{AnyDistribution, Constraint, Value};
 use pyro_poutine::{Messenger, Name, PyroError, PyroRng, Site, SiteKind, Trace, Tracer};
 use smallvec::SmallVec;
 
@@ -46,19 +46,23 @@ enum Decision {
 /// `block` does), draws with the chain's generator (as `seed` does), gives latent sites their
 /// values (forced, else the previous trace's, else a fresh draw) and records the run (as `trace`
 /// does), noting which sites are latent and the prior density of the fresh draws.
+///
+/// A chain keeps one for all its steps (installed with `with_shared_handler`), so that its
+/// buffers are allocated once.
+#[derive(Default)]
 pub(crate) struct MhRun {
-    /// The trace the chain is at.
+    /// The trace the chain is at (lent by the chain for the run).
     pub(crate) previous: Trace,
     pub(crate) forced: SmallVec<[Forced; 2]>,
     /// Sites drawn fresh even if the previous trace has them (prior proposals).
-    resimulate: SmallVec<[Name; 2]>,
-    pub(crate) rng: PyroRng,
+    pub(crate) resimulate: SmallVec<[Name; 2]>,
+    pub(crate) rng: Option<PyroRng>,
     tracer: Tracer,
     /// Per site of `previous`: whether this run reused its value (or replaced it by a forced
     /// one).
     pub(crate) reused: Vec<bool>,
     /// The positions in the new trace of its latent sites.
-    latent: Vec<usize>,
+    pub(crate) latent: Vec<usize>,
     /// The sum of the prior log-densities of the fresh draws.
     pub(crate) fresh_log_prob: f64,
     /// A forced site reached with another support: the proposal cannot be reversed.
@@ -67,37 +71,36 @@ pub(crate) struct MhRun {
 }
 
 impl MhRun {
-    pub(crate) fn new(
-        previous: Trace,
-        buffer: Trace,
-        forced: SmallVec<[Forced; 2]>,
-        resimulate: SmallVec<[Name; 2]>,
-        rng: PyroRng,
-    ) -> Self {
-        let reused = vec![false; previous.len()];
-        MhRun {
-            previous,
-            forced,
-            resimulate,
-            rng,
-            tracer: Tracer::recording_into(buffer),
-            reused,
-            latent: Vec::new(),
-            fresh_log_prob: 0.0,
-            mismatch: false,
-            decision: Decision::Fixed,
-        }
+    /// Readies a run from `previous` (the chain's trace, empty to start a chain) with the chain's
+    /// generator: empties what the last run recorded and decided (but the forced and resimulated
+    /// sites, set before).
+    pub(crate) fn start(&mut self, previous: Trace, rng: &PyroRng) {
+        self.previous = previous;
+        self.rng = Some(rng.clone());
+        self.tracer = Tracer::recording_into(std::mem::take(&mut self.tracer).into_trace());
+        self.reused.clear();
+        self.reused.resize(self.previous.len(), false);
+        self.latent.clear();
+        self.fresh_log_prob = 0.0;
+        self.mismatch = false;
     }
 
-    /// The previous trace, the new one, the positions of the new one's latent sites, and which
-    /// of the previous sites were reused.
-    pub(crate) fn into_parts(self) -> (Trace, Trace, Vec<usize>, Vec<bool>) {
-        (
-            self.previous,
-            self.tracer.into_trace(),
-            self.latent,
-            self.reused,
-        )
+    /// The trace the run recorded.
+    pub(crate) fn recorded(&self) -> &Trace {
+        self.tracer.trace()
+    }
+
+    /// Makes the recorded trace the chain's (`current` and the latent positions `latent` take
+    /// the run's; the run keeps the old ones as buffers).
+    pub(crate) fn accept_into(&mut self, current: &mut Trace, latent: &mut Vec<usize>) {
+        let recorded = std::mem::take(&mut self.tracer).into_trace();
+        self.tracer = Tracer::recording_into(std::mem::replace(current, recorded));
+        std::mem::swap(latent, &mut self.latent);
+    }
+
+    /// Whether a forced value went unused, or to a site of another support.
+    pub(crate) fn forced_missed(&self) -> bool {
+        self.mismatch || self.forced.iter().any(|f| !f.used)
     }
 
     /// The names of the latent sites recorded so far.
@@ -145,7 +148,11 @@ fn reusable(old: &Site, msg: &Site) -> bool {
         && !old.is_subsample()
         && old.value.is_some()
         && match (&old.dist, &msg.dist) {
-            (Some(a), Some(b)) => a.family() == b.family() && a.batch_len() == b.batch_len(),
+            (Some(AnyDistribution::Custom(a)), Some(AnyDistribution::Custom(b))) => {
+                a.family_name() == b.family_name() && a.batch_size() == b.batch_size()
+            }
+            // A built-in family is its variant, and is never batched.
+            (Some(a), Some(b)) => std::mem::discriminant(a) == std::mem::discriminant(b),
             _ => false,
         }
 }
@@ -192,6 +199,6 @@ impl Messenger for MhRun {
     }
 
     fn rng(&mut self) -> Option<&mut PyroRng> {
-        Some(&mut self.rng)
+        self.rng.as_mut()
     }
 }

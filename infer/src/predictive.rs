@@ -6,7 +6,6 @@ use crate::error::InferError;
 use crate::importance::Posterior;
 use crate::particle::{Guide, Prior};
 use crate::seeding::particle_seed;
-use indexmap::IndexMap;
 use pyro_poutine::distributions::Value;
 use pyro_poutine::{
     Block, Handler, Model, Name, PyroError, PyroRng, Seed, Substitute, Trace, Tracer, Uncondition,
@@ -227,26 +226,17 @@ impl<M, G> Predictive<M, G> {
             .enumerate()
             .map(|(index, run)| run.map_err(|source| InferError::Model { index, source }))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut sites: IndexMap<Name, Vec<Option<Value>>> = IndexMap::new();
-        if let Some(names) = &self.return_sites {
-            for name in names.iter() {
-                sites.insert(name.clone(), vec![None; n]);
-            }
-        }
-        for (i, trace) in traces.iter().enumerate() {
-            for site in trace.iter() {
+        let mut samples = Samples::with_sites(self.return_sites.iter().flat_map(|n| n.iter()), n);
+        for trace in &traces {
+            samples.push(trace.iter().filter_map(|site| {
                 let wanted = match &self.return_sites {
                     Some(names) => names.contains(&site.name),
                     None => site.kind == pyro_poutine::SiteKind::Sample && !site.is_subsample(),
                 };
-                if wanted {
-                    sites
-                        .entry(site.name.clone())
-                        .or_insert_with(|| vec![None; n])[i] = site.value.clone();
-                }
-            }
+                Some((&site.name, site.value.as_ref().filter(|_| wanted)?))
+            }));
         }
-        Ok(Samples::from_columns(sites, n))
+        Ok(samples)
     }
 
     /// Run `i`: latent values from the source, the model traced under `block` and `seed`.

@@ -5,78 +5,167 @@ use crate::predictive::Latents;
 use indexmap::IndexMap;
 use pyro_poutine::Name;
 use pyro_poutine::distributions::Value;
+use rustc_hash::FxBuildHasher;
 
-/// For each site, its value in each run (or draw), in order; `None` where a run did not reach
-/// the site (a model whose sites depend on random choices).
+/// For each site, its value in each run (or draw), in order; no value where a run did not
+/// reach the site (a model whose sites depend on random choices).
 ///
 /// [`Predictive::run`](crate::Predictive::run) returns one, and so do
 /// [`McmcRun::get_samples`](crate::McmcRun::get_samples) (every chain's draws, chain after chain)
-/// and [`McmcRun::get_samples_by_chain`](crate::McmcRun::get_samples_by_chain).
+/// and [`McmcRun::get_samples_by_chain`](crate::McmcRun::get_samples_by_chain). A site present
+/// in every run is stored as a plain vector of values; one that comes and goes stores only the
+/// runs that have it, so a model whose structure is random does not pay memory for the sites a
+/// run lacks.
 ///
 /// ```
 /// use pyro_infer::Predictive;
-/// use pyro_infer::poutine::distributions::Normal;
+/// use pyro_infer::poutine::distributions::{Normal, Value};
 /// use pyro_infer::poutine::{Name, PyroError, sample};
 ///
 /// let model = |()| -> Result<f64, PyroError> { sample("x", Normal::new(0.0, 1.0)) };
 /// let samples = Predictive::prior(model, 100).seed(3).run(())?;
 /// assert_eq!(samples.len(), 100);
 /// let xs = samples.reals(&Name::from("x"))?;
-/// assert!(xs.iter().all(|x| x.is_finite()));
+/// assert_eq!(samples.value(&Name::from("x"), 7), Some(&Value::Real(xs[7])));
+/// assert_eq!(samples.values(&Name::from("x")).unwrap().len(), 100);
 /// # Ok::<(), pyro_infer::InferError>(())
 /// ```
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct Samples {
-    sites: IndexMap<Name, Vec<Option<Value>>>,
+    sites: IndexMap<Name, Column, FxBuildHasher>,
     len: usize,
+    /// The room a new column is made with.
+    capacity: usize,
+}
+
+/// One site's values.
+#[derive(Clone, Debug, Default)]
+struct Column {
+    /// The runs that have a value, ascending; `None` while the site has one in every run from
+    /// the first (then `values[i]` is run `i`'s).
+    runs: Option<Vec<usize>>,
+    values: Vec<Value>,
+}
+
+impl Column {
+    /// Sets run `run`'s value; runs come in ascending order.
+    fn push(&mut self, run: usize, value: Value) {
+        match &mut self.runs {
+            None if self.values.len() == run => {}
+            None => {
+                let mut runs: Vec<usize> = (0..self.values.len()).collect();
+                runs.push(run);
+                self.runs = Some(runs);
+            }
+            Some(runs) => runs.push(run),
+        }
+        self.values.push(value);
+    }
+
+    /// The run of the last value, if any.
+    fn last_run(&self) -> Option<usize> {
+        match &self.runs {
+            None => self.values.len().checked_sub(1),
+            Some(runs) => runs.last().copied(),
+        }
+    }
+
+    /// Run `run`'s value.
+    fn get(&self, run: usize) -> Option<&Value> {
+        match &self.runs {
+            None => self.values.get(run),
+            Some(runs) => runs.binary_search(&run).ok().map(|i| &self.values[i]),
+        }
+    }
+
+    /// The values of runs `0..len`, run by run.
+    fn iter(&self, len: usize) -> impl ExactSizeIterator<Item = Option<&Value>> + '_ {
+        let mut next = 0;
+        (0..len).map(move |run| match &self.runs {
+            None => self.values.get(run),
+            Some(runs) if runs.get(next) == Some(&run) => {
+                next += 1;
+                Some(&self.values[next - 1])
+            }
+            Some(_) => None,
+        })
+    }
+}
+
+impl PartialEq for Samples {
+    /// The same sites, in the same order, with the same values in the same runs.
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len
+            && self.sites.len() == other.sites.len()
+            && self
+                .sites
+                .iter()
+                .zip(&other.sites)
+                .all(|((a, x), (b, y))| a == b && x.iter(self.len).eq(y.iter(other.len)))
+    }
 }
 
 impl Samples {
-    /// Samples from their columns, each `len` long.
-    pub(crate) fn from_columns(sites: IndexMap<Name, Vec<Option<Value>>>, len: usize) -> Self {
-        debug_assert!(sites.values().all(|c| c.len() == len));
-        Samples { sites, len }
+    /// Room for `runs` runs per site, so that a sampler's columns do not grow run by run.
+    pub(crate) fn with_capacity(runs: usize) -> Self {
+        Samples {
+            capacity: runs,
+            ..Samples::default()
+        }
     }
 
-    /// Appends one run: the given sites take their values, every other site `None`. A site seen
-    /// for the first time gets `None` for the earlier runs.
+    /// [`with_capacity`](Self::with_capacity), with these sites listed first (with no value
+    /// until a run gives them one).
+    pub(crate) fn with_sites<'a>(sites: impl IntoIterator<Item = &'a Name>, runs: usize) -> Self {
+        let mut samples = Samples::with_capacity(runs);
+        for name in sites {
+            samples.sites.entry(name.clone()).or_default();
+        }
+        samples
+    }
+
+    /// Appends one run: the given sites take their values, every other site has none. Sites
+    /// given in the order of the columns (a run like the last one) are placed without hashing.
     pub(crate) fn push<'a>(&mut self, run: impl IntoIterator<Item = (&'a Name, &'a Value)>) {
-        let len = self.len;
-        for (name, value) in run {
-            let column = self
-                .sites
-                .entry(name.clone())
-                .or_insert_with(|| vec![None; len]);
-            if column.len() == len {
-                column.push(Some(value.clone()));
+        let (len, capacity) = (self.len, self.capacity);
+        for (j, (name, value)) in run.into_iter().enumerate() {
+            let column = match self.sites.get_index_mut(j) {
+                Some((key, column)) if key == name => column,
+                _ => self.sites.entry(name.clone()).or_insert_with(|| Column {
+                    runs: None,
+                    values: Vec::with_capacity(capacity),
+                }),
+            };
+            // A site given twice in one run keeps its first value.
+            if column.last_run() != Some(len) {
+                column.push(len, value.clone());
             }
         }
         self.len += 1;
-        for column in self.sites.values_mut() {
-            column.resize(self.len, None);
-        }
     }
 
-    /// The runs of `parts`, one after the other; a site missing from a part is `None` there.
+    /// The runs of `parts`, one after the other.
     pub(crate) fn concat(parts: &[Samples]) -> Samples {
-        let len = parts.iter().map(|p| p.len).sum();
-        let mut sites: IndexMap<Name, Vec<Option<Value>>> = IndexMap::new();
+        let mut all = Samples::default();
         for part in parts {
             for name in part.sites.keys() {
-                sites
-                    .entry(name.clone())
-                    .or_insert_with(|| Vec::with_capacity(len));
+                all.sites.entry(name.clone()).or_default();
             }
         }
+        let mut offset = 0;
         for part in parts {
-            for (name, column) in &mut sites {
-                match part.sites.get(name) {
-                    Some(values) => column.extend_from_slice(values),
-                    None => column.resize(column.len() + part.len, None),
+            for (name, column) in &part.sites {
+                let target = &mut all.sites[name];
+                for (run, value) in column.iter(part.len).enumerate() {
+                    if let Some(v) = value {
+                        target.push(offset + run, v.clone());
+                    }
                 }
             }
+            offset += part.len;
         }
-        Samples { sites, len }
+        all.len = offset;
+        all
     }
 
     /// The number of runs.
@@ -94,20 +183,28 @@ impl Samples {
         self.sites.keys()
     }
 
-    /// The values of `site`, one per run.
-    pub fn get(&self, site: &Name) -> Option<&[Option<Value>]> {
-        self.sites.get(site).map(Vec::as_slice)
+    /// The value of `site` in run `run`; `None` if the run did not reach the site.
+    pub fn value(&self, site: &Name, run: usize) -> Option<&Value> {
+        self.sites.get(site)?.get(run)
+    }
+
+    /// The values of `site`, run by run (`None` for a run that did not reach it); `None` for a
+    /// site no run reached.
+    pub fn values(
+        &self,
+        site: &Name,
+    ) -> Option<impl ExactSizeIterator<Item = Option<&Value>> + '_> {
+        Some(self.sites.get(site)?.iter(self.len))
     }
 
     /// The values of a scalar numeric site as reals, one per run; an error names a run that did
     /// not reach the site or a value that is not a scalar.
     pub fn reals(&self, site: &Name) -> Result<Vec<f64>, InferError> {
-        let values = self.get(site).ok_or_else(|| InferError::MissingSite {
+        let values = self.values(site).ok_or_else(|| InferError::MissingSite {
             site: site.clone(),
             index: 0,
         })?;
         values
-            .iter()
             .enumerate()
             .map(|(index, v)| match v {
                 Some(Value::Real(x)) => Ok(*x),
@@ -129,14 +226,15 @@ impl Samples {
     /// [`Predictive::from_samples`](crate::Predictive::from_samples) takes, so that posterior
     /// draws feed a posterior predictive directly.
     pub fn latents(&self) -> Vec<Latents> {
-        (0..self.len)
-            .map(|i| {
-                self.sites
-                    .iter()
-                    .filter_map(|(name, column)| Some((name.clone(), column[i].clone()?)))
-                    .collect()
-            })
-            .collect()
+        let mut runs = vec![Latents::new(); self.len];
+        for (name, column) in &self.sites {
+            for (latents, value) in runs.iter_mut().zip(column.iter(self.len)) {
+                if let Some(v) = value {
+                    latents.insert(name.clone(), v.clone());
+                }
+            }
+        }
+        runs
     }
 }
 
@@ -144,29 +242,40 @@ impl Samples {
 mod tests {
     use super::*;
 
-    fn run(pairs: &[(&'static str, f64)]) -> Vec<(Name, Value)> {
-        pairs
+    fn push(s: &mut Samples, pairs: &[(&'static str, f64)]) {
+        let run: Vec<(Name, Value)> = pairs
             .iter()
             .map(|&(n, x)| (Name::from(n), Value::Real(x)))
+            .collect();
+        s.push(run.iter().map(|(n, v)| (n, v)));
+    }
+
+    fn column(s: &Samples, site: &'static str) -> Vec<Option<f64>> {
+        s.values(&Name::from(site))
+            .unwrap()
+            .map(|v| {
+                v.map(|v| match v {
+                    Value::Real(x) => *x,
+                    other => panic!("{other:?}"),
+                })
+            })
             .collect()
     }
 
-    fn push(s: &mut Samples, pairs: &[(&'static str, f64)]) {
-        let r = run(pairs);
-        s.push(r.iter().map(|(n, v)| (n, v)));
-    }
-
     #[test]
-    fn columns_stay_aligned_when_sites_come_and_go() {
-        let mut s = Samples::default();
+    fn sites_that_come_and_go_keep_their_runs() {
+        let mut s = Samples::with_capacity(4);
         push(&mut s, &[("a", 1.0)]);
         push(&mut s, &[("a", 2.0), ("b", 5.0)]);
-        push(&mut s, &[("b", 6.0)]);
-        assert_eq!(s.len(), 3);
-        let a = s.get(&Name::from("a")).unwrap();
-        let b = s.get(&Name::from("b")).unwrap();
-        assert_eq!(a, &[Some(Value::Real(1.0)), Some(Value::Real(2.0)), None]);
-        assert_eq!(b, &[None, Some(Value::Real(5.0)), Some(Value::Real(6.0))]);
+        push(&mut s, &[("b", 6.0), ("b", 7.0)]);
+        push(&mut s, &[("a", 3.0), ("b", 8.0)]);
+        assert_eq!(s.len(), 4);
+        assert_eq!(column(&s, "a"), [Some(1.0), Some(2.0), None, Some(3.0)]);
+        assert_eq!(column(&s, "b"), [None, Some(5.0), Some(6.0), Some(8.0)]);
+        assert_eq!(s.value(&Name::from("a"), 2), None);
+        assert_eq!(s.value(&Name::from("a"), 3), Some(&Value::Real(3.0)));
+        assert_eq!(s.value(&Name::from("b"), 0), None);
+        assert!(s.values(&Name::from("c")).is_none());
         let err = s.reals(&Name::from("a")).unwrap_err();
         assert_eq!(err.to_string(), "sample 2 has no value at site 'a'");
         let latents = s.latents();
@@ -176,14 +285,28 @@ mod tests {
 
         let mut t = Samples::default();
         push(&mut t, &[("c", 9.0)]);
-        let both = Samples::concat(&[s, t]);
-        assert_eq!(both.len(), 4);
+        push(&mut t, &[("a", 4.0)]);
+        let both = Samples::concat(&[s.clone(), t]);
+        assert_eq!(both.len(), 6);
         let names: Vec<String> = both.names().map(|n| n.to_string()).collect();
         assert_eq!(names, ["a", "b", "c"]);
-        assert_eq!(both.get(&Name::from("a")).unwrap()[3], None);
         assert_eq!(
-            both.get(&Name::from("c")).unwrap(),
-            &[None, None, None, Some(Value::Real(9.0))]
+            column(&both, "a"),
+            [Some(1.0), Some(2.0), None, Some(3.0), None, Some(4.0)]
         );
+        assert_eq!(
+            column(&both, "c"),
+            [None, None, None, None, Some(9.0), None]
+        );
+        // Equality looks at the values, not at how they are stored.
+        let mut dense = Samples::default();
+        push(&mut dense, &[("x", 1.0)]);
+        push(&mut dense, &[("x", 2.0)]);
+        let mut parts = Samples::default();
+        push(&mut parts, &[("x", 1.0)]);
+        let mut rest = Samples::default();
+        push(&mut rest, &[("x", 2.0)]);
+        assert_eq!(Samples::concat(&[parts, rest]), dense);
+        assert_ne!(both, s);
     }
 }

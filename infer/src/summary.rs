@@ -66,10 +66,10 @@ impl Summary {
                 let per_chain: Vec<Vec<f64>> = chains
                     .iter()
                     .map(|c| {
-                        c.get(&site)
+                        c.values(&site)
                             .into_iter()
                             .flatten()
-                            .filter_map(|v| v.as_ref().and_then(|v| element(v, i)))
+                            .filter_map(|v| v.and_then(|v| element(v, i)))
                             .collect()
                     })
                     .collect();

@@ -303,7 +303,7 @@ fn draws_export_to_csv_and_json_and_feed_predictive() {
         let w = samples.reals(&Name::from("w")).unwrap()[row];
         assert_eq!(cells[2].parse::<f64>().unwrap(), w, "reals round-trip");
         assert!(cells[3] == "0" || cells[3] == "1");
-        let Some(Value::Reals(v)) = &samples.get(&Name::from("v")).unwrap()[row] else {
+        let Some(Value::Reals(v)) = samples.value(&Name::from("v"), row) else {
             panic!()
         };
         assert_eq!(cells[4].parse::<f64>().unwrap(), v[0]);
@@ -324,9 +324,11 @@ fn draws_export_to_csv_and_json_and_feed_predictive() {
         .run(())
         .unwrap();
     assert_eq!(predictive.len(), 6);
-    assert_eq!(
-        predictive.get(&Name::from("w")).unwrap(),
-        samples.get(&Name::from("w")).unwrap()
+    assert!(
+        predictive
+            .values(&Name::from("w"))
+            .unwrap()
+            .eq(samples.values(&Name::from("w")).unwrap())
     );
     let ys = predictive.reals(&Name::from("y")).unwrap();
     assert!(ys.iter().all(|&y| y != 0.2));
@@ -347,12 +349,10 @@ fn a_model_whose_sites_come_and_go_has_gaps_in_its_draws() {
         .run(())
         .unwrap();
     let samples = run.get_samples();
-    let a = samples.get(&Name::from("a")).unwrap();
-    let b = samples.get(&Name::from("b")).unwrap();
     let z = samples.reals(&Name::from("z")).unwrap();
-    for i in 0..samples.len() {
-        assert_eq!(a[i].is_some(), z[i] == 1.0);
-        assert_eq!(b[i].is_some(), z[i] == 0.0);
+    for (i, z) in z.into_iter().enumerate() {
+        assert_eq!(samples.value(&Name::from("a"), i).is_some(), z == 1.0);
+        assert_eq!(samples.value(&Name::from("b"), i).is_some(), z == 0.0);
     }
     let summary = run.summary();
     let row = summary.get("a").unwrap();

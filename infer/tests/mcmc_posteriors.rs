@@ -32,7 +32,7 @@ fn series(run: &McmcRun, f: impl Fn(&dyn Fn(&str) -> Option<f64>) -> f64) -> Vec
             (0..chain.len())
                 .map(|i| {
                     let get = |site: &str| -> Option<f64> {
-                        match chain.get(&Name::from(site.to_string()))?[i].as_ref()? {
+                        match chain.value(&Name::from(site.to_string()), i)? {
                             Value::Real(x) => Some(*x),
                             Value::Int(k) => Some(*k as f64),
                             Value::Bool(b) => Some(f64::from(u8::from(*b))),
@@ -339,9 +339,8 @@ fn random_walks_on_every_support_keep_the_prior() {
             .iter()
             .map(|chain| {
                 chain
-                    .get(&Name::from(site.to_string()))
+                    .values(&Name::from(site.to_string()))
                     .unwrap()
-                    .iter()
                     .map(|v| match v {
                         Some(Value::Reals(x)) => x[i],
                         other => panic!("{other:?}"),
