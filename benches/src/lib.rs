@@ -266,3 +266,17 @@ pub fn by_hand(
         log_evidence: max + sum.ln() - (particles as f64).ln(),
     }
 }
+
+/// A rayon pool of `threads` threads, for timing a run on a given number of threads.
+pub fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a thread pool")
+}
+
+/// The median of `xs` (not empty): the figure the benchmarks report of their repeats.
+pub fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}

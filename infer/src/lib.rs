@@ -1,9 +1,17 @@
 //! Inference for pyro-rs, built from effect handlers and traces.
 //!
-//! [`Importance`] samples particles from the prior (or a guide), weighs them by the model, and
-//! summarises them as a [`Posterior`] (log evidence, weights, ESS, [`EmpiricalMarginal`]s) or, in
-//! constant memory, a [`StreamingPosterior`]. Runs are parallel and reproducible: the same seed
-//! gives the same results for any number of threads.
+//! - [`Importance`] samples particles from the prior (or a guide), weighs them by the model, and
+//!   summarises them as a [`Posterior`] (log evidence, weights, ESS, [`EmpiricalMarginal`]s) or,
+//!   in constant memory, a [`StreamingPosterior`].
+//! - [`Mcmc`] runs Markov chains of a [`Kernel`]: [`TraceMh`] is Metropolis-Hastings over
+//!   execution traces, for any model (discrete and continuous latents, and sites that come and
+//!   go with random choices). The draws ([`McmcRun`]) come with a [`Summary`] (rank-normalised
+//!   R-hat and bulk/tail ESS of [`diagnostics`]) and export to CSV and JSON.
+//! - [`Predictive`] runs the model again with latent values from the prior, from draws or from
+//!   a guide, into [`Samples`].
+//!
+//! Runs are parallel and reproducible: the same seed gives the same results for any number of
+//! threads.
 //!
 //! # Quick start
 //! ```
@@ -23,6 +31,15 @@
 //! let posterior = Importance::new(coin, 20_000).seed(7).run(&flips[..])?;
 //! let p = posterior.marginal(&[Name::from("p")])?;
 //! assert!((p.mean()[0] - 16.0 / 30.0).abs() < 0.01);
+//!
+//! // The same posterior by MCMC over traces: 4 chains in parallel.
+//! use pyro_infer::{Mcmc, TraceMh};
+//! let run = Mcmc::new(TraceMh::new(coin), 500, 2000).num_chains(4).seed(7).run(&flips[..])?;
+//! let summary = run.summary();
+//! let p = summary.get("p").unwrap();
+//! assert!((p.mean - 16.0 / 30.0).abs() < 0.02);
+//! assert!(p.r_hat.unwrap() < 1.05);
+//! println!("{summary}");
 //! # Ok::<(), pyro_infer::InferError>(())
 //! ```
 

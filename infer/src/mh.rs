@@ -271,26 +271,37 @@ impl<M> TraceMh<M> {
     ) -> Result<(), InferError> {
         out.clear();
         for &p in latent {
-            let site = trace.get_index(p).expect("a latent position");
-            let group = match self.block_of.get(&site.name) {
-                None => Group::Site(site.name.clone()),
-                Some(&b) => Group::Block(b),
+            let name = &trace.get_index(p).expect("a latent position").name;
+            let block = self.block_of.get(name).copied();
+            let group = match block {
+                None => Group::Site(name.clone()),
+                Some(b) => Group::Block(b),
             };
-            if let Group::Block(_) = group
-                && let Some(choice) = out
-                    .iter_mut()
-                    .find(|c| groups.get_index_of(&group) == Some(c.group))
+            let index = match groups.get_index_of(&group) {
+                Some(i) => i,
+                None => {
+                    let members: SmallVec<[usize; 2]> = match block {
+                        None => SmallVec::from_slice(&[p]),
+                        Some(b) => latent
+                            .iter()
+                            .copied()
+                            .filter(|&q| {
+                                let site = trace.get_index(q).expect("a latent position");
+                                self.block_of.get(&site.name) == Some(&b)
+                            })
+                            .collect(),
+                    };
+                    let state = self.new_group(trace, &members)?;
+                    groups.insert_full(group, state).0
+                }
+            };
+            // A block is one choice, however many of its sites the trace has.
+            if block.is_some()
+                && let Some(choice) = out.iter_mut().find(|c| c.group == index)
             {
                 choice.positions.push(p);
                 continue;
             }
-            let index = match groups.get_index_of(&group) {
-                Some(i) => i,
-                None => {
-                    let state = self.new_group(trace, &group, latent)?;
-                    groups.insert_full(group, state).0
-                }
-            };
             out.push(Choice {
                 group: index,
                 positions: SmallVec::from_slice(&[p]),
@@ -299,22 +310,13 @@ impl<M> TraceMh<M> {
         Ok(())
     }
 
-    /// The state of a group first seen in `trace`: whether it has a random walk, and its
-    /// initial scale.
-    fn new_group(
-        &self,
-        trace: &Trace,
-        group: &Group,
-        latent: &[usize],
-    ) -> Result<GroupState, InferError> {
+    /// The state of a group first seen in `trace` with its latent sites at `members`: whether it
+    /// has a random walk, and the walk's initial scale.
+    fn new_group(&self, trace: &Trace, members: &[usize]) -> Result<GroupState, InferError> {
         let (mut dims, mut random_walk) = (0, false);
-        for &p in latent {
+        for &p in members {
             let site = trace.get_index(p).expect("a latent position");
-            let member = match group {
-                Group::Site(name) => &site.name == name,
-                Group::Block(b) => self.block_of.get(&site.name) == Some(b),
-            };
-            if member && self.proposal_for(site)?.is_some() {
+            if self.proposal_for(site)?.is_some() {
                 random_walk = true;
                 dims += site.value.as_ref().map_or(1, Value::len);
             }

@@ -26,7 +26,8 @@
 //! - [`distributions`]: the families, `Distribution`, `AnyDistribution`, `Batched`, constraints.
 //! - [`trace`]: `Site`, `Name`, `Trace`.
 //! - [`poutine`]: primitives, plates, the handler stack and every handler.
-//! - [`infer`]: importance sampling and `EmpiricalMarginal`.
+//! - [`infer`]: importance sampling, `EmpiricalMarginal`, `Predictive`, and MCMC (`Mcmc` with the
+//!   trace Metropolis-Hastings kernel `TraceMh`, convergence diagnostics, CSV/JSON export).
 
 pub use pyro_distributions as distributions;
 pub use pyro_infer as infer;

@@ -2,7 +2,8 @@
 //! group, the median time of `pyro` and of the hand-written `baseline` measured in the same run,
 //! with their ratio (and, for traced models, the handler overhead per site), writing the figures to
 //! `target/bench/benchmarks.json`; then runs the importance-sampling benchmark (`pyro-benches`'
-//! `importance` binary), which writes `target/bench/importance.json`.
+//! `importance` binary), which writes `target/bench/importance.json`, and the trace-MCMC
+//! benchmark (`mcmc`), which writes `target/bench/mcmc.json`.
 
 use crate::{sh, workspace_root};
 use serde_json::{Value, json};
@@ -73,8 +74,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "--bin",
         "importance",
     ];
+    let mut mcmc = vec!["run", "--release", "-p", "pyro-benches", "--bin", "mcmc"];
     if quick {
         importance.extend(["--", "--quick"]);
+        mcmc.extend(["--", "--quick"]);
     }
 
     let root = workspace_root();
@@ -111,7 +114,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     println!("wrote {}", path.display());
     println!();
-    sh("cargo", &importance, &[])
+    sh("cargo", &importance, &[])?;
+    println!();
+    sh("cargo", &mcmc, &[])
 }
 
 /// Criterion's median estimate, in nanoseconds, for `group/function`.

@@ -53,6 +53,8 @@ pub(crate) fn run() -> Result<(), String> {
         &[&importance[..], &["--", "--quick"]].concat(),
         &[],
     )?;
+    let mcmc = ["run", "--release", "-p", "pyro-benches", "--bin", "mcmc"];
+    sh("cargo", &[&mcmc[..], &["--", "--quick"]].concat(), &[])?;
     if has_nextest() {
         sh("cargo", &["nextest", "run", "--workspace"], &[])
     } else {

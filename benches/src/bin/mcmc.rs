@@ -19,19 +19,6 @@ use std::time::Instant;
 /// How many times each timing is repeated; the table shows medians.
 const REPEATS: usize = 5;
 
-fn pool(threads: usize) -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .expect("a thread pool")
-}
-
-/// The median of `xs` (not empty).
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
-
 /// Seconds taken by `f`.
 fn seconds(f: impl FnOnce()) -> f64 {
     let start = Instant::now();
