@@ -36,10 +36,10 @@ fn m2(c: &mut Criterion) {
     let mut group = c.benchmark_group("trace_m2");
     let data = linreg_data();
     set_rng_seed(0);
-    let traced = trace(linreg);
+    let traced = trace(|()| linreg(&data));
     group.bench_function("pyro", |b| {
         b.iter(|| {
-            let tr = traced.get_trace(&data).unwrap();
+            let tr = traced.get_trace(()).unwrap();
             black_box(tr.log_prob_sum(|_| true).unwrap())
         })
     });
@@ -57,10 +57,10 @@ fn m3(c: &mut Criterion) {
     let mut group = c.benchmark_group("trace_m3");
     let data = coin_data();
     set_rng_seed(0);
-    let traced = trace(coin);
+    let traced = trace(|()| coin(&data));
     group.bench_function("pyro", |b| {
         b.iter(|| {
-            let tr = traced.get_trace(&data[..]).unwrap();
+            let tr = traced.get_trace(()).unwrap();
             black_box(tr.log_prob_sum(|_| true).unwrap())
         })
     });

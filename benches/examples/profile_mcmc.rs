@@ -20,9 +20,9 @@ where
     let start = std::time::Instant::now();
     if traced {
         set_rng_seed(0);
-        let t = trace(model);
+        let t = trace(|()| model.call(args.clone()));
         for _ in 0..steps {
-            std::hint::black_box(t.get_trace(args.clone()).expect("the model runs"));
+            std::hint::black_box(t.get_trace(()).expect("the model runs"));
         }
     } else {
         let run = Mcmc::new(TraceMh::new(model), 0, steps)

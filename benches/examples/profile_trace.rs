@@ -11,11 +11,11 @@ fn main() {
         .map_or(20_000, |a| a.parse().expect("a number of runs"));
     let data = linreg_data();
     set_rng_seed(0);
-    let traced = trace(linreg);
+    let traced = trace(|()| linreg(&data));
     let mut total = 0.0;
     let start = std::time::Instant::now();
     for _ in 0..runs {
-        let tr = traced.get_trace(&data).expect("linreg traces");
+        let tr = traced.get_trace(()).expect("linreg traces");
         total += tr.log_prob_sum(|_| true).expect("linreg scores");
     }
     println!(

@@ -4,7 +4,7 @@
 use crate::error::PyroError;
 use crate::runtime::PyroRng;
 use pyro_distributions::{AnyDistribution, Value};
-use pyro_trace::{Frame, InferConfig, Name, Site, TraceError};
+use pyro_trace::{DETERMINISTIC_FLAG, Frame, InferConfig, Name, SUBSAMPLE_FLAG, Site, TraceError};
 
 /// What a plate's handler does to the sample sites it encloses, for sites taken directly (see
 /// [`Messenger::direct_plate`](crate::Messenger::direct_plate)).
@@ -96,23 +96,30 @@ pub(crate) fn vectorized_batch<'a>(frames: impl Iterator<Item = &'a Frame>) -> u
 }
 
 /// A plate's check of a recorded sample site `site` whose distribution has `found` batch
-/// elements (`None`: not batched): inside a vectorised plate, a batched site must have `batch`
-/// elements, the product of its enclosing vectorised plates' sizes.
+/// elements (`None`: not batched) and whose `infer` configuration is `infer`: inside a vectorised
+/// plate a site must have `batch` elements, the product of its enclosing vectorised plates'
+/// sizes. (Pyro's plate broadcasts an unbatched distribution to the plate's size; a site that
+/// silently stayed one draw would change the model's meaning.) A nested plate's index site and a
+/// `deterministic` site are exempt: they score nothing.
 pub(crate) fn check_batch(
     plate: &Frame,
     site: &Name,
     found: Option<usize>,
     batch: usize,
+    infer: &InferConfig,
 ) -> Result<(), PyroError> {
-    match found {
-        Some(found) if plate.is_vectorized() && found != batch => Err(PyroError::BatchLength {
-            plate: plate.name.clone(),
-            site: site.clone(),
-            expected: batch,
-            found: Some(found),
-        }),
-        _ => Ok(()),
+    if !plate.is_vectorized() || found == Some(batch) {
+        return Ok(());
     }
+    if found.is_none() && (infer.flag(SUBSAMPLE_FLAG) || infer.flag(DETERMINISTIC_FLAG)) {
+        return Ok(());
+    }
+    Err(PyroError::BatchLength {
+        plate: plate.name.clone(),
+        site: site.clone(),
+        expected: batch,
+        found,
+    })
 }
 
 /// A sink that passes each site through plates' handlers (innermost first) to `sink`.

@@ -156,7 +156,10 @@ impl fmt::Display for PyroError {
                 found: None,
             } => write!(
                 f,
-                "site '{site}' in vectorised plate '{plate}' is not batched; expected a batch of {expected}"
+                "site '{site}' in vectorised plate '{plate}' is not batched; expected a batch of \
+                 {expected}: give it one element per index (Batched::iid(dist, {expected}), or a \
+                 batched constructor such as Normal::batch), or move it out of the plate (Pyro \
+                 would draw it {expected} times)"
             ),
             PyroError::DuplicateIntervention { site } => {
                 write!(f, "site '{site}' is intervened on twice")

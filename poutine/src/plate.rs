@@ -292,7 +292,7 @@ impl Messenger for PlateMessenger {
         }
         let batch = vectorized_batch(msg.cond_indep_stack.iter());
         let found = msg.dist.as_ref().and_then(AnyDistribution::batch_len);
-        check_batch(&self.frame, &msg.name, found, batch)
+        check_batch(&self.frame, &msg.name, found, batch, &msg.infer)
     }
 
     fn direct_plate(&self) -> Option<&dyn DirectPlate> {
@@ -308,7 +308,13 @@ impl DirectPlate for PlateMessenger {
         self.scale
     }
     fn check(&self, site: &dyn DirectSite, batch: usize) -> Result<(), PyroError> {
-        check_batch(&self.frame, site.name(), site.batch_len(), batch)
+        check_batch(
+            &self.frame,
+            site.name(),
+            site.batch_len(),
+            batch,
+            &site.infer(),
+        )
     }
 }
 

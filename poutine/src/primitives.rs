@@ -9,7 +9,7 @@ use pyro_distributions::{
     AnyDistribution, Constraint, Distribution, ErasedDistribution, IntoDistribution, Rng, Value,
     ValueType,
 };
-use pyro_trace::{Name, Site};
+use pyro_trace::{DETERMINISTIC_FLAG, InferValue, Name, Site};
 use std::sync::Arc;
 
 /// The distribution for a primitive call, with a constructor error tied to the site's name.
@@ -238,6 +238,7 @@ pub fn deterministic<T: ValueType>(name: impl Into<Name>, value: T) -> Result<T,
         value: value.clone(),
     }));
     let mut msg = Site::observed(name.into(), dist, value);
+    msg.infer.insert(DETERMINISTIC_FLAG, InferValue::Bool(true));
     apply_stack(&mut msg, None)?;
     typed(&mut msg)
 }

@@ -720,9 +720,18 @@ fn hidden_sites_are_missed_by_every_outer_handler() {
     assert_eq!(value(&tr, "latent2"), value(&source, "latent2"));
     // Outer plate, mask and scale: seen through an inner trace.
     let outer = |_: ()| -> Res<Trace> {
-        Plate::new("outer_plate", 4).subsample_size(2).run(|_| {
-            Block::hide(["latent1"]).run(|| Tracer::record(|| nnn_model(())).map(|(_, t)| t))
-        })
+        // A sequential plate over one of 2 indices (scale 2): nnn_model's sites are scalars.
+        let mut inner = None;
+        Plate::new("outer_plate", 2)
+            .subsample(vec![1])
+            .for_each(|_| {
+                inner = Some(
+                    Block::hide(["latent1"])
+                        .run(|| Tracer::record(|| nnn_model(())).map(|(_, t)| t))?,
+                );
+                Ok(())
+            })?;
+        Ok(inner.expect("one iteration"))
     };
     let tr = trace(scale(mask(outer, false), 3.0).unwrap())
         .get_trace(())
@@ -1283,7 +1292,8 @@ fn subsampled_plates_scale_the_log_prob_sum() {
     let nested = |_: ()| -> Res<()> {
         Plate::new("outer", 6).subsample_size(3).run(|_| {
             Plate::new("inner", 8).subsample_size(2).run(|_| {
-                observe("y", Normal::new(0.0, 1.0), 0.5)?;
+                // One element per (outer, inner) index: 3 * 2.
+                observe("y", Batched::iid(Normal::new(0.0, 1.0)?, 6)?, vec![0.5; 6])?;
                 Ok(())
             })
         })
@@ -1292,18 +1302,18 @@ fn subsampled_plates_scale_the_log_prob_sum() {
     assert_eq!(tr.get("y").unwrap().scale, 8.0);
     assert_close(
         tr.log_prob_sum(|_| true).unwrap(),
-        8.0 * normal_lp(0.5, 0.0, 1.0),
+        8.0 * 6.0 * normal_lp(0.5, 0.0, 1.0),
     );
     assert_eq!(tr.log_prob_sum(|s| s.is_subsample()).unwrap(), 0.0);
     let single = |_: ()| {
         Plate::new("outer", 10)
             .subsample_size(4)
-            .run(|_| observe("y", Normal::new(0.0, 1.0), -1.5))
+            .run(|_| observe("y", Batched::iid(Normal::new(0.0, 1.0)?, 4)?, vec![-1.5; 4]))
     };
     let tr = trace(single).get_trace(()).unwrap();
     assert_close(
         tr.log_prob_sum(|_| true).unwrap(),
-        2.5 * normal_lp(-1.5, 0.0, 1.0),
+        2.5 * 4.0 * normal_lp(-1.5, 0.0, 1.0),
     );
 }
 

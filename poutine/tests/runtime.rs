@@ -232,7 +232,8 @@ fn plates_scale_and_stack_frames() {
     let model = |()| -> Result<(), PyroError> {
         Plate::new("outer", 6).subsample_size(3).run(|_| {
             Plate::new("inner", 8).subsample_size(2).run(|_| {
-                sample("x", Normal::new(0.0, 1.0))?;
+                // One element per (outer, inner) index: 3 * 2.
+                sample("x", Batched::iid(Normal::new(0.0, 1.0)?, 6)?)?;
                 Ok(())
             })
         })
@@ -258,7 +259,7 @@ fn plates_scale_and_stack_frames() {
     let one = |()| {
         Plate::new("p", 10)
             .subsample_size(4)
-            .run(|_| sample("y", Normal::new(0.0, 1.0)))
+            .run(|_| sample("y", Batched::iid(Normal::new(0.0, 1.0)?, 4)?))
     };
     assert_eq!(
         trace(one).get_trace(()).unwrap().get("y").unwrap().scale,
@@ -474,10 +475,11 @@ fn the_innermost_handler_takes_sites_directly_as_it_would_take_their_messages() 
             Plate::new("inner", 6).subsample_size(3).run(|_| {
                 sample("w", Batched::iid(Normal::new(0.0, 1.0)?, 6)?)?;
                 Plate::new("steps", 2).for_each(|i| {
+                    // One element per index of the vectorised plates around: 2 * 3.
                     observe(
                         pyro_poutine::Name::indexed("s", i as u64),
-                        Normal::new(x, 1.0),
-                        0.5,
+                        Batched::iid(Normal::new(x, 1.0)?, 6)?,
+                        vec![0.5; 6],
                     )?;
                     Ok(())
                 })
@@ -542,4 +544,75 @@ fn a_batch_that_does_not_fit_its_plates_fails_alike_taken_directly_or_not() {
     assert_eq!(a.to_string(), b.to_string());
     assert!(a.to_string().contains("'outer'"), "{a}");
     assert_eq!(direct.0.seen, messages.0.seen);
+}
+
+/// Issue 11, item 1: Pyro's vectorised plate broadcasts an unbatched distribution to the
+/// plate's size; a site that stayed one draw would silently change the model, so it is an error
+/// naming the site and the plate, taken directly or as a message. A nested plate's index site
+/// and a `deterministic` site score nothing and are exempt; a sequential plate needs no batch.
+#[test]
+fn an_unbatched_site_in_a_vectorised_plate_is_an_error() {
+    let expected = "site 'x' in vectorised plate 'data' is not batched; expected a batch of 3: \
+                    give it one element per index (Batched::iid(dist, 3), or a batched \
+                    constructor such as Normal::batch), or move it out of the plate (Pyro would \
+                    draw it 3 times)";
+    let latent = || Plate::new("data", 3).run(|_| sample("x", Normal::new(0.0, 1.0)));
+    let observed = || Plate::new("data", 3).run(|_| observe("x", Normal::new(0.0, 1.0), 0.5));
+    let factored = || Plate::new("data", 3).run(|_| factor("x", -1.0));
+    for (what, err) in [
+        (
+            "sample, message",
+            trace(|()| latent()).get_trace(()).unwrap_err(),
+        ),
+        (
+            "observe, message",
+            trace(|()| observed()).get_trace(()).unwrap_err(),
+        ),
+        (
+            "factor, message",
+            trace(|()| factored()).get_trace(()).unwrap_err(),
+        ),
+        (
+            "sample, direct",
+            with_handler(Record::new(true), latent).1.unwrap_err(),
+        ),
+        (
+            "observe, direct",
+            with_handler(Record::new(true), observed).1.unwrap_err(),
+        ),
+    ] {
+        assert_eq!(err.to_string(), expected, "{what}");
+        assert!(
+            matches!(
+                err,
+                PyroError::BatchLength {
+                    found: None,
+                    expected: 3,
+                    ..
+                }
+            ),
+            "{what}"
+        );
+    }
+    assert_eq!(stack_depth(), 0);
+    // Exempt: a nested plate's index site, a deterministic site; a sequential plate.
+    let fine = |()| -> Result<(), PyroError> {
+        Plate::new("outer", 2).run(|_| {
+            Plate::new("inner", 4).subsample_size(2).run(|_| {
+                deterministic("d", 1.0)?;
+                sample("w", Batched::iid(Normal::new(0.0, 1.0)?, 4)?)
+            })
+        })?;
+        Plate::new("seq", 2).for_each(|i| {
+            sample(
+                pyro_poutine::Name::indexed("z", i as u64),
+                Normal::new(0.0, 1.0),
+            )?;
+            Ok(())
+        })
+    };
+    let tr = trace(fine).get_trace(()).unwrap();
+    assert!(tr.get("inner").unwrap().is_subsample());
+    assert!(tr.get("d").unwrap().is_deterministic());
+    assert!(with_handler(Record::new(true), || fine(())).1.is_ok());
 }

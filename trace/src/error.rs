@@ -29,6 +29,14 @@ pub enum TraceError {
         /// Why.
         reason: String,
     },
+    /// A sum of log-probabilities met `+inf` at one site and `-inf` at another: the sum is
+    /// undefined (an improper density meeting an impossible value).
+    InfiniteSum {
+        /// The first site that scored `+inf`.
+        plus: Name,
+        /// The first site that scored `-inf`.
+        minus: Name,
+    },
     /// A trace could not be read from JSON.
     Json {
         /// The parser's message.
@@ -54,6 +62,11 @@ impl fmt::Display for TraceError {
                     "Error while computing log_prob at site '{name}': {reason}"
                 )
             }
+            TraceError::InfiniteSum { plus, minus } => write!(
+                f,
+                "the log-probabilities sum +inf (site '{plus}') and -inf (site '{minus}'): the \
+                 sum is undefined"
+            ),
             TraceError::Json { reason } => write!(f, "Invalid trace JSON: {reason}"),
         }
     }

@@ -8,8 +8,16 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 impl Trace {
-    /// The names of the latent sample sites, in trace order; plate index sites
-    /// ([`Site::is_subsample`]) are left out, as in Pyro.
+    /// The names of the latent sample sites, in trace order, without plates' index sites
+    /// ([`Site::is_subsample`]).
+    ///
+    /// This differs from Pyro on purpose. Pyro records a plate's indices as a latent sample site
+    /// (a `_Subsample` distribution, `is_observed` false) and its `Trace.stochastic_nodes` lists
+    /// it with the model's random variables; each algorithm that must not treat it as one (a
+    /// guide, an MCMC kernel, an ELBO) filters it again with `site_is_subsample`. Here the
+    /// indices are not counted as a random variable of the model (they score 0 and say which
+    /// data a run looked at), so the list means what its users need: the latent variables.
+    /// Iterate [`Trace::iter`] with [`Site::is_subsample`] to see the index sites.
     ///
     /// ```
     /// use pyro_trace::distributions::{Normal, Value};

@@ -36,10 +36,7 @@ struct SiteRecord<'a> {
 
 impl<'a> SiteRecord<'a> {
     fn of(site: &'a Site) -> Self {
-        let log_prob = match site.kind {
-            SiteKind::Sample => site.log_prob_sum().ok().map(JsonF64),
-            SiteKind::Param => None,
-        };
+        let log_prob = site.recorded_log_prob().map(JsonF64);
         SiteRecord {
             name: Cow::Borrowed(&site.name),
             kind: site.kind,
@@ -163,7 +160,7 @@ impl Trace {
 mod tests {
     use super::*;
     use crate::InferValue;
-    use pyro_distributions::{Batched, Bernoulli, Normal, Value};
+    use pyro_distributions::{Batched, Bernoulli, Normal, Uniform, Value};
 
     fn frame(name: &'static str, counter: Option<usize>) -> Frame {
         Frame {
@@ -237,6 +234,43 @@ mod tests {
         assert_eq!(sites[3]["cond_indep_stack"][0]["counter"], 1);
     }
 
+    /// Issue 11, item 8: a NaN log-probability survives the round trip as `+inf` and `-inf`
+    /// do: the restored site fails to score alike, naming it (before, it came back with no
+    /// log-probability and failed as a site without a distribution).
+    #[test]
+    fn a_nan_log_prob_round_trips() {
+        let mut trace = Trace::new();
+        // Scale infinity times log-probability 0 is NaN.
+        let mut site = Site::observed(
+            Name::from("w"),
+            Uniform::new(0.0, 1.0).unwrap().into(),
+            Value::Real(0.5),
+        );
+        site.scale = f64::INFINITY;
+        site.mask = Some(Mask::All(true));
+        let lp = site.log_prob_sum();
+        trace.add_node(site).unwrap();
+        let mut nan_value = Site::sample(Name::from("v"), Normal::new(0.0, 1.0).unwrap().into());
+        nan_value.value = Some(Value::Real(f64::NAN));
+        trace.add_node(nan_value).unwrap();
+        let json = trace.to_json();
+        let record: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(record["sites"][0]["log_prob"], "NaN");
+        let back = Trace::from_json(&json).unwrap();
+        let err = back.get("w").unwrap().log_prob_sum().unwrap_err();
+        assert!(lp.is_err());
+        assert_eq!(
+            err.to_string(),
+            "Error while computing log_prob at site 'w': the cached log_prob is NaN"
+        );
+        assert_eq!(
+            back.log_prob_sum(|_| true).unwrap_err().to_string(),
+            err.to_string()
+        );
+        // A NaN value comes back as NaN.
+        assert!(matches!(back.get("v").unwrap().value, Some(Value::Real(x)) if x.is_nan()));
+    }
+
     #[test]
     fn round_trip_keeps_sites_and_sums() {
         let trace = sample_trace();
@@ -303,7 +337,8 @@ mod tests {
         let x = trace.get("x").unwrap();
         assert!(x.cached_log_prob().unwrap().is_nan());
         assert_eq!(x.scale, f64::INFINITY);
-        assert!(trace.to_json().contains(r#""log_prob":null"#));
+        // Written again, the NaN stays (issue 11, item 8; it used to be written as null).
+        assert!(trace.to_json().contains(r#""log_prob":"NaN""#));
         let err = trace.log_prob_sum(|_| true).unwrap_err();
         assert_eq!(
             err.to_string(),

@@ -51,7 +51,8 @@ pub use graph::{DependencyGraph, GraphType};
 pub use name::Name;
 pub use nonfinite::JsonF64;
 pub use site::{
-    Continuation, Frame, InferConfig, InferValue, Mask, SUBSAMPLE_FLAG, Site, SiteKind, SiteType,
+    Continuation, DETERMINISTIC_FLAG, Frame, InferConfig, InferValue, Mask, SUBSAMPLE_FLAG, Site,
+    SiteKind, SiteType,
 };
 pub use trace::Trace;
 

@@ -1,6 +1,7 @@
 //! Scoring: the scaled, masked log-probability of a site and of a trace.
 
 use crate::error::TraceError;
+use crate::name::Name;
 use crate::site::{Mask, Site, SiteKind};
 use crate::trace::Trace;
 use pyro_distributions::{AnyDistribution, Value};
@@ -126,6 +127,28 @@ impl Site {
         Ok(sum)
     }
 
+    /// The log-probability a JSON record keeps: the score, or NaN where scoring failed only
+    /// because the density is NaN (so that the restored site fails alike); `None` for a param
+    /// site or a site that cannot be scored at all (no value, no distribution, a mask of the
+    /// wrong length).
+    pub(crate) fn recorded_log_prob(&self) -> Option<f64> {
+        if self.kind == SiteKind::Param {
+            return None;
+        }
+        match self.log_prob_sum() {
+            Ok(lp) => Some(lp),
+            Err(_) if self.log_prob.is_some_and(f64::is_nan) => Some(f64::NAN),
+            Err(_) => {
+                let (dist, _) = (self.dist.as_ref()?, self.value.as_ref()?);
+                let fits = match &self.mask {
+                    Some(Mask::Elements(mask)) => mask.len() == dist.batch_len().unwrap_or(1),
+                    _ => true,
+                };
+                fits.then_some(f64::NAN)
+            }
+        }
+    }
+
     fn log_prob_error(&self, reason: impl Into<String>) -> TraceError {
         TraceError::LogProb {
             name: self.name.clone(),
@@ -176,7 +199,8 @@ impl Trace {
     ///
     /// # Errors
     /// The first site that fails to score, as [`TraceError::LogProb`] naming it (see
-    /// [`Site::log_prob_sum`]).
+    /// [`Site::log_prob_sum`]); [`TraceError::InfiniteSum`] naming a site at `+inf` and one at
+    /// `-inf` when the sum meets both (never a NaN sum).
     ///
     /// ```
     /// use pyro_trace::distributions::{Normal, Value};
@@ -203,14 +227,38 @@ impl Trace {
                 total += site.log_prob_sum()?;
             }
         }
+        if total.is_nan() {
+            return Err(self.infinite_sum(filter));
+        }
         Ok(total)
+    }
+
+    /// The error of a sum that met `+inf` and `-inf`: the first site at each (the sites scored
+    /// without error, since the sum got to its end).
+    #[cold]
+    fn infinite_sum(&self, mut filter: impl FnMut(&Site) -> bool) -> TraceError {
+        let mut first = |target: f64| {
+            self.nodes
+                .values()
+                .find(|s| {
+                    s.kind == SiteKind::Sample
+                        && filter(s)
+                        && s.log_prob_sum().is_ok_and(|lp| lp == target)
+                })
+                .map(|s| s.name.clone())
+                .unwrap_or_else(|| Name::new("?"))
+        };
+        let plus = first(f64::INFINITY);
+        TraceError::InfiniteSum {
+            plus,
+            minus: first(f64::NEG_INFINITY),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::name::Name;
     use pyro_distributions::{
         Batched, Bernoulli, Constraint, Distribution, Normal, ParamError, Rng,
     };
@@ -471,6 +519,44 @@ mod tests {
         // Params are never scored, even when the filter selects them.
         assert_eq!(trace.log_prob_sum(|s| s.name == "w").unwrap(), 0.0);
         assert_eq!(Trace::new().log_prob_sum(|_| true).unwrap(), 0.0);
+    }
+
+    #[test]
+    fn a_sum_meeting_both_infinities_is_an_error_naming_both_sites() {
+        use pyro_distributions::{Gamma, Uniform};
+        let mut trace = Trace::new();
+        // Gamma(0.5, 1) at 0 is +inf (the density's limit); Uniform(0, 1) at 2 is -inf.
+        let plus = Gamma::new(0.5, 1.0).unwrap();
+        assert_eq!(plus.log_prob(&0.0), f64::INFINITY);
+        trace
+            .add_node(Site::observed(
+                Name::from("a"),
+                plus.into(),
+                Value::Real(0.0),
+            ))
+            .unwrap();
+        trace
+            .add_node(Site::observed(
+                Name::from("b"),
+                Uniform::new(0.0, 1.0).unwrap().into(),
+                Value::Real(2.0),
+            ))
+            .unwrap();
+        let err = trace.log_prob_sum(|_| true).unwrap_err();
+        assert_eq!(
+            err,
+            TraceError::InfiniteSum {
+                plus: Name::from("a"),
+                minus: Name::from("b")
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "the log-probabilities sum +inf (site 'a') and -inf (site 'b'): the sum is undefined"
+        );
+        // Each infinity alone is a sum.
+        assert_eq!(trace.log_prob_sum(|s| s.name == "a"), Ok(f64::INFINITY));
+        assert_eq!(trace.log_prob_sum(|s| s.name == "b"), Ok(f64::NEG_INFINITY));
     }
 
     #[test]

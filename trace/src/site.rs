@@ -143,6 +143,11 @@ pub type Continuation = fn(&mut Site);
 /// the dense dependency graph.
 pub const SUBSAMPLE_FLAG: &str = "_subsample";
 
+/// The `infer` key that marks a `deterministic` site (Pyro's `_deterministic`): it records a
+/// value and contributes nothing to the log-probability, so a vectorised plate needs no batch of
+/// it.
+pub const DETERMINISTIC_FLAG: &str = "_deterministic";
+
 /// One message sent through the handler stack, and, once processed, one node of a [`Trace`].
 ///
 /// Field names follow Pyro's message dict. Handlers read and rewrite the public fields while the
@@ -273,6 +278,12 @@ impl Site {
     /// [`SUBSAMPLE_FLAG`].
     pub fn is_subsample(&self) -> bool {
         self.kind == SiteKind::Sample && self.infer.flag(SUBSAMPLE_FLAG)
+    }
+
+    /// Whether this is a `deterministic` site: a sample site whose `infer` sets
+    /// [`DETERMINISTIC_FLAG`].
+    pub fn is_deterministic(&self) -> bool {
+        self.kind == SiteKind::Sample && self.infer.flag(DETERMINISTIC_FLAG)
     }
 
     /// The family name of the distribution, e.g. `"Normal"`; for a site restored from JSON, the

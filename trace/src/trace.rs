@@ -19,6 +19,7 @@ pub struct Trace {
     /// Keyed by name with the Fx hash: names come from the program, not from an adversary, and
     /// hashing is on the per-site hot path.
     pub(crate) nodes: IndexMap<Name, Site, FxBuildHasher>,
+    input: Option<Arc<dyn Any + Send + Sync>>,
     output: Option<Arc<dyn Any + Send + Sync>>,
 }
 
@@ -36,6 +37,7 @@ impl Clone for Trace {
             .collect();
         Trace {
             nodes,
+            input: self.input.clone(),
             output: self.output.clone(),
         }
     }
@@ -51,6 +53,7 @@ impl Trace {
     pub fn with_capacity(sites: usize) -> Self {
         Trace {
             nodes: IndexMap::with_capacity_and_hasher(sites, FxBuildHasher),
+            input: None,
             output: None,
         }
     }
@@ -139,10 +142,31 @@ impl Trace {
         self.nodes.is_empty()
     }
 
-    /// Removes every site and the output, keeping the allocated capacity for reuse.
+    /// Removes every site, the inputs and the output, keeping the allocated capacity for reuse.
     pub fn clear(&mut self) {
         self.nodes.clear();
+        self.input = None;
         self.output = None;
+    }
+
+    /// Records the model's arguments (Pyro's `_INPUT` node).
+    pub fn set_input<A: Send + Sync + 'static>(&mut self, args: A) {
+        self.input = Some(Arc::new(args));
+    }
+
+    /// The model's arguments, if recorded and of type `A` (the type the model takes; a tuple
+    /// for several).
+    ///
+    /// ```
+    /// use pyro_trace::Trace;
+    ///
+    /// let mut trace = Trace::new();
+    /// trace.set_input((8.5_f64, 3_usize));
+    /// assert_eq!(trace.input::<(f64, usize)>(), Some(&(8.5, 3)));
+    /// assert_eq!(trace.input::<f64>(), None);
+    /// ```
+    pub fn input<A: 'static>(&self) -> Option<&A> {
+        self.input.as_deref()?.downcast_ref()
     }
 
     /// Records the model's return value.
@@ -262,6 +286,19 @@ mod tests {
         assert_eq!(z.cached_log_prob(), z_cache);
         assert_eq!(original.log_prob_sum(|_| true).unwrap(), before);
         assert_eq!(original.output::<u8>(), Some(&7));
+    }
+
+    #[test]
+    fn inputs_are_kept_typed_shared_by_clones_and_cleared() {
+        let mut trace = Trace::new();
+        assert_eq!(trace.input::<f64>(), None);
+        trace.set_input((2.5_f64, vec![1_u8, 2]));
+        assert_eq!(trace.input::<(f64, Vec<u8>)>(), Some(&(2.5, vec![1, 2])));
+        assert_eq!(trace.input::<(f64, Vec<i64>)>(), None);
+        let copy = trace.clone();
+        trace.clear();
+        assert_eq!(trace.input::<(f64, Vec<u8>)>(), None);
+        assert_eq!(copy.input::<(f64, Vec<u8>)>(), Some(&(2.5, vec![1, 2])));
     }
 
     #[test]

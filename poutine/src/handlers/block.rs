@@ -464,7 +464,7 @@ impl TypeSet {
 mod tests {
     use super::*;
     use crate::distributions::Constraint;
-    use crate::distributions::{Normal, Value};
+    use crate::distributions::{Batched, Normal, Value};
     use crate::handlers::trace::{Tracer, trace};
     use crate::runtime::stack_depth;
     use crate::{Model, Plate, deterministic, factor, observe, param, sample};
@@ -761,8 +761,8 @@ mod tests {
         let tr = trace(|_: ()| {
             Plate::new("p", 10).subsample_size(5).run(|_| {
                 Block::hide(["a"]).run(|| {
-                    sample("a", Normal::new(0.0, 1.0))?;
-                    sample("b", Normal::new(0.0, 1.0))
+                    sample("a", Batched::iid(Normal::new(0.0, 1.0)?, 5)?)?;
+                    sample("b", Batched::iid(Normal::new(0.0, 1.0)?, 5)?)
                 })
             })
         })
@@ -779,7 +779,7 @@ mod tests {
                 let (_, t) = Tracer::record(|| {
                     Plate::new("q", 4)
                         .subsample_size(2)
-                        .run(|_| sample("a", Normal::new(0.0, 1.0)))
+                        .run(|_| sample("a", Batched::iid(Normal::new(0.0, 1.0)?, 2)?))
                 })?;
                 Ok::<_, PyroError>(t)
             })

@@ -122,7 +122,7 @@ pub fn intervene<M, K: Into<Name>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::distributions::Normal;
+    use crate::distributions::{Batched, Normal};
     use crate::{
         Condition, Model, Plate, Scale, Tracer, observe, sample, stack_depth, trace, with_handler,
     };
@@ -292,8 +292,9 @@ mod tests {
                 Ok(())
             })
         };
-        fn intervene_scope() -> Result<f64, PyroError> {
-            Intervene::value("a", 1.0).run(|| sample("a", Normal::new(0.0, 1.0)))
+        fn intervene_scope() -> Result<Vec<f64>, PyroError> {
+            Intervene::value("a", vec![1.0; 5])
+                .run(|| sample("a", Batched::iid(Normal::new(0.0, 1.0)?, 5)?))
         }
         let tr = trace(m).get_trace(()).unwrap();
         let a = tr.get("a").unwrap();
@@ -301,9 +302,10 @@ mod tests {
         assert_eq!(a.cond_indep_stack.len(), 1);
         // Inner plates and scales too (the copy is started afresh).
         let m = |()| -> Result<(), PyroError> {
-            Intervene::value("b", 1.0).run(|| {
+            Intervene::value("b", vec![1.0; 2]).run(|| {
                 Plate::new("q", 4).subsample_size(2).run(|_| {
-                    Scale::new(3.0)?.run(|| sample("b", Normal::new(0.0, 1.0)))?;
+                    Scale::new(3.0)?
+                        .run(|| sample("b", Batched::iid(Normal::new(0.0, 1.0)?, 2)?))?;
                     Ok(())
                 })
             })

@@ -67,7 +67,7 @@ pub fn scale<M>(model: M, scale: f64) -> Result<Handled<M, Scale>, PyroError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::distributions::{Constraint, Normal};
+    use crate::distributions::{Batched, Constraint, Normal};
     use crate::{Model, Plate, Tracer, observe, param, sample, stack_depth, trace};
 
     fn model(_: ()) -> Result<f64, PyroError> {
@@ -125,7 +125,7 @@ mod tests {
     fn composes_with_plate_subsampling() {
         let m = |()| -> Result<(), PyroError> {
             Plate::new("p", 10).subsample_size(4).run(|_| {
-                sample("z", Normal::new(0.0, 1.0))?;
+                sample("z", Batched::iid(Normal::new(0.0, 1.0)?, 4)?)?;
                 Ok(())
             })
         };

@@ -123,15 +123,35 @@ pub fn trace<M>(model: M) -> Handled<M, Tracer> {
 
 impl<M> Handled<M, Tracer> {
     /// Runs the model once with `args` and returns the trace of that run, with the model's
-    /// return value recorded ([`Trace::output`]).
+    /// arguments ([`Trace::input`], Pyro's `_INPUT`) and return value ([`Trace::output`])
+    /// recorded.
+    ///
+    /// The trace keeps a clone of the arguments, so they must be owned (`'static`): pass large
+    /// data behind an `Arc`. A model of borrowed data is traced with the scope form,
+    /// [`Tracer::record`], which does not see the arguments.
+    ///
+    /// ```
+    /// use pyro_poutine::{PyroError, sample, trace};
+    /// use pyro_poutine::distributions::Normal;
+    ///
+    /// let model = |(loc, scale): (f64, f64)| -> Result<f64, PyroError> {
+    ///     sample("x", Normal::new(loc, scale))
+    /// };
+    /// let tr = trace(model).get_trace((1.0, 2.0))?;
+    /// assert_eq!(tr.input::<(f64, f64)>(), Some(&(1.0, 2.0)));
+    /// # Ok::<(), PyroError>(())
+    /// ```
     pub fn get_trace<A>(&self, args: A) -> Result<Trace, PyroError>
     where
+        A: Clone + Send + Sync + 'static,
         M: Model<A>,
         M::Output: Send + Sync + 'static,
     {
+        let input = args.clone();
         let (tracer, result) = with_handler(self.handler.clone(), || self.model.call(args));
         let mut trace = tracer.trace;
         self.handler.last_len.store(trace.len(), Ordering::Relaxed);
+        trace.set_input(input);
         trace.set_output(result?);
         Ok(trace)
     }

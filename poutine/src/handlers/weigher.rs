@@ -7,12 +7,15 @@ use crate::plate::PlateMessenger;
 use crate::run_names::RunNames;
 use crate::runtime::{Messenger, PyroRng, with_weigher_installed};
 use pyro_distributions::{Distribution, Value, ValueType};
-use pyro_trace::{Frame, Name, Site, SiteKind, TraceError};
+use pyro_trace::{Frame, InferConfig, Name, Site, SiteKind, TraceError};
 use rand::SeedableRng;
 use smallvec::SmallVec;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
+
+/// The `infer` configuration of the sample and observe sites the weigher takes: empty.
+const NO_INFER: InferConfig = InferConfig::new();
 
 /// The values of a run's chosen sites, in the order of their names (`None` for a site the run did
 /// not reach); inline for up to four sites.
@@ -189,7 +192,7 @@ impl Weigher {
         let batch = vectorized_batch(self.plates.iter().map(|(frame, _)| frame));
         let found = dist.batch_len();
         for (frame, _) in &self.plates {
-            check_batch(frame, name, found, batch).map_err(Box::new)?;
+            check_batch(frame, name, found, batch, &NO_INFER).map_err(Box::new)?;
         }
         Ok(())
     }
