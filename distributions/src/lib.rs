@@ -48,6 +48,7 @@ mod special;
 #[cfg(test)]
 mod testing;
 mod transform;
+mod validation;
 mod value;
 
 pub use any::AnyDistribution;
@@ -56,6 +57,7 @@ pub use constraint::{Constraint, SIMPLEX_TOLERANCE, ScalarSupport};
 pub use distribution::{Cdf, Distribution, ErasedDistribution, IntoDistribution};
 pub use error::ParamError;
 pub use families::*;
+pub use validation::{enable_validation, is_validation_enabled};
 pub use value::{Value, ValueType};
 
 /// The random-number traits distributions sample with (re-exported from `rand`).

@@ -52,6 +52,9 @@ pub trait DirectSite {
     /// The scaled log-probability, checked as [`Site::log_prob_sum`] checks the message's.
     fn log_prob_sum(&self) -> Result<f64, TraceError> {
         let log_prob = TraceError::check_log_prob(self.name(), self.log_prob())?;
+        TraceError::check_support(self.name(), log_prob, None, || {
+            (self.distribution(), self.value())
+        })?;
         TraceError::check_scaled(self.name(), self.scale(), log_prob)
     }
 

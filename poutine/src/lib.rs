@@ -35,6 +35,7 @@ mod plate;
 mod primitives;
 mod run_names;
 mod runtime;
+mod site_options;
 
 pub use direct::{DirectPlate, DirectSink, DirectSite};
 pub use error::PyroError;
@@ -59,6 +60,7 @@ pub use primitives::{deterministic, factor, observe, param, sample};
 pub use runtime::{
     Messenger, PyroRng, apply_stack, set_rng_seed, stack_depth, with_handler, with_shared_handler,
 };
+pub use site_options::{SiteOptions, site};
 
 pub use pyro_distributions as distributions;
 pub use pyro_trace::Mask as SiteMask;

@@ -13,7 +13,10 @@ use pyro_trace::{DETERMINISTIC_FLAG, InferValue, Name, Site};
 use std::sync::Arc;
 
 /// The distribution for a primitive call, with a constructor error tied to the site's name.
-fn distribution<A: IntoDistribution>(name: &Name, dist: A) -> Result<A::Dist, PyroError> {
+pub(crate) fn distribution<A: IntoDistribution>(
+    name: &Name,
+    dist: A,
+) -> Result<A::Dist, PyroError> {
     dist.into_distribution()
         .map_err(|source| PyroError::Distribution {
             site: Some(name.clone()),
@@ -22,7 +25,7 @@ fn distribution<A: IntoDistribution>(name: &Name, dist: A) -> Result<A::Dist, Py
 }
 
 /// The typed value of a processed message (taken out of it, not copied).
-fn typed<T: ValueType>(msg: &mut Site) -> Result<T, PyroError> {
+pub(crate) fn typed<T: ValueType>(msg: &mut Site) -> Result<T, PyroError> {
     let value = msg.value.take().ok_or_else(|| PyroError::InvalidMessage {
         site: msg.name.clone(),
         reason: "the site has no value (a handler marked it done without giving one)",

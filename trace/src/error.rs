@@ -2,6 +2,7 @@
 
 use crate::name::Name;
 use crate::site::SiteKind;
+use pyro_distributions::{AnyDistribution, Constraint, Value, is_validation_enabled};
 use std::fmt;
 
 /// An error while building or scoring a trace; each names the site.
@@ -37,6 +38,19 @@ pub enum TraceError {
         /// The first site that scored `-inf`.
         minus: Name,
     },
+    /// With validation on ([`enable_validation`](pyro_distributions::enable_validation)), a
+    /// site's value lies outside its distribution's support.
+    OutsideSupport {
+        /// The site.
+        name: Name,
+        /// The distribution's family.
+        family: String,
+        /// The support.
+        support: Constraint,
+        /// The value, or the element of it, that lies outside (e.g. `2.5`, or
+        /// `element 3 = 2.5`).
+        value: String,
+    },
     /// A trace could not be read from JSON.
     Json {
         /// The parser's message.
@@ -67,12 +81,68 @@ impl fmt::Display for TraceError {
                 "the log-probabilities sum +inf (site '{plus}') and -inf (site '{minus}'): the \
                  sum is undefined"
             ),
+            TraceError::OutsideSupport {
+                name,
+                family,
+                support,
+                value,
+            } => write!(
+                f,
+                "site '{name}': the value {value} is outside the support of {family} ({support})"
+            ),
             TraceError::Json { reason } => write!(f, "Invalid trace JSON: {reason}"),
         }
     }
 }
 
 impl TraceError {
+    /// With validation on ([`enable_validation`](pyro_distributions::enable_validation)) and a
+    /// log-probability of `-inf`, the error of a value outside the support of the distribution
+    /// at site `name` (elements whose `mask` is `false` are not looked at); `Ok` otherwise, and
+    /// without reading `dist` when validation is off or the score is finite.
+    ///
+    /// ```
+    /// use pyro_trace::distributions::{AnyDistribution, Uniform, Value, enable_validation};
+    /// use pyro_trace::{Name, TraceError};
+    ///
+    /// let d: AnyDistribution = Uniform::new(0.0, 1.0)?.into();
+    /// let check = |v: f64| {
+    ///     TraceError::check_support(&Name::from("y"), d.log_prob(&Value::Real(v)), None, || {
+    ///         (d.clone(), Value::Real(v))
+    ///     })
+    /// };
+    /// assert!(check(2.5).is_ok()); // validation is off: -inf is the answer
+    /// enable_validation(true);
+    /// assert_eq!(
+    ///     check(2.5).unwrap_err().to_string(),
+    ///     "site 'y': the value 2.5 is outside the support of Uniform (interval [0, 1])"
+    /// );
+    /// assert!(check(0.5).is_ok());
+    /// enable_validation(false);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn check_support(
+        name: &Name,
+        log_prob: f64,
+        mask: Option<&[bool]>,
+        dist: impl FnOnce() -> (AnyDistribution, Value),
+    ) -> Result<(), TraceError> {
+        if log_prob != f64::NEG_INFINITY || !is_validation_enabled() {
+            return Ok(());
+        }
+        let (dist, value) = dist();
+        match outside_support(dist.support(), &value, mask) {
+            None => Ok(()),
+            Some(value) => Err(TraceError::OutsideSupport {
+                name: name.clone(),
+                family: dist.family().to_string(),
+                support: dist.support(),
+                value,
+            }),
+        }
+    }
+
     /// Checks the unscaled, unmasked log-probability `log_prob` of site `name`: NaN is an error
     /// naming the site.
     ///
@@ -130,3 +200,32 @@ impl TraceError {
 }
 
 impl std::error::Error for TraceError {}
+
+/// The value (or its first element, with its index) outside `support`, written out; `None` if
+/// the value lies in the support. Elements whose `mask` is `false` are skipped.
+#[cold]
+fn outside_support(support: Constraint, value: &Value, mask: Option<&[bool]>) -> Option<String> {
+    let kept = |i: usize| mask.is_none_or(|m| m.get(i).copied().unwrap_or(true));
+    let reals: Option<Vec<f64>> = match value {
+        Value::Reals(v) => Some(v.clone()),
+        Value::Ints(v) => Some(v.iter().map(|&k| k as f64).collect()),
+        Value::Bools(v) => Some(v.iter().map(|&b| f64::from(u8::from(b))).collect()),
+        _ => None,
+    };
+    match (support, reals) {
+        (Constraint::Elementwise(inner), Some(elements)) => elements
+            .iter()
+            .enumerate()
+            .find(|&(i, &x)| kept(i) && !inner.contains_real(x))
+            .map(|(i, x)| format!("element {i} = {x}")),
+        _ if support.contains(value) || !kept(0) => None,
+        (_, _) => Some(match value {
+            Value::Real(x) => x.to_string(),
+            Value::Int(k) => k.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Reals(v) => format!("{v:?}"),
+            Value::Ints(v) => format!("{v:?}"),
+            Value::Bools(v) => format!("{v:?}"),
+        }),
+    }
+}

@@ -79,6 +79,9 @@ impl Site {
             None => TraceError::check_log_prob(&self.name, dist.log_prob(value))?,
             Some(mask) => self.masked_sum(dist, value, mask)?,
         };
+        TraceError::check_support(&self.name, sum, element_mask.map(|m| &m[..]), || {
+            (dist.clone(), value.clone())
+        })?;
         TraceError::check_scaled(&self.name, self.scale, sum)
     }
 

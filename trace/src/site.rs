@@ -87,6 +87,42 @@ pub enum InferValue {
     Value(#[serde(with = "crate::nonfinite::value")] Value),
 }
 
+impl From<bool> for InferValue {
+    fn from(b: bool) -> Self {
+        InferValue::Bool(b)
+    }
+}
+
+impl From<i64> for InferValue {
+    fn from(k: i64) -> Self {
+        InferValue::Int(k)
+    }
+}
+
+impl From<f64> for InferValue {
+    fn from(x: f64) -> Self {
+        InferValue::Real(x)
+    }
+}
+
+impl From<&'static str> for InferValue {
+    fn from(s: &'static str) -> Self {
+        InferValue::Str(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for InferValue {
+    fn from(s: String) -> Self {
+        InferValue::Str(Cow::Owned(s))
+    }
+}
+
+impl From<Value> for InferValue {
+    fn from(v: Value) -> Self {
+        InferValue::Value(v)
+    }
+}
+
 /// The per-site `infer` configuration: string keys to [`InferValue`]s, in insertion order.
 /// Empty configurations do not allocate.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use crate::error::PyroError;
 use crate::plate::PlateMessenger;
 use crate::run_names::RunNames;
 use crate::runtime::{Messenger, PyroRng, with_weigher_installed};
-use pyro_distributions::{Distribution, Value, ValueType};
+use pyro_distributions::{AnyDistribution, Distribution, Value, ValueType};
 use pyro_trace::{Frame, InferConfig, Name, Site, SiteKind, TraceError};
 use rand::SeedableRng;
 use smallvec::SmallVec;
@@ -159,7 +159,7 @@ impl Weigher {
         self.visit(
             name,
             scored,
-            || TraceError::check_log_prob(name, dist.log_prob(value)),
+            || checked_log_prob(name, dist, value),
             || Some(value.clone().into_value()),
         )
     }
@@ -184,7 +184,7 @@ impl Weigher {
             name,
             scored,
             || {
-                let log_prob = TraceError::check_log_prob(name, dist.log_prob(value))?;
+                let log_prob = checked_log_prob(name, dist, value)?;
                 TraceError::check_scaled(name, scale, log_prob)
             },
             || Some(value.clone().into_value()),
@@ -292,4 +292,25 @@ impl DirectSink for Weigher {
         )
         .map_err(|e| *e)
     }
+}
+
+/// The log-probability of `value` at site `name`, checked as a trace checks a site's: NaN is an
+/// error, and so, with validation on, is a value outside the support.
+#[inline(always)]
+fn checked_log_prob<D: Distribution>(
+    name: &Name,
+    dist: &D,
+    value: &D::Value,
+) -> Result<f64, TraceError> {
+    let log_prob = TraceError::check_log_prob(name, dist.log_prob(value))?;
+    TraceError::check_support(name, log_prob, None, || {
+        (erased(dist), value.clone().into_value())
+    })?;
+    Ok(log_prob)
+}
+
+/// `dist` type-erased, for an error message.
+#[cold]
+fn erased<D: Distribution>(dist: &D) -> AnyDistribution {
+    AnyDistribution::custom(dist.clone())
 }
