@@ -88,6 +88,35 @@ pub trait ValueType: Clone + Send + Sync + 'static {
     }
 }
 
+/// Plain data converts into a [`Value`], so that handlers take it as is:
+/// `condition(model, [("y", 9.5)])`, `[("flag", true)]`, `[("n", 3)]`, `[("ys", vec![0.1, 0.2])]`.
+macro_rules! value_from {
+    ($($t:ty => |$x:ident| $e:expr),* $(,)?) => {
+        $(
+            impl From<$t> for Value {
+                fn from($x: $t) -> Self {
+                    $e
+                }
+            }
+        )*
+    };
+}
+
+value_from!(
+    f64 => |x| Value::Real(x),
+    f32 => |x| Value::Real(f64::from(x)),
+    bool => |b| Value::Bool(b),
+    i64 => |k| Value::Int(k),
+    i32 => |k| Value::Int(i64::from(k)),
+    u32 => |k| Value::Int(i64::from(k)),
+    Vec<f64> => |v| Value::Reals(v),
+    Vec<bool> => |v| Value::Bools(v),
+    Vec<i64> => |v| Value::Ints(v),
+    &[f64] => |v| Value::Reals(v.to_vec()),
+    &[bool] => |v| Value::Bools(v.to_vec()),
+    &[i64] => |v| Value::Ints(v.to_vec()),
+);
+
 fn real_to_int(x: f64) -> Option<i64> {
     // 2^63 is exactly representable; anything at or beyond it does not fit in an i64.
     const LIMIT: f64 = 9_223_372_036_854_775_808.0;

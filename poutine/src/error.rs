@@ -198,6 +198,18 @@ impl From<ParamError> for PyroError {
     }
 }
 
+/// A model's own error, boxed (the error type a model returns to use `?` on any error): a
+/// `PyroError` inside comes back as itself (so that an `escape`, say, keeps its meaning), any
+/// other error becomes [`PyroError::Model`].
+impl From<Box<dyn std::error::Error + Send + Sync>> for PyroError {
+    fn from(e: Box<dyn std::error::Error + Send + Sync>) -> Self {
+        match e.downcast::<PyroError>() {
+            Ok(pyro) => *pyro,
+            Err(other) => PyroError::Model(other),
+        }
+    }
+}
+
 impl From<TraceError> for PyroError {
     fn from(e: TraceError) -> Self {
         PyroError::Trace(e)

@@ -6,8 +6,25 @@ use crate::runtime::{Messenger, with_handler};
 /// A model: ordinary code that calls the primitives, taking arguments `A` (use a tuple for
 /// several) and returning a result.
 ///
-/// Every `Fn(A) -> Result<R, PyroError>` is a model, and so is every model wrapped in a handler,
-/// so handlers compose: `trace(condition(model, data))`.
+/// Every `Fn(A) -> Result<R, E>` is a model, for any error `E` that converts into a
+/// [`PyroError`]: `PyroError` itself, or `Box<dyn Error + Send + Sync>`, so that a model can use
+/// `?` on its own errors (they are carried as [`PyroError::Model`]). So is every model wrapped in
+/// a handler, so handlers compose: `trace(condition(model, data))`.
+///
+/// ```
+/// use pyro_poutine::{Model, PyroError, sample};
+/// use pyro_poutine::distributions::Normal;
+///
+/// // A model with its own errors: `?` works on them and on the primitives alike.
+/// fn model(text: &str) -> Result<f64, Box<dyn std::error::Error + Send + Sync>> {
+///     let loc: f64 = text.parse()?;
+///     Ok(sample("x", Normal::new(loc, 1.0))?)
+/// }
+/// assert!(model.call("1.5").is_ok());
+/// let err = model.call("one").unwrap_err();
+/// assert!(matches!(err, PyroError::Model(_)));
+/// assert_eq!(err.to_string(), "invalid float literal");
+/// ```
 ///
 /// ```
 /// use pyro_poutine::{Model, PyroError, sample};
@@ -28,14 +45,15 @@ pub trait Model<A> {
     fn call(&self, args: A) -> Result<Self::Output, PyroError>;
 }
 
-impl<A, R, F> Model<A> for F
+impl<A, R, E, F> Model<A> for F
 where
-    F: Fn(A) -> Result<R, PyroError>,
+    F: Fn(A) -> Result<R, E>,
+    E: Into<PyroError>,
 {
     type Output = R;
 
     fn call(&self, args: A) -> Result<R, PyroError> {
-        self(args)
+        self(args).map_err(Into::into)
     }
 }
 

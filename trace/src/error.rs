@@ -51,6 +51,14 @@ pub enum TraceError {
         /// `element 3 = 2.5`).
         value: String,
     },
+    /// A typed read of a site's value failed: no such site, no value, or a value of another
+    /// type.
+    Read {
+        /// The site.
+        name: Name,
+        /// What is wrong.
+        reason: String,
+    },
     /// A trace could not be read from JSON.
     Json {
         /// The parser's message.
@@ -90,6 +98,7 @@ impl fmt::Display for TraceError {
                 f,
                 "site '{name}': the value {value} is outside the support of {family} ({support})"
             ),
+            TraceError::Read { name, reason } => write!(f, "site '{name}': {reason}"),
             TraceError::Json { reason } => write!(f, "Invalid trace JSON: {reason}"),
         }
     }

@@ -1,7 +1,7 @@
 //! [`Site`]: one message of the handler stack, and one node of a trace.
 
 use crate::name::Name;
-use pyro_distributions::{AnyDistribution, Value};
+use pyro_distributions::{AnyDistribution, Value, ValueType};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -314,6 +314,40 @@ impl Site {
     /// [`SUBSAMPLE_FLAG`].
     pub fn is_subsample(&self) -> bool {
         self.kind == SiteKind::Sample && self.infer.flag(SUBSAMPLE_FLAG)
+    }
+
+    /// The value as a `T` (`f64`, `bool`, `i64` or a vector of them), read leniently as
+    /// [`ValueType::from_value`] reads.
+    ///
+    /// # Errors
+    /// [`TraceError::Read`](crate::TraceError::Read), naming the site, when it has no value or
+    /// one of another type.
+    ///
+    /// ```
+    /// use pyro_trace::distributions::{Normal, Value};
+    /// use pyro_trace::{Name, Site};
+    ///
+    /// let site = Site::observed(Name::from("y"), Normal::new(0.0, 1.0)?.into(), Value::Real(0.5));
+    /// assert_eq!(site.value_as::<f64>()?, 0.5);
+    /// assert_eq!(
+    ///     site.value_as::<bool>().unwrap_err().to_string(),
+    ///     "site 'y': the value is a real, not a bool"
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn value_as<T: ValueType>(&self) -> Result<T, crate::TraceError> {
+        let value = self.value.as_ref().ok_or_else(|| crate::TraceError::Read {
+            name: self.name.clone(),
+            reason: "the site has no value".into(),
+        })?;
+        T::from_value(value).ok_or_else(|| crate::TraceError::Read {
+            name: self.name.clone(),
+            reason: format!(
+                "the value is a {}, not a {}",
+                value.type_name(),
+                T::TYPE_NAME
+            ),
+        })
     }
 
     /// Whether this is a `deterministic` site: a sample site whose `infer` sets

@@ -5,6 +5,7 @@ use crate::name::Name;
 use crate::site::{Site, SiteKind};
 use indexmap::IndexMap;
 use indexmap::map::Entry;
+use pyro_distributions::ValueType;
 use rustc_hash::FxBuildHasher;
 use std::any::Any;
 use std::sync::Arc;
@@ -111,6 +112,48 @@ impl Trace {
     /// The site at position `index` in insertion order.
     pub fn get_index(&self, index: usize) -> Option<&Site> {
         self.nodes.get_index(index).map(|(_, site)| site)
+    }
+
+    /// The value of site `name` as a `T` (`f64`, `bool`, `i64` or a vector of them).
+    ///
+    /// # Errors
+    /// [`TraceError::Read`] naming the site when there is no such site (listing the sites there
+    /// are), it has no value, or its value is of another type.
+    ///
+    /// ```
+    /// use pyro_trace::distributions::{Normal, Value};
+    /// use pyro_trace::{Name, Site, Trace};
+    ///
+    /// let mut trace = Trace::new();
+    /// trace.add_node(Site::observed(Name::from("y"), Normal::new(0.0, 1.0)?.into(), Value::Real(0.5)))?;
+    /// assert_eq!(trace.value::<f64>("y")?, 0.5);
+    /// assert_eq!(
+    ///     trace.value::<f64>("z").unwrap_err().to_string(),
+    ///     "site 'z': no such site; the sites are 'y'"
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn value<T: ValueType>(&self, name: impl Into<Name>) -> Result<T, TraceError> {
+        let name = name.into();
+        match self.nodes.get(&name) {
+            Some(site) => site.value_as(),
+            None => Err(TraceError::Read {
+                reason: format!("no such site; the sites are {}", self.site_list()),
+                name,
+            }),
+        }
+    }
+
+    /// The site names, quoted and comma-separated (`none` for an empty trace), for messages.
+    pub(crate) fn site_list(&self) -> String {
+        if self.nodes.is_empty() {
+            return "none".into();
+        }
+        self.nodes
+            .keys()
+            .map(|n| format!("'{n}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Mutable access to the site named `name`; clears its cached log-probability, so a cache can

@@ -68,8 +68,11 @@ enum Data {
 impl Condition {
     /// Conditions on `data`, a map (or any sequence of pairs) from site names to values; a name
     /// given twice keeps its last value.
-    pub fn new<K: Into<Name>>(data: impl IntoIterator<Item = (K, Value)>) -> Self {
-        let map = data.into_iter().map(|(k, v)| (k.into(), v)).collect();
+    pub fn new<K: Into<Name>, V: Into<Value>>(data: impl IntoIterator<Item = (K, V)>) -> Self {
+        let map = data
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
         Condition::with_data(Data::Map(Arc::new(map)))
     }
 
@@ -157,9 +160,9 @@ impl Messenger for Condition {
 
 /// Wraps `model` in a `condition` on `data` (names to values); see [`Condition`] for
 /// conditioning on a trace or reporting unused keys.
-pub fn condition<M, K: Into<Name>>(
+pub fn condition<M, K: Into<Name>, V: Into<Value>>(
     model: M,
-    data: impl IntoIterator<Item = (K, Value)>,
+    data: impl IntoIterator<Item = (K, V)>,
 ) -> Handled<M, Condition> {
     Condition::new(data).wrap(model)
 }
@@ -185,6 +188,33 @@ mod tests {
 
     fn value(tr: &Trace, name: &'static str) -> Option<Value> {
         tr.get(name).and_then(|s| s.value.clone())
+    }
+
+    /// Issue 11, item 13: plain values, as a Pyro user writes them.
+    #[test]
+    fn plain_values_condition_as_values_do() {
+        use crate::distributions::{Batched, Poisson};
+        let model = |()| -> Result<(f64, bool, i64, Vec<f64>), PyroError> {
+            let w = sample("w", Normal::new(0.0, 1.0))?;
+            let b = sample("b", Bernoulli::new(0.5))?;
+            let n = sample("n", Poisson::new(2.0))?;
+            let v = sample("v", Batched::iid(Normal::new(0.0, 1.0)?, 2)?)?;
+            Ok((w, b, n, v))
+        };
+        let conditioned = condition(
+            condition(
+                condition(condition(model, [("w", 9.5)]), [("b", true)]),
+                [("n", 3)],
+            ),
+            [("v", vec![0.25, 0.5])],
+        );
+        let tr = trace(conditioned).get_trace(()).unwrap();
+        assert_eq!(
+            tr.output::<(f64, bool, i64, Vec<f64>)>(),
+            Some(&(9.5, true, 3, vec![0.25, 0.5]))
+        );
+        assert!(tr.iter().all(|s| s.is_observed));
+        assert_eq!(tr.get("n").unwrap().value, Some(Value::Int(3)));
     }
 
     #[test]

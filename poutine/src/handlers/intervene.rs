@@ -53,9 +53,13 @@ pub struct Intervene {
 
 impl Intervene {
     /// A handler fixing each named sample site to its value.
-    pub fn new<K: Into<Name>>(data: impl IntoIterator<Item = (K, Value)>) -> Self {
+    pub fn new<K: Into<Name>, V: Into<Value>>(data: impl IntoIterator<Item = (K, V)>) -> Self {
         Intervene {
-            data: Arc::new(data.into_iter().map(|(k, v)| (k.into(), v)).collect()),
+            data: Arc::new(
+                data.into_iter()
+                    .map(|(k, v)| (k.into(), v.into()))
+                    .collect(),
+            ),
         }
     }
 
@@ -112,9 +116,9 @@ impl Messenger for Intervene {
 
 /// Wraps `model` in an [`Intervene`] handler (Pyro's `do`) with interventions `data`.
 #[doc(alias = "do")]
-pub fn intervene<M, K: Into<Name>>(
+pub fn intervene<M, K: Into<Name>, V: Into<Value>>(
     model: M,
-    data: impl IntoIterator<Item = (K, Value)>,
+    data: impl IntoIterator<Item = (K, V)>,
 ) -> Handled<M, Intervene> {
     Intervene::new(data).wrap(model)
 }

@@ -78,8 +78,11 @@ impl Replay {
     }
 
     /// Replays param sites against `params` (constrained values by name).
-    pub fn params<K: Into<Name>>(params: impl IntoIterator<Item = (K, Value)>) -> Self {
-        let map = params.into_iter().map(|(k, v)| (k.into(), v)).collect();
+    pub fn params<K: Into<Name>, V: Into<Value>>(params: impl IntoIterator<Item = (K, V)>) -> Self {
+        let map = params
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
         Replay {
             trace: None,
             params: Some(Arc::new(map)),

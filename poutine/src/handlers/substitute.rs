@@ -41,8 +41,11 @@ pub struct Substitute {
 impl Substitute {
     /// Substitutes the values of `data` (names to constrained values); a name given twice keeps
     /// its last value.
-    pub fn new<K: Into<Name>>(data: impl IntoIterator<Item = (K, Value)>) -> Self {
-        let map = data.into_iter().map(|(k, v)| (k.into(), v)).collect();
+    pub fn new<K: Into<Name>, V: Into<Value>>(data: impl IntoIterator<Item = (K, V)>) -> Self {
+        let map = data
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
         Substitute {
             data: Arc::new(map),
         }
@@ -63,9 +66,9 @@ impl Messenger for Substitute {
 }
 
 /// Wraps `model` in a `substitute` of `data` (names to constrained values).
-pub fn substitute<M, K: Into<Name>>(
+pub fn substitute<M, K: Into<Name>, V: Into<Value>>(
     model: M,
-    data: impl IntoIterator<Item = (K, Value)>,
+    data: impl IntoIterator<Item = (K, V)>,
 ) -> Handled<M, Substitute> {
     Substitute::new(data).wrap(model)
 }

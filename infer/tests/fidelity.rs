@@ -1,0 +1,68 @@
+//! Issue 11 (Pyro fidelity and ergonomics) as seen from inference: batch checks on the
+//! weigher's fast path, models with their own errors.
+
+use pyro_infer::Importance;
+use pyro_infer::poutine::distributions::Normal;
+use pyro_infer::poutine::{Escape, Handler, Name, Plate, PyroError, observe, sample};
+
+/// Item 1 on importance sampling's streaming path (the weigher takes plate sites itself).
+#[test]
+fn an_unbatched_site_in_a_vectorised_plate_fails_streaming_too() {
+    let model = |()| -> Result<(), PyroError> {
+        let mu = sample("mu", Normal::new(0.0, 1.0))?;
+        Plate::new("data", 3).run(|_| observe("y", Normal::new(mu, 1.0), 0.5))?;
+        Ok(())
+    };
+    let err = Importance::new(model, 8)
+        .run_streaming((), &[Name::from("mu")])
+        .unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "particle 0: site 'y' in vectorised plate 'data' is not batched; expected a batch of 3"
+        ),
+        "{err}"
+    );
+    let stored = Importance::new(model, 8).run(()).unwrap_err();
+    assert_eq!(stored.to_string(), err.to_string());
+}
+
+/// A model with its own error type, for item 17.
+#[derive(Debug)]
+struct Broken(usize);
+
+impl std::fmt::Display for Broken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "sensor {} is broken", self.0)
+    }
+}
+
+impl std::error::Error for Broken {}
+
+/// Item 17: `?` on any error in a model; inference reports the particle it happened in.
+#[test]
+fn models_return_their_own_errors_with_the_particle() {
+    let model = |threshold: f64| -> Result<f64, Box<dyn std::error::Error + Send + Sync>> {
+        let x = sample("x", Normal::new(0.0, 1.0))?;
+        if x > threshold {
+            return Err(Box::new(Broken(7)));
+        }
+        let parsed: f64 = "0.5".parse()?;
+        observe("y", Normal::new(x, 1.0), parsed)?;
+        Ok(x)
+    };
+    let err = Importance::new(model, 2000).seed(3).run(2.0).unwrap_err();
+    let pyro_infer::InferError::Model { index, source } = &err else {
+        panic!("{err}");
+    };
+    assert!(matches!(source, PyroError::Model(e) if e.downcast_ref::<Broken>().is_some()));
+    assert_eq!(
+        err.to_string(),
+        format!("particle {index}: sensor 7 is broken")
+    );
+    // A PyroError passed through the box keeps its kind: an escape still escapes.
+    let escaping = |()| -> Result<f64, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Escape::new(|s| s.name == "x").run(|| sample("x", Normal::new(0.0, 1.0)))?)
+    };
+    let err = pyro_infer::poutine::Model::call(&escaping, ()).unwrap_err();
+    assert!(matches!(err, PyroError::Escape(_)), "{err}");
+}
