@@ -137,7 +137,7 @@ impl fmt::Display for PyroError {
                 "site '{site}': the value is a {found}, but its distribution produces a {expected}"
             ),
             PyroError::ReplayNotSampled { site } => {
-                write!(f, "site {site} must be sampled in trace")
+                write!(f, "site '{site}' must be sampled in trace")
             }
             PyroError::Plate { plate, reason } => write!(f, "plate '{plate}': {reason}"),
             PyroError::BatchLength {

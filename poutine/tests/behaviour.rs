@@ -331,7 +331,7 @@ fn replay_keeps_the_models_observations() {
 }
 
 /// SEMANTICS 3 (`replay`): a replayed node that is observed or a param is an error naming the
-/// site ("site x must be sampled in trace").
+/// site ("site 'x' must be sampled in trace").
 #[test]
 fn replay_against_an_observed_or_param_node_is_an_error() {
     let observed = trace(condition(nnn_model, [("latent1", Value::Real(0.2))]))
@@ -340,7 +340,7 @@ fn replay_against_an_observed_or_param_node_is_an_error() {
     let err = trace(replay(nnn_model, observed))
         .get_trace(())
         .unwrap_err();
-    assert_eq!(err.to_string(), "site latent1 must be sampled in trace");
+    assert_eq!(err.to_string(), "site 'latent1' must be sampled in trace");
     assert!(matches!(&err, PyroError::ReplayNotSampled { site } if *site == "latent1"));
     assert_eq!(stack_depth(), 0);
 
@@ -349,7 +349,7 @@ fn replay_against_an_observed_or_param_node_is_an_error() {
         .add_node(Site::param(Name::from("latent2"), Some(Value::Real(0.0))))
         .unwrap();
     let err = replay(nnn_model, params).call(()).unwrap_err();
-    assert_eq!(err.to_string(), "site latent2 must be sampled in trace");
+    assert_eq!(err.to_string(), "site 'latent2' must be sampled in trace");
     assert_eq!(stack_depth(), 0);
 }
 

@@ -16,7 +16,7 @@ use std::sync::Arc;
 ///   any latent site, so a model replayed against its guide's trace uses the guide's minibatch.
 /// - A site the current model observes keeps its observation.
 /// - A node that is observed, or is not a sample site, cannot be replayed: error
-///   [`PyroError::ReplayNotSampled`] ("site x must be sampled in trace").
+///   [`PyroError::ReplayNotSampled`] ("site 'x' must be sampled in trace").
 /// - Sites absent from the trace are drawn as usual.
 /// - A param site named in `params` takes that (constrained) value; the parameter store is
 ///   neither read nor initialised for it. Param nodes of the trace are not replayed.
@@ -231,7 +231,7 @@ mod tests {
         let source = |_: ()| observe("z1", Normal::new(0.0, 1.0), 0.5);
         let source_tr = trace(source).get_trace(()).unwrap();
         let err = trace(replay(model, source_tr)).get_trace(()).unwrap_err();
-        assert_eq!(err.to_string(), "site z1 must be sampled in trace");
+        assert_eq!(err.to_string(), "site 'z1' must be sampled in trace");
         assert!(matches!(err, PyroError::ReplayNotSampled { ref site } if *site == "z1"));
         assert_eq!(stack_depth(), 0);
 
@@ -239,7 +239,7 @@ mod tests {
         tr.add_node(Site::param(Name::from("z2"), Some(real(0.0))))
             .unwrap();
         let err = replay(model, tr).call(()).unwrap_err();
-        assert_eq!(err.to_string(), "site z2 must be sampled in trace");
+        assert_eq!(err.to_string(), "site 'z2' must be sampled in trace");
         assert_eq!(stack_depth(), 0);
     }
 
