@@ -5,7 +5,7 @@ use crate::mcmc::{ChainSetup, ChainStats, GroupStats, Kernel};
 use crate::mh_run::{Forced, MhRun};
 use indexmap::IndexMap;
 use pyro_poutine::distributions::{Constraint, Value};
-use pyro_poutine::{Model, Name, PyroError, PyroRng, Site, Trace, with_shared_handler};
+use pyro_poutine::{IntoModel, Model, Name, PyroError, PyroRng, Site, Trace, with_shared_handler};
 use rand::RngExt;
 use rand_distr::StandardNormal;
 use rustc_hash::FxBuildHasher;
@@ -93,10 +93,11 @@ const INIT_ATTEMPTS: usize = 100;
 const LOG_SCALE_BOUNDS: (f64, f64) = (-50.0, 50.0);
 
 impl<M> TraceMh<M> {
-    /// Metropolis-Hastings over the traces of `model`, every site with [`MhProposal::Auto`].
-    pub fn new(model: M) -> Self {
+    /// Metropolis-Hastings over the traces of `model` (a model, or a function of no arguments),
+    /// every site with [`MhProposal::Auto`].
+    pub fn new<T: IntoModel<Mk, Model = M>, Mk>(model: T) -> Self {
         TraceMh {
-            model,
+            model: model.into_model(),
             proposals: HashMap::new(),
             blocks: Vec::new(),
             block_of: HashMap::new(),

@@ -8,7 +8,8 @@ use crate::particle::{Guide, Prior};
 use crate::seeding::particle_seed;
 use pyro_poutine::distributions::Value;
 use pyro_poutine::{
-    Block, Handler, Model, Name, PyroError, PyroRng, Seed, Substitute, Trace, Tracer, Uncondition,
+    Block, Handler, IntoModel, Model, Name, PyroError, PyroRng, Seed, Substitute, Trace, Tracer,
+    Uncondition,
 };
 use rand::SeedableRng;
 use rayon::prelude::*;
@@ -95,21 +96,21 @@ pub struct Predictive<M, G = Prior> {
 
 impl<M> Predictive<M, Prior> {
     /// The prior predictive: `num_samples` runs of `model` with everything drawn from the prior.
-    pub fn prior(model: M, num_samples: usize) -> Self {
-        Predictive::with_source(model, Prior, Source::Runs(num_samples))
+    pub fn prior<T: IntoModel<Mk, Model = M>, Mk>(model: T, num_samples: usize) -> Self {
+        Predictive::with_source(model.into_model(), Prior, Source::Runs(num_samples))
     }
 
     /// The posterior predictive from unweighted posterior samples: one run per sample, with the
     /// sample's latent values fixed (they stay latent: `substitute`).
-    pub fn from_samples(model: M, samples: Vec<Latents>) -> Self {
-        Predictive::with_source(model, Prior, Source::Samples(samples.into()))
+    pub fn from_samples<T: IntoModel<Mk, Model = M>, Mk>(model: T, samples: Vec<Latents>) -> Self {
+        Predictive::with_source(model.into_model(), Prior, Source::Samples(samples.into()))
     }
 
     /// The posterior predictive from weighted samples: `num_samples` samples are drawn from them
     /// by systematic resampling (seeded with the run's seed), then as
     /// [`from_samples`](Predictive::from_samples).
-    pub fn from_weighted(
-        model: M,
+    pub fn from_weighted<T: IntoModel<Mk, Model = M>, Mk>(
+        model: T,
         samples: Vec<Latents>,
         log_weights: Vec<f64>,
         num_samples: usize,
@@ -138,8 +139,8 @@ impl<M> Predictive<M, Prior> {
 
     /// The posterior predictive from an importance-sampling [`Posterior`] that kept its traces:
     /// the latent sample sites of each particle's trace, resampled by weight.
-    pub fn from_posterior(
-        model: M,
+    pub fn from_posterior<T: IntoModel<Mk, Model = M>, Mk>(
+        model: T,
         posterior: &Posterior,
         num_samples: usize,
         seed: u64,
@@ -164,8 +165,16 @@ impl<M> Predictive<M, Prior> {
 impl<M, G> Predictive<M, Guide<G>> {
     /// The posterior predictive from a guide: each run draws the latent values from `guide`, then
     /// runs the model with them fixed.
-    pub fn from_guide(model: M, guide: G, num_samples: usize) -> Self {
-        Predictive::with_source(model, Guide(guide), Source::Runs(num_samples))
+    pub fn from_guide<T: IntoModel<Mk, Model = M>, Mk, U: IntoModel<Gk, Model = G>, Gk>(
+        model: T,
+        guide: U,
+        num_samples: usize,
+    ) -> Self {
+        Predictive::with_source(
+            model.into_model(),
+            Guide(guide.into_model()),
+            Source::Runs(num_samples),
+        )
     }
 }
 

@@ -66,3 +66,33 @@ fn models_return_their_own_errors_with_the_particle() {
     let err = pyro_infer::poutine::Model::call(&escaping, ()).unwrap_err();
     assert!(matches!(err, PyroError::Escape(_)), "{err}");
 }
+
+/// Pyro's introductory model without arguments.
+fn no_args() -> Result<f64, PyroError> {
+    let weight = sample("weight", Normal::new(8.5, 1.0))?;
+    observe("measurement", Normal::new(weight, 0.75), 9.5)?;
+    Ok(weight)
+}
+
+/// Item 15: a model of no arguments works with trace, handlers, Predictive and MCMC, run on
+/// `()`.
+#[test]
+fn models_without_arguments() {
+    use pyro_infer::poutine::{condition, trace};
+    use pyro_infer::{Mcmc, Predictive, TraceMh};
+    let tr = trace(no_args).get_trace(()).unwrap();
+    assert!(tr.contains("weight") && tr.output::<f64>().is_some());
+    let fixed = trace(condition(no_args, [("weight", 9.0)]))
+        .get_trace(())
+        .unwrap();
+    assert_eq!(fixed.output::<f64>(), Some(&9.0));
+    let prior = Predictive::prior(no_args, 10).run(()).unwrap();
+    assert_eq!(prior.len(), 10);
+    let run = Mcmc::new(TraceMh::new(no_args), 10, 20).run(()).unwrap();
+    assert_eq!(run.get_samples().len(), 20);
+    // A closure of no arguments too.
+    let tr = trace(|| sample("x", Normal::new(0.0, 1.0)))
+        .get_trace(())
+        .unwrap();
+    assert!(tr.contains("x"));
+}

@@ -53,7 +53,7 @@ pub use handlers::substitute::{Substitute, substitute};
 pub use handlers::trace::{Tracer, trace};
 pub use handlers::uncondition::{Uncondition, uncondition};
 pub use handlers::weigher::{SiteValues, Weigher};
-pub use model::{Handled, Handler, Model};
+pub use model::{Handled, Handler, IntoModel, Model, NoArgs, Nullary, WithArgs};
 pub use param_store::{ParamStore, with_param_store};
 pub use plate::{Plate, PlateIndices};
 pub use primitives::{deterministic, factor, observe, param, sample};

@@ -2,6 +2,7 @@
 
 use crate::error::PyroError;
 use crate::runtime::{Messenger, with_handler};
+use std::marker::PhantomData;
 
 /// A model: ordinary code that calls the primitives, taking arguments `A` (use a tuple for
 /// several) and returning a result.
@@ -54,6 +55,74 @@ where
 
     fn call(&self, args: A) -> Result<R, PyroError> {
         self(args).map_err(Into::into)
+    }
+}
+
+/// What takes the place of a model where one is given: a [`Model`] (any `Fn(A) -> Result<R, E>`,
+/// or a model wrapped in handlers), or a function of no arguments, `Fn() -> Result<R, E>`, which
+/// becomes a model of `()` ([`NoArgs`]). `Mk` is a marker the compiler infers; write code as if
+/// it were not there.
+///
+/// ```
+/// use pyro_poutine::{PyroError, sample, trace};
+/// use pyro_poutine::distributions::Normal;
+///
+/// fn model() -> Result<f64, PyroError> {
+///     sample("x", Normal::new(0.0, 1.0))
+/// }
+/// let tr = trace(model).get_trace(())?;
+/// assert!(tr.contains("x"));
+/// # Ok::<(), PyroError>(())
+/// ```
+pub trait IntoModel<Mk> {
+    /// The model.
+    type Model;
+
+    /// The model.
+    fn into_model(self) -> Self::Model;
+}
+
+/// The [`IntoModel`] marker of a model of arguments `A`.
+#[derive(Debug)]
+pub struct WithArgs<A>(PhantomData<fn(A)>);
+
+/// The [`IntoModel`] marker of a function of no arguments.
+#[derive(Debug)]
+pub struct Nullary;
+
+impl<A, M: Model<A>> IntoModel<WithArgs<A>> for M {
+    type Model = M;
+
+    fn into_model(self) -> M {
+        self
+    }
+}
+
+impl<R, E, F> IntoModel<Nullary> for F
+where
+    F: Fn() -> Result<R, E>,
+    E: Into<PyroError>,
+{
+    type Model = NoArgs<F>;
+
+    fn into_model(self) -> NoArgs<F> {
+        NoArgs(self)
+    }
+}
+
+/// A function of no arguments as a model of `()` (made by [`IntoModel`]).
+#[derive(Clone, Copy, Debug)]
+pub struct NoArgs<F>(pub F);
+
+impl<R, E, F> Model<()> for NoArgs<F>
+where
+    F: Fn() -> Result<R, E>,
+    E: Into<PyroError>,
+{
+    type Output = R;
+
+    fn call(&self, (): ()) -> Result<R, PyroError> {
+        (self.0)().map_err(Into::into)
     }
 }
 
@@ -119,13 +188,14 @@ pub trait Handler: Messenger + Sized {
         Ok(output)
     }
 
-    /// Wraps `model`: each call runs it with a fresh copy of this handler.
-    fn wrap<M>(self, model: M) -> Handled<M, Self>
+    /// Wraps `model` (a model, or a function of no arguments: see [`IntoModel`]): each call
+    /// runs it with a fresh copy of this handler.
+    fn wrap<M: IntoModel<Mk>, Mk>(self, model: M) -> Handled<M::Model, Self>
     where
         Self: Clone,
     {
         Handled {
-            model,
+            model: model.into_model(),
             handler: self,
         }
     }

@@ -1,7 +1,7 @@
 //! `block`: hide selected messages from every outer handler.
 
 use crate::error::PyroError;
-use crate::model::{Handled, Handler};
+use crate::model::{Handled, Handler, IntoModel};
 use crate::runtime::Messenger;
 use pyro_trace::{Name, Site, SiteType};
 use std::fmt;
@@ -236,7 +236,7 @@ impl Messenger for Block {
 
 /// Wraps `model` in a `block` that hides every message from the outer handlers. Use
 /// [`Block`]'s constructors and [`Handler::wrap`] for a selective block.
-pub fn block<M>(model: M) -> Handled<M, Block> {
+pub fn block<M: IntoModel<Mk>, Mk>(model: M) -> Handled<M::Model, Block> {
     Block::new().wrap(model)
 }
 

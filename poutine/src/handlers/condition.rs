@@ -1,7 +1,7 @@
 //! `condition`: turn sample sites into observations of given values.
 
 use crate::error::PyroError;
-use crate::model::{Handled, Handler};
+use crate::model::{Handled, Handler, IntoModel};
 use crate::runtime::Messenger;
 use indexmap::IndexMap;
 use pyro_distributions::Value;
@@ -160,10 +160,10 @@ impl Messenger for Condition {
 
 /// Wraps `model` in a `condition` on `data` (names to values); see [`Condition`] for
 /// conditioning on a trace or reporting unused keys.
-pub fn condition<M, K: Into<Name>, V: Into<Value>>(
+pub fn condition<M: IntoModel<Mk>, Mk, K: Into<Name>, V: Into<Value>>(
     model: M,
     data: impl IntoIterator<Item = (K, V)>,
-) -> Handled<M, Condition> {
+) -> Handled<M::Model, Condition> {
     Condition::new(data).wrap(model)
 }
 

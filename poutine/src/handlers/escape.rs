@@ -1,7 +1,7 @@
 //! `escape`: end a model run early at a chosen sample site.
 
 use crate::error::PyroError;
-use crate::model::{Handled, Handler};
+use crate::model::{Handled, Handler, IntoModel};
 use crate::runtime::Messenger;
 use pyro_trace::{Site, SiteKind};
 use std::fmt;
@@ -74,10 +74,10 @@ impl Messenger for Escape {
 
 /// Wraps `model` in an [`Escape`] handler: the run ends with [`PyroError::Escape`] at the first
 /// sample site for which `escape_fn` holds.
-pub fn escape<M>(
+pub fn escape<M: IntoModel<Mk>, Mk>(
     model: M,
     escape_fn: impl Fn(&Site) -> bool + Send + Sync + 'static,
-) -> Handled<M, Escape> {
+) -> Handled<M::Model, Escape> {
     Escape::new(escape_fn).wrap(model)
 }
 

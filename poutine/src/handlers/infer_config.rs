@@ -1,7 +1,7 @@
 //! `infer_config`: add per-site inference configuration computed from each site.
 
 use crate::error::PyroError;
-use crate::model::{Handled, Handler};
+use crate::model::{Handled, Handler, IntoModel};
 use crate::runtime::Messenger;
 use pyro_trace::{InferConfig, Site, SiteKind};
 use std::fmt;
@@ -77,10 +77,10 @@ impl Messenger for InferConfigHandler {
 
 /// Wraps `model` in an [`InferConfigHandler`]: `config_fn(site)` is merged into the `infer`
 /// config of each sample and param site.
-pub fn infer_config<M>(
+pub fn infer_config<M: IntoModel<Mk>, Mk>(
     model: M,
     config_fn: impl Fn(&Site) -> InferConfig + Send + Sync + 'static,
-) -> Handled<M, InferConfigHandler> {
+) -> Handled<M::Model, InferConfigHandler> {
     InferConfigHandler::new(config_fn).wrap(model)
 }
 

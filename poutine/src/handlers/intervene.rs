@@ -2,7 +2,7 @@
 //! each intervened site for counterfactual queries.
 
 use crate::error::PyroError;
-use crate::model::{Handled, Handler};
+use crate::model::{Handled, Handler, IntoModel};
 use crate::runtime::{Messenger, apply_stack};
 use pyro_distributions::{Value, ValueType};
 use pyro_trace::{Name, Site, SiteKind};
@@ -116,10 +116,10 @@ impl Messenger for Intervene {
 
 /// Wraps `model` in an [`Intervene`] handler (Pyro's `do`) with interventions `data`.
 #[doc(alias = "do")]
-pub fn intervene<M, K: Into<Name>, V: Into<Value>>(
+pub fn intervene<M: IntoModel<Mk>, Mk, K: Into<Name>, V: Into<Value>>(
     model: M,
     data: impl IntoIterator<Item = (K, V)>,
-) -> Handled<M, Intervene> {
+) -> Handled<M::Model, Intervene> {
     Intervene::new(data).wrap(model)
 }
 

@@ -1,7 +1,7 @@
 //! `lift`: turn learnable parameters into latent random variables.
 
 use crate::error::PyroError;
-use crate::model::{Handled, Handler};
+use crate::model::{Handled, Handler, IntoModel};
 use crate::runtime::Messenger;
 use pyro_distributions::{AnyDistribution, Value};
 use pyro_trace::{Name, Site, SiteKind};
@@ -125,7 +125,10 @@ impl Messenger for Lift {
 
 /// Wraps `model` in a [`Lift`] handler: every param becomes a latent sample site drawn from
 /// `prior`.
-pub fn lift<M>(model: M, prior: impl Into<AnyDistribution>) -> Handled<M, Lift> {
+pub fn lift<M: IntoModel<Mk>, Mk>(
+    model: M,
+    prior: impl Into<AnyDistribution>,
+) -> Handled<M::Model, Lift> {
     Lift::new(prior).wrap(model)
 }
 

@@ -1,7 +1,7 @@
 //! `mask`: switch off the log-probability of sites, wholly or per batch element.
 
 use crate::error::PyroError;
-use crate::model::{Handled, Handler};
+use crate::model::{Handled, Handler, IntoModel};
 use crate::runtime::Messenger;
 use pyro_trace::Mask as SiteMask;
 use pyro_trace::{Site, SiteKind};
@@ -126,7 +126,7 @@ impl Messenger for Mask {
 }
 
 /// Wraps `model` in a [`Mask`] handler: a `bool` for whole sites or a per-element mask.
-pub fn mask<M>(model: M, mask: impl Into<Mask>) -> Handled<M, Mask> {
+pub fn mask<M: IntoModel<Mk>, Mk>(model: M, mask: impl Into<Mask>) -> Handled<M::Model, Mask> {
     Mask::new(mask).wrap(model)
 }
 

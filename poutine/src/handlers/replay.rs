@@ -1,7 +1,7 @@
 //! `replay`: rerun a model with the latent values of a recorded trace.
 
 use crate::error::PyroError;
-use crate::model::{Handled, Handler};
+use crate::model::{Handled, Handler, IntoModel};
 use crate::runtime::Messenger;
 use pyro_distributions::Value;
 use pyro_trace::{Name, Site, SiteKind, Trace};
@@ -126,7 +126,10 @@ impl Messenger for Replay {
 }
 
 /// Wraps `model` in a `replay` against `trace` (a [`Trace`] or an `Arc<Trace>`).
-pub fn replay<M>(model: M, trace: impl Into<Arc<Trace>>) -> Handled<M, Replay> {
+pub fn replay<M: IntoModel<Mk>, Mk>(
+    model: M,
+    trace: impl Into<Arc<Trace>>,
+) -> Handled<M::Model, Replay> {
     Replay::trace(trace).wrap(model)
 }
 

@@ -1,7 +1,7 @@
 //! `scale`: multiply the log-probability of every site by a constant.
 
 use crate::error::PyroError;
-use crate::model::{Handled, Handler};
+use crate::model::{Handled, Handler, IntoModel};
 use crate::runtime::Messenger;
 use pyro_trace::Site;
 
@@ -60,7 +60,10 @@ impl Messenger for Scale {
 }
 
 /// Wraps `model` in a [`Scale`] handler with factor `scale` (finite and > 0).
-pub fn scale<M>(model: M, scale: f64) -> Result<Handled<M, Scale>, PyroError> {
+pub fn scale<M: IntoModel<Mk>, Mk>(
+    model: M,
+    scale: f64,
+) -> Result<Handled<M::Model, Scale>, PyroError> {
     Ok(Scale::new(scale)?.wrap(model))
 }
 

@@ -1,6 +1,6 @@
 //! `seed`: a deterministic random-number generator for a model's draws.
 
-use crate::model::{Handled, Handler};
+use crate::model::{Handled, Handler, IntoModel};
 use crate::runtime::{Messenger, PyroRng};
 use rand::SeedableRng;
 
@@ -57,7 +57,7 @@ impl Messenger for Seed {
 }
 
 /// Wraps `model` in a [`Seed`] handler: each call draws from a generator seeded with `seed`.
-pub fn seed<M>(model: M, seed: u64) -> Handled<M, Seed> {
+pub fn seed<M: IntoModel<Mk>, Mk>(model: M, seed: u64) -> Handled<M::Model, Seed> {
     Seed::new(seed).wrap(model)
 }
 

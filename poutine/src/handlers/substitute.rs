@@ -1,7 +1,7 @@
 //! `substitute`: fix param values, and latent sample values, from a map.
 
 use crate::error::PyroError;
-use crate::model::{Handled, Handler};
+use crate::model::{Handled, Handler, IntoModel};
 use crate::runtime::Messenger;
 use pyro_distributions::Value;
 use pyro_trace::{Name, Site, SiteKind};
@@ -66,10 +66,10 @@ impl Messenger for Substitute {
 }
 
 /// Wraps `model` in a `substitute` of `data` (names to constrained values).
-pub fn substitute<M, K: Into<Name>, V: Into<Value>>(
+pub fn substitute<M: IntoModel<Mk>, Mk, K: Into<Name>, V: Into<Value>>(
     model: M,
     data: impl IntoIterator<Item = (K, V)>,
-) -> Handled<M, Substitute> {
+) -> Handled<M::Model, Substitute> {
     Substitute::new(data).wrap(model)
 }
 

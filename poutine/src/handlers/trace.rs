@@ -1,7 +1,7 @@
 //! `trace`: record one run of a model as a [`Trace`].
 
 use crate::error::PyroError;
-use crate::model::{Handled, Handler, Model};
+use crate::model::{Handled, Handler, IntoModel, Model};
 use crate::runtime::{Messenger, with_handler};
 use pyro_trace::{Site, SiteKind, Trace};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -117,7 +117,7 @@ impl Messenger for Tracer {
 
 /// Wraps `model` in the `trace` handler; [`get_trace`](Handled::get_trace) runs it once and
 /// returns the trace.
-pub fn trace<M>(model: M) -> Handled<M, Tracer> {
+pub fn trace<M: IntoModel<Mk>, Mk>(model: M) -> Handled<M::Model, Tracer> {
     Tracer::new().wrap(model)
 }
 

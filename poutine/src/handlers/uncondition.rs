@@ -2,7 +2,7 @@
 
 use crate::error::PyroError;
 use crate::handlers::block::NameSet;
-use crate::model::{Handled, Handler};
+use crate::model::{Handled, Handler, IntoModel};
 use crate::runtime::Messenger;
 use pyro_trace::{InferValue, Name, Site, SiteKind};
 
@@ -75,7 +75,7 @@ impl Messenger for Uncondition {
 
 /// Wraps `model` in an `uncondition` of every observed sample site; see
 /// [`Uncondition::sites`] to restrict it.
-pub fn uncondition<M>(model: M) -> Handled<M, Uncondition> {
+pub fn uncondition<M: IntoModel<Mk>, Mk>(model: M) -> Handled<M::Model, Uncondition> {
     Uncondition::new().wrap(model)
 }
 
