@@ -5,7 +5,9 @@ use crate::mcmc::{ChainSetup, ChainStats, GroupStats, Kernel};
 use crate::mh_run::{Forced, MhRun};
 use indexmap::IndexMap;
 use pyro_poutine::distributions::{Constraint, Value};
-use pyro_poutine::{IntoModel, Model, Name, PyroError, PyroRng, Site, Trace, with_shared_handler};
+use pyro_poutine::{
+    IntoModel, Model, Name, PyroError, PyroRng, Site, SiteNames, Trace, with_shared_handler,
+};
 use rand::RngExt;
 use rand_distr::StandardNormal;
 use rustc_hash::FxBuildHasher;
@@ -115,8 +117,8 @@ impl<M> TraceMh<M> {
     /// Updates `sites` together: one choice of the uniform pick, each site proposed its own way
     /// (a random walk shares the block's scale), accepted or rejected as one. A site may be in
     /// one block only; a block counts as a choice while any of its sites is latent.
-    pub fn block<N: Into<Name>>(mut self, sites: impl IntoIterator<Item = N>) -> Self {
-        let sites: Arc<[Name]> = sites.into_iter().map(Into::into).collect();
+    pub fn block(mut self, sites: impl SiteNames) -> Self {
+        let sites: Arc<[Name]> = sites.into_names().into();
         let index = self.blocks.len();
         for site in sites.iter() {
             self.block_of.entry(site.clone()).or_insert(index);

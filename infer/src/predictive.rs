@@ -8,8 +8,8 @@ use crate::particle::{Guide, Prior};
 use crate::seeding::particle_seed;
 use pyro_poutine::distributions::Value;
 use pyro_poutine::{
-    Block, Handler, IntoModel, Model, Name, PyroError, PyroRng, Seed, Substitute, Trace, Tracer,
-    Uncondition,
+    Block, Handler, IntoModel, Model, Name, PyroError, PyroRng, Seed, SiteNames, Substitute, Trace,
+    Tracer, Uncondition,
 };
 use rand::SeedableRng;
 use rayon::prelude::*;
@@ -196,9 +196,10 @@ impl<M, G> Predictive<M, G> {
         self
     }
 
-    /// Returns only these sites (default: every sample site but plate index sites).
-    pub fn return_sites(mut self, sites: &[Name]) -> Self {
-        self.return_sites = Some(sites.into());
+    /// Returns only these sites (default: every sample site but plate index sites): a name or
+    /// a list of names.
+    pub fn return_sites(mut self, sites: impl SiteNames) -> Self {
+        self.return_sites = Some(sites.into_names().into());
         self
     }
 

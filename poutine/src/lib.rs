@@ -64,4 +64,6 @@ pub use site_options::{SiteOptions, site};
 
 pub use pyro_distributions as distributions;
 pub use pyro_trace::Mask as SiteMask;
-pub use pyro_trace::{Frame, InferConfig, InferValue, Name, Site, SiteKind, SiteType, Trace};
+pub use pyro_trace::{
+    Frame, InferConfig, InferValue, Name, Site, SiteKind, SiteNames, SiteType, Trace,
+};

@@ -48,7 +48,7 @@ mod trace;
 
 pub use error::TraceError;
 pub use graph::{DependencyGraph, GraphType};
-pub use name::Name;
+pub use name::{Name, SiteNames};
 pub use nonfinite::JsonF64;
 pub use site::{
     Continuation, DETERMINISTIC_FLAG, Frame, InferConfig, InferValue, Mask, SUBSAMPLE_FLAG, Site,

@@ -250,6 +250,76 @@ impl<'de> Deserialize<'de> for Name {
     }
 }
 
+/// One or more site names, as the APIs that take sites accept them: a name (`&'static str`,
+/// `String`, [`Name`]), or an array, a vector or a slice of names.
+///
+/// ```
+/// use pyro_trace::{Name, SiteNames};
+///
+/// assert_eq!("a".into_names(), [Name::from("a")]);
+/// assert_eq!(["a", "b"].into_names(), [Name::from("a"), Name::from("b")]);
+/// assert_eq!(vec![String::from("c")].into_names(), [Name::from("c")]);
+/// assert_eq!((&[Name::indexed("y", 1)][..]).into_names(), [Name::from("y_1")]);
+/// ```
+pub trait SiteNames {
+    /// The names.
+    fn into_names(self) -> Vec<Name>;
+}
+
+impl SiteNames for &'static str {
+    fn into_names(self) -> Vec<Name> {
+        vec![self.into()]
+    }
+}
+
+impl SiteNames for String {
+    fn into_names(self) -> Vec<Name> {
+        vec![self.into()]
+    }
+}
+
+impl SiteNames for &String {
+    fn into_names(self) -> Vec<Name> {
+        vec![self.into()]
+    }
+}
+
+impl SiteNames for Name {
+    fn into_names(self) -> Vec<Name> {
+        vec![self]
+    }
+}
+
+impl SiteNames for &Name {
+    fn into_names(self) -> Vec<Name> {
+        vec![self.clone()]
+    }
+}
+
+impl<T: Into<Name>, const N: usize> SiteNames for [T; N] {
+    fn into_names(self) -> Vec<Name> {
+        self.into_iter().map(Into::into).collect()
+    }
+}
+
+impl<T: Into<Name>> SiteNames for Vec<T> {
+    fn into_names(self) -> Vec<Name> {
+        self.into_iter().map(Into::into).collect()
+    }
+}
+
+impl<T: Into<Name> + Clone> SiteNames for &[T] {
+    fn into_names(self) -> Vec<Name> {
+        self.iter().cloned().map(Into::into).collect()
+    }
+}
+
+impl<T: Into<Name> + Clone, const N: usize> SiteNames for &[T; N] {
+    fn into_names(self) -> Vec<Name> {
+        self.iter().cloned().map(Into::into).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
