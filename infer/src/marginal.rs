@@ -152,12 +152,12 @@ impl EmpiricalMarginal {
     ///
     /// ```
     /// use pyro_infer::EmpiricalMarginal;
-    /// use pyro_infer::poutine::{Name, PyroError, Tracer, deterministic};
+    /// use pyro_infer::poutine::{Name, PyroError, TraceMessenger, deterministic};
     ///
     /// let traces = [1.0, 3.0]
     ///     .into_iter()
     ///     .map(|x| {
-    ///         Tracer::record(|| {
+    ///         TraceMessenger::record(|| {
     ///             deterministic("x", x)?;
     ///             deterministic("y", vec![10.0 * x, 20.0 * x])
     ///         })
@@ -462,7 +462,7 @@ impl EmpiricalMarginal {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use pyro_poutine::{PyroRng, Tracer, deterministic};
+    use pyro_poutine::{PyroRng, TraceMessenger, deterministic};
     use rand::SeedableRng;
 
     fn reals(xs: &[f64]) -> Vec<Value> {
@@ -584,7 +584,7 @@ mod tests {
     #[test]
     fn sites_are_concatenated_per_particle() {
         let record = |x: f64, k: i64| {
-            Tracer::record(|| {
+            TraceMessenger::record(|| {
                 deterministic("x", x)?;
                 deterministic("k", vec![k, -k])
             })
@@ -619,7 +619,7 @@ mod tests {
         ));
 
         // A site missing from the second particle only, and a site whose length changes.
-        let (_, other) = Tracer::record(|| deterministic("k", vec![1_i64, 2, 3])).unwrap();
+        let (_, other) = TraceMessenger::record(|| deterministic("k", vec![1_i64, 2, 3])).unwrap();
         let mixed = [record(1.0, 2), other];
         let e = EmpiricalMarginal::from_sites(&mixed, &[Name::new("x")], vec![0.0; 2]);
         assert!(matches!(

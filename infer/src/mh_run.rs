@@ -2,7 +2,7 @@
 
 use crate::mh::prior_log_prob;
 use pyro_poutine::distributions::{AnyDistribution, Constraint, Value};
-use pyro_poutine::{Messenger, Name, PyroError, PyroRng, Site, SiteKind, Trace, Tracer};
+use pyro_poutine::{Messenger, Name, PyroError, PyroRng, Site, SiteKind, Trace, TraceMessenger};
 use smallvec::SmallVec;
 
 /// A value a run must give a latent site: a random walk's proposal, or an initial value.
@@ -57,7 +57,7 @@ pub(crate) struct MhRun {
     /// Sites drawn fresh even if the previous trace has them (prior proposals).
     pub(crate) resimulate: SmallVec<[Name; 2]>,
     pub(crate) rng: Option<PyroRng>,
-    tracer: Tracer,
+    tracer: TraceMessenger,
     /// Per site of `previous`: whether this run reused its value (or replaced it by a forced
     /// one).
     pub(crate) reused: Vec<bool>,
@@ -77,7 +77,7 @@ impl MhRun {
     pub(crate) fn start(&mut self, previous: Trace, rng: &PyroRng) {
         self.previous = previous;
         self.rng = Some(rng.clone());
-        self.tracer = Tracer::recording_into(std::mem::take(&mut self.tracer).into_trace());
+        self.tracer = TraceMessenger::recording_into(std::mem::take(&mut self.tracer).into_trace());
         self.reused.clear();
         self.reused.resize(self.previous.len(), false);
         self.latent.clear();
@@ -94,7 +94,7 @@ impl MhRun {
     /// the run's; the run keeps the old ones as buffers).
     pub(crate) fn accept_into(&mut self, current: &mut Trace, latent: &mut Vec<usize>) {
         let recorded = std::mem::take(&mut self.tracer).into_trace();
-        self.tracer = Tracer::recording_into(std::mem::replace(current, recorded));
+        self.tracer = TraceMessenger::recording_into(std::mem::replace(current, recorded));
         std::mem::swap(latent, &mut self.latent);
     }
 

@@ -2,8 +2,8 @@
 
 use crate::seeding::particle_seed;
 use pyro_poutine::{
-    DirectSink, DirectSite, Handler, Messenger, Model, PyroError, PyroRng, Replay, Site,
-    SiteValues, Trace, Tracer, Weigher, with_shared_handler,
+    DirectSink, DirectSite, Handler, Messenger, Model, PyroError, PyroRng, ReplayMessenger, Site,
+    SiteValues, Trace, TraceMessenger, Weigher, with_shared_handler,
 };
 use rand::SeedableRng;
 use std::cell::{RefCell, RefMut};
@@ -34,7 +34,7 @@ pub trait Recorder: 'static {
 pub(crate) struct TraceParticle {
     rng: PyroRng,
     observed_only: bool,
-    tracer: Tracer,
+    tracer: TraceMessenger,
     trace: Trace,
 }
 
@@ -43,7 +43,7 @@ impl Default for TraceParticle {
         TraceParticle {
             rng: PyroRng::seed_from_u64(0),
             observed_only: false,
-            tracer: Tracer::new(),
+            tracer: TraceMessenger::new(),
             trace: Trace::default(),
         }
     }
@@ -95,7 +95,7 @@ impl Recorder for TraceParticle {
         &mut self.trace
     }
     fn reset(&mut self) {
-        self.tracer = Tracer::new();
+        self.tracer = TraceMessenger::new();
     }
 }
 
@@ -265,7 +265,7 @@ where
         let guide_log_prob = workspace
             .guide
             .run_installed(guide_seed, false, || self.0.call(args.clone()))?;
-        let replay = Replay::trace(std::mem::take(&mut *workspace.guide.kept()));
+        let replay = ReplayMessenger::trace(std::mem::take(&mut *workspace.guide.kept()));
         let model_seed = particle_seed(seed, index, 1);
         let model_log_prob = workspace
             .model

@@ -8,8 +8,8 @@ use crate::particle::{Guide, Prior};
 use crate::seeding::particle_seed;
 use pyro_poutine::distributions::Value;
 use pyro_poutine::{
-    Block, Handler, IntoModel, Model, Name, PyroError, PyroRng, Seed, SiteNames, Substitute, Trace,
-    Tracer, Uncondition,
+    BlockMessenger, Handler, IntoModel, Model, Name, PyroError, PyroRng, SeedMessenger, SiteNames,
+    SubstituteMessenger, Trace, TraceMessenger, UnconditionMessenger,
 };
 use rand::SeedableRng;
 use rayon::prelude::*;
@@ -47,8 +47,9 @@ where
     G::Output: Send + Sync + 'static,
 {
     fn latents(&self, args: A, seed: u64) -> Result<Option<Latents>, PyroError> {
-        let seed = Seed::new(seed);
-        let (_, trace) = Block::new().run(|| seed.run(|| Tracer::record(|| self.0.call(args))))?;
+        let seed = SeedMessenger::new(seed);
+        let (_, trace) = BlockMessenger::new()
+            .run(|| seed.run(|| TraceMessenger::record(|| self.0.call(args))))?;
         Ok(Some(latents(&trace)))
     }
 }
@@ -262,16 +263,16 @@ impl<M, G> Predictive<M, G> {
                 .guide
                 .latents(args.clone(), particle_seed(self.seed, i, 0))?,
         };
-        let seed = Seed::new(particle_seed(self.seed, i, 1));
-        let substitute = Substitute::new(fixed.into_iter().flatten());
+        let seed = SeedMessenger::new(particle_seed(self.seed, i, 1));
+        let substitute = SubstituteMessenger::new(fixed.into_iter().flatten());
         let run = || substitute.run(|| self.model.call(args));
-        let ((), trace) = Block::new().run(|| {
+        let ((), trace) = BlockMessenger::new().run(|| {
             seed.run(|| {
-                Tracer::record(|| {
+                TraceMessenger::record(|| {
                     if self.keep_observed {
                         run().map(|_| ())
                     } else {
-                        Uncondition::new().run(run).map(|_| ())
+                        UnconditionMessenger::new().run(run).map(|_| ())
                     }
                 })
             })

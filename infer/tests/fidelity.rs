@@ -3,7 +3,7 @@
 
 use pyro_infer::Importance;
 use pyro_infer::poutine::distributions::Normal;
-use pyro_infer::poutine::{Escape, Handler, Name, Plate, PyroError, observe, sample};
+use pyro_infer::poutine::{EscapeMessenger, Handler, Name, Plate, PyroError, observe, sample};
 
 /// Item 1 on importance sampling's streaming path (the weigher takes plate sites itself).
 #[test]
@@ -61,7 +61,7 @@ fn models_return_their_own_errors_with_the_particle() {
     );
     // A PyroError passed through the box keeps its kind: an escape still escapes.
     let escaping = |()| -> Result<f64, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(Escape::new(|s| s.name == "x").run(|| sample("x", Normal::new(0.0, 1.0)))?)
+        Ok(EscapeMessenger::new(|s| s.name == "x").run(|| sample("x", Normal::new(0.0, 1.0)))?)
     };
     let err = pyro_infer::poutine::Model::call(&escaping, ()).unwrap_err();
     assert!(matches!(err, PyroError::Escape(_)), "{err}");

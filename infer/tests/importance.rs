@@ -13,7 +13,7 @@ use pyro_poutine::distributions::{
     Batched, Bernoulli, Beta, Distribution, Geometric, Normal, Value,
 };
 use pyro_poutine::{
-    Messenger, Name, Plate, PyroError, Tracer, deterministic, observe, sample, stack_depth,
+    Messenger, Name, Plate, PyroError, TraceMessenger, deterministic, observe, sample, stack_depth,
     with_handler,
 };
 
@@ -365,7 +365,7 @@ fn errors_are_clear_and_nothing_leaks() {
     );
     assert_eq!(stack_depth(), 0);
     // Running inside an outer trace records nothing in it.
-    let ((), outer) = Tracer::record(|| {
+    let ((), outer) = TraceMessenger::record(|| {
         Importance::new(scale, 300).run(()).unwrap();
         Ok(())
     })

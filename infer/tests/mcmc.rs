@@ -6,7 +6,7 @@ mod common;
 use common::on_threads;
 use pyro_infer::poutine::distributions::{Batched, Bernoulli, Constraint, Normal, Value};
 use pyro_infer::poutine::{
-    Handler, Name, Plate, PyroError, Substitute, condition, observe, param, sample,
+    Handler, Name, Plate, PyroError, SubstituteMessenger, condition, observe, param, sample,
 };
 use pyro_infer::{ChainStep, InferError, Latents, Mcmc, MhProposal, Predictive, TraceMh};
 
@@ -98,8 +98,8 @@ fn observed_conditioned_param_and_substituted_sites_never_move() {
         let offset: f64 = param("mcmc_test_offset", 0.25, Constraint::Real)?;
         let a = sample("a", Normal::new(0.0, 1.0))?;
         let b = sample("b", Normal::new(a, 1.0))?;
-        let fixed =
-            Substitute::new([("c", Value::Real(7.0))]).run(|| sample("c", Normal::new(b, 1.0)))?;
+        let fixed = SubstituteMessenger::new([("c", Value::Real(7.0))])
+            .run(|| sample("c", Normal::new(b, 1.0)))?;
         observe("y", Normal::new(b + offset + fixed - 7.0, 1.0), y)?;
         Ok(())
     };

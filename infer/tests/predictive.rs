@@ -8,7 +8,7 @@ mod common;
 
 use pyro_infer::{Importance, InferError, Latents, Predictive};
 use pyro_poutine::distributions::{Normal, Value};
-use pyro_poutine::{Name, PyroError, Tracer, observe, sample, stack_depth};
+use pyro_poutine::{Name, PyroError, TraceMessenger, observe, sample, stack_depth};
 
 /// `mu ~ Normal(0, 1)`, `y ~ Normal(mu, 0.5)` observed at `y`.
 fn model(y: f64) -> Result<f64, PyroError> {
@@ -166,7 +166,7 @@ fn errors_name_the_sample_and_nothing_leaks() {
     };
     assert_eq!(first(1), first(4));
     assert_eq!(stack_depth(), 0);
-    let ((), outer) = Tracer::record(|| {
+    let ((), outer) = TraceMessenger::record(|| {
         Predictive::prior(model, 10).run(0.0).unwrap();
         Ok(())
     })

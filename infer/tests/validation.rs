@@ -9,7 +9,7 @@ use pyro_infer::poutine::distributions::{
     Batched, Uniform, Value, enable_validation, is_validation_enabled,
 };
 use pyro_infer::poutine::{
-    Handler, Mask, Name, Plate, PyroError, condition, observe, sample, trace,
+    Handler, MaskMessenger, Name, Plate, PyroError, condition, observe, sample, trace,
 };
 use pyro_infer::{Importance, Mcmc, TraceMh};
 
@@ -31,7 +31,7 @@ fn batched(masked: bool) -> Result<(), PyroError> {
             )
         };
         if masked {
-            Mask::new(vec![true, false, true]).run(observe_it)
+            MaskMessenger::new(vec![true, false, true]).run(observe_it)
         } else {
             observe_it()
         }

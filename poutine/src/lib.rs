@@ -39,19 +39,19 @@ mod site_options;
 
 pub use direct::{DirectPlate, DirectSink, DirectSite};
 pub use error::PyroError;
-pub use handlers::block::{Block, BlockBuilder, SiteFilter, block};
-pub use handlers::condition::{Condition, condition};
-pub use handlers::escape::{Escape, escape};
-pub use handlers::infer_config::{InferConfigHandler, infer_config};
-pub use handlers::intervene::{Intervene, intervene};
-pub use handlers::lift::{Lift, lift};
-pub use handlers::mask::{Mask, mask};
-pub use handlers::replay::{Replay, replay};
-pub use handlers::scale::{Scale, scale};
-pub use handlers::seed::{Seed, seed};
-pub use handlers::substitute::{Substitute, substitute};
-pub use handlers::trace::{Tracer, trace};
-pub use handlers::uncondition::{Uncondition, uncondition};
+pub use handlers::block::{BlockBuilder, BlockMessenger, SiteFilter, block};
+pub use handlers::condition::{ConditionMessenger, condition};
+pub use handlers::escape::{EscapeMessenger, escape};
+pub use handlers::infer_config::{InferConfigMessenger, infer_config};
+pub use handlers::intervene::{InterveneMessenger, intervene};
+pub use handlers::lift::{LiftMessenger, lift};
+pub use handlers::mask::{MaskMessenger, mask};
+pub use handlers::replay::{ReplayMessenger, replay};
+pub use handlers::scale::{ScaleMessenger, scale};
+pub use handlers::seed::{SeedMessenger, seed};
+pub use handlers::substitute::{SubstituteMessenger, substitute};
+pub use handlers::trace::{TraceMessenger, trace};
+pub use handlers::uncondition::{UnconditionMessenger, uncondition};
 pub use handlers::weigher::{SiteValues, Weigher};
 pub use model::{Handled, Handler, IntoModel, Model, NoArgs, Nullary, WithArgs};
 pub use param_store::{ParamStore, with_param_store};
@@ -63,7 +63,7 @@ pub use runtime::{
 pub use site_options::{SiteOptions, site};
 
 pub use pyro_distributions as distributions;
-pub use pyro_trace::Mask as SiteMask;
+pub use pyro_trace::Mask;
 pub use pyro_trace::{
     Frame, InferConfig, InferValue, Name, Site, SiteKind, SiteNames, SiteType, Trace,
 };

@@ -168,10 +168,10 @@ pub trait Handler: Messenger + Sized {
     /// Runs `body` with this handler installed.
     ///
     /// ```
-    /// use pyro_poutine::{Handler, Scale, sample};
+    /// use pyro_poutine::{Handler, ScaleMessenger, sample};
     /// use pyro_poutine::distributions::Normal;
     ///
-    /// let x: f64 = Scale::new(2.0)?.run(|| sample("x", Normal::new(0.0, 1.0)))?;
+    /// let x: f64 = ScaleMessenger::new(2.0)?.run(|| sample("x", Normal::new(0.0, 1.0)))?;
     /// # Ok::<(), pyro_poutine::PyroError>(())
     /// ```
     fn run<R>(self, body: impl FnOnce() -> R) -> R {

@@ -259,9 +259,9 @@ pub(crate) fn with_plate_handler<R>(plate: PlateMessenger, body: impl FnOnce() -
 /// here it does not compile):
 ///
 /// ```compile_fail
-/// use pyro_poutine::{Tracer, with_handler};
+/// use pyro_poutine::{TraceMessenger, with_handler};
 ///
-/// let t = Tracer::new();
+/// let t = TraceMessenger::new();
 /// with_handler(t, || with_handler(t, || ()));
 /// ```
 pub fn with_handler<H: Messenger, R>(handler: H, body: impl FnOnce() -> R) -> (H, R) {
@@ -279,11 +279,11 @@ pub fn with_handler<H: Messenger, R>(handler: H, body: impl FnOnce() -> R) -> (H
 /// handler's state afterwards goes through the `RefCell`.
 ///
 /// ```
-/// use pyro_poutine::{Tracer, sample, with_shared_handler};
+/// use pyro_poutine::{TraceMessenger, sample, with_shared_handler};
 /// use pyro_poutine::distributions::Normal;
 /// use std::{cell::RefCell, rc::Rc};
 ///
-/// let tracer = Rc::new(RefCell::new(Tracer::new()));
+/// let tracer = Rc::new(RefCell::new(TraceMessenger::new()));
 /// with_shared_handler(&tracer, || sample("x", Normal::new(0.0, 1.0)))?;
 /// assert!(tracer.take().into_trace().contains("x"));
 /// # Ok::<(), pyro_poutine::PyroError>(())

@@ -1,7 +1,7 @@
 //! [`site`]: a sample statement with per-site options (Pyro's `infer=` and `obs_mask=`).
 
 use crate::error::PyroError;
-use crate::handlers::mask::Mask;
+use crate::handlers::mask::MaskMessenger;
 use crate::model::Handler;
 use crate::primitives::{deterministic, distribution, typed};
 use crate::runtime::apply_stack;
@@ -124,7 +124,7 @@ impl SiteOptions {
                 None => Site::sample(self.name.with_suffix(suffix), dist),
             };
             msg.infer = self.infer.clone();
-            Mask::new(flags).run(|| apply_stack(&mut msg, None))?;
+            MaskMessenger::new(flags).run(|| apply_stack(&mut msg, None))?;
             msg.value.take().ok_or_else(|| PyroError::InvalidMessage {
                 site: msg.name.clone(),
                 reason: "the site has no value (a handler marked it done without giving one)",
@@ -176,7 +176,7 @@ mod tests {
     use crate::distributions::{Batched, Distribution, Normal};
     use crate::handlers::trace::trace;
     use crate::runtime::stack_depth;
-    use crate::{InferConfigHandler, Plate, SiteMask};
+    use crate::{InferConfigMessenger, Mask, Plate};
 
     #[test]
     fn infer_options_reach_the_trace_as_a_handler_would_put_them() {
@@ -193,7 +193,7 @@ mod tests {
         );
         // The same as the handler around a plain statement.
         let handled = |()| {
-            InferConfigHandler::new(|_| {
+            InferConfigMessenger::new(|_| {
                 let mut c = InferConfig::new();
                 c.insert("enumerate", InferValue::Str("parallel".into()));
                 c
@@ -228,10 +228,10 @@ mod tests {
         let observed = tr.get("y_observed").unwrap();
         let missing = tr.get("y_unobserved").unwrap();
         assert!(observed.is_observed && !missing.is_observed);
-        assert_eq!(observed.mask, Some(SiteMask::Elements(mask.clone().into())));
+        assert_eq!(observed.mask, Some(Mask::Elements(mask.clone().into())));
         assert_eq!(
             missing.mask,
-            Some(SiteMask::Elements(vec![false, true, false, true].into()))
+            Some(Mask::Elements(vec![false, true, false, true].into()))
         );
         let Some(Value::Reals(imputed)) = &missing.value else {
             panic!()

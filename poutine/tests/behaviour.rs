@@ -11,10 +11,11 @@ use pyro_poutine::distributions::{
     Rng, Uniform, Value,
 };
 use pyro_poutine::{
-    Block, Condition, Escape, Handler, InferConfig, InferConfigHandler, InferValue, Intervene,
-    Lift, Mask, Model, Name, Plate, PyroError, Replay, Scale, Site, SiteKind, SiteMask, SiteType,
-    Trace, Tracer, block, condition, escape, infer_config, intervene, lift, mask, observe, param,
-    replay, sample, scale, seed, set_rng_seed, stack_depth, substitute, trace, uncondition,
+    BlockMessenger, ConditionMessenger, EscapeMessenger, Handler, InferConfig,
+    InferConfigMessenger, InferValue, InterveneMessenger, LiftMessenger, Mask, MaskMessenger,
+    Model, Name, Plate, PyroError, ReplayMessenger, ScaleMessenger, Site, SiteKind, SiteType,
+    Trace, TraceMessenger, block, condition, escape, infer_config, intervene, lift, mask, observe,
+    param, replay, sample, scale, seed, set_rng_seed, stack_depth, substitute, trace, uncondition,
     with_handler, with_param_store,
 };
 use pyro_trace::GraphType;
@@ -166,9 +167,9 @@ fn trace_records_the_return_value() {
 /// inside a condition and a scale records the message as they left it.
 #[test]
 fn an_inner_trace_records_what_outer_handlers_did() {
-    let ((_, inner), outer) = Tracer::record(|| {
-        Condition::new([("latent1", Value::Real(0.5))])
-            .run(|| Scale::new(2.0)?.run(|| Tracer::record(|| nnn_model(()))))
+    let ((_, inner), outer) = TraceMessenger::record(|| {
+        ConditionMessenger::new([("latent1", Value::Real(0.5))])
+            .run(|| ScaleMessenger::new(2.0)?.run(|| TraceMessenger::record(|| nnn_model(()))))
     })
     .unwrap();
     for tr in [&inner, &outer] {
@@ -194,7 +195,11 @@ fn duplicate_sample_names_are_an_error_only_when_traced() {
     assert_eq!(err.to_string(), "Multiple sample sites named 'x'");
     assert_eq!(stack_depth(), 0);
     // Hidden from the trace by an inner block, the duplicate is no error.
-    assert!(trace(Block::hide(["x"]).wrap(dup)).get_trace(()).is_ok());
+    assert!(
+        trace(BlockMessenger::hide(["x"]).wrap(dup))
+            .get_trace(())
+            .is_ok()
+    );
 }
 
 /// SEMANTICS 3 (`trace`): a sample named like an earlier param (or the reverse) is an error.
@@ -249,7 +254,7 @@ fn params_repeat_as_one_node_and_the_first_init_wins() {
 /// SEMANTICS 1-2: the handler stack is per thread; a trace does not see another thread's sites.
 #[test]
 fn the_handler_stack_is_per_thread() {
-    let (_, tr) = Tracer::record(|| {
+    let (_, tr) = TraceMessenger::record(|| {
         let elsewhere = std::thread::spawn(|| {
             sample("elsewhere", Normal::new(0.0, 1.0))?;
             Ok::<_, PyroError>(stack_depth())
@@ -380,12 +385,12 @@ fn replay_of_an_observed_node_depends_on_the_order_with_condition() {
 fn replayed_params_leave_the_store_untouched() {
     let tag = "replay_params";
     let loc1 = pname(tag, "loc1");
-    let replayed = Replay::params([(loc1.clone(), Value::Real(4.0))]).wrap(nnn_guide(tag));
+    let replayed = ReplayMessenger::params([(loc1.clone(), Value::Real(4.0))]).wrap(nnn_guide(tag));
     let tr = trace(replayed).get_trace(()).unwrap();
     assert_eq!(value(&tr, &loc1), Some(Value::Real(4.0)));
     assert!(!with_param_store(|s| s.contains(&loc1)));
     assert!(with_param_store(|s| s.contains(&pname(tag, "scale1"))));
-    let err = Replay::new(None, None).unwrap_err();
+    let err = ReplayMessenger::new(None, None).unwrap_err();
     assert_eq!(
         err.to_string(),
         "replay: must provide a trace or params to replay against"
@@ -436,8 +441,8 @@ fn replay_copies_the_infer_config() {
 /// model further. Without any escape handler installed, the replay must not escape again.
 #[test]
 fn replaying_an_extended_escape_trace_does_not_escape_again() {
-    let (tracer, result) =
-        Escape::new(discrete_escape).run(|| with_handler(Tracer::new(), || mixed_model(())));
+    let (tracer, result) = EscapeMessenger::new(discrete_escape)
+        .run(|| with_handler(TraceMessenger::new(), || mixed_model(())));
     assert_eq!(escaped(result).name, "y");
     let mut partial = tracer.into_trace();
     assert_eq!(names(&partial), ["x", "y"]);
@@ -490,7 +495,7 @@ fn replaying_a_node_without_value_does_not_panic() {
 /// Ports `BlockHandlerTests.test_block_hide_fn`: a hide function wins over `expose`.
 #[test]
 fn block_hide_fn_wins_over_expose() {
-    let b = Block::builder()
+    let b = BlockMessenger::builder()
         .hide_fn(|s| s.name.to_string().contains("latent"))
         .expose(["latent1"])
         .build()
@@ -502,7 +507,7 @@ fn block_hide_fn_wins_over_expose() {
 /// Ports `BlockHandlerTests.test_block_expose_fn`: an expose function wins over `hide`.
 #[test]
 fn block_expose_fn_wins_over_hide() {
-    let b = Block::builder()
+    let b = BlockMessenger::builder()
         .expose_fn(|s| s.name.to_string().contains("latent"))
         .hide(["latent1"])
         .build()
@@ -521,9 +526,9 @@ fn block_without_arguments_or_hiding_every_name_hides_everything() {
     // The hidden run still returns its value.
     assert!(guide_tr.output::<f64>().unwrap().is_finite());
     let all_guide_sites = trace(nnn_guide(tag)).get_trace(()).unwrap();
-    let hide_all = Block::hide(names(&all_guide_sites)).wrap(nnn_guide(tag));
+    let hide_all = BlockMessenger::hide(names(&all_guide_sites)).wrap(nnn_guide(tag));
     assert!(trace(hide_all).get_trace(()).unwrap().is_empty());
-    let hide_model = Block::hide(["latent1", "latent2", "obs"]).wrap(nnn_model);
+    let hide_model = BlockMessenger::hide(["latent1", "latent2", "obs"]).wrap(nnn_model);
     assert!(trace(hide_model).get_trace(()).unwrap().is_empty());
 }
 
@@ -532,11 +537,11 @@ fn block_without_arguments_or_hiding_every_name_hides_everything() {
 fn block_exposing_every_name_hides_nothing() {
     let tag = "block_full_expose";
     let guide_names = names(&trace(nnn_guide(tag)).get_trace(()).unwrap());
-    let tr = trace(Block::expose(guide_names.clone()).wrap(nnn_guide(tag)))
+    let tr = trace(BlockMessenger::expose(guide_names.clone()).wrap(nnn_guide(tag)))
         .get_trace(())
         .unwrap();
     assert_eq!(names(&tr), guide_names);
-    let tr = trace(Block::expose(["latent1", "latent2", "obs"]).wrap(nnn_model))
+    let tr = trace(BlockMessenger::expose(["latent1", "latent2", "obs"]).wrap(nnn_model))
         .get_trace(())
         .unwrap();
     assert_eq!(names(&tr), ["latent1", "latent2", "obs"]);
@@ -545,7 +550,7 @@ fn block_exposing_every_name_hides_nothing() {
 /// Ports `BlockHandlerTests.test_block_full_hide_expose`, and the other invalid combinations.
 #[test]
 fn block_hiding_and_exposing_one_site_is_an_error() {
-    let err = Block::builder()
+    let err = BlockMessenger::builder()
         .hide(["latent1"])
         .expose(["latent1"])
         .build()
@@ -554,7 +559,7 @@ fn block_hiding_and_exposing_one_site_is_an_error() {
         err.to_string(),
         "block: cannot hide and expose site 'latent1'"
     );
-    let err = Block::builder()
+    let err = BlockMessenger::builder()
         .hide_fn(|_| true)
         .expose_fn(|_| true)
         .build()
@@ -563,7 +568,7 @@ fn block_hiding_and_exposing_one_site_is_an_error() {
         err.to_string(),
         "block: give only one of hide_fn and expose_fn"
     );
-    let err = Block::builder()
+    let err = BlockMessenger::builder()
         .hide_types([SiteType::Observe])
         .expose_types([SiteType::Observe])
         .build()
@@ -572,7 +577,7 @@ fn block_hiding_and_exposing_one_site_is_an_error() {
         err.to_string(),
         "block: cannot hide and expose site type 'observe'"
     );
-    let err = Block::builder()
+    let err = BlockMessenger::builder()
         .hide_all()
         .expose_all()
         .build()
@@ -587,19 +592,19 @@ fn block_hiding_and_exposing_one_site_is_an_error() {
 #[test]
 fn block_partial_hide_and_expose() {
     let tag = "block_partial";
-    let model_tr = trace(Block::hide(["latent1"]).wrap(nnn_model))
+    let model_tr = trace(BlockMessenger::hide(["latent1"]).wrap(nnn_model))
         .get_trace(())
         .unwrap();
-    let guide_tr = trace(Block::hide(["latent1"]).wrap(nnn_guide(tag)))
+    let guide_tr = trace(BlockMessenger::hide(["latent1"]).wrap(nnn_guide(tag)))
         .get_trace(())
         .unwrap();
     for tr in [&model_tr, &guide_tr] {
         assert!(!tr.contains("latent1") && tr.contains("latent2"));
     }
-    let model_tr = trace(Block::expose(["latent1"]).wrap(nnn_model))
+    let model_tr = trace(BlockMessenger::expose(["latent1"]).wrap(nnn_model))
         .get_trace(())
         .unwrap();
-    let guide_tr = trace(Block::expose(["latent1"]).wrap(nnn_guide(tag)))
+    let guide_tr = trace(BlockMessenger::expose(["latent1"]).wrap(nnn_guide(tag)))
         .get_trace(())
         .unwrap();
     for tr in [&model_tr, &guide_tr] {
@@ -611,7 +616,7 @@ fn block_partial_hide_and_expose() {
 /// observations only.
 #[test]
 fn block_hide_types_observe_hides_only_observations() {
-    let tr = trace(Block::hide_types([SiteType::Observe]).wrap(nnn_model))
+    let tr = trace(BlockMessenger::hide_types([SiteType::Observe]).wrap(nnn_model))
         .get_trace(())
         .unwrap();
     assert_eq!(names(&tr), ["latent1", "latent2"]);
@@ -635,12 +640,16 @@ fn block_precedence_rules_as_seen_by_an_outer_trace() {
         param(P, 1.0, Constraint::Real)?;
         Ok(())
     };
-    let rows: Vec<(&str, Block, &[&str])> = vec![
-        ("(4) nothing given", Block::new(), &[]),
-        ("expose_all", Block::expose_all(), &["a", "b", "y", P]),
+    let rows: Vec<(&str, BlockMessenger, &[&str])> = vec![
+        ("(4) nothing given", BlockMessenger::new(), &[]),
+        (
+            "expose_all",
+            BlockMessenger::expose_all(),
+            &["a", "b", "y", P],
+        ),
         (
             "(0) hide_fn alone decides",
-            Block::builder()
+            BlockMessenger::builder()
                 .hide_fn(|s| s.name == "a")
                 .expose(["a"])
                 .hide(["b"])
@@ -650,28 +659,28 @@ fn block_precedence_rules_as_seen_by_an_outer_trace() {
         ),
         (
             "(0) expose_fn alone decides",
-            Block::builder()
+            BlockMessenger::builder()
                 .expose_fn(|s| s.kind == SiteKind::Param)
                 .expose(["a"])
                 .build()
                 .unwrap(),
             &[P],
         ),
-        ("(1) hide", Block::hide(["a", "y"]), &["b", P]),
+        ("(1) hide", BlockMessenger::hide(["a", "y"]), &["b", P]),
         (
             "(2) hide_types",
-            Block::hide_types([Param, Observe]),
+            BlockMessenger::hide_types([Param, Observe]),
             &["a", "b"],
         ),
-        ("(3) expose", Block::expose(["b"]), &["b"]),
+        ("(3) expose", BlockMessenger::expose(["b"]), &["b"]),
         (
             "(3) expose_types",
-            Block::expose_types([Sample]),
+            BlockMessenger::expose_types([Sample]),
             &["a", "b"],
         ),
         (
             "(3) expose by name or by type",
-            Block::builder()
+            BlockMessenger::builder()
                 .expose(["y"])
                 .expose_types([Param])
                 .build()
@@ -680,7 +689,7 @@ fn block_precedence_rules_as_seen_by_an_outer_trace() {
         ),
         (
             "(1) hide wins over expose_types",
-            Block::builder()
+            BlockMessenger::builder()
                 .hide(["a"])
                 .expose_types([Sample])
                 .build()
@@ -689,7 +698,7 @@ fn block_precedence_rules_as_seen_by_an_outer_trace() {
         ),
         (
             "(2) hide_types wins over expose",
-            Block::builder()
+            BlockMessenger::builder()
                 .expose(["a"])
                 .hide_types([Sample])
                 .build()
@@ -707,7 +716,7 @@ fn block_precedence_rules_as_seen_by_an_outer_trace() {
 /// replay, plate, scale, mask and trace, while inner handlers still see it.
 #[test]
 fn hidden_sites_are_missed_by_every_outer_handler() {
-    let hidden = Block::hide(["latent1"]).wrap(nnn_model);
+    let hidden = BlockMessenger::hide(["latent1"]).wrap(nnn_model);
     // An outer condition does not reach it.
     let out = condition(hidden.clone(), [("latent1", Value::Real(9.0))])
         .call(())
@@ -726,8 +735,8 @@ fn hidden_sites_are_missed_by_every_outer_handler() {
             .subsample(vec![1])
             .for_each(|_| {
                 inner = Some(
-                    Block::hide(["latent1"])
-                        .run(|| Tracer::record(|| nnn_model(())).map(|(_, t)| t))?,
+                    BlockMessenger::hide(["latent1"])
+                        .run(|| TraceMessenger::record(|| nnn_model(())).map(|(_, t)| t))?,
                 );
                 Ok(())
             })?;
@@ -746,7 +755,7 @@ fn hidden_sites_are_missed_by_every_outer_handler() {
     let l2 = inner.get("latent2").unwrap();
     assert_eq!(
         (l2.scale, &l2.mask, l2.cond_indep_stack.len()),
-        (6.0, &Some(SiteMask::All(false)), 1)
+        (6.0, &Some(Mask::All(false)), 1)
     );
 }
 
@@ -757,7 +766,7 @@ fn an_escape_caught_inside_a_model_leaves_the_outer_handlers_in_place() {
     let nested = |_: ()| -> Res<String> {
         sample("internal0", Bernoulli::new(0.5))?;
         let depth = stack_depth();
-        let result = Escape::new(|s| s.name == "internal2").run(|| -> Res<()> {
+        let result = EscapeMessenger::new(|s| s.name == "internal2").run(|| -> Res<()> {
             sample("internal1", Bernoulli::new(0.5))?;
             sample("internal2", Bernoulli::new(0.5))?;
             sample("internal3", Bernoulli::new(0.5))?;
@@ -768,9 +777,10 @@ fn an_escape_caught_inside_a_model_leaves_the_outer_handlers_in_place() {
         sample("after", Bernoulli::new(0.5))?;
         Ok(site.name.to_string())
     };
-    let ((escaped_at, t1), t2) =
-        Tracer::record(|| Block::hide(["internal2"]).run(|| Tracer::record(|| nested(()))))
-            .unwrap();
+    let ((escaped_at, t1), t2) = TraceMessenger::record(|| {
+        BlockMessenger::hide(["internal2"]).run(|| TraceMessenger::record(|| nested(())))
+    })
+    .unwrap();
     assert_eq!(escaped_at, "internal2");
     for tr in [&t1, &t2] {
         assert_eq!(names(tr), ["internal0", "internal1", "after"]);
@@ -799,11 +809,11 @@ fn condition_makes_a_latent_site_observed_with_the_data() {
 /// Ports `ConditionHandlerTests.test_trace_data`: conditioning on a trace.
 #[test]
 fn condition_on_a_trace_uses_its_sample_values() {
-    let tr1 = trace(Block::expose_types([SiteType::Sample]).wrap(nnn_model))
+    let tr1 = trace(BlockMessenger::expose_types([SiteType::Sample]).wrap(nnn_model))
         .get_trace(())
         .unwrap();
     assert_eq!(names(&tr1), ["latent1", "latent2"]);
-    let tr2 = trace(Condition::from_trace(tr1.clone()).wrap(nnn_model))
+    let tr2 = trace(ConditionMessenger::from_trace(tr1.clone()).wrap(nnn_model))
         .get_trace(())
         .unwrap();
     for name in ["latent1", "latent2"] {
@@ -848,7 +858,7 @@ fn stacked_conditions_on_different_sites_both_apply() {
 fn unused_condition_keys_are_ignored_unless_strict() {
     let data = || [("latent1", Value::Real(0.0)), ("nope", Value::Real(1.0))];
     assert!(condition(nnn_model, data()).call(()).is_ok());
-    let err = Condition::new(data())
+    let err = ConditionMessenger::new(data())
         .strict()
         .wrap(nnn_model)
         .call(())
@@ -1006,13 +1016,13 @@ mod counterfactual {
 /// intervention value; an inner trace also records the renamed, observed `x__CF`.
 #[test]
 fn intervention_value_reaches_the_program_and_the_renamed_site() {
-    let do_x = Intervene::new([("x", Value::Real(1.0))]);
-    let (out, tr) = Tracer::record(|| do_x.run(|| mixed_model(()))).unwrap();
+    let do_x = InterveneMessenger::new([("x", Value::Real(1.0))]);
+    let (out, tr) = TraceMessenger::record(|| do_x.run(|| mixed_model(()))).unwrap();
     assert_eq!(out.0, 1.0);
     assert_eq!(names(&tr), ["x", "y", "z"]);
     assert_ne!(value(&tr, "x"), Some(Value::Real(1.0)));
-    let (_, (tracer, _)) = with_handler(Intervene::new([("x", Value::Real(1.0))]), || {
-        with_handler(Tracer::new(), || mixed_model(()))
+    let (_, (tracer, _)) = with_handler(InterveneMessenger::new([("x", Value::Real(1.0))]), || {
+        with_handler(TraceMessenger::new(), || mixed_model(()))
     });
     let inner = tracer.into_trace();
     let cf = inner.get("x__CF").unwrap();
@@ -1055,11 +1065,13 @@ fn escape_at_the_first_site() {
 /// escaped site; a trace outside does not.
 #[test]
 fn a_trace_inside_an_escape_records_the_site_one_outside_does_not() {
-    let (tracer, result) =
-        Escape::new(all_escape).run(|| with_handler(Tracer::new(), || mixed_model(())));
+    let (tracer, result) = EscapeMessenger::new(all_escape)
+        .run(|| with_handler(TraceMessenger::new(), || mixed_model(())));
     escaped(result);
     assert!(tracer.into_trace().contains("x"));
-    let (tracer, result) = with_handler(Tracer::new(), || escape(mixed_model, all_escape).call(()));
+    let (tracer, result) = with_handler(TraceMessenger::new(), || {
+        escape(mixed_model, all_escape).call(())
+    });
     escaped(result);
     assert!(!tracer.into_trace().contains("x"));
     assert_eq!(stack_depth(), 0);
@@ -1079,7 +1091,7 @@ fn lift_by_name_turns_only_the_named_params_into_samples() {
         (loc1.clone(), Normal::new(0.0, 1.0).unwrap().into()),
         (scale1.clone(), LogNormal::new(0.0, 1.0).unwrap().into()),
     ];
-    let lifted = trace(Lift::by_name(priors).wrap(nnn_guide(tag)))
+    let lifted = trace(LiftMessenger::by_name(priors).wrap(nnn_guide(tag)))
         .get_trace(())
         .unwrap();
     for (name, family) in [(&loc1, "Normal"), (&scale1, "LogNormal")] {
@@ -1135,7 +1147,7 @@ fn infer_config_merges_into_the_existing_config() {
             }
             c
         };
-        InferConfigHandler::new(enumerate_a).run(|| sample("a", Bernoulli::new(0.5)))?;
+        InferConfigMessenger::new(enumerate_a).run(|| sample("a", Bernoulli::new(0.5)))?;
         sample("b", Bernoulli::new(0.5))?;
         Ok(())
     };
@@ -1250,7 +1262,7 @@ impl From<NanDensity> for AnyDistribution {
 fn masks_zero_nan_and_negative_infinite_densities() {
     let m = |_: ()| -> Res<()> {
         observe("finite", Normal::new(0.0, 1.0), 0.5)?;
-        Mask::new(false).run(|| -> Res<()> {
+        MaskMessenger::new(false).run(|| -> Res<()> {
             observe("nan_density", NanDensity, 1.0)?;
             observe("outside_support", Uniform::new(0.0, 1.0), 2.0)?;
             Ok(())
@@ -1261,7 +1273,7 @@ fn masks_zero_nan_and_negative_infinite_densities() {
     assert_close(tr.log_prob_sum(|_| true).unwrap(), expected);
     // Per element: the masked-out element lies outside the support.
     let elements = |_: ()| -> Res<Vec<f64>> {
-        Mask::new([true, false, true]).run(|| {
+        MaskMessenger::new([true, false, true]).run(|| {
             observe(
                 "u",
                 Batched::iid(Uniform::new(0.0, 2.0)?, 3),
@@ -1505,7 +1517,7 @@ fn the_stack_is_empty_after_errors_in_any_composition() {
         ),
         (
             "strict condition",
-            Condition::new([("nope", Value::Real(0.0))])
+            ConditionMessenger::new([("nope", Value::Real(0.0))])
                 .strict()
                 .wrap(trace(nnn_model))
                 .call(())

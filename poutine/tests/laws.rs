@@ -9,8 +9,9 @@
 use proptest::prelude::*;
 use pyro_poutine::distributions::{Bernoulli, Constraint, Normal, Value};
 use pyro_poutine::{
-    Block, Condition, Handler, Mask, PyroError, Scale, Seed, SiteKind, Trace, Tracer, Uncondition,
-    condition, observe, param, replay, sample, scale, seed, set_rng_seed, stack_depth, trace,
+    BlockMessenger, ConditionMessenger, Handler, MaskMessenger, PyroError, ScaleMessenger,
+    SeedMessenger, SiteKind, Trace, TraceMessenger, UnconditionMessenger, condition, observe,
+    param, replay, sample, scale, seed, set_rng_seed, stack_depth, trace,
 };
 use std::collections::HashMap;
 
@@ -132,12 +133,12 @@ fn run_under(hs: &[H], specs: &[Spec]) -> Res<f64> {
     };
     let body = || run_under(inner, specs);
     match h {
-        H::Block(names) => Block::hide(names.iter().copied()).run(body),
-        H::Scale(s) => Scale::new(*s)?.run(body),
-        H::Condition(names, v) => Condition::new(data(names, *v, specs)).run(body),
-        H::Seed(k) => Seed::new(*k).run(body),
-        H::Mask(flag) => Mask::new(*flag).run(body),
-        H::Uncondition => Uncondition::new().run(body),
+        H::Block(names) => BlockMessenger::hide(names.iter().copied()).run(body),
+        H::Scale(s) => ScaleMessenger::new(*s)?.run(body),
+        H::Condition(names, v) => ConditionMessenger::new(data(names, *v, specs)).run(body),
+        H::Seed(k) => SeedMessenger::new(*k).run(body),
+        H::Mask(flag) => MaskMessenger::new(*flag).run(body),
+        H::Uncondition => UnconditionMessenger::new().run(body),
     }
 }
 
@@ -349,8 +350,8 @@ proptest! {
         hs in composition(),
         hidden in prop::sample::subsequence(mentionable(), 0..=4),
     ) {
-        let ((_, inner), outer) = Tracer::record(|| {
-            Block::hide(hidden.iter().copied()).run(|| Tracer::record(|| run_under(&hs, &specs)))
+        let ((_, inner), outer) = TraceMessenger::record(|| {
+            BlockMessenger::hide(hidden.iter().copied()).run(|| TraceMessenger::record(|| run_under(&hs, &specs)))
         })
         .unwrap();
         let expected: Vec<String> = inner

@@ -4,9 +4,9 @@
 use pyro_poutine::distributions::Bernoulli;
 use pyro_poutine::distributions::{Batched, Constraint, Normal, Value};
 use pyro_poutine::{
-    Condition, DirectSink, DirectSite, Handler, Messenger, Plate, PyroError, PyroRng, Site, Tracer,
-    apply_stack, deterministic, factor, observe, param, sample, set_rng_seed, stack_depth, trace,
-    with_handler, with_param_store,
+    ConditionMessenger, DirectSink, DirectSite, Handler, Messenger, Plate, PyroError, PyroRng,
+    Site, TraceMessenger, apply_stack, deterministic, factor, observe, param, sample, set_rng_seed,
+    stack_depth, trace, with_handler, with_param_store,
 };
 use rand::SeedableRng;
 use std::cell::RefCell;
@@ -82,7 +82,8 @@ fn done_skips_only_the_default_draw() {
             Ok(())
         }
     }
-    let (x, tr) = Tracer::record(|| Fix.run(|| sample("x", Normal::new(0.0, 1.0)))).unwrap();
+    let (x, tr) =
+        TraceMessenger::record(|| Fix.run(|| sample("x", Normal::new(0.0, 1.0)))).unwrap();
     assert_eq!(x, 42.0);
     // The outer trace still saw the message: `done` does not hide it.
     assert_eq!(tr.get("x").unwrap().value, Some(Value::Real(42.0)));
@@ -109,7 +110,7 @@ fn stack_is_restored_after_errors_and_panics() {
     assert_eq!(stack_depth(), 0);
 
     let panicked = std::panic::catch_unwind(|| {
-        Tracer::record(|| -> Result<(), PyroError> { panic!("model bug") })
+        TraceMessenger::record(|| -> Result<(), PyroError> { panic!("model bug") })
     });
     assert!(panicked.is_err());
     assert_eq!(stack_depth(), 0);
@@ -216,7 +217,7 @@ fn a_handler_does_not_see_the_messages_it_sends() {
             apply_stack(&mut copy, None)
         }
     }
-    let ((echo, out), tr) = Tracer::record(|| {
+    let ((echo, out), tr) = TraceMessenger::record(|| {
         let (echo, out) = with_handler(Echo { seen: 0 }, || sample("x", Normal::new(0.0, 1.0)));
         Ok((echo, out))
     })
@@ -339,7 +340,7 @@ fn plate_errors_name_the_plate() {
         "plate 'p': subsample index 3 is outside 0..3"
     );
     // A negative index can only come from a handler; it is out of range too.
-    let negative = Condition::new([("p", Value::Ints(vec![0, -1]))])
+    let negative = ConditionMessenger::new([("p", Value::Ints(vec![0, -1]))])
         .run(|| Plate::new("p", 3).run(|_| Ok(())));
     assert_eq!(
         negative.unwrap_err().to_string(),

@@ -25,7 +25,7 @@ pub type SiteFilter = Arc<dyn Fn(&Site) -> bool + Send + Sync>;
 ///    last of these given decides. A list given empty still counts as given.
 ///
 /// Types are [`SiteType`]s: `Observe` matches observed sample sites (including `factor` and
-/// `deterministic`), `Sample` latent ones. [`Block::new`] (and [`block`]) hides everything.
+/// `deterministic`), `Sample` latent ones. [`BlockMessenger::new`] (and [`block`]) hides everything.
 ///
 /// Errors ([`BlockBuilder::build`]): both a `hide_fn` and an `expose_fn`; both `hide_all` and
 /// `expose_all`; one name in both `hide` and `expose`; one type in both `hide_types` and
@@ -33,7 +33,7 @@ pub type SiteFilter = Arc<dyn Fn(&Site) -> bool + Send + Sync>;
 /// defaults to true; here `expose_all` alone simply exposes everything.)
 ///
 /// ```
-/// use pyro_poutine::{Block, Handler, PyroError, SiteType, Tracer, block, observe, sample, trace};
+/// use pyro_poutine::{BlockMessenger, Handler, PyroError, SiteType, TraceMessenger, block, observe, sample, trace};
 /// use pyro_poutine::distributions::Normal;
 ///
 /// fn model(_: ()) -> Result<f64, PyroError> {
@@ -43,16 +43,16 @@ pub type SiteFilter = Arc<dyn Fn(&Site) -> bool + Send + Sync>;
 /// }
 /// // Model form: everything hidden, or selected sites.
 /// assert!(trace(block(model)).get_trace(())?.is_empty());
-/// let tr = trace(Block::hide(["a"]).wrap(model)).get_trace(())?;
+/// let tr = trace(BlockMessenger::hide(["a"]).wrap(model)).get_trace(())?;
 /// assert!(!tr.contains("a") && tr.contains("b") && tr.contains("y"));
 /// // Scope form, with a builder: hide observations, expose only latent sites.
-/// let blocker = Block::builder().hide_types([SiteType::Observe]).build()?;
-/// let (_, tr) = Tracer::record(|| blocker.run(|| model(())))?;
+/// let blocker = BlockMessenger::builder().hide_types([SiteType::Observe]).build()?;
+/// let (_, tr) = TraceMessenger::record(|| blocker.run(|| model(())))?;
 /// assert!(tr.contains("a") && tr.contains("b") && !tr.contains("y"));
 /// # Ok::<(), PyroError>(())
 /// ```
 #[derive(Clone)]
-pub struct Block {
+pub struct BlockMessenger {
     rule: Rule,
 }
 
@@ -69,10 +69,10 @@ enum Rule {
     },
 }
 
-impl Block {
+impl BlockMessenger {
     /// A block that hides every message.
     pub fn new() -> Self {
-        Block::lists(
+        BlockMessenger::lists(
             NameSet::empty(),
             NameSet::empty(),
             TypeSet(0),
@@ -83,7 +83,7 @@ impl Block {
 
     /// Hides the named sites and exposes all others.
     pub fn hide<N: Into<Name>>(names: impl IntoIterator<Item = N>) -> Self {
-        Block::lists(
+        BlockMessenger::lists(
             NameSet::new(names),
             NameSet::empty(),
             TypeSet(0),
@@ -94,7 +94,7 @@ impl Block {
 
     /// Exposes the named sites and hides all others.
     pub fn expose<N: Into<Name>>(names: impl IntoIterator<Item = N>) -> Self {
-        Block::lists(
+        BlockMessenger::lists(
             NameSet::empty(),
             NameSet::new(names),
             TypeSet(0),
@@ -105,7 +105,7 @@ impl Block {
 
     /// Hides the sites of these types and exposes all others.
     pub fn hide_types(types: impl IntoIterator<Item = SiteType>) -> Self {
-        Block::lists(
+        BlockMessenger::lists(
             NameSet::empty(),
             NameSet::empty(),
             TypeSet::new(types),
@@ -116,7 +116,7 @@ impl Block {
 
     /// Exposes the sites of these types and hides all others.
     pub fn expose_types(types: impl IntoIterator<Item = SiteType>) -> Self {
-        Block::lists(
+        BlockMessenger::lists(
             NameSet::empty(),
             NameSet::empty(),
             TypeSet(0),
@@ -127,7 +127,7 @@ impl Block {
 
     /// Hides nothing.
     pub fn expose_all() -> Self {
-        Block::lists(
+        BlockMessenger::lists(
             NameSet::empty(),
             NameSet::empty(),
             TypeSet(0),
@@ -138,14 +138,14 @@ impl Block {
 
     /// Hides the sites for which `f` returns `true`.
     pub fn hide_fn(f: impl Fn(&Site) -> bool + Send + Sync + 'static) -> Self {
-        Block {
+        BlockMessenger {
             rule: Rule::HideFn(Arc::new(f)),
         }
     }
 
     /// Hides the sites for which `f` returns `false`.
     pub fn expose_fn(f: impl Fn(&Site) -> bool + Send + Sync + 'static) -> Self {
-        Block {
+        BlockMessenger {
             rule: Rule::ExposeFn(Arc::new(f)),
         }
     }
@@ -162,7 +162,7 @@ impl Block {
         expose_types: TypeSet,
         hide_all: bool,
     ) -> Self {
-        Block {
+        BlockMessenger {
             rule: Rule::Lists {
                 hide,
                 expose,
@@ -195,18 +195,18 @@ impl Block {
     }
 }
 
-impl Default for Block {
-    /// Hides everything, like [`Block::new`].
+impl Default for BlockMessenger {
+    /// Hides everything, like [`BlockMessenger::new`].
     fn default() -> Self {
-        Block::new()
+        BlockMessenger::new()
     }
 }
 
-impl fmt::Debug for Block {
+impl fmt::Debug for BlockMessenger {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.rule {
-            Rule::HideFn(_) => f.write_str("Block { hide_fn }"),
-            Rule::ExposeFn(_) => f.write_str("Block { expose_fn }"),
+            Rule::HideFn(_) => f.write_str("BlockMessenger { hide_fn }"),
+            Rule::ExposeFn(_) => f.write_str("BlockMessenger { expose_fn }"),
             Rule::Lists {
                 hide,
                 expose,
@@ -214,7 +214,7 @@ impl fmt::Debug for Block {
                 expose_types,
                 hide_all,
             } => f
-                .debug_struct("Block")
+                .debug_struct("BlockMessenger")
                 .field("hide", &hide.0)
                 .field("expose", &expose.0)
                 .field("hide_types", &hide_types.types().collect::<Vec<_>>())
@@ -225,7 +225,7 @@ impl fmt::Debug for Block {
     }
 }
 
-impl Messenger for Block {
+impl Messenger for BlockMessenger {
     fn process(&mut self, msg: &mut Site) -> Result<(), PyroError> {
         if self.hides(msg) {
             msg.stop = true;
@@ -235,26 +235,26 @@ impl Messenger for Block {
 }
 
 /// Wraps `model` in a `block` that hides every message from the outer handlers. Use
-/// [`Block`]'s constructors and [`Handler::wrap`] for a selective block.
-pub fn block<M: IntoModel<Mk>, Mk>(model: M) -> Handled<M::Model, Block> {
-    Block::new().wrap(model)
+/// [`BlockMessenger`]'s constructors and [`Handler::wrap`] for a selective block.
+pub fn block<M: IntoModel<Mk>, Mk>(model: M) -> Handled<M::Model, BlockMessenger> {
+    BlockMessenger::new().wrap(model)
 }
 
 /// Gathers `block`'s options (Pyro's keyword arguments); [`build`](BlockBuilder::build) checks
-/// them and applies Pyro's precedence (see [`Block`]). Lists given twice are concatenated.
+/// them and applies Pyro's precedence (see [`BlockMessenger`]). Lists given twice are concatenated.
 ///
 /// ```
-/// use pyro_poutine::{Block, Name, Site, SiteType};
+/// use pyro_poutine::{BlockMessenger, Name, Site, SiteType};
 /// use pyro_poutine::distributions::Normal;
 ///
 /// let latent = |name: &'static str| Site::sample(Name::from(name), Normal::new(0.0, 1.0).unwrap().into());
 /// // `expose` makes everything else hidden ...
-/// let b = Block::builder().expose(["a"]).build()?;
+/// let b = BlockMessenger::builder().expose(["a"]).build()?;
 /// assert!(!b.hides(&latent("a")) && b.hides(&latent("b")));
 /// // ... unless a later option in Pyro's order (`hide_types`) turns `hide_all` off again.
-/// let b = Block::builder().expose(["a"]).hide_types([SiteType::Param]).build()?;
+/// let b = BlockMessenger::builder().expose(["a"]).hide_types([SiteType::Param]).build()?;
 /// assert!(!b.hides(&latent("b")));
-/// let err = Block::builder().hide(["a"]).expose(["a"]).build().unwrap_err();
+/// let err = BlockMessenger::builder().hide(["a"]).expose(["a"]).build().unwrap_err();
 /// assert_eq!(err.to_string(), "block: cannot hide and expose site 'a'");
 /// # Ok::<(), pyro_poutine::PyroError>(())
 /// ```
@@ -337,7 +337,7 @@ impl BlockBuilder {
     }
 
     /// Checks the options and builds the handler.
-    pub fn build(self) -> Result<Block, PyroError> {
+    pub fn build(self) -> Result<BlockMessenger, PyroError> {
         match (self.hide_fn, self.expose_fn) {
             (Some(_), Some(_)) => {
                 return Err(PyroError::invalid(
@@ -346,12 +346,12 @@ impl BlockBuilder {
                 ));
             }
             (Some(f), None) => {
-                return Ok(Block {
+                return Ok(BlockMessenger {
                     rule: Rule::HideFn(f),
                 });
             }
             (None, Some(f)) => {
-                return Ok(Block {
+                return Ok(BlockMessenger {
                     rule: Rule::ExposeFn(f),
                 });
             }
@@ -392,7 +392,7 @@ impl BlockBuilder {
                 format!("cannot hide and expose site type '{}'", type_name(ty)),
             ));
         }
-        Ok(Block::lists(
+        Ok(BlockMessenger::lists(
             hide,
             expose,
             hide_types,
@@ -465,7 +465,7 @@ mod tests {
     use super::*;
     use crate::distributions::Constraint;
     use crate::distributions::{Batched, Normal, Value};
-    use crate::handlers::trace::{Tracer, trace};
+    use crate::handlers::trace::{TraceMessenger, trace};
     use crate::runtime::stack_depth;
     use crate::{Model, Plate, deterministic, factor, observe, param, sample};
     use pyro_trace::SiteKind;
@@ -488,7 +488,7 @@ mod tests {
 
     /// Which of latent `a`, latent `b`, observed `y`, param `p` the block hides, as a string
     /// of the hidden names.
-    fn hidden(b: &Block) -> String {
+    fn hidden(b: &BlockMessenger) -> String {
         [latent("a"), latent("b"), observed("y"), param_site("p")]
             .iter()
             .filter(|s| b.hides(s))
@@ -497,7 +497,7 @@ mod tests {
             .join(",")
     }
 
-    fn built(b: BlockBuilder) -> Block {
+    fn built(b: BlockBuilder) -> BlockMessenger {
         b.build().unwrap()
     }
 
@@ -505,120 +505,129 @@ mod tests {
     fn precedence_table() {
         use SiteType::*;
         let cases: Vec<(&str, BlockBuilder, &str)> = vec![
-            ("default", Block::builder(), "a,b,y,p"),
-            ("hide_all", Block::builder().hide_all(), "a,b,y,p"),
-            ("expose_all", Block::builder().expose_all(), ""),
-            ("hide", Block::builder().hide(["a"]), "a"),
-            ("hide empty", Block::builder().hide(Vec::<Name>::new()), ""),
-            ("expose", Block::builder().expose(["a"]), "b,y,p"),
+            ("default", BlockMessenger::builder(), "a,b,y,p"),
+            ("hide_all", BlockMessenger::builder().hide_all(), "a,b,y,p"),
+            ("expose_all", BlockMessenger::builder().expose_all(), ""),
+            ("hide", BlockMessenger::builder().hide(["a"]), "a"),
+            (
+                "hide empty",
+                BlockMessenger::builder().hide(Vec::<Name>::new()),
+                "",
+            ),
+            ("expose", BlockMessenger::builder().expose(["a"]), "b,y,p"),
             (
                 "expose empty",
-                Block::builder().expose(Vec::<Name>::new()),
+                BlockMessenger::builder().expose(Vec::<Name>::new()),
                 "a,b,y,p",
             ),
             (
                 "hide_types observe",
-                Block::builder().hide_types([Observe]),
+                BlockMessenger::builder().hide_types([Observe]),
                 "y",
             ),
             (
                 "hide_types sample",
-                Block::builder().hide_types([Sample]),
+                BlockMessenger::builder().hide_types([Sample]),
                 "a,b",
             ),
             (
                 "hide_types param",
-                Block::builder().hide_types([Param]),
+                BlockMessenger::builder().hide_types([Param]),
                 "p",
             ),
             (
                 "expose_types sample",
-                Block::builder().expose_types([Sample]),
+                BlockMessenger::builder().expose_types([Sample]),
                 "y,p",
             ),
             (
                 "expose_types observe param",
-                Block::builder().expose_types([Observe, Param]),
+                BlockMessenger::builder().expose_types([Observe, Param]),
                 "a,b",
             ),
             // hide sets hide_all false even when hide_all was asked for.
             (
                 "hide_all + hide",
-                Block::builder().hide_all().hide(["a"]),
+                BlockMessenger::builder().hide_all().hide(["a"]),
                 "a",
             ),
             // expose after hide: hide_all true again; hide still wins for its names.
             (
                 "hide + expose",
-                Block::builder().hide(["a"]).expose(["b"]),
+                BlockMessenger::builder().hide(["a"]).expose(["b"]),
                 "a,y,p",
             ),
             // expose_all then expose: expose turns hide_all back on.
             (
                 "expose_all + expose",
-                Block::builder().expose_all().expose(["a"]),
+                BlockMessenger::builder().expose_all().expose(["a"]),
                 "b,y,p",
             ),
             // hide_types comes after expose in Pyro's order: hide_all ends false.
             (
                 "expose + hide_types",
-                Block::builder().expose(["a"]).hide_types([Param]),
+                BlockMessenger::builder().expose(["a"]).hide_types([Param]),
                 "p",
             ),
             // expose_types last: hide_all true.
             (
                 "hide_types + expose_types",
-                Block::builder()
+                BlockMessenger::builder()
                     .hide_types([Observe])
                     .expose_types([Sample]),
                 "y,p",
             ),
             (
                 "hide + expose_types",
-                Block::builder().hide(["a"]).expose_types([Sample]),
+                BlockMessenger::builder().hide(["a"]).expose_types([Sample]),
                 "a,y,p",
             ),
             // Expose by name rescues a site whose type is not exposed.
             (
                 "expose + expose_types",
-                Block::builder().expose(["y"]).expose_types([Sample]),
+                BlockMessenger::builder()
+                    .expose(["y"])
+                    .expose_types([Sample]),
                 "p",
             ),
             // hide_types wins over expose by name.
             (
                 "expose name, hide its type",
-                Block::builder().expose(["a"]).hide_types([Sample]),
+                BlockMessenger::builder().expose(["a"]).hide_types([Sample]),
                 "a,b",
             ),
             // hide by name wins over expose by type.
             (
                 "hide name, expose its type",
-                Block::builder().hide(["a"]).expose_types([Sample]),
+                BlockMessenger::builder().hide(["a"]).expose_types([Sample]),
                 "a,y,p",
             ),
             // Functions win over the lists.
             (
                 "hide_fn + expose",
-                Block::builder()
+                BlockMessenger::builder()
                     .hide_fn(|s| s.name == "a")
                     .expose(["a", "b"]),
                 "a",
             ),
             (
                 "expose_fn + hide",
-                Block::builder()
+                BlockMessenger::builder()
                     .expose_fn(|s| s.kind == SiteKind::Sample)
                     .hide(["a"]),
                 "p",
             ),
             (
                 "hide_fn + hide_all/expose_all",
-                Block::builder().hide_fn(|_| false).hide_all().expose_all(),
+                BlockMessenger::builder()
+                    .hide_fn(|_| false)
+                    .hide_all()
+                    .expose_all(),
                 "",
             ),
             (
                 "hide_fn + same name hidden and exposed",
-                Block::builder()
+                BlockMessenger::builder()
                     .hide_fn(|_| false)
                     .hide(["a"])
                     .expose(["a"]),
@@ -626,7 +635,7 @@ mod tests {
             ),
             (
                 "lists concatenate",
-                Block::builder().hide(["a"]).hide(["y"]),
+                BlockMessenger::builder().hide(["a"]).hide(["y"]),
                 "a,y",
             ),
         ];
@@ -634,50 +643,59 @@ mod tests {
             assert_eq!(hidden(&built(builder)), expected, "{label}");
         }
         // The shortcut constructors agree with the builder.
-        assert_eq!(hidden(&Block::new()), "a,b,y,p");
-        assert_eq!(hidden(&Block::default()), "a,b,y,p");
-        assert_eq!(hidden(&Block::expose_all()), "");
-        assert_eq!(hidden(&Block::hide(["a", "p"])), "a,p");
-        assert_eq!(hidden(&Block::expose(["a", "p"])), "b,y");
-        assert_eq!(hidden(&Block::hide_types([Observe])), "y");
-        assert_eq!(hidden(&Block::expose_types([Observe])), "a,b,p");
-        assert_eq!(hidden(&Block::hide_fn(|s| s.name == "b")), "b");
-        assert_eq!(hidden(&Block::expose_fn(|s| s.name == "b")), "a,y,p");
+        assert_eq!(hidden(&BlockMessenger::new()), "a,b,y,p");
+        assert_eq!(hidden(&BlockMessenger::default()), "a,b,y,p");
+        assert_eq!(hidden(&BlockMessenger::expose_all()), "");
+        assert_eq!(hidden(&BlockMessenger::hide(["a", "p"])), "a,p");
+        assert_eq!(hidden(&BlockMessenger::expose(["a", "p"])), "b,y");
+        assert_eq!(hidden(&BlockMessenger::hide_types([Observe])), "y");
+        assert_eq!(hidden(&BlockMessenger::expose_types([Observe])), "a,b,p");
+        assert_eq!(hidden(&BlockMessenger::hide_fn(|s| s.name == "b")), "b");
+        assert_eq!(
+            hidden(&BlockMessenger::expose_fn(|s| s.name == "b")),
+            "a,y,p"
+        );
     }
 
     #[test]
     fn errors() {
         let msg = |b: BlockBuilder| b.build().unwrap_err().to_string();
         assert_eq!(
-            msg(Block::builder().hide_fn(|_| true).expose_fn(|_| true)),
+            msg(BlockMessenger::builder()
+                .hide_fn(|_| true)
+                .expose_fn(|_| true)),
             "block: give only one of hide_fn and expose_fn"
         );
         assert_eq!(
-            msg(Block::builder().hide_all().expose_all()),
+            msg(BlockMessenger::builder().hide_all().expose_all()),
             "block: cannot both hide_all and expose_all"
         );
         assert_eq!(
-            msg(Block::builder().hide(["x", "a"]).expose(["b", "a"])),
+            msg(BlockMessenger::builder()
+                .hide(["x", "a"])
+                .expose(["b", "a"])),
             "block: cannot hide and expose site 'a'"
         );
         assert_eq!(
-            msg(Block::builder().hide(["a"]).expose([String::from("a")])),
+            msg(BlockMessenger::builder()
+                .hide(["a"])
+                .expose([String::from("a")])),
             "block: cannot hide and expose site 'a'"
         );
         assert_eq!(
-            msg(Block::builder()
+            msg(BlockMessenger::builder()
                 .hide([Name::indexed("y", 2)])
                 .expose(["y_2"])),
             "block: cannot hide and expose site 'y_2'"
         );
         assert_eq!(
-            msg(Block::builder()
+            msg(BlockMessenger::builder()
                 .hide_types([SiteType::Observe])
                 .expose_types([SiteType::Sample, SiteType::Observe])),
             "block: cannot hide and expose site type 'observe'"
         );
         assert!(matches!(
-            Block::builder().hide_all().expose_all().build(),
+            BlockMessenger::builder().hide_all().expose_all().build(),
             Err(PyroError::InvalidHandler {
                 handler: "block",
                 ..
@@ -699,17 +717,18 @@ mod tests {
     fn hides_from_outer_trace_only() {
         // Inner trace sees everything; outer trace only what the block exposes.
         let (inner_tr, outer_tr) = {
-            let (_, outer) = Tracer::record(|| {
-                Block::hide(["a"]).run(|| Tracer::record(|| model(())).map(|(_, t)| t))
+            let (_, outer) = TraceMessenger::record(|| {
+                BlockMessenger::hide(["a"])
+                    .run(|| TraceMessenger::record(|| model(())).map(|(_, t)| t))
             })
             .unwrap();
-            let inner = Tracer::record(|| model(())).unwrap().1;
+            let inner = TraceMessenger::record(|| model(())).unwrap().1;
             (inner, outer)
         };
         assert_eq!(names(&inner_tr), ["a", "b", "y"]);
         assert_eq!(names(&outer_tr), ["b", "y"]);
         // Nested trace inside the block records everything.
-        let nested = trace(Block::new().wrap(trace(model)));
+        let nested = trace(BlockMessenger::new().wrap(trace(model)));
         let tr = nested.get_trace(()).unwrap();
         assert!(tr.is_empty());
         assert_eq!(stack_depth(), 0);
@@ -738,7 +757,7 @@ mod tests {
             deterministic("d", 2.0)?;
             Ok(())
         };
-        let tr = trace(Block::hide_types([SiteType::Observe]).wrap(m))
+        let tr = trace(BlockMessenger::hide_types([SiteType::Observe]).wrap(m))
             .get_trace(())
             .unwrap();
         assert_eq!(names(&tr), ["x"]);
@@ -749,7 +768,7 @@ mod tests {
         let m = |_: ()| -> Result<f64, PyroError> {
             param("block_test_param_q", 2.5, Constraint::Real)
         };
-        let tr = trace(Block::hide_types([SiteType::Param]).wrap(m))
+        let tr = trace(BlockMessenger::hide_types([SiteType::Param]).wrap(m))
             .get_trace(())
             .unwrap();
         assert!(tr.is_empty());
@@ -760,7 +779,7 @@ mod tests {
     fn outer_plate_misses_hidden_sites() {
         let tr = trace(|_: ()| {
             Plate::new("p", 10).subsample_size(5).run(|_| {
-                Block::hide(["a"]).run(|| {
+                BlockMessenger::hide(["a"]).run(|| {
                     sample("a", Batched::iid(Normal::new(0.0, 1.0)?, 5)?)?;
                     sample("b", Batched::iid(Normal::new(0.0, 1.0)?, 5)?)
                 })
@@ -775,8 +794,8 @@ mod tests {
         // A plate inside the block still applies to the hidden site, but the outer trace
         // misses it.
         let tr = trace(|_: ()| {
-            Block::hide(["a"]).run(|| {
-                let (_, t) = Tracer::record(|| {
+            BlockMessenger::hide(["a"]).run(|| {
+                let (_, t) = TraceMessenger::record(|| {
                     Plate::new("q", 4)
                         .subsample_size(2)
                         .run(|_| sample("a", Batched::iid(Normal::new(0.0, 1.0)?, 2)?))
@@ -793,15 +812,15 @@ mod tests {
 
     #[test]
     fn block_is_a_model_and_clone() {
-        let b = Block::expose(["b"]).wrap(model);
+        let b = BlockMessenger::expose(["b"]).wrap(model);
         let b2 = b.clone();
         let tr = trace(b2).get_trace(()).unwrap();
         assert_eq!(names(&tr), ["b"]);
         assert!(b.call(()).unwrap() == 0.5);
-        assert!(format!("{:?}", Block::hide(["a"])).contains("hide_all: false"));
+        assert!(format!("{:?}", BlockMessenger::hide(["a"])).contains("hide_all: false"));
         assert_eq!(
-            format!("{:?}", Block::hide_fn(|_| true)),
-            "Block { hide_fn }"
+            format!("{:?}", BlockMessenger::hide_fn(|_| true)),
+            "BlockMessenger { hide_fn }"
         );
     }
 

@@ -13,22 +13,22 @@ use std::sync::Arc;
 /// becomes observed (`is_observed = true`), whether the model observed it or not, as if the
 /// model had passed the value as its observation. Param sites are untouched.
 ///
-/// The data is a map from names to values ([`Condition::new`]) or the sample sites of a trace
-/// ([`Condition::from_trace`]; its param sites are ignored). Conditioning a `deterministic`
+/// The data is a map from names to values ([`ConditionMessenger::new`]) or the sample sites of a trace
+/// ([`ConditionMessenger::from_trace`]; its param sites are ignored). Conditioning a `deterministic`
 /// site replaces the value the model computed. With nested conditions on one site, the outer
 /// one wins (it processes the message last).
 ///
-/// Keys no site uses are ignored, unless the handler is [`strict`](Condition::strict): then a
+/// Keys no site uses are ignored, unless the handler is [`strict`](ConditionMessenger::strict): then a
 /// run that reaches its end reports them as [`PyroError::UnusedData`] (model form, or
 /// [`Handler::try_run`]; [`Handler::run`] cannot report it). A key is used when an unhidden
 /// sample site of that name reaches the handler.
 ///
 /// A value whose type does not match the site's distribution makes the primitive fail with
 /// [`PyroError::ValueType`]. Pyro's `None` entries (make an observed site latent again) are
-/// [`Uncondition::sites`](crate::Uncondition::sites) here.
+/// [`UnconditionMessenger::sites`](crate::UnconditionMessenger::sites) here.
 ///
 /// ```
-/// use pyro_poutine::{Condition, Handler, PyroError, Tracer, condition, sample, trace};
+/// use pyro_poutine::{ConditionMessenger, Handler, PyroError, TraceMessenger, condition, sample, trace};
 /// use pyro_poutine::distributions::{Normal, Value};
 ///
 /// fn model(_: ()) -> Result<f64, PyroError> {
@@ -42,17 +42,17 @@ use std::sync::Arc;
 /// assert!(x.is_observed && x.value == Some(Value::Real(1.5)));
 /// assert!(!tr.get("z").unwrap().is_observed);
 /// // Scope form, strict: "w" is reported because no site uses it.
-/// let strict = Condition::new([("z", Value::Real(0.0)), ("w", Value::Real(1.0))]).strict();
+/// let strict = ConditionMessenger::new([("z", Value::Real(0.0)), ("w", Value::Real(1.0))]).strict();
 /// let err = strict.try_run(|| model(())).unwrap_err();
 /// assert_eq!(err.to_string(), "condition: no sample site used the data for 'w'");
 /// // Conditioning on the values of another run.
 /// let earlier = trace(model).get_trace(())?;
-/// let (_, tr) = Tracer::record(|| Condition::from_trace(earlier.clone()).run(|| model(())))?;
+/// let (_, tr) = TraceMessenger::record(|| ConditionMessenger::from_trace(earlier.clone()).run(|| model(())))?;
 /// assert_eq!(tr.get("z").unwrap().value, earlier.get("z").unwrap().value);
 /// # Ok::<(), PyroError>(())
 /// ```
 #[derive(Clone, Debug)]
-pub struct Condition {
+pub struct ConditionMessenger {
     data: Data,
     strict: bool,
     /// The keys used in this run (strict mode only).
@@ -65,7 +65,7 @@ enum Data {
     Trace(Arc<Trace>),
 }
 
-impl Condition {
+impl ConditionMessenger {
     /// Conditions on `data`, a map (or any sequence of pairs) from site names to values; a name
     /// given twice keeps its last value.
     pub fn new<K: Into<Name>, V: Into<Value>>(data: impl IntoIterator<Item = (K, V)>) -> Self {
@@ -73,16 +73,16 @@ impl Condition {
             .into_iter()
             .map(|(k, v)| (k.into(), v.into()))
             .collect();
-        Condition::with_data(Data::Map(Arc::new(map)))
+        ConditionMessenger::with_data(Data::Map(Arc::new(map)))
     }
 
     /// Conditions on the values of the sample sites of `trace` (latent or observed).
     pub fn from_trace(trace: impl Into<Arc<Trace>>) -> Self {
-        Condition::with_data(Data::Trace(trace.into()))
+        ConditionMessenger::with_data(Data::Trace(trace.into()))
     }
 
     fn with_data(data: Data) -> Self {
-        Condition {
+        ConditionMessenger {
             data,
             strict: false,
             used: Vec::new(),
@@ -125,7 +125,7 @@ impl Condition {
     }
 }
 
-impl Messenger for Condition {
+impl Messenger for ConditionMessenger {
     fn process(&mut self, msg: &mut Site) -> Result<(), PyroError> {
         if msg.kind != SiteKind::Sample {
             return Ok(());
@@ -158,21 +158,21 @@ impl Messenger for Condition {
     }
 }
 
-/// Wraps `model` in a `condition` on `data` (names to values); see [`Condition`] for
+/// Wraps `model` in a `condition` on `data` (names to values); see [`ConditionMessenger`] for
 /// conditioning on a trace or reporting unused keys.
 pub fn condition<M: IntoModel<Mk>, Mk, K: Into<Name>, V: Into<Value>>(
     model: M,
     data: impl IntoIterator<Item = (K, V)>,
-) -> Handled<M::Model, Condition> {
-    Condition::new(data).wrap(model)
+) -> Handled<M::Model, ConditionMessenger> {
+    ConditionMessenger::new(data).wrap(model)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::distributions::{Bernoulli, Constraint, Normal, ValueType};
-    use crate::handlers::block::Block;
-    use crate::handlers::trace::{Tracer, trace};
+    use crate::handlers::block::BlockMessenger;
+    use crate::handlers::trace::{TraceMessenger, trace};
     use crate::runtime::stack_depth;
     use crate::{Model, Plate, deterministic, observe, param, sample};
 
@@ -254,9 +254,9 @@ mod tests {
         let tr = trace(outer).get_trace(()).unwrap();
         assert_eq!(value(&tr, "z"), Some(real(2.0)));
         // Scope form nesting agrees.
-        let (_, tr) = Tracer::record(|| {
-            Condition::new([("z", real(2.0))])
-                .run(|| Condition::new([("z", real(1.0))]).run(|| model(())))
+        let (_, tr) = TraceMessenger::record(|| {
+            ConditionMessenger::new([("z", real(2.0))])
+                .run(|| ConditionMessenger::new([("z", real(1.0))]).run(|| model(())))
         })
         .unwrap();
         assert_eq!(value(&tr, "z"), Some(real(2.0)));
@@ -266,8 +266,8 @@ mod tests {
     fn unused_keys_are_ignored_unless_strict() {
         let data = || [("z", real(0.0)), ("nope", real(1.0)), ("also", real(3.0))];
         assert!(condition(model, data()).call(()).is_ok());
-        let strict = Condition::new(data()).strict();
-        assert!(strict.is_strict() && !Condition::new(data()).is_strict());
+        let strict = ConditionMessenger::new(data()).strict();
+        assert!(strict.is_strict() && !ConditionMessenger::new(data()).is_strict());
         let err = strict.clone().wrap(model).call(()).unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -290,7 +290,7 @@ mod tests {
         assert!(matches!(err, PyroError::UnusedData { .. }));
         assert_eq!(stack_depth(), 0);
         // All keys used: fine, in both forms.
-        let ok = Condition::new([("z", real(0.0)), ("y", real(1.0))]).strict();
+        let ok = ConditionMessenger::new([("z", real(0.0)), ("y", real(1.0))]).strict();
         assert_eq!(ok.clone().wrap(model).call(()).unwrap(), 1.0);
         assert_eq!(ok.try_run(|| model(())).unwrap(), 1.0);
     }
@@ -298,7 +298,7 @@ mod tests {
     #[test]
     fn strict_model_error_takes_precedence() {
         let failing = |_: ()| -> Result<f64, PyroError> { sample("z", Normal::new(0.0, -1.0)) };
-        let err = Condition::new([("w", real(0.0))])
+        let err = ConditionMessenger::new([("w", real(0.0))])
             .strict()
             .wrap(failing)
             .call(())
@@ -310,8 +310,8 @@ mod tests {
     #[test]
     fn strict_counts_only_sites_that_reach_it() {
         // An inner block hides "z" from the condition: the key is unused.
-        let hidden = Block::hide(["z"]).wrap(model);
-        let err = Condition::new([("z", real(0.0))])
+        let hidden = BlockMessenger::hide(["z"]).wrap(model);
+        let err = ConditionMessenger::new([("z", real(0.0))])
             .strict()
             .wrap(hidden)
             .call(())
@@ -321,8 +321,8 @@ mod tests {
             "condition: no sample site used the data for 'z'"
         );
         // And the hidden site is drawn, not conditioned (z = 7 would return 9).
-        let hidden = Block::hide(["z"]).wrap(model);
-        let out = Condition::new([("z", real(7.0))])
+        let hidden = BlockMessenger::hide(["z"]).wrap(model);
+        let out = ConditionMessenger::new([("z", real(7.0))])
             .run(|| hidden.call(()))
             .unwrap();
         assert_ne!(out, 9.0);
@@ -337,7 +337,7 @@ mod tests {
             Ok(())
         };
         let tr = trace(other).get_trace(()).unwrap();
-        let err = Condition::from_trace(tr)
+        let err = ConditionMessenger::from_trace(tr)
             .strict()
             .wrap(model)
             .call(())
@@ -365,7 +365,7 @@ mod tests {
             let y = observe("y", Normal::new(z, 1.0), 1.0)?;
             Ok(p + z + y)
         };
-        let tr = trace(Condition::from_trace(Arc::new(source_tr.clone())).wrap(target))
+        let tr = trace(ConditionMessenger::from_trace(Arc::new(source_tr.clone())).wrap(target))
             .get_trace(())
             .unwrap();
         assert!(!tr.get("condition_test_param_b").unwrap().is_observed);
@@ -433,7 +433,7 @@ mod tests {
     #[test]
     fn outer_trace_of_hidden_site_under_condition() {
         // The condition applies inside a block; the outer trace misses the site.
-        let m = Block::new().wrap(condition(model, [("z", real(1.0))]));
+        let m = BlockMessenger::new().wrap(condition(model, [("z", real(1.0))]));
         let tr = trace(m).get_trace(()).unwrap();
         assert!(tr.is_empty());
         assert_eq!(tr.output::<f64>(), Some(&3.0));

@@ -7,7 +7,7 @@ use pyro_trace::{Site, SiteKind};
 use std::fmt;
 use std::sync::Arc;
 
-/// The predicate of an [`Escape`] handler.
+/// The predicate of an [`EscapeMessenger`] handler.
 type EscapeFn = Arc<dyn Fn(&Site) -> bool + Send + Sync>;
 
 /// The `escape` handler (Pyro's `EscapeMessenger`): at the first sample site for which the
@@ -19,7 +19,7 @@ type EscapeFn = Arc<dyn Fn(&Site) -> bool + Send + Sync>;
 /// e.g. to enumerate a discrete site and re-run the model.
 ///
 /// ```
-/// use pyro_poutine::{Escape, Handler, PyroError, Tracer, escape, sample};
+/// use pyro_poutine::{EscapeMessenger, Handler, PyroError, TraceMessenger, escape, sample};
 /// use pyro_poutine::distributions::{Bernoulli, Normal};
 /// use pyro_poutine::Model;
 ///
@@ -35,33 +35,33 @@ type EscapeFn = Arc<dyn Fn(&Site) -> bool + Send + Sync>;
 ///     other => panic!("expected an escape, got {other:?}"),
 /// }
 /// // Around a closure, with a trace inside: it holds the sites up to the escape.
-/// let (tracer, result) = Escape::new(stop_at_b)
-///     .run(|| pyro_poutine::with_handler(Tracer::new(), || model(())));
+/// let (tracer, result) = EscapeMessenger::new(stop_at_b)
+///     .run(|| pyro_poutine::with_handler(TraceMessenger::new(), || model(())));
 /// assert!(matches!(result, Err(PyroError::Escape(_))));
 /// let tr = tracer.into_trace();
 /// assert!(tr.contains("x") && tr.contains("b") && !tr.contains("y"));
 /// ```
 #[derive(Clone)]
-pub struct Escape {
+pub struct EscapeMessenger {
     escape_fn: EscapeFn,
 }
 
-impl Escape {
+impl EscapeMessenger {
     /// A handler escaping at sample sites for which `escape_fn` returns true.
     pub fn new(escape_fn: impl Fn(&Site) -> bool + Send + Sync + 'static) -> Self {
-        Escape {
+        EscapeMessenger {
             escape_fn: Arc::new(escape_fn),
         }
     }
 }
 
-impl fmt::Debug for Escape {
+impl fmt::Debug for EscapeMessenger {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Escape").finish_non_exhaustive()
+        f.debug_struct("EscapeMessenger").finish_non_exhaustive()
     }
 }
 
-impl Messenger for Escape {
+impl Messenger for EscapeMessenger {
     fn process(&mut self, msg: &mut Site) -> Result<(), PyroError> {
         if msg.kind == SiteKind::Sample && (self.escape_fn)(msg) {
             msg.done = true;
@@ -72,20 +72,20 @@ impl Messenger for Escape {
     }
 }
 
-/// Wraps `model` in an [`Escape`] handler: the run ends with [`PyroError::Escape`] at the first
+/// Wraps `model` in an [`EscapeMessenger`] handler: the run ends with [`PyroError::Escape`] at the first
 /// sample site for which `escape_fn` holds.
 pub fn escape<M: IntoModel<Mk>, Mk>(
     model: M,
     escape_fn: impl Fn(&Site) -> bool + Send + Sync + 'static,
-) -> Handled<M::Model, Escape> {
-    Escape::new(escape_fn).wrap(model)
+) -> Handled<M::Model, EscapeMessenger> {
+    EscapeMessenger::new(escape_fn).wrap(model)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::distributions::{Constraint, Normal};
-    use crate::{Model, Tracer, observe, param, sample, stack_depth, trace, with_handler};
+    use crate::{Model, TraceMessenger, observe, param, sample, stack_depth, trace, with_handler};
     use std::cell::Cell;
 
     thread_local! {
@@ -121,8 +121,8 @@ mod tests {
 
     #[test]
     fn inner_trace_records_the_escaped_site_outer_does_not() {
-        let (_, (tracer, result)) = with_handler(Escape::new(|s| s.name == "y"), || {
-            with_handler(Tracer::new(), || model(()))
+        let (_, (tracer, result)) = with_handler(EscapeMessenger::new(|s| s.name == "y"), || {
+            with_handler(TraceMessenger::new(), || model(()))
         });
         escaped(result);
         let tr = tracer.into_trace();
@@ -137,8 +137,9 @@ mod tests {
             .unwrap_err();
         assert_eq!(escaped::<()>(Err(err)).name, "y");
         assert_eq!(stack_depth(), 0);
-        let (tracer, result) =
-            with_handler(Tracer::new(), || escape(model, |s| s.name == "y").call(()));
+        let (tracer, result) = with_handler(TraceMessenger::new(), || {
+            escape(model, |s| s.name == "y").call(())
+        });
         escaped(result);
         let tr = tracer.into_trace();
         assert!(tr.contains("x") && !tr.contains("y"));
@@ -168,7 +169,7 @@ mod tests {
     #[test]
     fn escape_inside_the_model_can_be_caught() {
         let m = |()| -> Result<f64, PyroError> {
-            let first = Escape::new(|s| s.name == "x").run(|| model(()));
+            let first = EscapeMessenger::new(|s| s.name == "x").run(|| model(()));
             let site = escaped(first);
             assert_eq!(site.name, "x");
             // The model goes on under its own handlers.

@@ -7,7 +7,7 @@ use pyro_trace::{InferConfig, Site, SiteKind};
 use std::fmt;
 use std::sync::Arc;
 
-/// The configuration function of an [`InferConfigHandler`].
+/// The configuration function of an [`InferConfigMessenger`].
 type ConfigFn = Arc<dyn Fn(&Site) -> InferConfig + Send + Sync>;
 
 /// The `infer_config` handler: for every sample and param message, calls the configuration
@@ -15,8 +15,8 @@ type ConfigFn = Arc<dyn Fn(&Site) -> InferConfig + Send + Sync>;
 /// entries replace existing ones with the same key).
 ///
 /// ```
-/// use pyro_poutine::{Handler, InferConfig, InferConfigHandler, InferValue, PyroError, Site};
-/// use pyro_poutine::{Tracer, infer_config, sample, trace};
+/// use pyro_poutine::{Handler, InferConfig, InferConfigMessenger, InferValue, PyroError, Site};
+/// use pyro_poutine::{TraceMessenger, infer_config, sample, trace};
 /// use pyro_poutine::distributions::{Bernoulli, Normal};
 ///
 /// fn model(_: ()) -> Result<bool, PyroError> {
@@ -39,31 +39,32 @@ type ConfigFn = Arc<dyn Fn(&Site) -> InferConfig + Send + Sync>;
 /// );
 /// assert!(tr.get("x").unwrap().infer.is_empty());
 /// // Around a closure:
-/// let (_, tr) = Tracer::record(|| InferConfigHandler::new(config).run(|| model(())))?;
+/// let (_, tr) = TraceMessenger::record(|| InferConfigMessenger::new(config).run(|| model(())))?;
 /// assert!(tr.get("b").unwrap().infer.get("enumerate").is_some());
 /// # Ok::<(), PyroError>(())
 /// ```
 #[derive(Clone)]
-pub struct InferConfigHandler {
+pub struct InferConfigMessenger {
     config_fn: ConfigFn,
 }
 
-impl InferConfigHandler {
+impl InferConfigMessenger {
     /// A handler merging `config_fn(site)` into the `infer` config of each sample and param site.
     pub fn new(config_fn: impl Fn(&Site) -> InferConfig + Send + Sync + 'static) -> Self {
-        InferConfigHandler {
+        InferConfigMessenger {
             config_fn: Arc::new(config_fn),
         }
     }
 }
 
-impl fmt::Debug for InferConfigHandler {
+impl fmt::Debug for InferConfigMessenger {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("InferConfigHandler").finish_non_exhaustive()
+        f.debug_struct("InferConfigMessenger")
+            .finish_non_exhaustive()
     }
 }
 
-impl Messenger for InferConfigHandler {
+impl Messenger for InferConfigMessenger {
     fn process(&mut self, msg: &mut Site) -> Result<(), PyroError> {
         if matches!(msg.kind, SiteKind::Sample | SiteKind::Param) {
             let config = (self.config_fn)(msg);
@@ -75,20 +76,20 @@ impl Messenger for InferConfigHandler {
     }
 }
 
-/// Wraps `model` in an [`InferConfigHandler`]: `config_fn(site)` is merged into the `infer`
+/// Wraps `model` in an [`InferConfigMessenger`]: `config_fn(site)` is merged into the `infer`
 /// config of each sample and param site.
 pub fn infer_config<M: IntoModel<Mk>, Mk>(
     model: M,
     config_fn: impl Fn(&Site) -> InferConfig + Send + Sync + 'static,
-) -> Handled<M::Model, InferConfigHandler> {
-    InferConfigHandler::new(config_fn).wrap(model)
+) -> Handled<M::Model, InferConfigMessenger> {
+    InferConfigMessenger::new(config_fn).wrap(model)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::distributions::{Constraint, Normal};
-    use crate::{InferValue, Model, Tracer, observe, param, sample, stack_depth, trace};
+    use crate::{InferValue, Model, TraceMessenger, observe, param, sample, stack_depth, trace};
 
     fn model(_: ()) -> Result<(), PyroError> {
         sample("x", Normal::new(0.0, 1.0))?;
@@ -170,7 +171,8 @@ mod tests {
         assert!(infer_config(failing, tag("k", 1)).call(()).is_err());
         assert_eq!(stack_depth(), 0);
         let (_, tr) =
-            Tracer::record(|| InferConfigHandler::new(tag("k", 4)).run(|| model(()))).unwrap();
+            TraceMessenger::record(|| InferConfigMessenger::new(tag("k", 4)).run(|| model(())))
+                .unwrap();
         assert_eq!(
             tr.get("x").unwrap().infer.get("k"),
             Some(&InferValue::Int(4))

@@ -24,7 +24,7 @@ use std::sync::Arc;
 /// ([`PyroError::DuplicateIntervention`]) rather than Pyro's warning.
 ///
 /// ```
-/// use pyro_poutine::{Handler, Intervene, PyroError, Tracer, intervene, sample, trace};
+/// use pyro_poutine::{Handler, InterveneMessenger, PyroError, TraceMessenger, intervene, sample, trace};
 /// use pyro_poutine::distributions::{Normal, Value};
 ///
 /// fn model(_: ()) -> Result<(f64, f64), PyroError> {
@@ -41,20 +41,20 @@ use std::sync::Arc;
 /// assert_ne!(tr.get("z").unwrap().value, Some(Value::Real(5.0)));
 /// assert!(!tr.contains("z__CF"));
 /// // Around a closure, with typed values.
-/// let (out, tr) = Tracer::record(|| Intervene::new([("z", Value::Real(-5.0))]).run(|| model(())))?;
+/// let (out, tr) = TraceMessenger::record(|| InterveneMessenger::new([("z", Value::Real(-5.0))]).run(|| model(())))?;
 /// assert_eq!(out.0, -5.0);
 /// # Ok::<(), PyroError>(())
 /// ```
 #[doc(alias = "do")]
 #[derive(Clone, Debug)]
-pub struct Intervene {
+pub struct InterveneMessenger {
     data: Arc<HashMap<Name, Value>>,
 }
 
-impl Intervene {
+impl InterveneMessenger {
     /// A handler fixing each named sample site to its value.
     pub fn new<K: Into<Name>, V: Into<Value>>(data: impl IntoIterator<Item = (K, V)>) -> Self {
-        Intervene {
+        InterveneMessenger {
             data: Arc::new(
                 data.into_iter()
                     .map(|(k, v)| (k.into(), v.into()))
@@ -63,16 +63,16 @@ impl Intervene {
         }
     }
 
-    /// A handler fixing one site to a typed value (`Intervene::value("x", 1.0)`).
+    /// A handler fixing one site to a typed value (`InterveneMessenger::value("x", 1.0)`).
     pub fn value(name: impl Into<Name>, value: impl ValueType) -> Self {
-        Intervene::new([(name.into(), value.into_value())])
+        InterveneMessenger::new([(name.into(), value.into_value())])
     }
 
     /// This handler with one more intervention (replacing an earlier one for the same site).
     pub fn with(self, name: impl Into<Name>, value: impl ValueType) -> Self {
         let mut data = Arc::unwrap_or_clone(self.data);
         data.insert(name.into(), value.into_value());
-        Intervene {
+        InterveneMessenger {
             data: Arc::new(data),
         }
     }
@@ -83,7 +83,7 @@ impl Intervene {
     }
 }
 
-impl Messenger for Intervene {
+impl Messenger for InterveneMessenger {
     fn process(&mut self, msg: &mut Site) -> Result<(), PyroError> {
         if msg.kind != SiteKind::Sample {
             return Ok(());
@@ -114,13 +114,13 @@ impl Messenger for Intervene {
     }
 }
 
-/// Wraps `model` in an [`Intervene`] handler (Pyro's `do`) with interventions `data`.
+/// Wraps `model` in an [`InterveneMessenger`] handler (Pyro's `do`) with interventions `data`.
 #[doc(alias = "do")]
 pub fn intervene<M: IntoModel<Mk>, Mk, K: Into<Name>, V: Into<Value>>(
     model: M,
     data: impl IntoIterator<Item = (K, V)>,
-) -> Handled<M::Model, Intervene> {
-    Intervene::new(data).wrap(model)
+) -> Handled<M::Model, InterveneMessenger> {
+    InterveneMessenger::new(data).wrap(model)
 }
 
 #[cfg(test)]
@@ -128,7 +128,8 @@ mod tests {
     use super::*;
     use crate::distributions::{Batched, Normal};
     use crate::{
-        Condition, Model, Plate, Scale, Tracer, observe, sample, stack_depth, trace, with_handler,
+        ConditionMessenger, Model, Plate, ScaleMessenger, TraceMessenger, observe, sample,
+        stack_depth, trace, with_handler,
     };
 
     type Chain = (f64, f64, f64, f64);
@@ -146,8 +147,8 @@ mod tests {
     const OBSERVATIONS: [Option<f64>; 4] = [Some(1.0), None, Some(1.0), Some(1.0)];
     const INTERVENTIONS: [Option<f64>; 4] = [None, Some(0.0), Some(2.0), Some(1.0)];
 
-    fn interventions() -> Intervene {
-        Intervene::new(
+    fn interventions() -> InterveneMessenger {
+        InterveneMessenger::new(
             SITES
                 .iter()
                 .zip(INTERVENTIONS)
@@ -155,8 +156,8 @@ mod tests {
         )
     }
 
-    fn observations() -> Condition {
-        Condition::new(
+    fn observations() -> ConditionMessenger {
+        ConditionMessenger::new(
             SITES
                 .iter()
                 .zip(OBSERVATIONS)
@@ -255,8 +256,8 @@ mod tests {
 
     #[test]
     fn inner_trace_records_copy_and_renamed_site() {
-        let (_, (tracer, out)) = with_handler(Intervene::value("x", 3.0), || {
-            with_handler(Tracer::new(), || chain(()))
+        let (_, (tracer, out)) = with_handler(InterveneMessenger::value("x", 3.0), || {
+            with_handler(TraceMessenger::new(), || chain(()))
         });
         let out = out.unwrap();
         assert_eq!(out.0, 3.0);
@@ -292,12 +293,12 @@ mod tests {
     fn copy_is_scaled_and_plated_once() {
         let m = |()| -> Result<(), PyroError> {
             Plate::new("p", 10).subsample_size(5).run(|_| {
-                Scale::new(3.0)?.run(intervene_scope)?;
+                ScaleMessenger::new(3.0)?.run(intervene_scope)?;
                 Ok(())
             })
         };
         fn intervene_scope() -> Result<Vec<f64>, PyroError> {
-            Intervene::value("a", vec![1.0; 5])
+            InterveneMessenger::value("a", vec![1.0; 5])
                 .run(|| sample("a", Batched::iid(Normal::new(0.0, 1.0)?, 5)?))
         }
         let tr = trace(m).get_trace(()).unwrap();
@@ -306,9 +307,9 @@ mod tests {
         assert_eq!(a.cond_indep_stack.len(), 1);
         // Inner plates and scales too (the copy is started afresh).
         let m = |()| -> Result<(), PyroError> {
-            Intervene::value("b", vec![1.0; 2]).run(|| {
+            InterveneMessenger::value("b", vec![1.0; 2]).run(|| {
                 Plate::new("q", 4).subsample_size(2).run(|_| {
-                    Scale::new(3.0)?
+                    ScaleMessenger::new(3.0)?
                         .run(|| sample("b", Batched::iid(Normal::new(0.0, 1.0)?, 2)?))?;
                     Ok(())
                 })
@@ -364,7 +365,9 @@ mod tests {
 
     #[test]
     fn builders() {
-        let h = Intervene::value("a", 1.0).with("b", true).with("a", 2.0);
+        let h = InterveneMessenger::value("a", 1.0)
+            .with("b", true)
+            .with("a", 2.0);
         assert_eq!(h.get("a"), Some(&Value::Real(2.0)));
         assert_eq!(h.get("b"), Some(&Value::Bool(true)));
         assert_eq!(h.get("c"), None);

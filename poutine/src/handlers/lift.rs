@@ -21,8 +21,8 @@ enum Prior {
 /// `param("s", ...)` were `sample("s", prior)`. The parameter store is neither read nor
 /// initialised for them.
 ///
-/// The prior is one distribution for all params ([`Lift::new`]) or one per param name
-/// ([`Lift::by_name`]; params without a prior stay params). A param name used again within one run
+/// The prior is one distribution for all params ([`LiftMessenger::new`]) or one per param name
+/// ([`LiftMessenger::by_name`]; params without a prior stay params). A param name used again within one run
 /// gets the value drawn the first time; only the first use is a sample site for outer handlers
 /// (later uses are observed at that value and stopped, as in Pyro).
 ///
@@ -30,7 +30,7 @@ enum Prior {
 /// [`PyroError::ValueType`].
 ///
 /// ```
-/// use pyro_poutine::{Handler, Lift, PyroError, SiteKind, Tracer, lift, param, sample, trace};
+/// use pyro_poutine::{Handler, LiftMessenger, PyroError, SiteKind, TraceMessenger, lift, param, sample, trace};
 /// use pyro_poutine::distributions::{Constraint, Normal};
 ///
 /// fn model(x: f64) -> Result<f64, PyroError> {
@@ -43,23 +43,23 @@ enum Prior {
 /// assert_eq!(site.kind, SiteKind::Sample);
 /// assert!(!site.is_observed);
 /// // Around a closure, with a prior per name.
-/// let (_, tr) = Tracer::record(|| {
-///     Lift::by_name([("lift_doc_loc", Normal::new(0.0, 1.0)?.into())]).run(|| model(1.0))
+/// let (_, tr) = TraceMessenger::record(|| {
+///     LiftMessenger::by_name([("lift_doc_loc", Normal::new(0.0, 1.0)?.into())]).run(|| model(1.0))
 /// })?;
 /// assert_eq!(tr.get("lift_doc_loc").unwrap().dist.as_ref().unwrap().family(), "Normal");
 /// # Ok::<(), PyroError>(())
 /// ```
 #[derive(Clone, Debug)]
-pub struct Lift {
+pub struct LiftMessenger {
     prior: Prior,
     /// The params lifted so far in this run, with their value once drawn.
     cache: HashMap<Name, Option<Value>>,
 }
 
-impl Lift {
+impl LiftMessenger {
     /// A handler lifting every param with `prior`.
     pub fn new(prior: impl Into<AnyDistribution>) -> Self {
-        Lift {
+        LiftMessenger {
             prior: Prior::All(prior.into()),
             cache: HashMap::new(),
         }
@@ -67,7 +67,7 @@ impl Lift {
 
     /// A handler lifting the named params, each with its prior; other params stay params.
     pub fn by_name<K: Into<Name>>(priors: impl IntoIterator<Item = (K, AnyDistribution)>) -> Self {
-        Lift {
+        LiftMessenger {
             prior: Prior::ByName(Arc::new(
                 priors.into_iter().map(|(k, d)| (k.into(), d)).collect(),
             )),
@@ -84,7 +84,7 @@ impl Lift {
     }
 }
 
-impl Messenger for Lift {
+impl Messenger for LiftMessenger {
     fn process(&mut self, msg: &mut Site) -> Result<(), PyroError> {
         if msg.kind != SiteKind::Param {
             return Ok(());
@@ -123,13 +123,13 @@ impl Messenger for Lift {
     }
 }
 
-/// Wraps `model` in a [`Lift`] handler: every param becomes a latent sample site drawn from
+/// Wraps `model` in a [`LiftMessenger`] handler: every param becomes a latent sample site drawn from
 /// `prior`.
 pub fn lift<M: IntoModel<Mk>, Mk>(
     model: M,
     prior: impl Into<AnyDistribution>,
-) -> Handled<M::Model, Lift> {
-    Lift::new(prior).wrap(model)
+) -> Handled<M::Model, LiftMessenger> {
+    LiftMessenger::new(prior).wrap(model)
 }
 
 #[cfg(test)]
@@ -137,8 +137,8 @@ mod tests {
     use super::*;
     use crate::distributions::{Bernoulli, Constraint, Normal};
     use crate::{
-        Model, Seed, Tracer, param, sample, set_rng_seed, stack_depth, trace, with_handler,
-        with_param_store,
+        Model, SeedMessenger, TraceMessenger, param, sample, set_rng_seed, stack_depth, trace,
+        with_handler, with_param_store,
     };
 
     fn normal(loc: f64) -> AnyDistribution {
@@ -186,7 +186,7 @@ mod tests {
         let m = |()| param("lift_t2", 0.0, Constraint::Real);
         let lifted = lift(m, Normal::new(0.0, 1.0).unwrap());
         assert_ne!(lifted.call(()).unwrap(), lifted.call(()).unwrap());
-        let seeded = Seed::new(3).wrap(lifted);
+        let seeded = SeedMessenger::new(3).wrap(lifted);
         assert_eq!(seeded.call(()).unwrap(), seeded.call(()).unwrap());
     }
 
@@ -197,7 +197,7 @@ mod tests {
             let b: f64 = param("lift_t3_b", 0.25, Constraint::Real)?;
             Ok((a, b))
         };
-        let h = Lift::by_name([("lift_t3_a", normal(-50.0))]);
+        let h = LiftMessenger::by_name([("lift_t3_a", normal(-50.0))]);
         assert!(h.prior("lift_t3_a").is_some() && h.prior("lift_t3_b").is_none());
         let tr = trace(h.wrap(m)).get_trace(()).unwrap();
         assert_eq!(tr.get("lift_t3_a").unwrap().kind, SiteKind::Sample);
@@ -206,7 +206,7 @@ mod tests {
         assert_eq!(b.value, Some(Value::Real(0.25)));
         assert!(!with_param_store(|s| s.contains("lift_t3_a")));
         assert!(with_param_store(|s| s.contains("lift_t3_b")));
-        assert!(Lift::new(normal(0.0)).prior("anything").is_some());
+        assert!(LiftMessenger::new(normal(0.0)).prior("anything").is_some());
     }
 
     #[test]
@@ -241,8 +241,8 @@ mod tests {
             param("lift_t5", 0.0, Constraint::Real)?;
             param("lift_t5", 0.0, Constraint::Real)
         };
-        let (_, (_, result)) = with_handler(Lift::new(normal(0.0)), || {
-            with_handler(Tracer::new(), || m(()))
+        let (_, (_, result)) = with_handler(LiftMessenger::new(normal(0.0)), || {
+            with_handler(TraceMessenger::new(), || m(()))
         });
         assert_eq!(
             result.unwrap_err().to_string(),

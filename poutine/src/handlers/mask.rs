@@ -3,7 +3,7 @@
 use crate::error::PyroError;
 use crate::model::{Handled, Handler, IntoModel};
 use crate::runtime::Messenger;
-use pyro_trace::Mask as SiteMask;
+use pyro_trace::Mask;
 use pyro_trace::{Site, SiteKind};
 use std::sync::Arc;
 
@@ -12,13 +12,13 @@ use std::sync::Arc;
 /// contribute exactly 0 to the log-probability of a trace, even where the raw density is NaN or
 /// `-inf`.
 ///
-/// The mask is one flag for the whole site (`Mask::new(false)`) or one flag per batch element
-/// (`Mask::new(vec![true, false, ...])`). A per-element mask must have one flag per batch element
+/// The mask is one flag for the whole site (`MaskMessenger::new(false)`) or one flag per batch element
+/// (`MaskMessenger::new(vec![true, false, ...])`). A per-element mask must have one flag per batch element
 /// of each sample site it reaches (one flag for an unbatched site), else the site is an error;
 /// it leaves the index sites of subsampled plates alone (they score 0 anyway).
 ///
 /// ```
-/// use pyro_poutine::{Handler, Mask, PyroError, SiteMask, Tracer, mask, observe, sample, trace};
+/// use pyro_poutine::{Handler, MaskMessenger, PyroError, Mask, TraceMessenger, mask, observe, sample, trace};
 /// use pyro_poutine::distributions::{Batched, Normal};
 ///
 /// fn model(ys: Vec<f64>) -> Result<f64, PyroError> {
@@ -28,73 +28,73 @@ use std::sync::Arc;
 /// }
 /// // Around a model: the whole of every site is masked out.
 /// let tr = trace(mask(model, false)).get_trace(vec![0.1, 0.2])?;
-/// assert_eq!(tr.get("x").unwrap().mask, Some(SiteMask::All(false)));
+/// assert_eq!(tr.get("x").unwrap().mask, Some(Mask::All(false)));
 /// // Around a closure, per element: only the second observation counts.
-/// let (_, tr) = Tracer::record(|| {
-///     Mask::new(vec![false, true]).run(|| {
+/// let (_, tr) = TraceMessenger::record(|| {
+///     MaskMessenger::new(vec![false, true]).run(|| {
 ///         observe("ys", Batched::iid(Normal::new(0.0, 1.0)?, 2), vec![9.0, 0.2])
 ///     })
 /// })?;
-/// assert_eq!(tr.get("ys").unwrap().mask, Some(SiteMask::Elements(vec![false, true].into())));
+/// assert_eq!(tr.get("ys").unwrap().mask, Some(Mask::Elements(vec![false, true].into())));
 /// # Ok::<(), PyroError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
-pub struct Mask {
-    mask: SiteMask,
+pub struct MaskMessenger {
+    mask: Mask,
 }
 
-impl Mask {
+impl MaskMessenger {
     /// A mask handler from a flag for whole sites or a per-element mask (`bool`, `Vec<bool>`,
     /// `&[bool]`, `[bool; N]`, `Arc<[bool]>` or a site mask).
-    pub fn new(mask: impl Into<Mask>) -> Self {
+    pub fn new(mask: impl Into<MaskMessenger>) -> Self {
         mask.into()
     }
 
     /// The mask this handler applies.
-    pub fn mask(&self) -> &SiteMask {
+    pub fn mask(&self) -> &Mask {
         &self.mask
     }
 }
 
-impl From<SiteMask> for Mask {
-    fn from(mask: SiteMask) -> Self {
-        Mask { mask }
+impl From<Mask> for MaskMessenger {
+    fn from(mask: Mask) -> Self {
+        MaskMessenger { mask }
     }
 }
 
-impl From<bool> for Mask {
+impl From<bool> for MaskMessenger {
     fn from(flag: bool) -> Self {
-        SiteMask::All(flag).into()
+        Mask::All(flag).into()
     }
 }
 
-impl From<Arc<[bool]>> for Mask {
+impl From<Arc<[bool]>> for MaskMessenger {
     fn from(flags: Arc<[bool]>) -> Self {
-        SiteMask::Elements(flags).into()
+        Mask::Elements(flags).into()
     }
 }
 
-impl From<Vec<bool>> for Mask {
+impl From<Vec<bool>> for MaskMessenger {
     fn from(flags: Vec<bool>) -> Self {
         Arc::<[bool]>::from(flags).into()
     }
 }
 
-impl From<&[bool]> for Mask {
+impl From<&[bool]> for MaskMessenger {
     fn from(flags: &[bool]) -> Self {
         Arc::<[bool]>::from(flags).into()
     }
 }
 
-impl<const N: usize> From<[bool; N]> for Mask {
+impl<const N: usize> From<[bool; N]> for MaskMessenger {
     fn from(flags: [bool; N]) -> Self {
         Arc::<[bool]>::from(flags).into()
     }
 }
 
-impl Messenger for Mask {
+impl Messenger for MaskMessenger {
     fn process(&mut self, msg: &mut Site) -> Result<(), PyroError> {
-        if let SiteMask::Elements(flags) = &self.mask
+        if let Mask::Elements(flags) = &self.mask
             && msg.kind == SiteKind::Sample
         {
             if msg.is_subsample() {
@@ -125,19 +125,22 @@ impl Messenger for Mask {
     }
 }
 
-/// Wraps `model` in a [`Mask`] handler: a `bool` for whole sites or a per-element mask.
-pub fn mask<M: IntoModel<Mk>, Mk>(model: M, mask: impl Into<Mask>) -> Handled<M::Model, Mask> {
-    Mask::new(mask).wrap(model)
+/// Wraps `model` in a [`MaskMessenger`] handler: a `bool` for whole sites or a per-element mask.
+pub fn mask<M: IntoModel<Mk>, Mk>(
+    model: M,
+    mask: impl Into<MaskMessenger>,
+) -> Handled<M::Model, MaskMessenger> {
+    MaskMessenger::new(mask).wrap(model)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::distributions::{Batched, Constraint, Distribution, Normal};
-    use crate::{Model, Plate, Tracer, observe, param, sample, stack_depth, trace};
+    use crate::{Model, Plate, TraceMessenger, observe, param, sample, stack_depth, trace};
 
-    fn elements(v: &[bool]) -> SiteMask {
-        SiteMask::Elements(v.into())
+    fn elements(v: &[bool]) -> Mask {
+        Mask::Elements(v.into())
     }
 
     /// One batched observed site.
@@ -157,10 +160,10 @@ mod tests {
     fn sets_the_mask_of_every_site_kind() {
         let tr = trace(mask(model, false)).get_trace(()).unwrap();
         for name in ["x", "y", "mask_test_param_p"] {
-            assert_eq!(tr.get(name).unwrap().mask, Some(SiteMask::All(false)));
+            assert_eq!(tr.get(name).unwrap().mask, Some(Mask::All(false)));
         }
         let tr = trace(mask(model, true)).get_trace(()).unwrap();
-        assert_eq!(tr.get("x").unwrap().mask, Some(SiteMask::All(true)));
+        assert_eq!(tr.get("x").unwrap().mask, Some(Mask::All(true)));
         // Unmasked runs leave the mask unset.
         let tr = trace(model).get_trace(()).unwrap();
         assert_eq!(tr.get("x").unwrap().mask, None);
@@ -179,7 +182,7 @@ mod tests {
         let unmasked = trace(nan).get_trace(()).unwrap().log_prob_sum(|_| true);
         assert!(unmasked.map_or(true, |lp| !lp.is_finite()));
         // The value is unchanged.
-        let y = Mask::new(false)
+        let y = MaskMessenger::new(false)
             .run(|| observe("y", Normal::new(0.0, 1.0), 0.3))
             .unwrap();
         assert_eq!(y, 0.3);
@@ -212,9 +215,9 @@ mod tests {
         );
         let m = mask(mask(batched, [true, false, true]), false);
         let tr = trace(m).get_trace(ys).unwrap();
-        assert_eq!(tr.get("ys").unwrap().mask, Some(SiteMask::All(false)));
+        assert_eq!(tr.get("ys").unwrap().mask, Some(Mask::All(false)));
         let tr = trace(mask(mask(model, false), true)).get_trace(()).unwrap();
-        assert_eq!(tr.get("x").unwrap().mask, Some(SiteMask::All(false)));
+        assert_eq!(tr.get("x").unwrap().mask, Some(Mask::All(false)));
     }
 
     #[test]
@@ -277,18 +280,18 @@ mod tests {
 
     #[test]
     fn inner_trace_sees_outer_mask_and_conversions() {
-        let (_, (tracer, r)) = crate::with_handler(Mask::new(&[false][..]), || {
-            crate::with_handler(Tracer::new(), || sample("z", Normal::new(0.0, 1.0)))
+        let (_, (tracer, r)) = crate::with_handler(MaskMessenger::new(&[false][..]), || {
+            crate::with_handler(TraceMessenger::new(), || sample("z", Normal::new(0.0, 1.0)))
         });
         assert!(r.is_ok());
         assert_eq!(
             tracer.into_trace().get("z").unwrap().mask,
             Some(elements(&[false]))
         );
-        assert_eq!(Mask::new(SiteMask::All(true)).mask(), &SiteMask::All(true));
+        assert_eq!(MaskMessenger::new(Mask::All(true)).mask(), &Mask::All(true));
         assert_eq!(
-            Mask::new(Arc::<[bool]>::from(vec![true])),
-            Mask::new([true])
+            MaskMessenger::new(Arc::<[bool]>::from(vec![true])),
+            MaskMessenger::new([true])
         );
     }
 }

@@ -24,7 +24,7 @@ use std::sync::Arc;
 /// The trace is shared behind an [`Arc`], so the handler is cheap to clone.
 ///
 /// ```
-/// use pyro_poutine::{Handler, PyroError, Replay, Tracer, observe, replay, sample, trace};
+/// use pyro_poutine::{Handler, PyroError, ReplayMessenger, TraceMessenger, observe, replay, sample, trace};
 /// use pyro_poutine::distributions::Normal;
 ///
 /// fn guide(_: ()) -> Result<f64, PyroError> {
@@ -40,17 +40,17 @@ use std::sync::Arc;
 /// assert_eq!(model_trace.get("z").unwrap().value, guide_trace.get("z").unwrap().value);
 /// assert!(model_trace.get("x").unwrap().is_observed);
 /// // Scope form.
-/// let (z, _) = Tracer::record(|| Replay::trace(guide_trace.clone()).run(|| guide(())))?;
+/// let (z, _) = TraceMessenger::record(|| ReplayMessenger::trace(guide_trace.clone()).run(|| guide(())))?;
 /// assert_eq!(Some(&z), guide_trace.output::<f64>());
 /// # Ok::<(), PyroError>(())
 /// ```
 #[derive(Clone, Debug)]
-pub struct Replay {
+pub struct ReplayMessenger {
     trace: Option<Arc<Trace>>,
     params: Option<Arc<HashMap<Name, Value>>>,
 }
 
-impl Replay {
+impl ReplayMessenger {
     /// Replays sample sites against `trace` and param sites against `params` (constrained
     /// values by name). Giving neither is an error.
     pub fn new(
@@ -63,7 +63,7 @@ impl Replay {
                 "must provide a trace or params to replay against",
             ));
         }
-        Ok(Replay {
+        Ok(ReplayMessenger {
             trace: trace.map(Arc::new),
             params: params.map(Arc::new),
         })
@@ -71,7 +71,7 @@ impl Replay {
 
     /// Replays sample sites against `trace` (a [`Trace`] or an `Arc<Trace>`).
     pub fn trace(trace: impl Into<Arc<Trace>>) -> Self {
-        Replay {
+        ReplayMessenger {
             trace: Some(trace.into()),
             params: None,
         }
@@ -83,7 +83,7 @@ impl Replay {
             .into_iter()
             .map(|(k, v)| (k.into(), v.into()))
             .collect();
-        Replay {
+        ReplayMessenger {
             trace: None,
             params: Some(Arc::new(map)),
         }
@@ -95,7 +95,7 @@ impl Replay {
     }
 }
 
-impl Messenger for Replay {
+impl Messenger for ReplayMessenger {
     fn process(&mut self, msg: &mut Site) -> Result<(), PyroError> {
         match msg.kind {
             SiteKind::Sample => {
@@ -129,17 +129,17 @@ impl Messenger for Replay {
 pub fn replay<M: IntoModel<Mk>, Mk>(
     model: M,
     trace: impl Into<Arc<Trace>>,
-) -> Handled<M::Model, Replay> {
-    Replay::trace(trace).wrap(model)
+) -> Handled<M::Model, ReplayMessenger> {
+    ReplayMessenger::trace(trace).wrap(model)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::distributions::{Constraint, Normal};
-    use crate::handlers::block::Block;
+    use crate::handlers::block::BlockMessenger;
     use crate::handlers::condition::condition;
-    use crate::handlers::trace::{Tracer, trace};
+    use crate::handlers::trace::{TraceMessenger, trace};
     use crate::param_store::with_param_store;
     use crate::runtime::{set_rng_seed, stack_depth};
     use crate::{InferValue, Model, Plate, observe, param, sample};
@@ -248,13 +248,13 @@ mod tests {
 
     #[test]
     fn neither_trace_nor_params_is_an_error() {
-        let err = Replay::new(None, None).unwrap_err();
+        let err = ReplayMessenger::new(None, None).unwrap_err();
         assert_eq!(
             err.to_string(),
             "replay: must provide a trace or params to replay against"
         );
-        assert!(Replay::new(Some(Trace::new()), None).is_ok());
-        assert!(Replay::new(None, Some(HashMap::new())).is_ok());
+        assert!(ReplayMessenger::new(Some(Trace::new()), None).is_ok());
+        assert!(ReplayMessenger::new(None, Some(HashMap::new())).is_ok());
     }
 
     #[test]
@@ -265,7 +265,7 @@ mod tests {
             let s: f64 = param("replay_test_param_scale", 2.0, Constraint::Positive)?;
             Ok(loc + s)
         };
-        let r = Replay::params([(name, real(10.0))]);
+        let r = ReplayMessenger::params([(name, real(10.0))]);
         let tr = trace(r.wrap(m)).get_trace(()).unwrap();
         assert_eq!(tr.output::<f64>(), Some(&12.0));
         assert_eq!(tr.get(name).unwrap().value, Some(real(10.0)));
@@ -273,7 +273,7 @@ mod tests {
         assert!(with_param_store(|s| s.get("replay_test_param_scale")).is_some());
         // With both a trace and params.
         let guide_tr = trace(guide).get_trace(()).unwrap();
-        let both = Replay::new(
+        let both = ReplayMessenger::new(
             Some(guide_tr.clone()),
             Some(HashMap::from([(Name::from(name), real(-1.0))])),
         )
@@ -354,9 +354,12 @@ mod tests {
     #[test]
     fn blocked_sites_escape_an_outer_replay() {
         let guide_tr = trace(guide).get_trace(()).unwrap();
-        let tr = trace(replay(Block::hide(["z1"]).wrap(model), guide_tr.clone()))
-            .get_trace(())
-            .unwrap();
+        let tr = trace(replay(
+            BlockMessenger::hide(["z1"]).wrap(model),
+            guide_tr.clone(),
+        ))
+        .get_trace(())
+        .unwrap();
         assert!(!tr.contains("z1"));
         assert_eq!(
             tr.get("z2").unwrap().value,
@@ -367,14 +370,14 @@ mod tests {
     #[test]
     fn scope_form_and_arc_sharing() {
         let guide_tr = Arc::new(trace(guide).get_trace(()).unwrap());
-        let r = Replay::trace(guide_tr.clone());
+        let r = ReplayMessenger::trace(guide_tr.clone());
         assert!(std::ptr::eq(r.replayed_trace().unwrap(), &*guide_tr));
         let clone = r.clone();
         assert!(std::ptr::eq(
             clone.replayed_trace().unwrap(),
             r.replayed_trace().unwrap()
         ));
-        let (out, tr) = Tracer::record(|| r.run(|| guide(()))).unwrap();
+        let (out, tr) = TraceMessenger::record(|| r.run(|| guide(()))).unwrap();
         assert_eq!(Some(&out), guide_tr.output::<f64>());
         assert_eq!(tr.len(), 2);
     }

@@ -10,7 +10,7 @@ use pyro_trace::Site;
 /// by it. Nested scales multiply: a scale of 2 inside a scale of 3 gives 6.
 ///
 /// ```
-/// use pyro_poutine::{Handler, PyroError, Scale, observe, sample, scale, trace, Tracer};
+/// use pyro_poutine::{Handler, PyroError, ScaleMessenger, observe, sample, scale, trace, TraceMessenger};
 /// use pyro_poutine::distributions::Normal;
 ///
 /// fn model(y: f64) -> Result<f64, PyroError> {
@@ -21,23 +21,23 @@ use pyro_trace::Site;
 /// let tr = trace(scale(model, 2.0)?).get_trace(0.5)?;
 /// assert_eq!(tr.get("y").unwrap().scale, 2.0);
 /// // Around a closure, nested: the factors multiply.
-/// let (_, tr) = Tracer::record(|| {
-///     Scale::new(3.0)?.run(|| Scale::new(2.0)?.run(|| model(0.5)))
+/// let (_, tr) = TraceMessenger::record(|| {
+///     ScaleMessenger::new(3.0)?.run(|| ScaleMessenger::new(2.0)?.run(|| model(0.5)))
 /// })?;
 /// assert_eq!(tr.get("x").unwrap().scale, 6.0);
-/// assert!(Scale::new(0.0).is_err());
+/// assert!(ScaleMessenger::new(0.0).is_err());
 /// # Ok::<(), PyroError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Scale {
+pub struct ScaleMessenger {
     scale: f64,
 }
 
-impl Scale {
+impl ScaleMessenger {
     /// A handler multiplying scales by `scale`, which must be finite and > 0.
     pub fn new(scale: f64) -> Result<Self, PyroError> {
         if scale.is_finite() && scale > 0.0 {
-            Ok(Scale { scale })
+            Ok(ScaleMessenger { scale })
         } else {
             Err(PyroError::invalid(
                 "scale",
@@ -52,26 +52,26 @@ impl Scale {
     }
 }
 
-impl Messenger for Scale {
+impl Messenger for ScaleMessenger {
     fn process(&mut self, msg: &mut Site) -> Result<(), PyroError> {
         msg.scale *= self.scale;
         Ok(())
     }
 }
 
-/// Wraps `model` in a [`Scale`] handler with factor `scale` (finite and > 0).
+/// Wraps `model` in a [`ScaleMessenger`] handler with factor `scale` (finite and > 0).
 pub fn scale<M: IntoModel<Mk>, Mk>(
     model: M,
     scale: f64,
-) -> Result<Handled<M::Model, Scale>, PyroError> {
-    Ok(Scale::new(scale)?.wrap(model))
+) -> Result<Handled<M::Model, ScaleMessenger>, PyroError> {
+    Ok(ScaleMessenger::new(scale)?.wrap(model))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::distributions::{Batched, Constraint, Normal};
-    use crate::{Model, Plate, Tracer, observe, param, sample, stack_depth, trace};
+    use crate::{Model, Plate, TraceMessenger, observe, param, sample, stack_depth, trace};
 
     fn model(_: ()) -> Result<f64, PyroError> {
         let x = sample("x", Normal::new(0.0, 1.0))?;
@@ -111,14 +111,14 @@ mod tests {
     fn inner_trace_records_the_outer_scale_unless_stopped() {
         // Every handler processes a message before any postprocesses it, so a trace inside a
         // scale records the scaled site (Pyro's order).
-        let (_, (inner, _)) = crate::with_handler(Scale::new(4.0).unwrap(), || {
-            crate::with_handler(Tracer::new(), || model(()))
+        let (_, (inner, _)) = crate::with_handler(ScaleMessenger::new(4.0).unwrap(), || {
+            crate::with_handler(TraceMessenger::new(), || model(()))
         });
         assert_eq!(inner.into_trace().get("x").unwrap().scale, 4.0);
         // A message blocked below the scale never reaches it.
-        let (_, (_, (tracer, _))) = crate::with_handler(Scale::new(4.0).unwrap(), || {
-            crate::with_handler(crate::Block::new(), || {
-                crate::with_handler(Tracer::new(), || model(()))
+        let (_, (_, (tracer, _))) = crate::with_handler(ScaleMessenger::new(4.0).unwrap(), || {
+            crate::with_handler(crate::BlockMessenger::new(), || {
+                crate::with_handler(TraceMessenger::new(), || model(()))
             })
         });
         assert_eq!(tracer.into_trace().get("x").unwrap().scale, 1.0);
@@ -139,7 +139,7 @@ mod tests {
     #[test]
     fn invalid_factors_are_errors() {
         for s in [0.0, -1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-            let err = Scale::new(s).unwrap_err();
+            let err = ScaleMessenger::new(s).unwrap_err();
             assert!(matches!(
                 err,
                 PyroError::InvalidHandler {
@@ -154,14 +154,14 @@ mod tests {
             assert!(scale(model, s).is_err());
         }
         assert_eq!(
-            Scale::new(-1.0).unwrap_err().to_string(),
+            ScaleMessenger::new(-1.0).unwrap_err().to_string(),
             "scale: the factor must be finite and > 0, got -1"
         );
     }
 
     #[test]
     fn scope_form_and_stack_after_error() {
-        let x: f64 = Scale::new(2.0)
+        let x: f64 = ScaleMessenger::new(2.0)
             .unwrap()
             .run(|| sample("x", Normal::new(0.0, 1.0)))
             .unwrap();
@@ -169,6 +169,6 @@ mod tests {
         let failing = |()| -> Result<f64, PyroError> { sample("bad", Normal::new(0.0, -1.0)) };
         assert!(scale(failing, 2.0).unwrap().call(()).is_err());
         assert_eq!(stack_depth(), 0);
-        assert_eq!(Scale::new(1.5).unwrap().factor(), 1.5);
+        assert_eq!(ScaleMessenger::new(1.5).unwrap().factor(), 1.5);
     }
 }

@@ -14,7 +14,7 @@ use rand::SeedableRng;
 /// [`set_rng_seed`]: crate::set_rng_seed
 ///
 /// ```
-/// use pyro_poutine::{Handler, PyroError, Seed, sample, seed};
+/// use pyro_poutine::{Handler, PyroError, SeedMessenger, sample, seed};
 /// use pyro_poutine::distributions::Normal;
 /// use pyro_poutine::Model;
 ///
@@ -25,20 +25,20 @@ use rand::SeedableRng;
 /// let seeded = seed(model, 42);
 /// assert_eq!(seeded.call(0.0)?, seeded.call(0.0)?);
 /// // Around a closure.
-/// let a = Seed::new(42).run(|| model(0.0))?;
+/// let a = SeedMessenger::new(42).run(|| model(0.0))?;
 /// assert_eq!(a, seeded.call(0.0)?);
 /// # Ok::<(), PyroError>(())
 /// ```
 #[derive(Clone, Debug)]
-pub struct Seed {
+pub struct SeedMessenger {
     seed: u64,
     rng: PyroRng,
 }
 
-impl Seed {
+impl SeedMessenger {
     /// A handler whose generator is seeded with `seed`.
     pub fn new(seed: u64) -> Self {
-        Seed {
+        SeedMessenger {
             seed,
             rng: PyroRng::seed_from_u64(seed),
         }
@@ -50,15 +50,15 @@ impl Seed {
     }
 }
 
-impl Messenger for Seed {
+impl Messenger for SeedMessenger {
     fn rng(&mut self) -> Option<&mut PyroRng> {
         Some(&mut self.rng)
     }
 }
 
-/// Wraps `model` in a [`Seed`] handler: each call draws from a generator seeded with `seed`.
-pub fn seed<M: IntoModel<Mk>, Mk>(model: M, seed: u64) -> Handled<M::Model, Seed> {
-    Seed::new(seed).wrap(model)
+/// Wraps `model` in a [`SeedMessenger`] handler: each call draws from a generator seeded with `seed`.
+pub fn seed<M: IntoModel<Mk>, Mk>(model: M, seed: u64) -> Handled<M::Model, SeedMessenger> {
+    SeedMessenger::new(seed).wrap(model)
 }
 
 #[cfg(test)]
@@ -66,7 +66,9 @@ mod tests {
     use super::*;
     use crate::distributions::{Bernoulli, Normal, Value};
     use crate::error::PyroError;
-    use crate::{Model, Plate, PlateIndices, Tracer, sample, set_rng_seed, stack_depth, trace};
+    use crate::{
+        Model, Plate, PlateIndices, TraceMessenger, sample, set_rng_seed, stack_depth, trace,
+    };
 
     fn model(_: ()) -> Result<(f64, f64, bool), PyroError> {
         let x = sample("x", Normal::new(0.0, 1.0))?;
@@ -84,7 +86,7 @@ mod tests {
         set_rng_seed(2);
         assert_eq!(m.call(()).unwrap(), first);
         // The scope form starts from the same state as the model form.
-        assert_eq!(Seed::new(7).run(|| model(())).unwrap(), first);
+        assert_eq!(SeedMessenger::new(7).run(|| model(())).unwrap(), first);
         // Successive draws within one run differ.
         assert_ne!(first.0, first.1);
     }
@@ -134,15 +136,15 @@ mod tests {
         let nested = seed(seed(model, 9), 1234).call(()).unwrap();
         assert_eq!(nested, seed(model, 9).call(()).unwrap());
         // Trace inside the seed records the seeded draws.
-        let (_, (tracer, out)) = crate::with_handler(Seed::new(9), || {
-            crate::with_handler(Tracer::new(), || model(()))
+        let (_, (tracer, out)) = crate::with_handler(SeedMessenger::new(9), || {
+            crate::with_handler(TraceMessenger::new(), || model(()))
         });
         let (x, _, _) = out.unwrap();
         assert_eq!(
             tracer.into_trace().get("x").unwrap().value,
             Some(Value::Real(x))
         );
-        assert_eq!(Seed::new(9).seed(), 9);
+        assert_eq!(SeedMessenger::new(9).seed(), 9);
     }
 
     #[test]

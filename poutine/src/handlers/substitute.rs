@@ -17,7 +17,7 @@ use std::sync::Arc;
 /// fails with [`PyroError::ValueType`]). Keys no site uses are ignored.
 ///
 /// ```
-/// use pyro_poutine::{Handler, PyroError, Substitute, param, sample, substitute, trace};
+/// use pyro_poutine::{Handler, PyroError, SubstituteMessenger, param, sample, substitute, trace};
 /// use pyro_poutine::distributions::{Constraint, Normal, Value};
 ///
 /// fn model(_: ()) -> Result<f64, PyroError> {
@@ -29,16 +29,16 @@ use std::sync::Arc;
 /// let tr = trace(fixed).get_trace(())?;
 /// assert_eq!(tr.get("doc_substitute_loc").unwrap().value, Some(Value::Real(3.0)));
 /// // Scope form: a latent value is fixed and stays latent.
-/// let z = Substitute::new([("z", Value::Real(0.5))]).run(|| model(()))?;
+/// let z = SubstituteMessenger::new([("z", Value::Real(0.5))]).run(|| model(()))?;
 /// assert_eq!(z, 0.5);
 /// # Ok::<(), PyroError>(())
 /// ```
 #[derive(Clone, Debug)]
-pub struct Substitute {
+pub struct SubstituteMessenger {
     data: Arc<HashMap<Name, Value>>,
 }
 
-impl Substitute {
+impl SubstituteMessenger {
     /// Substitutes the values of `data` (names to constrained values); a name given twice keeps
     /// its last value.
     pub fn new<K: Into<Name>, V: Into<Value>>(data: impl IntoIterator<Item = (K, V)>) -> Self {
@@ -46,13 +46,13 @@ impl Substitute {
             .into_iter()
             .map(|(k, v)| (k.into(), v.into()))
             .collect();
-        Substitute {
+        SubstituteMessenger {
             data: Arc::new(map),
         }
     }
 }
 
-impl Messenger for Substitute {
+impl Messenger for SubstituteMessenger {
     fn process(&mut self, msg: &mut Site) -> Result<(), PyroError> {
         if msg.kind == SiteKind::Sample && msg.is_observed {
             return Ok(());
@@ -69,8 +69,8 @@ impl Messenger for Substitute {
 pub fn substitute<M: IntoModel<Mk>, Mk, K: Into<Name>, V: Into<Value>>(
     model: M,
     data: impl IntoIterator<Item = (K, V)>,
-) -> Handled<M::Model, Substitute> {
-    Substitute::new(data).wrap(model)
+) -> Handled<M::Model, SubstituteMessenger> {
+    SubstituteMessenger::new(data).wrap(model)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// param, are errors; a param may repeat (one node).
 ///
 /// ```
-/// use pyro_poutine::{PyroError, Tracer, sample, trace};
+/// use pyro_poutine::{PyroError, TraceMessenger, sample, trace};
 /// use pyro_poutine::distributions::Normal;
 ///
 /// fn model(loc: f64) -> Result<f64, PyroError> {
@@ -27,44 +27,44 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 ///     _ => unreachable!(),
 /// }));
 /// // Around a closure:
-/// let (y, tr) = Tracer::record(|| model(1.0))?;
+/// let (y, tr) = TraceMessenger::record(|| model(1.0))?;
 /// assert!(tr.contains("x") && y.is_finite());
 /// # Ok::<(), PyroError>(())
 /// ```
 #[derive(Debug, Default)]
-pub struct Tracer {
+pub struct TraceMessenger {
     trace: Trace,
     /// The number of sites of the last run, as the capacity of the next run's trace (so that a
     /// traced model does not grow its trace site by site on every call).
     last_len: AtomicUsize,
 }
 
-impl Clone for Tracer {
+impl Clone for TraceMessenger {
     /// A fresh tracer with the same capacity hint (a handler is cloned at each call of a wrapped
     /// model; the recorded trace is not carried over).
     fn clone(&self) -> Self {
-        Tracer::with_capacity(self.last_len.load(Ordering::Relaxed))
+        TraceMessenger::with_capacity(self.last_len.load(Ordering::Relaxed))
     }
 }
 
-impl Tracer {
+impl TraceMessenger {
     /// A tracer with an empty trace.
     pub fn new() -> Self {
-        Tracer::default()
+        TraceMessenger::default()
     }
 
     fn with_capacity(sites: usize) -> Self {
-        Tracer {
+        TraceMessenger {
             trace: Trace::with_capacity(sites),
             last_len: AtomicUsize::new(sites),
         }
     }
 
     /// A tracer that records into `buffer`, emptied first: a handler that traces many runs
-    /// reuses one allocation (take it back with [`into_trace`](Tracer::into_trace)).
+    /// reuses one allocation (take it back with [`into_trace`](TraceMessenger::into_trace)).
     pub fn recording_into(mut buffer: Trace) -> Self {
         buffer.clear();
-        Tracer {
+        TraceMessenger {
             trace: buffer,
             last_len: AtomicUsize::new(0),
         }
@@ -85,10 +85,10 @@ impl Tracer {
     /// its messages, such as one taking sites directly ([`Messenger::direct`]).
     ///
     /// ```
-    /// use pyro_poutine::{Name, Site, Tracer};
+    /// use pyro_poutine::{Name, Site, TraceMessenger};
     /// use pyro_poutine::distributions::{Normal, Value};
     ///
-    /// let mut tracer = Tracer::new();
+    /// let mut tracer = TraceMessenger::new();
     /// let site = Site::observed(Name::from("y"), Normal::new(0.0, 1.0)?.into(), Value::Real(0.5));
     /// tracer.add(site)?;
     /// assert!(tracer.into_trace().contains("y"));
@@ -104,12 +104,12 @@ impl Tracer {
 
     /// Runs `body` under a fresh tracer and returns its result with the trace.
     pub fn record<R>(body: impl FnOnce() -> Result<R, PyroError>) -> Result<(R, Trace), PyroError> {
-        let (tracer, result) = with_handler(Tracer::new(), body);
+        let (tracer, result) = with_handler(TraceMessenger::new(), body);
         result.map(|r| (r, tracer.trace))
     }
 }
 
-impl Messenger for Tracer {
+impl Messenger for TraceMessenger {
     fn postprocess(&mut self, msg: &mut Site) -> Result<(), PyroError> {
         self.add(msg.clone())
     }
@@ -117,18 +117,18 @@ impl Messenger for Tracer {
 
 /// Wraps `model` in the `trace` handler; [`get_trace`](Handled::get_trace) runs it once and
 /// returns the trace.
-pub fn trace<M: IntoModel<Mk>, Mk>(model: M) -> Handled<M::Model, Tracer> {
-    Tracer::new().wrap(model)
+pub fn trace<M: IntoModel<Mk>, Mk>(model: M) -> Handled<M::Model, TraceMessenger> {
+    TraceMessenger::new().wrap(model)
 }
 
-impl<M> Handled<M, Tracer> {
+impl<M> Handled<M, TraceMessenger> {
     /// Runs the model once with `args` and returns the trace of that run, with the model's
     /// arguments ([`Trace::input`], Pyro's `_INPUT`) and return value ([`Trace::output`])
     /// recorded.
     ///
     /// The trace keeps a clone of the arguments, so they must be owned (`'static`): pass large
     /// data behind an `Arc`. A model of borrowed data is traced with the scope form,
-    /// [`Tracer::record`], which does not see the arguments.
+    /// [`TraceMessenger::record`], which does not see the arguments.
     ///
     /// ```
     /// use pyro_poutine::{PyroError, sample, trace};

@@ -11,12 +11,12 @@ use pyro_trace::{InferValue, Name, Site, SiteKind};
 /// `Bool(true)`, `obs` = `Value(observation)`).
 ///
 /// Handlers compose by position: `uncondition(condition(m))` is latent (the condition acts
-/// first), `condition(uncondition(m))` is observed. [`Uncondition::sites`] restricts the
+/// first), `condition(uncondition(m))` is observed. [`UnconditionMessenger::sites`] restricts the
 /// handler to named sites; this is how to undo a single observation (Pyro's `None` entries in
 /// `condition`'s data).
 ///
 /// ```
-/// use pyro_poutine::{Handler, InferValue, PyroError, Uncondition, observe, trace, uncondition};
+/// use pyro_poutine::{Handler, InferValue, PyroError, UnconditionMessenger, observe, trace, uncondition};
 /// use pyro_poutine::distributions::{Normal, Value};
 ///
 /// fn model(_: ()) -> Result<(f64, f64), PyroError> {
@@ -30,30 +30,30 @@ use pyro_trace::{InferValue, Name, Site, SiteKind};
 /// assert!(!a.is_observed && a.value != Some(Value::Real(10.0)));
 /// assert_eq!(a.infer.get("obs"), Some(&InferValue::Value(Value::Real(10.0))));
 /// // Scope form, restricted to "b".
-/// let (a, b) = Uncondition::sites(["b"]).run(|| model(()))?;
+/// let (a, b) = UnconditionMessenger::sites(["b"]).run(|| model(()))?;
 /// assert!(a == 10.0 && b != 20.0);
 /// # Ok::<(), PyroError>(())
 /// ```
 #[derive(Clone, Debug, Default)]
-pub struct Uncondition {
+pub struct UnconditionMessenger {
     sites: Option<NameSet>,
 }
 
-impl Uncondition {
+impl UnconditionMessenger {
     /// Unconditions every observed sample site.
     pub fn new() -> Self {
-        Uncondition::default()
+        UnconditionMessenger::default()
     }
 
     /// Unconditions only the observed sample sites with these names.
     pub fn sites<N: Into<Name>>(names: impl IntoIterator<Item = N>) -> Self {
-        Uncondition {
+        UnconditionMessenger {
             sites: Some(NameSet::new(names)),
         }
     }
 }
 
-impl Messenger for Uncondition {
+impl Messenger for UnconditionMessenger {
     fn process(&mut self, msg: &mut Site) -> Result<(), PyroError> {
         if msg.kind != SiteKind::Sample || !msg.is_observed {
             return Ok(());
@@ -74,16 +74,16 @@ impl Messenger for Uncondition {
 }
 
 /// Wraps `model` in an `uncondition` of every observed sample site; see
-/// [`Uncondition::sites`] to restrict it.
-pub fn uncondition<M: IntoModel<Mk>, Mk>(model: M) -> Handled<M::Model, Uncondition> {
-    Uncondition::new().wrap(model)
+/// [`UnconditionMessenger::sites`] to restrict it.
+pub fn uncondition<M: IntoModel<Mk>, Mk>(model: M) -> Handled<M::Model, UnconditionMessenger> {
+    UnconditionMessenger::new().wrap(model)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::distributions::{Constraint, Normal, Value};
-    use crate::handlers::block::Block;
+    use crate::handlers::block::BlockMessenger;
     use crate::handlers::condition::condition;
     use crate::handlers::replay::replay;
     use crate::handlers::trace::trace;
@@ -153,7 +153,7 @@ mod tests {
             let c = observe("c", Normal::new(0.0, 1.0), 30.0)?;
             Ok((a, b, c))
         };
-        let tr = trace(Uncondition::sites(["b_1", "c"]).wrap(m))
+        let tr = trace(UnconditionMessenger::sites(["b_1", "c"]).wrap(m))
             .get_trace(())
             .unwrap();
         assert!(tr.get("a").unwrap().is_observed);
@@ -162,7 +162,7 @@ mod tests {
         let (a, b, c) = *tr.output::<(f64, f64, f64)>().unwrap();
         assert!(a == 10.0 && b != 20.0 && c != 30.0);
         // An empty list unconditions nothing.
-        let (a, b, c) = Uncondition::sites(Vec::<Name>::new())
+        let (a, b, c) = UnconditionMessenger::sites(Vec::<Name>::new())
             .run(|| m(()))
             .unwrap();
         assert_eq!((a, b, c), (10.0, 20.0, 30.0));
@@ -181,7 +181,7 @@ mod tests {
     #[test]
     fn an_inner_done_does_not_prevent_the_draw() {
         let m = |_: ()| observe("y", Normal::new(0.0, 1.0), 100.0);
-        let out = Uncondition::new()
+        let out = UnconditionMessenger::new()
             .run(|| crate::with_handler(MarkDone, || m(())).1)
             .unwrap();
         assert_ne!(out, 100.0);
@@ -221,7 +221,7 @@ mod tests {
 
     #[test]
     fn blocked_sites_are_not_unconditioned_and_stack_unwinds() {
-        let m = uncondition(Block::hide(["y"]).wrap(model));
+        let m = uncondition(BlockMessenger::hide(["y"]).wrap(model));
         assert_eq!(m.call(()).unwrap(), 100.0);
         let failing = |_: ()| -> Result<f64, PyroError> {
             observe("y", Normal::new(0.0, 1.0), 1.0)?;
