@@ -15,6 +15,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// are merged; the size is fixed, so results do not depend on the number of threads.
 const CHUNK: usize = 256;
 
+/// Chunks per thread of the pool in a wave: chunks run in waves of this many per thread, each
+/// wave merged in chunk order before the next starts, so that a run keeps the results of at most
+/// one wave at a time (a few hundred bytes per chunk when streaming), whatever its number of
+/// particles. A wave (65,536 particles per thread: 5 ms of M1, the lightest benchmark model) is
+/// long enough that threads waiting at its end for the last chunk, and the merge, cost little.
+const WAVE_CHUNKS_PER_THREAD: usize = 256;
+
 /// Importance sampling (Pyro's `Importance`).
 ///
 /// The proposal is [`Prior`] (built by [`Importance::new`]) or a [`Guide`](crate::Guide) (set
@@ -27,9 +34,12 @@ const CHUNK: usize = 256;
 /// the same values and densities, and the log-weight is exactly the observed log-likelihood of
 /// the draw, so each particle runs the model once.
 ///
-/// Particles run in parallel with rayon; particle `i`'s generators derive from the run's seed and
-/// `i` alone, so a run gives bit-identical results for any number of threads. Every particle runs
-/// under `block`, so nothing leaks into an enclosing trace.
+/// Particles run in parallel with rayon, in chunks of 256 merged in chunk order; particle `i`'s
+/// generators derive from the run's seed and `i` alone, so a run gives bit-identical results for
+/// any number of threads. Every particle runs under `block`, so nothing leaks into an enclosing
+/// trace. Chunks run in waves of a bounded number, each merged before the next starts: the
+/// streaming mode ([`run_streaming`](Importance::run_streaming)) runs in memory that does not
+/// depend on the number of particles.
 ///
 /// ```
 /// use pyro_infer::Importance;
@@ -371,9 +381,64 @@ struct Particles<K> {
     stats: WeightedStats,
 }
 
+/// Runs `run(c)` for each chunk `c` of `chunks` in parallel and hands the results to `merge` in
+/// chunk order, holding at most `wave` results at a time: chunks run in waves of `wave`, and a
+/// wave's results are merged (and dropped) before the next wave starts.
+///
+/// The first chunk that fails stops the run after its wave, and its error is returned: the chunks
+/// before it run and are merged, the chunks after it in its wave are skipped unless already
+/// started, and later waves never start. The error is thus the lowest failing chunk's, whatever
+/// the thread count.
+fn in_order_waves<T: Send, E: Send>(
+    chunks: Range<usize>,
+    wave: usize,
+    run: impl Fn(usize) -> Result<T, E> + Sync,
+    mut merge: impl FnMut(T),
+) -> Result<(), E> {
+    let wave = wave.max(1);
+    let mut results: Vec<Option<Result<T, E>>> = Vec::new();
+    let mut start = chunks.start;
+    while start < chunks.end {
+        let end = start + wave.min(chunks.end - start);
+        results.resize_with(end - start, || None);
+        // The lowest chunk of the wave that failed: later ones are skipped.
+        let first_failure = AtomicUsize::new(usize::MAX);
+        results.par_iter_mut().enumerate().for_each(|(k, slot)| {
+            let c = start + k;
+            if c > first_failure.load(Ordering::Relaxed) {
+                return;
+            }
+            let result = run(c);
+            if result.is_err() {
+                first_failure.fetch_min(c, Ordering::Relaxed);
+            }
+            *slot = Some(result);
+        });
+        // A skipped chunk (`None`) comes after a failed one, which ends the run first.
+        for result in results.drain(..).flatten() {
+            merge(result?);
+        }
+        start = end;
+    }
+    Ok(())
+}
+
+/// Merges `chunk`, the statistics of the next chunk, into `acc` (`None` before the first chunk,
+/// which is taken as it is).
+fn absorb(acc: &mut Option<WeightedStats>, chunk: WeightedStats) {
+    match acc {
+        None => *acc = Some(chunk),
+        Some(s) => s.merge(&chunk),
+    }
+}
+
 impl<M, G> Importance<M, G> {
     /// Runs every particle on `args` and keeps the traces (or the sites given to
     /// [`keep_sites`](Importance::keep_sites)).
+    ///
+    /// Memory grows with the particles as they are run (nothing is reserved up front for
+    /// particles that have not run, so a model failing early fails cheaply however many
+    /// particles were asked for).
     pub fn run<A>(&self, args: A) -> Result<Posterior, InferError>
     where
         A: Clone + Send + Sync,
@@ -383,8 +448,7 @@ impl<M, G> Importance<M, G> {
     {
         match &self.keep_sites {
             None => {
-                let recorder = TraceParticle::default;
-                let p = self.fold(args, recorder, |_, _, _| Ok(()), true)?;
+                let p = self.run_stored(&args, TraceParticle::default)?;
                 Ok(Posterior {
                     log_weights: p.log_weights,
                     traces: Some(p.kept),
@@ -394,7 +458,7 @@ impl<M, G> Importance<M, G> {
             }
             Some(sites) => {
                 let recorder = || Weigher::new(sites.clone());
-                let p = self.fold(args, recorder, |_, _, _| Ok(()), true)?;
+                let p = self.run_stored(&args, recorder)?;
                 Ok(Posterior {
                     log_weights: p.log_weights,
                     traces: None,
@@ -408,9 +472,47 @@ impl<M, G> Importance<M, G> {
         }
     }
 
+    /// Runs every particle, keeping each one's log-weight and record, in particle order.
+    fn run_stored<A, R>(
+        &self,
+        args: &A,
+        recorder: impl Fn() -> R + Sync,
+    ) -> Result<Particles<R::Kept>, InferError>
+    where
+        A: Clone + Send + Sync,
+        M: Model<A> + Sync,
+        M::Output: Send + Sync + 'static,
+        G: Proposal<M, A>,
+        R: Recorder,
+    {
+        if self.num_samples == 0 {
+            return Err(InferError::Empty);
+        }
+        let (mut log_weights, mut kept, mut stats) = (Vec::new(), Vec::new(), None);
+        let no_coords = |_: usize, _: &R::Kept, _: &mut Vec<f64>| Ok(());
+        self.fold(
+            args,
+            0..self.num_samples,
+            recorder,
+            no_coords,
+            true,
+            |chunk| {
+                log_weights.extend(chunk.log_weights);
+                kept.extend(chunk.kept);
+                absorb(&mut stats, chunk.stats);
+            },
+        )?;
+        Ok(Particles {
+            log_weights,
+            kept,
+            stats: stats.unwrap_or_else(|| WeightedStats::new(0)),
+        })
+    }
+
     /// Runs every particle on `args` keeping only running statistics: the log evidence, the ESS
     /// and the weighted mean and variance of `sites`. Memory does not grow with the number of
-    /// particles; the log evidence and ESS equal [`run`](Importance::run)'s bit for bit.
+    /// particles (chunks run in waves of a bounded number, each merged before the next starts);
+    /// the log evidence and ESS equal [`run`](Importance::run)'s bit for bit.
     pub fn run_streaming<A>(
         &self,
         args: A,
@@ -445,8 +547,10 @@ impl<M, G> Importance<M, G> {
                 })
                 .collect::<Result<Vec<_>, InferError>>()
         })?;
-        let particles = self.fold(
-            args,
+        let mut stats = None;
+        self.fold(
+            &args,
+            0..self.num_samples,
             || Weigher::new(names.clone()),
             |index, kept: &SiteValues, x: &mut Vec<f64>| {
                 // x starts empty: each site must end where particle 0's ended.
@@ -460,23 +564,27 @@ impl<M, G> Importance<M, G> {
                 Ok(())
             },
             false,
+            |chunk| absorb(&mut stats, chunk.stats),
         )?;
+        let dim = layout.last().map_or(0, |(_, r)| r.end);
         Ok(StreamingPosterior {
-            stats: particles.stats,
+            stats: stats.unwrap_or_else(|| WeightedStats::new(dim)),
             sites: layout,
         })
     }
 
-    /// Runs the particles in fixed chunks, in parallel, and merges the chunks in order; `coords`
-    /// appends the coordinates whose weighted moments are tracked; `keep` keeps every particle's
-    /// log-weight and record.
+    /// Runs `particles` (starting on a chunk boundary) in fixed chunks, in parallel waves, and
+    /// hands each chunk's results to `merge` in chunk order; `coords` appends the coordinates
+    /// whose weighted moments are tracked; `keep` keeps every particle's log-weight and record.
     fn fold<A, R>(
         &self,
-        args: A,
+        args: &A,
+        particles: Range<usize>,
         recorder: impl Fn() -> R + Sync,
         coords: impl Fn(usize, &R::Kept, &mut Vec<f64>) -> Result<(), InferError> + Sync,
         keep: bool,
-    ) -> Result<Particles<R::Kept>, InferError>
+        merge: impl FnMut(Particles<R::Kept>),
+    ) -> Result<(), InferError>
     where
         A: Clone + Send + Sync,
         M: Model<A> + Sync,
@@ -484,11 +592,9 @@ impl<M, G> Importance<M, G> {
         G: Proposal<M, A>,
         R: Recorder,
     {
-        if self.num_samples == 0 {
-            return Err(InferError::Empty);
-        }
+        debug_assert!(particles.start.is_multiple_of(CHUNK));
         let bar = if self.progress {
-            let bar = ProgressBar::new(self.num_samples as u64);
+            let bar = ProgressBar::new(particles.len() as u64);
             if let Ok(style) =
                 ProgressStyle::with_template("{bar:40} {pos}/{len} particles ({per_sec}, {eta})")
             {
@@ -498,48 +604,28 @@ impl<M, G> Importance<M, G> {
         } else {
             ProgressBar::hidden()
         };
-        // The lowest chunk that failed: later chunks are skipped, earlier ones still run, so the
-        // error reported is the one of the lowest particle index, whatever the thread count.
-        let first_failure = AtomicUsize::new(usize::MAX);
-        let chunks = self.num_samples.div_ceil(CHUNK);
-        let results: Vec<Option<Result<Particles<R::Kept>, InferError>>> = (0..chunks)
-            .into_par_iter()
-            .map(|c| {
-                if c > first_failure.load(Ordering::Relaxed) {
-                    return None;
-                }
-                let result = self.run_chunk(c, &args, &recorder, &coords, keep);
-                if result.is_err() {
-                    first_failure.fetch_min(c, Ordering::Relaxed);
-                }
-                bar.inc(CHUNK.min(self.num_samples - c * CHUNK) as u64);
-                Some(result)
-            })
-            .collect();
+        let end = particles.end;
+        let chunks = particles.start / CHUNK..end.div_ceil(CHUNK);
+        let wave = WAVE_CHUNKS_PER_THREAD * rayon::current_num_threads();
+        let result = in_order_waves(
+            chunks,
+            wave,
+            |c| {
+                let result = self.run_chunk(c, end, args, &recorder, &coords, keep);
+                bar.inc(CHUNK.min(end - c * CHUNK) as u64);
+                result
+            },
+            merge,
+        );
         bar.finish_and_clear();
-
-        let mut log_weights = Vec::with_capacity(if keep { self.num_samples } else { 0 });
-        let mut kept = Vec::with_capacity(if keep { self.num_samples } else { 0 });
-        let mut stats: Option<WeightedStats> = None;
-        for chunk in results.into_iter().flatten() {
-            let chunk = chunk?;
-            log_weights.extend(chunk.log_weights);
-            kept.extend(chunk.kept);
-            match &mut stats {
-                None => stats = Some(chunk.stats),
-                Some(s) => s.merge(&chunk.stats),
-            }
-        }
-        Ok(Particles {
-            log_weights,
-            kept,
-            stats: stats.unwrap_or_else(|| WeightedStats::new(0)),
-        })
+        result
     }
 
+    /// Runs chunk `c` (its particles below `end`).
     fn run_chunk<A, R>(
         &self,
         c: usize,
+        end: usize,
         args: &A,
         recorder: &(impl Fn() -> R + Sync),
         coords: &(impl Fn(usize, &R::Kept, &mut Vec<f64>) -> Result<(), InferError> + Sync),
@@ -552,7 +638,8 @@ impl<M, G> Importance<M, G> {
         G: Proposal<M, A>,
         R: Recorder,
     {
-        let particles = c * CHUNK..((c + 1) * CHUNK).min(self.num_samples);
+        let start = c * CHUNK;
+        let particles = start..start.saturating_add(CHUNK).min(end);
         let mut chunk = Particles {
             log_weights: Vec::with_capacity(if keep { particles.len() } else { 0 }),
             kept: Vec::with_capacity(if keep { particles.len() } else { 0 }),
@@ -588,5 +675,96 @@ impl<M, G> Importance<M, G> {
             Ok(())
         })?;
         Ok(chunk)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Counts the results alive at once.
+    #[derive(Default)]
+    struct Live {
+        now: AtomicUsize,
+        max: AtomicUsize,
+    }
+
+    /// A chunk's result, counted while alive.
+    struct Counted<'a>(usize, &'a Live);
+
+    impl<'a> Counted<'a> {
+        fn new(c: usize, live: &'a Live) -> Self {
+            let now = live.now.fetch_add(1, Ordering::SeqCst) + 1;
+            live.max.fetch_max(now, Ordering::SeqCst);
+            Counted(c, live)
+        }
+    }
+
+    impl Drop for Counted<'_> {
+        fn drop(&mut self) {
+            self.1.now.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    fn pool(threads: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn waves_merge_in_chunk_order_holding_at_most_one_wave() {
+        for threads in [1, 2, 4] {
+            for (chunks, wave) in [(0..1000, 8), (5..105, 3), (0..10, 1), (0..7, 64)] {
+                let live = Live::default();
+                let mut merged = Vec::new();
+                let result: Result<(), ()> = pool(threads).install(|| {
+                    in_order_waves(
+                        chunks.clone(),
+                        wave,
+                        |c| Ok(Counted::new(c, &live)),
+                        |r| merged.push(r.0),
+                    )
+                });
+                assert_eq!(result, Ok(()));
+                assert_eq!(merged, chunks.clone().collect::<Vec<_>>());
+                let max = live.max.load(Ordering::SeqCst);
+                assert!(
+                    max <= wave,
+                    "{max} results alive at once, wave {wave}, {threads} threads"
+                );
+                assert_eq!(live.now.load(Ordering::SeqCst), 0);
+            }
+        }
+    }
+
+    #[test]
+    fn waves_stop_at_the_lowest_failing_chunk() {
+        for threads in [1, 2, 4] {
+            let ran = Mutex::new(Vec::new());
+            let mut merged = Vec::new();
+            let result = pool(threads).install(|| {
+                in_order_waves(
+                    0..usize::MAX / 256,
+                    8,
+                    |c| {
+                        ran.lock().unwrap().push(c);
+                        if [37, 38, 90].contains(&c) {
+                            Err(c)
+                        } else {
+                            Ok(c)
+                        }
+                    },
+                    |c| merged.push(c),
+                )
+            });
+            assert_eq!(result, Err(37), "{threads} threads");
+            assert_eq!(merged, (0..37).collect::<Vec<_>>());
+            // The failing chunk's wave is 32..40: no later wave started.
+            let ran = ran.into_inner().unwrap();
+            assert!(ran.iter().all(|&c| c < 40), "{ran:?}");
+        }
     }
 }
