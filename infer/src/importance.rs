@@ -130,6 +130,7 @@ pub struct Posterior {
     traces: Option<Vec<Trace>>,
     kept: Option<KeptSites>,
     stats: WeightedStats,
+    zero_weights: Option<ZeroWeightSites>,
 }
 
 impl Posterior {
@@ -151,22 +152,38 @@ impl Posterior {
 
     /// The log evidence estimate `logsumexp(w) - ln N`.
     pub fn log_normalizer(&self) -> Result<f64, InferError> {
-        log_normalizer(&self.stats)
+        log_normalizer(&self.stats, self.zero_weights.as_ref())
     }
 
     /// The normalised weights `exp(w - logsumexp(w))`, summing to one.
     pub fn normalized_weights(&self) -> Result<Vec<f64>, InferError> {
-        let lse = log_sum_exp(&self.stats)?;
+        let lse = log_sum_exp(&self.stats, self.zero_weights.as_ref())?;
         Ok(self.log_weights.iter().map(|w| (w - lse).exp()).collect())
     }
 
     /// The effective sample size `1 / sum(normalized^2)`.
     pub fn ess(&self) -> Result<f64, InferError> {
-        ess(&self.stats)
+        ess(&self.stats, self.zero_weights.as_ref())
     }
 
     /// The weighted empirical distribution of `sites`, their values concatenated per particle.
     pub fn marginal(&self, sites: &[Name]) -> Result<crate::EmpiricalMarginal, InferError> {
+        self.marginal_of(sites)
+            .map_err(|e| self.name_zero_weight_sites(e))
+    }
+
+    /// A [`InferError::ZeroWeights`] from the marginal, which does not know the particles, with
+    /// the first particle and its sites that scored `-inf`.
+    fn name_zero_weight_sites(&self, e: InferError) -> InferError {
+        match e {
+            InferError::ZeroWeights { particle: None, .. } => {
+                zero_weights(self.zero_weights.as_ref())
+            }
+            e => e,
+        }
+    }
+
+    fn marginal_of(&self, sites: &[Name]) -> Result<crate::EmpiricalMarginal, InferError> {
         if let Some(traces) = &self.traces {
             return crate::EmpiricalMarginal::from_sites(traces, sites, self.log_weights.clone());
         }
@@ -227,6 +244,25 @@ impl Posterior {
             })
             .collect::<Result<Vec<_>, _>>()?;
         crate::EmpiricalMarginal::new(samples, self.log_weights.clone())
+            .map_err(|e| self.name_zero_weight_sites(e))
+    }
+}
+
+/// The first particle of a run in which no particle has positive weight, and the sites that
+/// scored `-inf` in it (found by running it again under a tracer).
+#[derive(Clone, Debug)]
+struct ZeroWeightSites {
+    particle: usize,
+    sites: Vec<Name>,
+}
+
+/// The error of a run in which no particle has positive weight, naming the sites that scored
+/// `-inf` in its first particle when they are known.
+#[cold]
+fn zero_weights(known: Option<&ZeroWeightSites>) -> InferError {
+    InferError::ZeroWeights {
+        particle: known.map(|z| z.particle),
+        sites: known.map(|z| z.sites.clone()).unwrap_or_default(),
     }
 }
 
@@ -236,6 +272,7 @@ impl Posterior {
 pub struct StreamingPosterior {
     stats: WeightedStats,
     sites: Vec<(Name, Range<usize>)>,
+    zero_weights: Option<ZeroWeightSites>,
 }
 
 impl StreamingPosterior {
@@ -246,12 +283,12 @@ impl StreamingPosterior {
 
     /// The log evidence estimate `logsumexp(w) - ln N`.
     pub fn log_normalizer(&self) -> Result<f64, InferError> {
-        log_normalizer(&self.stats)
+        log_normalizer(&self.stats, self.zero_weights.as_ref())
     }
 
     /// The effective sample size.
     pub fn ess(&self) -> Result<f64, InferError> {
-        ess(&self.stats)
+        ess(&self.stats, self.zero_weights.as_ref())
     }
 
     /// The weighted mean of `site` (one entry per element).
@@ -269,7 +306,7 @@ impl StreamingPosterior {
     }
 
     fn nonzero(&self) -> Result<(), InferError> {
-        log_sum_exp(&self.stats).map(|_| ())
+        log_sum_exp(&self.stats, self.zero_weights.as_ref()).map(|_| ())
     }
 
     fn range(&self, site: &Name) -> Result<Range<usize>, InferError> {
@@ -284,20 +321,23 @@ impl StreamingPosterior {
     }
 }
 
-fn log_sum_exp(stats: &WeightedStats) -> Result<f64, InferError> {
+fn log_sum_exp(stats: &WeightedStats, zero: Option<&ZeroWeightSites>) -> Result<f64, InferError> {
     if stats.count == 0 {
         return Err(InferError::Empty);
     }
-    stats.log_sum_exp().ok_or(InferError::ZeroWeights)
+    stats.log_sum_exp().ok_or_else(|| zero_weights(zero))
 }
 
-fn log_normalizer(stats: &WeightedStats) -> Result<f64, InferError> {
-    Ok(log_sum_exp(stats)? - (stats.count as f64).ln())
+fn log_normalizer(
+    stats: &WeightedStats,
+    zero: Option<&ZeroWeightSites>,
+) -> Result<f64, InferError> {
+    Ok(log_sum_exp(stats, zero)? - (stats.count as f64).ln())
 }
 
-fn ess(stats: &WeightedStats) -> Result<f64, InferError> {
-    log_sum_exp(stats)?;
-    stats.ess().ok_or(InferError::ZeroWeights)
+fn ess(stats: &WeightedStats, zero: Option<&ZeroWeightSites>) -> Result<f64, InferError> {
+    log_sum_exp(stats, zero)?;
+    stats.ess().ok_or_else(|| zero_weights(zero))
 }
 
 /// Appends the elements of a numeric value to `out`.
@@ -453,6 +493,7 @@ impl<M, G> Importance<M, G> {
                     log_weights: p.log_weights,
                     traces: Some(p.kept),
                     kept: None,
+                    zero_weights: self.zero_weight_sites(&args, &p.stats, 0),
                     stats: p.stats,
                 })
             }
@@ -466,6 +507,7 @@ impl<M, G> Importance<M, G> {
                         names: sites.clone(),
                         values: p.kept,
                     }),
+                    zero_weights: self.zero_weight_sites(&args, &p.stats, 0),
                     stats: p.stats,
                 })
             }
@@ -507,6 +549,27 @@ impl<M, G> Importance<M, G> {
             kept,
             stats: stats.unwrap_or_else(|| WeightedStats::new(0)),
         })
+    }
+
+    /// The first particle of a run without a particle of positive weight (`particle`, as every
+    /// particle has weight 0) and the sites that scored `-inf` in it, from a run of it under a
+    /// tracer; `None` when `stats` has a positive weight (or the particle fails when run again).
+    fn zero_weight_sites<A>(
+        &self,
+        args: &A,
+        stats: &WeightedStats,
+        particle: usize,
+    ) -> Option<ZeroWeightSites>
+    where
+        A: Clone,
+        M: Model<A> + Sync,
+        M::Output: Send + Sync + 'static,
+        G: Proposal<M, A>,
+    {
+        if stats.count == 0 || stats.log_sum_exp().is_some() {
+            return None;
+        }
+        zero_weight_sites_of(self, args, particle)
     }
 
     /// Runs every particle on `args` keeping only running statistics: the log evidence, the ESS
@@ -567,8 +630,10 @@ impl<M, G> Importance<M, G> {
             |chunk| absorb(&mut stats, chunk.stats),
         )?;
         let dim = layout.last().map_or(0, |(_, r)| r.end);
+        let stats = stats.unwrap_or_else(|| WeightedStats::new(dim));
         Ok(StreamingPosterior {
-            stats: stats.unwrap_or_else(|| WeightedStats::new(dim)),
+            zero_weights: self.zero_weight_sites(&args, &stats, 0),
+            stats,
             sites: layout,
         })
     }
@@ -676,6 +741,32 @@ impl<M, G> Importance<M, G> {
         })?;
         Ok(chunk)
     }
+}
+
+/// The first particle of a run without positive weight and the sites that scored `-inf` in it:
+/// `particle` run again, from the same seed, under a tracer (`None` if it fails this time).
+#[cold]
+fn zero_weight_sites_of<M, G, A>(
+    run: &Importance<M, G>,
+    args: &A,
+    particle: usize,
+) -> Option<ZeroWeightSites>
+where
+    A: Clone,
+    M: Model<A> + Sync,
+    M::Output: Send + Sync + 'static,
+    G: Proposal<M, A>,
+{
+    let mut ws = Workspace::new(TraceParticle::default());
+    ws.with_model_installed(|ws| {
+        run.guide
+            .particle(&run.model, args.clone(), run.seed, particle, ws)
+    })
+    .ok()?;
+    Some(ZeroWeightSites {
+        particle,
+        sites: ws.impossible_sites(),
+    })
 }
 
 #[cfg(test)]

@@ -220,7 +220,10 @@ impl EmpiricalMarginal {
             .iter()
             .all(|w| w.is_nan() || *w == f64::NEG_INFINITY)
         {
-            return Err(InferError::ZeroWeights);
+            return Err(InferError::ZeroWeights {
+                particle: None,
+                sites: Vec::new(),
+            });
         }
         if let Some(i) = log_weights.iter().position(|w| w.is_nan()) {
             return Err(bad(format!("the log-weight of particle {i} is NaN")));
@@ -717,7 +720,10 @@ mod tests {
             vec![f64::NAN, inf],
             vec![f64::NAN, f64::NAN],
         ] {
-            assert!(matches!(new(two(), lw), Err(InferError::ZeroWeights)));
+            assert!(matches!(
+                new(two(), lw),
+                Err(InferError::ZeroWeights { particle: None, .. })
+            ));
         }
         for lw in [vec![0.0, f64::NAN], vec![f64::INFINITY, 0.0]] {
             match new(two(), lw).unwrap_err() {

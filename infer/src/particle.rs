@@ -2,8 +2,8 @@
 
 use crate::seeding::particle_seed;
 use pyro_poutine::{
-    DirectSink, DirectSite, Handler, Messenger, Model, PyroError, PyroRng, Replay, Site,
-    SiteValues, Trace, Tracer, Weigher, with_shared_handler,
+    DirectSink, DirectSite, Handler, Messenger, Model, Name, PyroError, PyroRng, Replay, Site,
+    SiteKind, SiteValues, Trace, Tracer, Weigher, with_shared_handler,
 };
 use rand::SeedableRng;
 use std::cell::{RefCell, RefMut};
@@ -46,6 +46,19 @@ impl Default for TraceParticle {
             tracer: Tracer::new(),
             trace: Trace::default(),
         }
+    }
+}
+
+impl TraceParticle {
+    /// The sites of the last finished run whose log-density, as the run's log-probability sum
+    /// counts it (only the observed sites when it weighed only those), is `-inf`.
+    fn impossible_sites(&self) -> Vec<Name> {
+        self.trace
+            .iter()
+            .filter(|s| s.kind == SiteKind::Sample && (!self.observed_only || s.is_observed))
+            .filter(|s| s.log_prob_sum().is_ok_and(|lp| lp == f64::NEG_INFINITY))
+            .map(|s| s.name.clone())
+            .collect()
     }
 }
 
@@ -195,6 +208,14 @@ impl<R: Recorder> Workspace<R> {
     /// What the last particle kept.
     pub(crate) fn kept(&self) -> RefMut<'_, R::Kept> {
         self.model.kept()
+    }
+}
+
+impl Workspace<TraceParticle> {
+    /// The model sites of the last particle whose log-density, as its log-weight counts it, is
+    /// `-inf`.
+    pub(crate) fn impossible_sites(&self) -> Vec<Name> {
+        self.model.handler.borrow().impossible_sites()
     }
 }
 
