@@ -1,5 +1,10 @@
 //! [`WeightedStats`]: running statistics of log-weighted samples in constant memory.
 
+/// A flag of [`WeightedStats::infinite`]: a particle of positive weight had `+inf` there.
+pub(crate) const POS_INF: u8 = 1;
+/// A flag of [`WeightedStats::infinite`]: a particle of positive weight had `-inf` there.
+pub(crate) const NEG_INF: u8 = 2;
+
 /// Log-sum-exp of the log-weights, the sum of squared weights (for the ESS), and weighted means and
 /// variances of a fixed number of coordinates, updated one particle at a time and merged across
 /// chunks.
@@ -8,6 +13,10 @@
 /// variances use the weighted Welford update and Chan's merge, so there is no cancellation.
 /// Merging chunk statistics in a fixed order gives results that do not depend on how the chunks
 /// were spread over threads.
+///
+/// An infinite coordinate (of a particle of positive weight) is not added to the moments, which
+/// would become NaN: it sets a flag instead ([`WeightedStats::infinite`]), and the mean of the
+/// coordinate is then that infinity (or undefined, with both signs) and its variance infinite.
 #[derive(Clone, Debug)]
 pub(crate) struct WeightedStats {
     /// Particles seen, including zero-weight ones.
@@ -22,6 +31,9 @@ pub(crate) struct WeightedStats {
     mean: Vec<f64>,
     /// `sum w (x - mean)^2` per coordinate, relative to `max` like `sum`.
     m2: Vec<f64>,
+    /// Per coordinate, [`POS_INF`] and [`NEG_INF`] flags; empty (no allocation) until a particle
+    /// of positive weight has an infinite coordinate.
+    infinite: Vec<u8>,
 }
 
 impl WeightedStats {
@@ -34,6 +46,7 @@ impl WeightedStats {
             sum_sq: 0.0,
             mean: vec![0.0; dim],
             m2: vec![0.0; dim],
+            infinite: Vec::new(),
         }
     }
 
@@ -50,13 +63,24 @@ impl WeightedStats {
         }
     }
 
-    /// Adds a particle with log-weight `lw` (not NaN, not `+inf`) and coordinates `x`.
+    /// Adds a particle with log-weight `lw` (not NaN, not `+inf`) and finite coordinates `x`.
+    ///
+    /// An infinite coordinate (of a particle of positive weight) leaves the moments of its
+    /// coordinate NaN or infinite, for good ([`WeightedStats::moments_finite`] tells): add such a
+    /// particle with [`WeightedStats::push_checked`].
+    #[inline(always)]
     pub(crate) fn push(&mut self, lw: f64, x: &[f64]) {
         debug_assert_eq!(x.len(), self.mean.len());
         self.count += 1;
         if lw == f64::NEG_INFINITY {
             return;
         }
+        self.push_weighted(lw, x);
+    }
+
+    /// The update of [`WeightedStats::push`] for a particle of positive weight.
+    #[inline(always)]
+    fn push_weighted(&mut self, lw: f64, x: &[f64]) {
         self.rebase(lw);
         let w = (lw - self.max).exp();
         let total = self.sum + w;
@@ -69,9 +93,46 @@ impl WeightedStats {
         self.sum_sq += w * w;
     }
 
+    /// [`WeightedStats::push`] of a particle whose coordinates may be infinite (not NaN).
+    #[inline]
+    pub(crate) fn push_checked(&mut self, lw: f64, x: &[f64]) {
+        if x.iter().all(|v| v.is_finite()) {
+            self.push(lw, x);
+        } else {
+            self.push_infinite(lw, x);
+        }
+    }
+
+    /// [`WeightedStats::push`] of a particle with infinite coordinates: if its weight is
+    /// positive, each infinity is flagged and its coordinate enters the moments at the current
+    /// mean (adding nothing to them).
+    #[cold]
+    #[inline(never)]
+    fn push_infinite(&mut self, lw: f64, x: &[f64]) {
+        debug_assert_eq!(x.len(), self.mean.len());
+        self.count += 1;
+        if lw == f64::NEG_INFINITY {
+            return;
+        }
+        if self.infinite.is_empty() {
+            self.infinite = vec![0; x.len()];
+        }
+        let mut finite = x.to_vec();
+        for ((v, flags), mean) in finite.iter_mut().zip(&mut self.infinite).zip(&self.mean) {
+            if !v.is_finite() {
+                *flags |= if *v > 0.0 { POS_INF } else { NEG_INF };
+                *v = *mean;
+            }
+        }
+        self.push_weighted(lw, &finite);
+    }
+
     /// Merges `other` (particles that come after this one's) into this one.
     pub(crate) fn merge(&mut self, other: &WeightedStats) {
         self.count += other.count;
+        if !other.infinite.is_empty() {
+            self.merge_infinite(&other.infinite);
+        }
         if other.sum == 0.0 {
             return;
         }
@@ -88,6 +149,16 @@ impl WeightedStats {
         self.sum_sq += other.sum_sq * f * f;
     }
 
+    #[cold]
+    fn merge_infinite(&mut self, flags: &[u8]) {
+        if self.infinite.is_empty() {
+            self.infinite = vec![0; flags.len()];
+        }
+        for (a, b) in self.infinite.iter_mut().zip(flags) {
+            *a |= b;
+        }
+    }
+
     /// `ln sum exp(lw)`, or `None` when no particle has positive weight.
     pub(crate) fn log_sum_exp(&self) -> Option<f64> {
         (self.sum > 0.0).then(|| self.max + self.sum.ln())
@@ -98,14 +169,28 @@ impl WeightedStats {
         (self.sum > 0.0).then(|| self.sum * self.sum / self.sum_sq)
     }
 
-    /// The weighted means.
+    /// The weighted means of the finite values (see [`WeightedStats::infinite`]).
     pub(crate) fn mean(&self) -> &[f64] {
         &self.mean
     }
 
-    /// The weighted (population) variances.
+    /// The weighted (population) variances of the finite values (see
+    /// [`WeightedStats::infinite`]).
     pub(crate) fn variance(&self) -> Vec<f64> {
         self.m2.iter().map(|m2| m2 / self.sum).collect()
+    }
+
+    /// The [`POS_INF`] and [`NEG_INF`] flags of coordinate `i`: the infinities particles of
+    /// positive weight had there (0 when none had).
+    pub(crate) fn infinite(&self, i: usize) -> u8 {
+        self.infinite.get(i).copied().unwrap_or(0)
+    }
+
+    /// Whether the means and second moments are finite: always, unless a particle of positive
+    /// weight with an infinite coordinate was added with [`WeightedStats::push`] (NaN and
+    /// infinities stay in the moments, as every later update and merge carries them).
+    pub(crate) fn moments_finite(&self) -> bool {
+        self.mean.iter().chain(&self.m2).all(|v| v.is_finite())
     }
 }
 
@@ -160,5 +245,68 @@ mod tests {
         let mut t = WeightedStats::new(0);
         t.merge(&s);
         assert_eq!(t.count, 1);
+    }
+
+    #[test]
+    fn an_infinite_coordinate_is_flagged_and_leaves_the_others_alone() {
+        // Coordinate 0 is +inf in one particle of positive weight, -inf in one of weight 0;
+        // coordinate 1 is finite.
+        let particles = [
+            (0.0, [1.0, 2.0]),
+            (-1.0, [f64::INFINITY, 4.0]),
+            (f64::NEG_INFINITY, [f64::NEG_INFINITY, 100.0]),
+            (0.5, [3.0, -1.0]),
+        ];
+        let mut s = WeightedStats::new(2);
+        for (lw, x) in &particles {
+            s.push_checked(*lw, x);
+        }
+        assert_eq!((s.infinite(0), s.infinite(1)), (POS_INF, 0));
+        let lw: Vec<f64> = particles.iter().map(|p| p.0).collect();
+        let ys: Vec<f64> = particles.iter().map(|p| p.1[1]).collect();
+        let (lse, ess, mean, var) = direct(&lw, &ys);
+        assert!((s.log_sum_exp().unwrap() - lse).abs() < 1e-14);
+        assert!((s.ess().unwrap() - ess).abs() < 1e-12);
+        assert!((s.mean()[1] - mean).abs() < 1e-12);
+        assert!((s.variance()[1] - var).abs() < 1e-12);
+        assert!(s.mean()[0].is_finite() && s.variance()[0].is_finite());
+
+        // Merging ORs the flags, in either direction.
+        let mut neg = WeightedStats::new(2);
+        neg.push_checked(0.0, &[f64::NEG_INFINITY, 0.0]);
+        let mut a = s.clone();
+        a.merge(&neg);
+        assert_eq!(a.infinite(0), POS_INF | NEG_INF);
+        neg.merge(&s);
+        assert_eq!(neg.infinite(0), POS_INF | NEG_INF);
+        // Finite statistics never allocate flags.
+        assert!(WeightedStats::new(3).infinite.is_empty());
+        assert!(s.moments_finite() && a.moments_finite());
+    }
+
+    #[test]
+    fn an_infinity_pushed_unchecked_leaves_the_moments_not_finite_for_good() {
+        // The unchecked update cannot take an infinite coordinate; the run detects it from the
+        // moments at the end of the chunk, so they must never become finite again: not after
+        // finite particles, a rebase, a merge, or a weight that underflows to 0.
+        for (lw_inf, later) in [(0.0, 5.0), (-800.0, 0.0), (0.0, -3.0)] {
+            for inf in [f64::INFINITY, f64::NEG_INFINITY] {
+                let mut s = WeightedStats::new(2);
+                s.push(0.0, &[1.0, 1.0]);
+                s.push(lw_inf, &[2.0, inf]);
+                assert!(!s.moments_finite());
+                s.push(later, &[3.0, 4.0]);
+                s.push(10.0, &[3.0, 4.0]);
+                let mut other = WeightedStats::new(2);
+                other.push(20.0, &[0.0, 0.0]);
+                s.merge(&other);
+                assert!(!s.moments_finite(), "{lw_inf} {later} {inf}");
+                // The first chunk's statistics are merged into, too.
+                let mut first = WeightedStats::new(2);
+                first.push(1.0, &[0.0, 0.0]);
+                first.merge(&s);
+                assert!(!first.moments_finite());
+            }
+        }
     }
 }

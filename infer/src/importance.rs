@@ -1,6 +1,6 @@
 //! [`Importance`]: importance sampling with the prior or a guide as proposal, in parallel.
 
-use crate::accumulate::WeightedStats;
+use crate::accumulate::{NEG_INF, POS_INF, WeightedStats};
 use crate::error::InferError;
 use crate::particle::{Prior, Proposal, Recorder, TraceParticle, Workspace};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -9,7 +9,7 @@ use pyro_poutine::{Model, Name, SiteValues, Trace, Weigher};
 use rayon::prelude::*;
 use std::ops::Range;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Particles per chunk. Chunks are the unit of parallel work and of the order in which statistics
 /// are merged; the size is fixed, so results do not depend on the number of threads.
@@ -292,17 +292,43 @@ impl StreamingPosterior {
     }
 
     /// The weighted mean of `site` (one entry per element).
+    ///
+    /// An element that is `+inf` (or `-inf`) in a particle of positive weight has mean `+inf`
+    /// (`-inf`); one that is `+inf` in such a particle and `-inf` in another has no mean: an
+    /// [`InferError::BadValue`] naming the site and the element.
     pub fn mean(&self, site: &Name) -> Result<Vec<f64>, InferError> {
         let range = self.range(site)?;
         self.nonzero()?;
-        Ok(self.stats.mean()[range].to_vec())
+        range
+            .clone()
+            .map(|i| match self.stats.infinite(i) {
+                0 => Ok(self.stats.mean()[i]),
+                POS_INF => Ok(f64::INFINITY),
+                NEG_INF => Ok(f64::NEG_INFINITY),
+                _ => Err(InferError::BadValue {
+                    site: site.clone(),
+                    reason: format!(
+                        "element {} is +inf in a particle of positive weight and -inf in \
+                         another: its mean is undefined",
+                        i - range.start
+                    ),
+                }),
+            })
+            .collect()
     }
 
-    /// The weighted variance of `site` (one entry per element).
+    /// The weighted variance of `site` (one entry per element); `+inf` for an element that is
+    /// infinite in a particle of positive weight.
     pub fn variance(&self, site: &Name) -> Result<Vec<f64>, InferError> {
         let range = self.range(site)?;
         self.nonzero()?;
-        Ok(self.stats.variance()[range].to_vec())
+        let variance = self.stats.variance();
+        Ok(range
+            .map(|i| match self.stats.infinite(i) {
+                0 => variance[i],
+                _ => f64::INFINITY,
+            })
+            .collect())
     }
 
     fn nonzero(&self) -> Result<(), InferError> {
@@ -641,6 +667,12 @@ impl<M, G> Importance<M, G> {
     /// Runs `particles` (starting on a chunk boundary) in fixed chunks, in parallel waves, and
     /// hands each chunk's results to `merge` in chunk order; `coords` appends the coordinates
     /// whose weighted moments are tracked; `keep` keeps every particle's log-weight and record.
+    ///
+    /// A chunk runs without looking for infinite coordinates, which the moments cannot take; a
+    /// chunk that had one (its moments are no longer finite) runs again checking each particle
+    /// (the same particles, from the same seeds), and so do the chunks after it: the statistics
+    /// are the same whichever chunks ran checked, so results stay independent of the thread
+    /// count, and a run without infinite values pays nothing.
     fn fold<A, R>(
         &self,
         args: &A,
@@ -672,11 +704,24 @@ impl<M, G> Importance<M, G> {
         let end = particles.end;
         let chunks = particles.start / CHUNK..end.div_ceil(CHUNK);
         let wave = WAVE_CHUNKS_PER_THREAD * rayon::current_num_threads();
+        // Set once a chunk had an infinite coordinate: the chunks after it run checked at once.
+        let infinities = AtomicBool::new(false);
         let result = in_order_waves(
             chunks,
             wave,
             |c| {
-                let result = self.run_chunk(c, end, args, &recorder, &coords, keep);
+                let run = |checked| self.run_chunk(c, end, args, &recorder, &coords, keep, checked);
+                let result = if infinities.load(Ordering::Relaxed) {
+                    run(true)
+                } else {
+                    match run(false) {
+                        Ok(chunk) if !chunk.stats.moments_finite() => {
+                            infinities.store(true, Ordering::Relaxed);
+                            run(true)
+                        }
+                        result => result,
+                    }
+                };
                 bar.inc(CHUNK.min(end - c * CHUNK) as u64);
                 result
             },
@@ -686,7 +731,9 @@ impl<M, G> Importance<M, G> {
         result
     }
 
-    /// Runs chunk `c` (its particles below `end`).
+    /// Runs chunk `c` (its particles below `end`); `checked`, looking for infinite coordinates
+    /// (see [`Importance::fold`]).
+    #[allow(clippy::too_many_arguments)]
     fn run_chunk<A, R>(
         &self,
         c: usize,
@@ -695,6 +742,7 @@ impl<M, G> Importance<M, G> {
         recorder: &(impl Fn() -> R + Sync),
         coords: &(impl Fn(usize, &R::Kept, &mut Vec<f64>) -> Result<(), InferError> + Sync),
         keep: bool,
+        checked: bool,
     ) -> Result<Particles<R::Kept>, InferError>
     where
         A: Clone + Send + Sync,
@@ -731,7 +779,11 @@ impl<M, G> Importance<M, G> {
                     chunk.stats = WeightedStats::new(x.len());
                     dims_known = true;
                 }
-                chunk.stats.push(lw, &x);
+                if checked {
+                    chunk.stats.push_checked(lw, &x);
+                } else {
+                    chunk.stats.push(lw, &x);
+                }
                 if keep {
                     chunk.log_weights.push(lw);
                     chunk.kept.push(std::mem::take(&mut *record));

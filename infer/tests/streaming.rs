@@ -1,11 +1,11 @@
-//! Streaming importance sampling: bounded memory whatever the number of particles, and the sites
-//! named when no particle has weight.
+//! Streaming importance sampling: bounded memory whatever the number of particles, the sites
+//! named when no particle has weight, and infinite values.
 
 mod common;
 
 use pyro_infer::{Importance, InferError};
 use pyro_poutine::distributions::{Bernoulli, HalfNormal, Normal, Uniform};
-use pyro_poutine::{Name, PyroError, observe, sample};
+use pyro_poutine::{Name, PyroError, deterministic, observe, sample};
 
 /// A model failing at the particles whose `u` is below `p`.
 fn failing_below(p: f64) -> impl Fn(()) -> Result<f64, PyroError> + Sync + Clone {
@@ -127,4 +127,79 @@ fn zero_weights_name_the_sites_that_scored_minus_inf() {
         e.to_string(),
         "every log-weight is -inf or NaN: the posterior weights cannot be normalised"
     );
+}
+
+#[test]
+fn an_infinite_value_has_infinite_variance_never_nan() {
+    // `v` is +inf (and `w`'s first element -inf) in about one particle in ten; `u` stays finite.
+    let model = |sign: f64| {
+        move |_: ()| -> Result<f64, PyroError> {
+            let u = sample("u", Uniform::new(0.0, 1.0))?;
+            let v = if u < 0.1 { f64::INFINITY } else { u };
+            deterministic("v", v)?;
+            let w0 = if u > 0.9 { sign * f64::INFINITY } else { u };
+            deterministic("w", vec![w0, 2.0 * u])?;
+            observe("y", Normal::new(u, 1.0), 0.3)?;
+            Ok(u)
+        }
+    };
+    let names = [Name::from("u"), Name::from("v"), Name::from("w")];
+    let [u, v, w] = names.clone();
+    let run = Importance::new(model(-1.0), 3000).seed(6);
+    let streamed = run.run_streaming((), &names).unwrap();
+    let stored = run.run(()).unwrap();
+    let inf = f64::INFINITY;
+    assert_eq!(streamed.mean(&v).unwrap(), [inf]);
+    assert_eq!(streamed.variance(&v).unwrap(), [inf]);
+    let sv = stored.marginal(std::slice::from_ref(&v)).unwrap();
+    assert_eq!((sv.mean(), sv.variance()), (vec![inf], vec![inf]));
+    // The finite elements are as if there were no infinities.
+    let su = stored.marginal(std::slice::from_ref(&u)).unwrap();
+    assert!((streamed.mean(&u).unwrap()[0] - su.mean()[0]).abs() < 1e-12);
+    assert!((streamed.variance(&u).unwrap()[0] - su.variance()[0]).abs() < 1e-12);
+    let (wm, wv) = (streamed.mean(&w).unwrap(), streamed.variance(&w).unwrap());
+    assert_eq!((wm[0], wv[0]), (-inf, inf));
+    assert!((wm[1] - 2.0 * su.mean()[0]).abs() < 1e-12);
+    assert!((wv[1] - 4.0 * su.variance()[0]).abs() < 1e-11);
+    // Chunks with an infinity run again checking each particle, and so do the chunks after them:
+    // which chunks ran unchecked first depends on the threads, the results do not.
+    let figures = |threads| {
+        common::on_threads(threads, || {
+            let p = run.run_streaming((), &names).unwrap();
+            let mut b = vec![p.log_normalizer().unwrap().to_bits()];
+            for site in [&u, &w] {
+                b.extend(p.mean(site).unwrap().iter().map(|x| x.to_bits()));
+                b.extend(p.variance(site).unwrap().iter().map(|x| x.to_bits()));
+            }
+            b
+        })
+    };
+    let one = figures(1);
+    for threads in [2, 4] {
+        assert_eq!(figures(threads), one, "{threads} threads");
+    }
+
+    // +inf in some particles and -inf in others: no mean (an error), infinite variance.
+    let both = |_: ()| -> Result<f64, PyroError> {
+        let u = sample("u", Uniform::new(0.0, 1.0))?;
+        let v = if u < 0.1 {
+            f64::INFINITY
+        } else if u > 0.9 {
+            f64::NEG_INFINITY
+        } else {
+            u
+        };
+        deterministic("v", v)?;
+        Ok(u)
+    };
+    let streamed = Importance::new(both, 1000)
+        .run_streaming((), std::slice::from_ref(&v))
+        .unwrap();
+    let e = streamed.mean(&v).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "site 'v': element 0 is +inf in a particle of positive weight and -inf in another: its \
+         mean is undefined"
+    );
+    assert_eq!(streamed.variance(&v).unwrap(), [inf]);
 }
