@@ -1,12 +1,16 @@
 //! [`Importance`]: importance sampling with the prior or a guide as proposal, in parallel.
 
-use crate::accumulate::{NEG_INF, POS_INF, WeightedStats};
+use crate::accumulate::{
+    ChunkSeries, NEG_INF, POS_INF, SeriesWire, SeriesWireOut, StatsWire, WeightedStats,
+};
 use crate::error::InferError;
 use crate::particle::{Prior, Proposal, Recorder, TraceParticle, Workspace};
 use indicatif::{ProgressBar, ProgressStyle};
 use pyro_poutine::distributions::Value;
 use pyro_poutine::{Model, Name, SiteValues, Trace, Weigher};
 use rayon::prelude::*;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -39,7 +43,9 @@ const WAVE_CHUNKS_PER_THREAD: usize = 256;
 /// any number of threads. Every particle runs under `block`, so nothing leaks into an enclosing
 /// trace. Chunks run in waves of a bounded number, each merged before the next starts: the
 /// streaming mode ([`run_streaming`](Importance::run_streaming)) runs in memory that does not
-/// depend on the number of particles.
+/// depend on the number of particles, and a run can be split into shards over ranges of
+/// particles, on several machines, whose merge is bit for bit the whole run
+/// ([`run_streaming_range`](Importance::run_streaming_range)).
 ///
 /// ```
 /// use pyro_infer::Importance;
@@ -250,7 +256,8 @@ impl Posterior {
 
 /// The first particle of a run in which no particle has positive weight, and the sites that
 /// scored `-inf` in it (found by running it again under a tracer).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ZeroWeightSites {
     particle: usize,
     sites: Vec<Name>,
@@ -266,29 +273,66 @@ fn zero_weights(known: Option<&ZeroWeightSites>) -> InferError {
     }
 }
 
-/// The result of [`Importance::run_streaming`]: running statistics only, in memory that does not
-/// grow with the number of particles.
+/// The statistics of a [`StreamingPosterior`].
+#[derive(Clone, Debug)]
+enum ShardStats {
+    /// Particles from 0: the chunks' statistics merged in chunk order, as one run merges them.
+    FromStart(WeightedStats),
+    /// Particles from a later chunk: each chunk's statistics, kept apart so that
+    /// [`StreamingPosterior::merge`] can merge them after those of the particles before them,
+    /// one by one, as one run does.
+    Chunks(ChunkSeries),
+}
+
+/// The result of [`Importance::run_streaming`] (or of
+/// [`run_streaming_range`](Importance::run_streaming_range), a shard of a run): running
+/// statistics only, in memory that does not grow with the number of particles.
+///
+/// A shard of a run can be merged with the shard that follows it ([`merge`](Self::merge)), on
+/// the same machine or after a trip through serde (JSON keeps `-inf` and the other non-finite
+/// numbers as `"-inf"`, `"inf"`, `"NaN"`, as [`pyro_trace::JsonF64`] does), into the statistics
+/// of one run over both shards' particles, bit for bit.
+///
+/// **Memory.** A run, or a shard starting at particle 0, keeps one set of running statistics
+/// (two reals per tracked element and a few more), whatever its number of particles. A shard
+/// starting at a later particle keeps the statistics of each of its chunks of 256 particles
+/// apart (`3 + 2 d` reals per chunk for `d` tracked elements, 40 bytes per chunk for one scalar
+/// site): merging statistics is not associative in floating point, and this is what lets
+/// [`merge`](Self::merge) reproduce, after the statistics of the particles before the shard, the
+/// exact chunk-by-chunk merge of one run. A merge onto a shard starting at 0 folds them into its
+/// running statistics.
 #[derive(Clone, Debug)]
 pub struct StreamingPosterior {
-    stats: WeightedStats,
+    particles: Range<usize>,
+    seed: u64,
+    proposal: &'static str,
     sites: Vec<(Name, Range<usize>)>,
+    stats: ShardStats,
     zero_weights: Option<ZeroWeightSites>,
 }
 
 impl StreamingPosterior {
     /// The number of particles.
     pub fn num_samples(&self) -> usize {
-        self.stats.count
+        self.particles.len()
+    }
+
+    /// The indices of the particles the statistics are of: `0..num_samples` for
+    /// [`Importance::run_streaming`], the range given to
+    /// [`Importance::run_streaming_range`] for a shard, and the union of the shards after
+    /// [`merge`](Self::merge).
+    pub fn particles(&self) -> Range<usize> {
+        self.particles.clone()
     }
 
     /// The log evidence estimate `logsumexp(w) - ln N`.
     pub fn log_normalizer(&self) -> Result<f64, InferError> {
-        log_normalizer(&self.stats, self.zero_weights.as_ref())
+        log_normalizer(&self.stats(), self.zero_weights.as_ref())
     }
 
     /// The effective sample size.
     pub fn ess(&self) -> Result<f64, InferError> {
-        ess(&self.stats, self.zero_weights.as_ref())
+        ess(&self.stats(), self.zero_weights.as_ref())
     }
 
     /// The weighted mean of `site` (one entry per element).
@@ -298,11 +342,12 @@ impl StreamingPosterior {
     /// [`InferError::BadValue`] naming the site and the element.
     pub fn mean(&self, site: &Name) -> Result<Vec<f64>, InferError> {
         let range = self.range(site)?;
-        self.nonzero()?;
+        let stats = self.stats();
+        log_sum_exp(&stats, self.zero_weights.as_ref())?;
         range
             .clone()
-            .map(|i| match self.stats.infinite(i) {
-                0 => Ok(self.stats.mean()[i]),
+            .map(|i| match stats.infinite(i) {
+                0 => Ok(stats.mean()[i]),
                 POS_INF => Ok(f64::INFINITY),
                 NEG_INF => Ok(f64::NEG_INFINITY),
                 _ => Err(InferError::BadValue {
@@ -321,18 +366,153 @@ impl StreamingPosterior {
     /// infinite in a particle of positive weight.
     pub fn variance(&self, site: &Name) -> Result<Vec<f64>, InferError> {
         let range = self.range(site)?;
-        self.nonzero()?;
-        let variance = self.stats.variance();
+        let stats = self.stats();
+        log_sum_exp(&stats, self.zero_weights.as_ref())?;
+        let variance = stats.variance();
         Ok(range
-            .map(|i| match self.stats.infinite(i) {
+            .map(|i| match stats.infinite(i) {
                 0 => variance[i],
                 _ => f64::INFINITY,
             })
             .collect())
     }
 
-    fn nonzero(&self) -> Result<(), InferError> {
-        log_sum_exp(&self.stats, self.zero_weights.as_ref()).map(|_| ())
+    /// Merges `next`, the shard of the same run whose particles follow this one's: afterwards
+    /// this holds the statistics of both shards' particles, bit for bit those of one run over
+    /// them (on any number of threads).
+    ///
+    /// # Errors
+    /// [`InferError::InvalidArgument`] (`next`), leaving this unchanged, when `next` does not
+    /// start where this ends (a gap, an overlap, or shards merged out of order: merge them in
+    /// particle order), when this ends off a chunk boundary (only the last shard of a run may),
+    /// or when the shards come from runs of other seeds or proposals, or track other sites.
+    ///
+    /// ```
+    /// use pyro_infer::{Importance, StreamingPosterior};
+    /// use pyro_infer::poutine::distributions::Normal;
+    /// use pyro_infer::poutine::{Name, PyroError, observe, sample};
+    ///
+    /// let scale = |_: ()| -> Result<f64, PyroError> {
+    ///     let weight = sample("weight", Normal::new(8.5, 1.0))?;
+    ///     observe("measurement", Normal::new(weight, 0.75), 9.5)?;
+    ///     Ok(weight)
+    /// };
+    /// let sites = [Name::from("weight")];
+    /// let run = Importance::new(scale, 10_000).seed(3);
+    /// // Two machines run a shard each; the second sends its shard as JSON.
+    /// let mut first = run.run_streaming_range((), &sites, 0..5120)?;
+    /// let second = run.run_streaming_range((), &sites, 5120..10_000)?;
+    /// let json = serde_json::to_string(&second).unwrap();
+    /// let second: StreamingPosterior = serde_json::from_str(&json).unwrap();
+    /// first.merge(&second)?;
+    /// let whole = run.run_streaming((), &sites)?;
+    /// assert_eq!(first.particles(), 0..10_000);
+    /// assert_eq!(first.log_normalizer()?.to_bits(), whole.log_normalizer()?.to_bits());
+    /// assert_eq!(first.mean(&sites[0])?, whole.mean(&sites[0])?);
+    /// # Ok::<(), pyro_infer::InferError>(())
+    /// ```
+    pub fn merge(&mut self, next: &StreamingPosterior) -> Result<(), InferError> {
+        let bad = |reason: String| {
+            Err(InferError::InvalidArgument {
+                name: "next",
+                reason,
+            })
+        };
+        if self.seed != next.seed {
+            return bad(format!(
+                "the shards come from runs seeded {} and {}: only shards of one run merge",
+                self.seed, next.seed
+            ));
+        }
+        if self.proposal != next.proposal {
+            return bad(format!(
+                "the shards come from runs with other proposals ({} and {}): only shards of \
+                 one run merge",
+                self.proposal, next.proposal
+            ));
+        }
+        if self.sites != next.sites {
+            return bad(format!(
+                "the shards track other sites ({} and {}): only shards of one run merge",
+                describe_sites(&self.sites),
+                describe_sites(&next.sites)
+            ));
+        }
+        let (a, b) = (&self.particles, &next.particles);
+        if b.start > a.end {
+            return bad(format!(
+                "particles {b:?} do not follow particles {a:?}: particles {:?} are missing",
+                a.end..b.start
+            ));
+        }
+        if b.end <= a.start {
+            return bad(format!(
+                "particles {b:?} come before particles {a:?}: merge shards in particle order"
+            ));
+        }
+        if b.start < a.end {
+            return bad(format!(
+                "particles {b:?} overlap particles {a:?}: particles {:?} are in both",
+                a.start.max(b.start)..a.end.min(b.end)
+            ));
+        }
+        if !a.end.is_multiple_of(CHUNK) {
+            return bad(format!(
+                "particles {a:?} end at {}, off a chunk boundary (a multiple of {CHUNK}): only \
+                 the last shard of a run may, and nothing can follow it",
+                a.end
+            ));
+        }
+        match (&mut self.stats, &next.stats) {
+            (ShardStats::FromStart(stats), ShardStats::Chunks(chunks)) => {
+                let mut merged = Some(stats.clone());
+                chunks.replay_onto(&mut merged, chunk_counts(b.clone()));
+                if let Some(merged) = merged {
+                    *stats = merged;
+                }
+            }
+            (ShardStats::Chunks(chunks), ShardStats::Chunks(more)) => chunks.append(more),
+            // `next` starts at a chunk boundary after this one's first particle.
+            (_, ShardStats::FromStart(_)) => {
+                return bad(format!(
+                    "particles {b:?} start at 0 and cannot follow particles {a:?}"
+                ));
+            }
+        }
+        self.particles.end = b.end;
+        self.zero_weights = if self.has_positive_weight() {
+            None
+        } else {
+            self.zero_weights
+                .take()
+                .or_else(|| next.zero_weights.clone())
+        };
+        Ok(())
+    }
+
+    /// The statistics of the particles, merged in chunk order.
+    fn stats(&self) -> Cow<'_, WeightedStats> {
+        match &self.stats {
+            ShardStats::FromStart(stats) => Cow::Borrowed(stats),
+            ShardStats::Chunks(chunks) => {
+                let mut merged = None;
+                chunks.replay_onto(&mut merged, chunk_counts(self.particles.clone()));
+                Cow::Owned(merged.unwrap_or_else(|| WeightedStats::new(self.dim())))
+            }
+        }
+    }
+
+    /// Whether some particle has positive weight.
+    fn has_positive_weight(&self) -> bool {
+        match &self.stats {
+            ShardStats::FromStart(stats) => stats.log_sum_exp().is_some(),
+            ShardStats::Chunks(chunks) => chunks.any_positive(),
+        }
+    }
+
+    /// The number of tracked elements.
+    fn dim(&self) -> usize {
+        self.sites.last().map_or(0, |(_, r)| r.end)
     }
 
     fn range(&self, site: &Name) -> Result<Range<usize>, InferError> {
@@ -344,6 +524,171 @@ impl StreamingPosterior {
                 name: "site",
                 reason: format!("'{site}' was not tracked by this run"),
             })
+    }
+
+    /// Reads the serialised form back, checking it.
+    fn from_wire(w: WireIn) -> Result<Self, String> {
+        let particles = w.particles;
+        if particles.is_empty() {
+            return Err(format!("particles {particles:?}: no particle"));
+        }
+        if !particles.start.is_multiple_of(CHUNK) {
+            return Err(format!(
+                "particles {particles:?} start off a chunk boundary (a multiple of {CHUNK})"
+            ));
+        }
+        let proposal = match w.proposal.as_str() {
+            "prior" => "prior",
+            "guide" => "guide",
+            other => return Err(format!("proposal '{other}': expected 'prior' or 'guide'")),
+        };
+        let mut sites = Vec::with_capacity(w.sites.len());
+        let mut dim = 0usize;
+        for s in w.sites {
+            let end = dim
+                .checked_add(s.elements)
+                .ok_or_else(|| format!("site '{}': too many elements", s.site))?;
+            sites.push((s.site, dim..end));
+            dim = end;
+        }
+        let stats = match (particles.start, w.stats, w.chunks) {
+            (0, Some(stats), None) => {
+                let stats = WeightedStats::from_wire(stats, dim)?;
+                if stats.count != particles.len() {
+                    return Err(format!(
+                        "the statistics count {} particles, not the {} of particles {particles:?}",
+                        stats.count,
+                        particles.len()
+                    ));
+                }
+                ShardStats::FromStart(stats)
+            }
+            (1.., None, Some(chunks)) => {
+                let n = particles.end.div_ceil(CHUNK) - particles.start / CHUNK;
+                ShardStats::Chunks(ChunkSeries::from_wire(chunks, dim, n)?)
+            }
+            _ => {
+                return Err(format!(
+                    "particles {particles:?}: expected 'stats' (for a shard from particle 0) or \
+                     'chunks' (for a later shard), not both or neither"
+                ));
+            }
+        };
+        if let Some(z) = &w.zero_weights
+            && !particles.contains(&z.particle)
+        {
+            return Err(format!(
+                "the zero-weight particle {} is not one of particles {particles:?}",
+                z.particle
+            ));
+        }
+        Ok(StreamingPosterior {
+            particles,
+            seed: w.seed,
+            proposal,
+            sites,
+            stats,
+            zero_weights: w.zero_weights,
+        })
+    }
+}
+
+/// `'a' (2 elements), 'b' (1 element)`.
+fn describe_sites(sites: &[(Name, Range<usize>)]) -> String {
+    let names: Vec<String> = sites
+        .iter()
+        .map(|(n, r)| {
+            let s = if r.len() == 1 { "" } else { "s" };
+            format!("'{n}' ({} element{s})", r.len())
+        })
+        .collect();
+    if names.is_empty() {
+        "no site".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The number of particles of each chunk of `particles` (which starts on a chunk boundary).
+fn chunk_counts(particles: Range<usize>) -> impl Iterator<Item = usize> {
+    particles
+        .clone()
+        .step_by(CHUNK)
+        .map(move |start| CHUNK.min(particles.end - start))
+}
+
+/// A tracked site in the serialised form: its name and number of elements.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SiteWire {
+    site: Name,
+    elements: usize,
+}
+
+/// The serialised form of a [`StreamingPosterior`], borrowed.
+#[derive(Serialize)]
+struct WireOut<'a> {
+    particles: &'a Range<usize>,
+    seed: u64,
+    proposal: &'static str,
+    sites: Vec<SiteWire>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stats: Option<StatsWire>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chunks: Option<SeriesWireOut<'a>>,
+    zero_weights: Option<&'a ZeroWeightSites>,
+}
+
+/// The serialised form of a [`StreamingPosterior`], read back.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireIn {
+    particles: Range<usize>,
+    seed: u64,
+    proposal: String,
+    sites: Vec<SiteWire>,
+    #[serde(default)]
+    stats: Option<StatsWire>,
+    #[serde(default)]
+    chunks: Option<SeriesWire>,
+    #[serde(default)]
+    zero_weights: Option<ZeroWeightSites>,
+}
+
+/// Writes the particle range, the run's seed and proposal, the tracked sites with their numbers
+/// of elements, and the statistics (`stats` for a shard from particle 0, else `chunks`: per
+/// chunk `max, sum, sum_sq`, the means and the second moments, flat), non-finite numbers as
+/// `"inf"`, `"-inf"` and `"NaN"`.
+impl Serialize for StreamingPosterior {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (stats, chunks) = match &self.stats {
+            ShardStats::FromStart(stats) => (Some(stats.to_wire()), None),
+            ShardStats::Chunks(chunks) => (None, Some(chunks.to_wire())),
+        };
+        WireOut {
+            particles: &self.particles,
+            seed: self.seed,
+            proposal: self.proposal,
+            sites: self
+                .sites
+                .iter()
+                .map(|(site, r)| SiteWire {
+                    site: site.clone(),
+                    elements: r.len(),
+                })
+                .collect(),
+            stats,
+            chunks,
+            zero_weights: self.zero_weights.as_ref(),
+        }
+        .serialize(s)
+    }
+}
+
+/// Reads what [`Serialize`] wrote, checking that it is consistent (an error says what is not).
+impl<'de> Deserialize<'de> for StreamingPosterior {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        StreamingPosterior::from_wire(WireIn::deserialize(d)?).map_err(serde::de::Error::custom)
     }
 }
 
@@ -613,36 +958,91 @@ impl<M, G> Importance<M, G> {
         M::Output: Send + Sync + 'static,
         G: Proposal<M, A>,
     {
-        if self.num_samples == 0 {
-            return Err(InferError::Empty);
-        }
+        self.run_streaming_range(args, sites, 0..self.num_samples)
+    }
+
+    /// Runs particles `particles` of the run (a shard of [`run_streaming`](Self::run_streaming)),
+    /// keeping only running statistics, to be merged with the other shards by
+    /// [`StreamingPosterior::merge`], possibly on another machine after a trip through serde.
+    ///
+    /// Particle `i` is the same whatever the shard (its generators derive from the seed and `i`
+    /// alone), and shards merged in particle order give, bit for bit, the statistics of one run
+    /// over their particles, on any number of threads. A shard must therefore start on a chunk
+    /// boundary, a multiple of 256 particles, and end on one or at the run's end
+    /// (`num_samples`): a shard ending elsewhere could not be followed, as the chunk it cuts would
+    /// be merged in two pieces where one run merges it whole. The tracked sites' numbers of
+    /// elements come from the shard's first particle (a run's come from particle 0); shards
+    /// that disagree do not merge.
+    ///
+    /// A shard from particle 0 keeps only running statistics; a later shard keeps each chunk's
+    /// (see [`StreamingPosterior`]).
+    ///
+    /// # Errors
+    /// [`InferError::Empty`] for an empty range; [`InferError::InvalidArgument`] (`particles`)
+    /// for a range outside `0..num_samples` or cut off a chunk boundary; else as
+    /// [`run_streaming`](Self::run_streaming), for the shard's particles.
+    ///
+    /// ```
+    /// use pyro_infer::Importance;
+    /// use pyro_infer::poutine::distributions::Normal;
+    /// use pyro_infer::poutine::{Name, PyroError, sample};
+    ///
+    /// let model = |_: ()| -> Result<f64, PyroError> { sample("x", Normal::new(0.0, 1.0)) };
+    /// let run = Importance::new(model, 1000).seed(1);
+    /// let x = [Name::from("x")];
+    /// let mut shard = run.run_streaming_range((), &x, 0..512)?;
+    /// shard.merge(&run.run_streaming_range((), &x, 512..1000)?)?;
+    /// assert_eq!(shard.mean(&x[0])?, run.run_streaming((), &x)?.mean(&x[0])?);
+    /// // A shard must start on a multiple of 256 particles.
+    /// assert!(run.run_streaming_range((), &x, 100..512).is_err());
+    /// # Ok::<(), pyro_infer::InferError>(())
+    /// ```
+    pub fn run_streaming_range<A>(
+        &self,
+        args: A,
+        sites: &[Name],
+        particles: Range<usize>,
+    ) -> Result<StreamingPosterior, InferError>
+    where
+        A: Clone + Send + Sync,
+        M: Model<A> + Sync,
+        M::Output: Send + Sync + 'static,
+        G: Proposal<M, A>,
+    {
+        self.check_shard(&particles)?;
         let names: Arc<[Name]> = sites.into();
-        // The layout of the coordinates is particle 0's, whatever the thread count: particle 0
+        let first = particles.start;
+        // The layout of the coordinates is the first particle's, whatever the thread count: it
         // runs once more before the others (the same run, from the same seed).
         let layout = Workspace::new(Weigher::new(names.clone())).with_model_installed(|ws| {
             self.guide
-                .particle(&self.model, args.clone(), self.seed, 0, ws)
-                .map_err(|source| InferError::Model { index: 0, source })?;
+                .particle(&self.model, args.clone(), self.seed, first, ws)
+                .map_err(|source| InferError::Model {
+                    index: first,
+                    source,
+                })?;
             let mut start = 0;
             let mut x = Vec::new();
             names
                 .iter()
                 .zip(ws.kept().iter())
                 .map(|(site, v)| {
-                    append_reals(site, present(site, v, 0)?, &mut x)?;
+                    append_reals(site, present(site, v, first)?, &mut x)?;
                     let range = start..x.len();
                     start = x.len();
                     Ok((site.clone(), range))
                 })
                 .collect::<Result<Vec<_>, InferError>>()
         })?;
-        let mut stats = None;
+        let dim = layout.last().map_or(0, |(_, r)| r.end);
+        let from_start = first == 0;
+        let (mut acc, mut chunks) = (None, ChunkSeries::new(dim));
         self.fold(
             &args,
-            0..self.num_samples,
+            particles.clone(),
             || Weigher::new(names.clone()),
             |index, kept: &SiteValues, x: &mut Vec<f64>| {
-                // x starts empty: each site must end where particle 0's ended.
+                // x starts empty: each site must end where the first particle's ended.
                 for (site, v) in layout.iter().zip(kept) {
                     let start = x.len();
                     append_reals(&site.0, present(&site.0, v, index)?, x)?;
@@ -653,15 +1053,60 @@ impl<M, G> Importance<M, G> {
                 Ok(())
             },
             false,
-            |chunk| absorb(&mut stats, chunk.stats),
+            |chunk| {
+                if from_start {
+                    absorb(&mut acc, chunk.stats);
+                } else {
+                    chunks.push(&chunk.stats);
+                }
+            },
         )?;
-        let dim = layout.last().map_or(0, |(_, r)| r.end);
-        let stats = stats.unwrap_or_else(|| WeightedStats::new(dim));
-        Ok(StreamingPosterior {
-            zero_weights: self.zero_weight_sites(&args, &stats, 0),
-            stats,
+        let stats = if from_start {
+            ShardStats::FromStart(acc.unwrap_or_else(|| WeightedStats::new(dim)))
+        } else {
+            ShardStats::Chunks(chunks)
+        };
+        let mut posterior = StreamingPosterior {
+            particles,
+            seed: self.seed,
+            proposal: self.guide.kind(),
             sites: layout,
-        })
+            stats,
+            zero_weights: None,
+        };
+        if !posterior.has_positive_weight() {
+            posterior.zero_weights = zero_weight_sites_of(self, &args, first);
+        }
+        Ok(posterior)
+    }
+
+    /// Checks the particles of a shard.
+    fn check_shard(&self, particles: &Range<usize>) -> Result<(), InferError> {
+        let bad = |reason: String| {
+            Err(InferError::InvalidArgument {
+                name: "particles",
+                reason,
+            })
+        };
+        if particles.start > particles.end || particles.end > self.num_samples {
+            return bad(format!(
+                "{particles:?} is not a range of the run's {} particles",
+                self.num_samples
+            ));
+        }
+        if particles.is_empty() {
+            return Err(InferError::Empty);
+        }
+        if !particles.start.is_multiple_of(CHUNK)
+            || (!particles.end.is_multiple_of(CHUNK) && particles.end != self.num_samples)
+        {
+            return bad(format!(
+                "{particles:?}: a shard must start on a chunk boundary (a multiple of {CHUNK} \
+                 particles) and end on one or at the run's end ({})",
+                self.num_samples
+            ));
+        }
+        Ok(())
     }
 
     /// Runs `particles` (starting on a chunk boundary) in fixed chunks, in parallel waves, and
@@ -909,5 +1354,12 @@ mod tests {
             let ran = ran.into_inner().unwrap();
             assert!(ran.iter().all(|&c| c < 40), "{ran:?}");
         }
+    }
+
+    #[test]
+    fn chunk_counts_cover_the_particles() {
+        assert_eq!(chunk_counts(0..600).collect::<Vec<_>>(), [256, 256, 88]);
+        assert_eq!(chunk_counts(512..1024).collect::<Vec<_>>(), [256, 256]);
+        assert_eq!(chunk_counts(256..257).collect::<Vec<_>>(), [1]);
     }
 }

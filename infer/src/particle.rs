@@ -231,6 +231,13 @@ pub struct Guide<G>(pub G);
 
 /// How a particle is proposed and weighed: [`Prior`] or [`Guide`].
 pub trait Proposal<M, A>: Sync {
+    /// What the proposal is (`"prior"` or `"guide"`), as a [`StreamingPosterior`] records it
+    /// so that shards of runs with different proposals are not merged.
+    ///
+    /// [`StreamingPosterior`]: crate::StreamingPosterior
+    #[doc(hidden)]
+    fn kind(&self) -> &'static str;
+
     /// Runs particle `index` of a run seeded with `seed`, with the workspace's model handler
     /// installed ([`Workspace::with_model_installed`]), and returns its log-weight; what the
     /// recorder kept is in the workspace.
@@ -250,6 +257,10 @@ where
     M: Model<A> + Sync,
     M::Output: Send + Sync + 'static,
 {
+    fn kind(&self) -> &'static str {
+        "prior"
+    }
+
     /// The guide would be the model with its observed sites hidden: both traces would hold the
     /// same latent sites with the same values and densities, so the log-weight is exactly the
     /// observed log-likelihood, from one run of the model.
@@ -274,6 +285,10 @@ where
     G::Output: Send + Sync + 'static,
     A: Clone,
 {
+    fn kind(&self) -> &'static str {
+        "guide"
+    }
+
     fn particle<R: Recorder>(
         &self,
         model: &M,
