@@ -19,12 +19,16 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 /// are merged; the size is fixed, so results do not depend on the number of threads.
 const CHUNK: usize = 256;
 
-/// Chunks per thread of the pool in a wave: chunks run in waves of this many per thread, each
-/// wave merged in chunk order before the next starts, so that a run keeps the results of at most
-/// one wave at a time (a few hundred bytes per chunk when streaming), whatever its number of
-/// particles. A wave (65,536 particles per thread: 5 ms of M1, the lightest benchmark model) is
-/// long enough that threads waiting at its end for the last chunk, and the merge, cost little.
+/// Chunks per thread of the pool in a wave: chunks run in waves of this many per thread (at most
+/// [`MAX_WAVE_CHUNKS`]), each wave merged in chunk order before the next starts, so that a run
+/// keeps the results of at most one wave at a time, whatever its number of particles. A wave
+/// (65,536 particles per thread: 5 ms of M1, the lightest benchmark model, on one thread) is long
+/// enough that threads waiting at its end for the last chunk, and the merge, cost little.
 const WAVE_CHUNKS_PER_THREAD: usize = 256;
+
+/// The most chunks in a wave, whatever the number of threads: a streaming chunk's results take
+/// about 250 bytes (for one tracked scalar), so a wave holds at most about half a megabyte.
+const MAX_WAVE_CHUNKS: usize = 2048;
 
 /// Importance sampling (Pyro's `Importance`).
 ///
@@ -1148,7 +1152,7 @@ impl<M, G> Importance<M, G> {
         };
         let end = particles.end;
         let chunks = particles.start / CHUNK..end.div_ceil(CHUNK);
-        let wave = WAVE_CHUNKS_PER_THREAD * rayon::current_num_threads();
+        let wave = (WAVE_CHUNKS_PER_THREAD * rayon::current_num_threads()).min(MAX_WAVE_CHUNKS);
         // Set once a chunk had an infinite coordinate: the chunks after it run checked at once.
         let infinities = AtomicBool::new(false);
         let result = in_order_waves(
