@@ -18,8 +18,21 @@ pub enum InferError {
     },
     /// There are no samples to summarise (zero particles were requested or kept).
     Empty,
-    /// Every log-weight is `-inf` (or NaN): the weights cannot be normalised.
-    ZeroWeights,
+    /// No particle has positive weight: every log-weight is `-inf` (or NaN), so the weights
+    /// cannot be normalised.
+    ///
+    /// An importance run names the first particle and the sites that scored `-inf` in it (it
+    /// runs that particle again, from the same seed, under a tracer): usually a data bug, such as
+    /// an observation outside its distribution's support.
+    ZeroWeights {
+        /// The first particle, when known (`None` for weights given directly, as to
+        /// [`EmpiricalMarginal::new`](crate::EmpiricalMarginal::new)).
+        particle: Option<usize>,
+        /// The sites whose log-density, as the log-weight counts it, is `-inf` in that particle:
+        /// under the prior proposal the observed sites, with a guide every model site. Empty
+        /// when no single site is `-inf` (the log-densities add up to `-inf`) or unknown.
+        sites: Vec<Name>,
+    },
     /// A site needed for a summary is missing from a sample, or has no value.
     MissingSite {
         /// The site.
@@ -76,10 +89,31 @@ impl fmt::Display for InferError {
         match self {
             InferError::Model { index, source } => write!(f, "particle {index}: {source}"),
             InferError::Empty => write!(f, "no samples: nothing to summarise"),
-            InferError::ZeroWeights => write!(
+            InferError::ZeroWeights { particle: None, .. } => write!(
                 f,
                 "every log-weight is -inf or NaN: the posterior weights cannot be normalised"
             ),
+            InferError::ZeroWeights {
+                particle: Some(particle),
+                sites,
+            } => {
+                write!(
+                    f,
+                    "every particle has weight 0 (log-weight -inf): the posterior weights cannot \
+                     be normalised; in particle {particle} "
+                )?;
+                match sites.as_slice() {
+                    [] => write!(
+                        f,
+                        "no single site scored -inf (the log-densities add up to -inf)"
+                    ),
+                    [site] => write!(f, "the site '{site}' scored -inf"),
+                    _ => {
+                        let names: Vec<String> = sites.iter().map(|s| format!("'{s}'")).collect();
+                        write!(f, "the sites {} scored -inf", names.join(", "))
+                    }
+                }
+            }
             InferError::MissingSite { site, index } => {
                 write!(f, "sample {index} has no value at site '{site}'")
             }

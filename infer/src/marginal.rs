@@ -220,7 +220,10 @@ impl EmpiricalMarginal {
             .iter()
             .all(|w| w.is_nan() || *w == f64::NEG_INFINITY)
         {
-            return Err(InferError::ZeroWeights);
+            return Err(InferError::ZeroWeights {
+                particle: None,
+                sites: Vec::new(),
+            });
         }
         if let Some(i) = log_weights.iter().position(|w| w.is_nan()) {
             return Err(bad(format!("the log-weight of particle {i} is NaN")));
@@ -304,10 +307,21 @@ impl EmpiricalMarginal {
         (0..self.len()).map(|i| (self.sample(i), self.weights[i]))
     }
 
-    /// The weighted mean of each coordinate, `sum_i w_i x_i`.
+    /// The rows of positive weight with their weights (a row of weight 0 adds nothing, and an
+    /// infinite value in it must not add NaN).
+    fn positive_rows(&self) -> impl Iterator<Item = (&[f64], f64)> {
+        self.weighted_rows().filter(|&(_, w)| w > 0.0)
+    }
+
+    /// The weighted mean of each coordinate, `sum_i w_i x_i` over the particles of positive
+    /// weight.
+    ///
+    /// A coordinate that is `+inf` (`-inf`) in a particle of positive weight has mean `+inf`
+    /// (`-inf`); one that is `+inf` in such a particle and `-inf` in another has no mean, and
+    /// gets NaN.
     pub fn mean(&self) -> Vec<f64> {
         let mut mean = vec![0.0; self.dim];
-        for (row, w) in self.weighted_rows() {
+        for (row, w) in self.positive_rows() {
             for (m, x) in mean.iter_mut().zip(row) {
                 *m += w * x;
             }
@@ -317,16 +331,37 @@ impl EmpiricalMarginal {
     }
 
     /// The weighted variance of each coordinate in population form, `sum_i w_i (x_i - m)^2`
-    /// with `m` the weighted mean.
+    /// with `m` the weighted mean, over the particles of positive weight.
+    ///
+    /// A coordinate that is infinite in a particle of positive weight has variance `+inf` (never
+    /// NaN).
+    ///
+    /// ```
+    /// use pyro_infer::EmpiricalMarginal;
+    /// use pyro_infer::poutine::distributions::Value;
+    ///
+    /// let samples = vec![Value::Real(1.0), Value::Real(f64::INFINITY)];
+    /// let m = EmpiricalMarginal::new(samples, vec![0.0, 0.0])?;
+    /// assert_eq!((m.mean()[0], m.variance()[0]), (f64::INFINITY, f64::INFINITY));
+    /// # Ok::<(), pyro_infer::InferError>(())
+    /// ```
     pub fn variance(&self) -> Vec<f64> {
         let mean = self.mean();
         let mut var = vec![0.0; self.dim];
-        for (row, w) in self.weighted_rows() {
+        for (row, w) in self.positive_rows() {
             for ((v, x), m) in var.iter_mut().zip(row).zip(&mean) {
                 *v += w * (x - m) * (x - m);
             }
         }
-        var.iter_mut().for_each(|v| *v /= self.weight_sum);
+        for (v, m) in var.iter_mut().zip(&mean) {
+            // The mean of finite values of positive weight is finite (up to rounding at the
+            // largest floats, where the spread is infinite too).
+            *v = if m.is_finite() {
+                *v / self.weight_sum
+            } else {
+                f64::INFINITY
+            };
+        }
         var
     }
 
@@ -530,6 +565,34 @@ mod tests {
     }
 
     #[test]
+    fn an_infinite_sample_has_infinite_variance_never_nan() {
+        let inf = f64::INFINITY;
+        // One +inf sample of positive weight: mean +inf, variance +inf.
+        let m = EmpiricalMarginal::new(reals(&[1.0, inf, 2.0]), log(&[1.0, 1.0, 2.0])).unwrap();
+        assert_eq!((m.mean(), m.variance()), (vec![inf], vec![inf]));
+        let m = EmpiricalMarginal::new(reals(&[-inf, 2.0]), log(&[1.0, 1.0])).unwrap();
+        assert_eq!((m.mean(), m.variance()), (vec![-inf], vec![inf]));
+        // Both signs: the mean is undefined (NaN, as documented); the variance is still +inf.
+        let m = EmpiricalMarginal::new(reals(&[-inf, inf]), log(&[1.0, 1.0])).unwrap();
+        assert!(m.mean()[0].is_nan());
+        assert_eq!(m.variance(), vec![inf]);
+        // Only the coordinate with the infinity is affected.
+        let vectors = vec![Value::Reals(vec![inf, 1.0]), Value::Reals(vec![0.0, 3.0])];
+        let m = EmpiricalMarginal::new(vectors, log(&[1.0, 1.0])).unwrap();
+        assert_eq!((m.mean(), m.variance()), (vec![inf, 2.0], vec![inf, 1.0]));
+        // An infinite sample of weight 0 counts for nothing.
+        let with = EmpiricalMarginal::new(
+            reals(&[1.0, inf, 2.0]),
+            vec![0.0, f64::NEG_INFINITY, 2f64.ln()],
+        )
+        .unwrap();
+        let without = EmpiricalMarginal::new(reals(&[1.0, 2.0]), log(&[1.0, 2.0])).unwrap();
+        assert_eq!(with.mean(), without.mean());
+        assert_eq!(with.variance(), without.variance());
+        assert!(with.variance()[0].is_finite());
+    }
+
+    #[test]
     fn booleans_read_as_zero_and_one() {
         let samples = vec![
             Value::Bool(true),
@@ -657,7 +720,10 @@ mod tests {
             vec![f64::NAN, inf],
             vec![f64::NAN, f64::NAN],
         ] {
-            assert!(matches!(new(two(), lw), Err(InferError::ZeroWeights)));
+            assert!(matches!(
+                new(two(), lw),
+                Err(InferError::ZeroWeights { particle: None, .. })
+            ));
         }
         for lw in [vec![0.0, f64::NAN], vec![f64::INFINITY, 0.0]] {
             match new(two(), lw).unwrap_err() {

@@ -2,8 +2,8 @@
 
 use crate::seeding::particle_seed;
 use pyro_poutine::{
-    DirectSink, DirectSite, Handler, Messenger, Model, PyroError, PyroRng, ReplayMessenger, Site,
-    SiteValues, Trace, TraceMessenger, Weigher, with_shared_handler,
+    DirectSink, DirectSite, Handler, Messenger, Model, Name, PyroError, PyroRng, ReplayMessenger,
+    Site, SiteKind, SiteValues, Trace, TraceMessenger, Weigher, with_shared_handler,
 };
 use rand::SeedableRng;
 use std::cell::{RefCell, RefMut};
@@ -46,6 +46,19 @@ impl Default for TraceParticle {
             tracer: TraceMessenger::new(),
             trace: Trace::default(),
         }
+    }
+}
+
+impl TraceParticle {
+    /// The sites of the last finished run whose log-density, as the run's log-probability sum
+    /// counts it (only the observed sites when it weighed only those), is `-inf`.
+    fn impossible_sites(&self) -> Vec<Name> {
+        self.trace
+            .iter()
+            .filter(|s| s.kind == SiteKind::Sample && (!self.observed_only || s.is_observed))
+            .filter(|s| s.log_prob_sum().is_ok_and(|lp| lp == f64::NEG_INFINITY))
+            .map(|s| s.name.clone())
+            .collect()
     }
 }
 
@@ -198,6 +211,14 @@ impl<R: Recorder> Workspace<R> {
     }
 }
 
+impl Workspace<TraceParticle> {
+    /// The model sites of the last particle whose log-density, as its log-weight counts it, is
+    /// `-inf`.
+    pub(crate) fn impossible_sites(&self) -> Vec<Name> {
+        self.model.handler.borrow().impossible_sites()
+    }
+}
+
 /// The proposal of an [`Importance`](crate::Importance) run that has no guide: the prior, i.e.
 /// the model with its observed sites hidden.
 #[derive(Clone, Copy, Debug, Default)]
@@ -210,6 +231,13 @@ pub struct Guide<G>(pub G);
 
 /// How a particle is proposed and weighed: [`Prior`] or [`Guide`].
 pub trait Proposal<M, A>: Sync {
+    /// What the proposal is (`"prior"` or `"guide"`), as a [`StreamingPosterior`] records it
+    /// so that shards of runs with different proposals are not merged.
+    ///
+    /// [`StreamingPosterior`]: crate::StreamingPosterior
+    #[doc(hidden)]
+    fn kind(&self) -> &'static str;
+
     /// Runs particle `index` of a run seeded with `seed`, with the workspace's model handler
     /// installed ([`Workspace::with_model_installed`]), and returns its log-weight; what the
     /// recorder kept is in the workspace.
@@ -229,6 +257,10 @@ where
     M: Model<A> + Sync,
     M::Output: Send + Sync + 'static,
 {
+    fn kind(&self) -> &'static str {
+        "prior"
+    }
+
     /// The guide would be the model with its observed sites hidden: both traces would hold the
     /// same latent sites with the same values and densities, so the log-weight is exactly the
     /// observed log-likelihood, from one run of the model.
@@ -253,6 +285,10 @@ where
     G::Output: Send + Sync + 'static,
     A: Clone,
 {
+    fn kind(&self) -> &'static str {
+        "guide"
+    }
+
     fn particle<R: Recorder>(
         &self,
         model: &M,

@@ -351,11 +351,11 @@ fn errors_are_clear_and_nothing_leaks() {
     let post = Importance::new(impossible, 10).run(()).unwrap();
     assert!(matches!(
         post.log_normalizer(),
-        Err(InferError::ZeroWeights)
+        Err(InferError::ZeroWeights { .. })
     ));
     assert!(matches!(
         post.normalized_weights(),
-        Err(InferError::ZeroWeights)
+        Err(InferError::ZeroWeights { .. })
     ));
     let failing = |_: ()| -> Result<f64, PyroError> { sample("s", Normal::new(0.0, -1.0)) };
     let err = Importance::new(failing, 700).run(()).unwrap_err();

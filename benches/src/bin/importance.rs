@@ -3,8 +3,9 @@
 //! (streaming mode, prior proposal) and for a hand-written loop doing the same arithmetic with the
 //! same RNG and distributions, measured in the same run, with their ratios and the speedup of all
 //! threads over one (medians of 5 repeats, each timing the four back to back); the posterior mean
-//! and log evidence next to the exact values; and the peak memory of the streaming mode at 1e5 and
-//! 1e6 particles (each in a fresh process).
+//! and log evidence next to the exact values; and the peak memory of the streaming mode (M1) at
+//! 1e4, 1e6, 1e7 and 1e8 particles (1e4 and 1e6 with `--quick`), each in a fresh process, which
+//! must be flat: within 1 MiB of each other whatever the number of particles.
 //!
 //! `cargo run --release -p pyro-benches --bin importance [-- --quick]`; writes
 //! `target/bench/importance.json`.
@@ -227,20 +228,44 @@ fn main() {
             "exact_log_evidence": b.exact_log_evidence,
         }));
     }
-    let (small, large) = if quick {
-        (10_000, 100_000)
+    let counts: &[usize] = if quick {
+        &[10_000, 1_000_000]
     } else {
-        (100_000, 1_000_000)
+        &[10_000, 1_000_000, 10_000_000, 100_000_000]
     };
-    let (peak_small, peak_large) = (streaming_peak(small), streaming_peak(large));
+    let peaks: Vec<(usize, Option<u64>)> = counts.iter().map(|&n| (n, streaming_peak(n))).collect();
+    let measured: Vec<u64> = peaks.iter().filter_map(|p| p.1).collect();
+    let spread = (measured.len() == peaks.len())
+        .then(|| measured.iter().max().unwrap_or(&0) - measured.iter().min().unwrap_or(&0));
     println!(
-        "streaming peak memory (M1, fresh process): {small} particles {} KiB, {large} particles {} KiB",
-        peak_small.map_or("?".into(), |k| k.to_string()),
-        peak_large.map_or("?".into(), |k| k.to_string()),
+        "streaming peak memory (M1, fresh process): {}",
+        peaks
+            .iter()
+            .map(|(n, kib)| format!(
+                "{n:.0e} particles {} KiB",
+                kib.map_or("?".into(), |k| k.to_string())
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let flat = spread.map(|s| s <= 1024);
+    println!(
+        "spread {} KiB: {}",
+        spread.map_or("?".into(), |s| s.to_string()),
+        match flat {
+            Some(true) => "flat within 1 MiB",
+            Some(false) => "NOT flat within 1 MiB",
+            None => "not measured",
+        }
     );
     let report = json!({
         "models": rows,
-        "streaming_peak_kib": { small.to_string(): peak_small, large.to_string(): peak_large },
+        "streaming_peak_kib": peaks
+            .iter()
+            .map(|(n, kib)| (n.to_string(), json!(kib)))
+            .collect::<serde_json::Map<_, _>>(),
+        "streaming_peak_spread_kib": spread,
+        "streaming_peak_flat_within_1_mib": flat,
     });
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
     std::fs::create_dir_all(&dir).expect("target/bench");
