@@ -225,7 +225,7 @@ where
         .run_streaming(args, &[Name::from(site)])
         .expect("the benchmark model runs");
     Estimate {
-        mean: post.mean(&Name::from(site)).expect("mean")[0],
+        mean: post.mean(site).expect("mean")[0],
         log_evidence: post.log_normalizer().expect("log evidence"),
     }
 }

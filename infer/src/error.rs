@@ -33,6 +33,13 @@ pub enum InferError {
         /// when no single site is `-inf` (the log-densities add up to `-inf`) or unknown.
         sites: Vec<Name>,
     },
+    /// A site was asked for that the run does not have (a misspelled name, say).
+    UnknownSite {
+        /// The site asked for.
+        site: Name,
+        /// The sites the run has.
+        known: Vec<Name>,
+    },
     /// A site needed for a summary is missing from a sample, or has no value.
     MissingSite {
         /// The site.
@@ -113,6 +120,14 @@ impl fmt::Display for InferError {
                         write!(f, "the sites {} scored -inf", names.join(", "))
                     }
                 }
+            }
+            InferError::UnknownSite { site, known } => {
+                write!(f, "no site '{site}' in this run; ")?;
+                if known.is_empty() {
+                    return write!(f, "it has none");
+                }
+                let names: Vec<String> = known.iter().map(|s| format!("'{s}'")).collect();
+                write!(f, "the sites are {}", names.join(", "))
             }
             InferError::MissingSite { site, index } => {
                 write!(f, "sample {index} has no value at site '{site}'")

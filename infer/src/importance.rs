@@ -7,7 +7,7 @@ use crate::error::InferError;
 use crate::particle::{Prior, Proposal, Recorder, TraceParticle, Workspace};
 use indicatif::{ProgressBar, ProgressStyle};
 use pyro_poutine::distributions::Value;
-use pyro_poutine::{Model, Name, SiteValues, Trace, Weigher};
+use pyro_poutine::{IntoModel, Model, Name, SiteNames, SiteValues, Trace, Weigher};
 use rayon::prelude::*;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;
@@ -63,7 +63,7 @@ const MAX_WAVE_CHUNKS: usize = 2048;
 ///     Ok(weight)
 /// };
 /// let posterior = Importance::new(scale, 20_000).seed(1).run(8.5)?;
-/// let weight = posterior.marginal(&["weight".into()])?;
+/// let weight = posterior.marginal("weight")?;
 /// assert!((weight.mean()[0] - 9.14).abs() < 0.05);
 /// // log evidence: log Normal(9.5 | 8.5, 1.25) = -1.4621
 /// assert!((posterior.log_normalizer()? + 1.4621).abs() < 0.05);
@@ -80,10 +80,11 @@ pub struct Importance<M, G = Prior> {
 }
 
 impl<M> Importance<M, Prior> {
-    /// Importance sampling of `model` with `num_samples` particles drawn from the prior.
-    pub fn new(model: M, num_samples: usize) -> Self {
+    /// Importance sampling of `model` (a model, or a function of no arguments) with
+    /// `num_samples` particles drawn from the prior.
+    pub fn new<T: IntoModel<Mk, Model = M>, Mk>(model: T, num_samples: usize) -> Self {
         Importance {
-            model,
+            model: model.into_model(),
             guide: Prior,
             num_samples,
             seed: 0,
@@ -95,10 +96,10 @@ impl<M> Importance<M, Prior> {
 
 impl<M, G> Importance<M, G> {
     /// Uses `guide` (a model over the same latent sites) as the proposal.
-    pub fn guide<G2>(self, guide: G2) -> Importance<M, crate::Guide<G2>> {
+    pub fn guide<T: IntoModel<Mk>, Mk>(self, guide: T) -> Importance<M, crate::Guide<T::Model>> {
         Importance {
             model: self.model,
-            guide: crate::Guide(guide),
+            guide: crate::Guide(guide.into_model()),
             num_samples: self.num_samples,
             seed: self.seed,
             progress: self.progress,
@@ -120,8 +121,8 @@ impl<M, G> Importance<M, G> {
 
     /// Keeps only the values of `sites` per particle instead of whole traces, which saves memory
     /// and time ([`Posterior::traces`] is then `None`).
-    pub fn keep_sites(mut self, sites: &[Name]) -> Self {
-        self.keep_sites = Some(sites.into());
+    pub fn keep_sites(mut self, sites: impl SiteNames) -> Self {
+        self.keep_sites = Some(sites.into_names().into());
         self
     }
 }
@@ -177,8 +178,9 @@ impl Posterior {
     }
 
     /// The weighted empirical distribution of `sites`, their values concatenated per particle.
-    pub fn marginal(&self, sites: &[Name]) -> Result<crate::EmpiricalMarginal, InferError> {
-        self.marginal_of(sites)
+    /// `sites` is a name (`"weight"`) or a list of names.
+    pub fn marginal(&self, sites: impl SiteNames) -> Result<crate::EmpiricalMarginal, InferError> {
+        self.marginal_of(&sites.into_names())
             .map_err(|e| self.name_zero_weight_sites(e))
     }
 
@@ -207,9 +209,9 @@ impl Posterior {
                 names
                     .iter()
                     .position(|n| n == s)
-                    .ok_or_else(|| InferError::MissingSite {
+                    .ok_or_else(|| InferError::UnknownSite {
                         site: s.clone(),
-                        index: 0,
+                        known: names.to_vec(),
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -344,7 +346,8 @@ impl StreamingPosterior {
     /// An element that is `+inf` (or `-inf`) in a particle of positive weight has mean `+inf`
     /// (`-inf`); one that is `+inf` in such a particle and `-inf` in another has no mean: an
     /// [`InferError::BadValue`] naming the site and the element.
-    pub fn mean(&self, site: &Name) -> Result<Vec<f64>, InferError> {
+    pub fn mean(&self, site: impl Into<Name>) -> Result<Vec<f64>, InferError> {
+        let site = &site.into();
         let range = self.range(site)?;
         let stats = self.stats();
         log_sum_exp(&stats, self.zero_weights.as_ref())?;
@@ -368,8 +371,8 @@ impl StreamingPosterior {
 
     /// The weighted variance of `site` (one entry per element); `+inf` for an element that is
     /// infinite in a particle of positive weight.
-    pub fn variance(&self, site: &Name) -> Result<Vec<f64>, InferError> {
-        let range = self.range(site)?;
+    pub fn variance(&self, site: impl Into<Name>) -> Result<Vec<f64>, InferError> {
+        let range = self.range(&site.into())?;
         let stats = self.stats();
         log_sum_exp(&stats, self.zero_weights.as_ref())?;
         let variance = stats.variance();
@@ -524,9 +527,9 @@ impl StreamingPosterior {
             .iter()
             .find(|(n, _)| n == site)
             .map(|(_, r)| r.clone())
-            .ok_or_else(|| InferError::InvalidArgument {
-                name: "site",
-                reason: format!("'{site}' was not tracked by this run"),
+            .ok_or_else(|| InferError::UnknownSite {
+                site: site.clone(),
+                known: self.sites.iter().map(|(n, _)| n.clone()).collect(),
             })
     }
 
@@ -954,7 +957,7 @@ impl<M, G> Importance<M, G> {
     pub fn run_streaming<A>(
         &self,
         args: A,
-        sites: &[Name],
+        sites: impl SiteNames,
     ) -> Result<StreamingPosterior, InferError>
     where
         A: Clone + Send + Sync,
@@ -1004,7 +1007,7 @@ impl<M, G> Importance<M, G> {
     pub fn run_streaming_range<A>(
         &self,
         args: A,
-        sites: &[Name],
+        sites: impl SiteNames,
         particles: Range<usize>,
     ) -> Result<StreamingPosterior, InferError>
     where
@@ -1014,7 +1017,7 @@ impl<M, G> Importance<M, G> {
         G: Proposal<M, A>,
     {
         self.check_shard(&particles)?;
-        let names: Arc<[Name]> = sites.into();
+        let names: Arc<[Name]> = sites.into_names().into();
         let first = particles.start;
         // The layout of the coordinates is the first particle's, whatever the thread count: it
         // runs once more before the others (the same run, from the same seed).

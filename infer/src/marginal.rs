@@ -2,7 +2,7 @@
 
 use crate::error::InferError;
 use pyro_poutine::distributions::Value;
-use pyro_poutine::{Name, Trace};
+use pyro_poutine::{Name, SiteNames, Trace};
 use rand::{Rng, RngExt};
 
 /// A weighted empirical distribution: one sample (a vector of `dim` reals) and one normalised
@@ -172,10 +172,21 @@ impl EmpiricalMarginal {
     /// ```
     pub fn from_sites(
         traces: &[Trace],
-        sites: &[Name],
+        sites: impl SiteNames,
         log_weights: Vec<f64>,
     ) -> Result<Self, InferError> {
+        let sites = &sites.into_names()[..];
         check_counts(traces.len(), &log_weights)?;
+        // A name no trace has is a misspelling, not a site some particles lack.
+        if let Some(site) = sites
+            .iter()
+            .find(|s| traces.iter().all(|t| !t.contains(*s)))
+        {
+            return Err(InferError::UnknownSite {
+                site: site.clone(),
+                known: traces[0].iter().map(|s| s.name.clone()).collect(),
+            });
+        }
         if sites.is_empty() {
             return Err(InferError::InvalidArgument {
                 name: "sites",
@@ -665,10 +676,17 @@ mod tests {
         let err = |sites: &[Name], lw: Vec<f64>| {
             EmpiricalMarginal::from_sites(&traces, sites, lw).unwrap_err()
         };
+        // A site no particle has is unknown (issue 11, item 20: it used to read "sample 0 has
+        // no value at site 'z'"), and the error lists the sites there are.
+        let unknown = err(&[Name::new("x"), Name::new("z")], vec![0.0; 2]);
         assert!(matches!(
-            err(&[Name::new("x"), Name::new("z")], vec![0.0; 2]),
-            InferError::MissingSite { site, index: 0 } if site == Name::new("z")
+            &unknown,
+            InferError::UnknownSite { site, .. } if *site == Name::new("z")
         ));
+        assert_eq!(
+            unknown.to_string(),
+            "no site 'z' in this run; the sites are 'x', 'k'"
+        );
         assert!(matches!(
             err(&[], vec![0.0; 2]),
             InferError::InvalidArgument { name: "sites", .. }

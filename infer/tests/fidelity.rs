@@ -96,3 +96,39 @@ fn models_without_arguments() {
         .unwrap();
     assert!(tr.contains("x"));
 }
+
+/// Items 14 and 20: site names as `&str`, `String` or `Name`, singly or in lists; a misspelled
+/// site is reported as unknown, with the sites there are.
+#[test]
+fn sites_by_plain_names_and_misspelled_sites() {
+    let stored = Importance::new(no_args, 2000).seed(1).run(()).unwrap();
+    let by_str = stored.marginal("weight").unwrap();
+    let by_name = stored.marginal([Name::from("weight")]).unwrap();
+    assert_eq!(by_str.mean(), by_name.mean());
+    let both = stored.marginal(vec!["weight".to_string(), "measurement".to_string()]);
+    assert_eq!(both.unwrap().dim(), 2);
+    let expected = "no site 'wieght' in this run; the sites are 'weight', 'measurement'";
+    assert_eq!(stored.marginal("wieght").unwrap_err().to_string(), expected);
+    // Kept sites only.
+    let kept = Importance::new(no_args, 100)
+        .keep_sites(["weight"])
+        .run(())
+        .unwrap();
+    assert_eq!(kept.marginal("weight").unwrap().len(), 100);
+    assert_eq!(
+        kept.marginal("wieght").unwrap_err().to_string(),
+        "no site 'wieght' in this run; the sites are 'weight'"
+    );
+    // Streaming.
+    let streamed = Importance::new(no_args, 100)
+        .run_streaming((), "weight")
+        .unwrap();
+    assert!(streamed.mean("weight").unwrap()[0].is_finite());
+    assert_eq!(
+        streamed.variance("wieght").unwrap_err().to_string(),
+        "no site 'wieght' in this run; the sites are 'weight'"
+    );
+    // A trace by plain name.
+    let tr = pyro_infer::poutine::trace(no_args).get_trace(()).unwrap();
+    assert!(tr.get("weight").is_some() && tr.value::<f64>("measurement").unwrap() == 9.5);
+}

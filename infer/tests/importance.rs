@@ -294,12 +294,12 @@ fn streaming_equals_stored() {
     let marginal = stored.marginal(&[Name::from("weight")]).unwrap();
     let (a, b) = (
         marginal.mean()[0],
-        streamed.mean(&Name::from("weight")).unwrap()[0],
+        streamed.mean(Name::from("weight")).unwrap()[0],
     );
     assert!((a - b).abs() < 1e-12 * a.abs(), "{a} vs {b}");
     let (a, b) = (
         marginal.variance()[0],
-        streamed.variance(&Name::from("weight")).unwrap()[0],
+        streamed.variance(Name::from("weight")).unwrap()[0],
     );
     assert!((a - b).abs() < 1e-10 * a.abs(), "{a} vs {b}");
     // Keeping sites only gives the same weights as keeping traces.
@@ -523,7 +523,7 @@ fn sites_in_nested_plates_weigh_alike_on_every_path() {
     let misfit_messages = move |_: ()| with_handler(Pass, || misfit(())).1;
     let errors = [
         Importance::new(misfit, 10)
-            .keep_sites(&[])
+            .keep_sites(Vec::<Name>::new())
             .run(())
             .unwrap_err(),
         Importance::new(misfit, 10).run(()).unwrap_err(),

@@ -44,10 +44,10 @@ const N: usize = 5000; // 19 full chunks and one of 136 particles
 #[test]
 fn shards_merged_in_order_are_the_run_bit_for_bit_on_any_thread_count() {
     let run = Importance::new(walk, N).seed(21);
-    let whole = common::on_threads(1, || run.run_streaming((), &sites()).unwrap());
+    let whole = common::on_threads(1, || run.run_streaming((), sites()).unwrap());
     let shard = |threads: usize, range: std::ops::Range<usize>| {
         common::on_threads(threads, || {
-            run.run_streaming_range((), &sites(), range).unwrap()
+            run.run_streaming_range((), sites(), range).unwrap()
         })
     };
     for cuts in [
@@ -173,9 +173,9 @@ fn shards_of_a_guided_run_merge_into_the_run() {
         Ok(n)
     };
     let run = Importance::new(walk, 3000).guide(guide).seed(8);
-    let whole = run.run_streaming((), &sites()).unwrap();
-    let mut a = run.run_streaming_range((), &sites(), 0..768).unwrap();
-    a.merge(&run.run_streaming_range((), &sites(), 768..3000).unwrap())
+    let whole = run.run_streaming((), sites()).unwrap();
+    let mut a = run.run_streaming_range((), sites(), 0..768).unwrap();
+    a.merge(&run.run_streaming_range((), sites(), 768..3000).unwrap())
         .unwrap();
     assert_eq!(bits(&a), bits(&whole));
 }
@@ -190,7 +190,7 @@ fn invalid(e: InferError, name: &str) -> String {
 #[test]
 fn shards_that_do_not_fit_are_clear_errors() {
     let run = Importance::new(walk, N).seed(1);
-    let shard = |r: std::ops::Range<usize>| run.run_streaming_range((), &sites(), r).unwrap();
+    let shard = |r: std::ops::Range<usize>| run.run_streaming_range((), sites(), r).unwrap();
     let (a, b, c) = (shard(0..512), shard(512..1024), shard(1024..N));
 
     let gap = invalid(a.clone().merge(&c).unwrap_err(), "next");
@@ -207,7 +207,7 @@ fn shards_that_do_not_fit_are_clear_errors() {
 
     let other_seed = Importance::new(walk, N)
         .seed(2)
-        .run_streaming_range((), &sites(), 512..1024)
+        .run_streaming_range((), sites(), 512..1024)
         .unwrap();
     let e = invalid(a.clone().merge(&other_seed).unwrap_err(), "next");
     assert!(e.contains("seeded 1 and 2"), "{e}");
@@ -222,7 +222,7 @@ fn shards_that_do_not_fit_are_clear_errors() {
     let guided = Importance::new(walk, N)
         .guide(walk)
         .seed(1)
-        .run_streaming_range((), &sites(), 512..1024)
+        .run_streaming_range((), sites(), 512..1024)
         .unwrap();
     let e = invalid(a.clone().merge(&guided).unwrap_err(), "next");
     assert!(e.contains("(prior and guide)"), "{e}");
@@ -233,9 +233,7 @@ fn shards_that_do_not_fit_are_clear_errors() {
 
     // Ranges off chunk boundaries, outside the run, or empty.
     for r in [100..512, 0..300, 256..4000] {
-        let e = run
-            .run_streaming_range((), &sites(), r.clone())
-            .unwrap_err();
+        let e = run.run_streaming_range((), sites(), r.clone()).unwrap_err();
         let e = invalid(e, "particles");
         assert!(
             e.contains("chunk boundary (a multiple of 256"),
@@ -243,13 +241,13 @@ fn shards_that_do_not_fit_are_clear_errors() {
         );
     }
     let e = invalid(
-        run.run_streaming_range((), &sites(), 4864..N + 1)
+        run.run_streaming_range((), sites(), 4864..N + 1)
             .unwrap_err(),
         "particles",
     );
     assert!(e.contains("not a range of the run's 5000 particles"), "{e}");
     assert!(matches!(
-        run.run_streaming_range((), &sites(), 512..512),
+        run.run_streaming_range((), sites(), 512..512),
         Err(InferError::Empty)
     ));
 
@@ -384,7 +382,7 @@ fn zero_weights_name_the_sites_that_scored_minus_inf() {
     let guide = |_: ()| sample("s", Normal::new(-10.0, 0.1));
     let e = Importance::new(model, 300)
         .guide(guide)
-        .run_streaming((), &[])
+        .run_streaming((), Vec::<Name>::new())
         .unwrap()
         .ess()
         .unwrap_err();

@@ -97,7 +97,7 @@ fn validation_turns_values_outside_the_support_into_errors() {
          interval [0, 1])"
     );
     let err = Importance::new(|()| batched(false), 4)
-        .run_streaming((), &[])
+        .run_streaming((), Vec::<Name>::new())
         .unwrap_err();
     assert!(
         err.to_string().ends_with(

@@ -3,22 +3,29 @@
 //! This facade re-exports the workspace crates; depend on it, or on a single crate.
 //!
 //! # Quick start
+//! A model is an ordinary function; handlers turn it into other models; inference composes
+//! handlers and reads traces.
 //! ```
-//! use pyro_core::distributions::Normal;
-//! use pyro_core::infer::Importance;
-//! use pyro_core::poutine::{Name, PyroError, observe, sample, trace};
+//! use pyro_core::prelude::*;
 //!
+//! // Pyro's introductory model: guess a weight, then measure it.
 //! fn scale(guess: f64) -> Result<f64, PyroError> {
 //!     let weight = sample("weight", Normal::new(guess, 1.0))?;
-//!     observe("measurement", Normal::new(weight, 0.75), 9.5)?;
-//!     Ok(weight)
+//!     let measurement = sample("measurement", Normal::new(weight, 0.75))?;
+//!     Ok(measurement)
 //! }
 //!
-//! let tr = trace(scale).get_trace(8.5)?;
-//! assert_eq!(tr.len(), 2);
-//! let posterior = Importance::new(scale, 10_000).seed(1).run(8.5)?;
-//! let weight = posterior.marginal(&[Name::from("weight")])?;
-//! assert!((weight.mean()[0] - 9.14).abs() < 0.05);
+//! // Condition on a measurement of 9.5, as Pyro's `poutine.condition`.
+//! let conditioned = condition(scale, [("measurement", 9.5)]);
+//! let tr = trace(conditioned.clone()).get_trace(8.5)?;
+//! assert!(tr.get("measurement").unwrap().is_observed);
+//!
+//! // The posterior of the weight: importance sampling, and MCMC over traces.
+//! let posterior = Importance::new(conditioned.clone(), 10_000).seed(1).run(8.5)?;
+//! let weight = posterior.marginal("weight")?;
+//! assert!((weight.mean()[0] - 9.14).abs() < 0.05); // exact: Normal(9.14, 0.6)
+//! let run = Mcmc::new(TraceMh::new(conditioned), 500, 2000).num_chains(2).run(8.5)?;
+//! assert!((run.summary().get("weight").unwrap().mean - 9.14).abs() < 0.1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -29,12 +36,37 @@
 //! - [`infer`]: importance sampling, `EmpiricalMarginal`, `Predictive`, and MCMC (`Mcmc` with the
 //!   trace Metropolis-Hastings kernel `TraceMh`, convergence diagnostics, CSV/JSON export).
 
+#[doc(inline)]
 pub use pyro_distributions as distributions;
+#[doc(inline)]
 pub use pyro_infer as infer;
+#[doc(inline)]
 pub use pyro_poutine as poutine;
+#[doc(inline)]
 pub use pyro_trace as trace;
 /// Random-number generation (re-exported `rand`).
 pub use rand;
+
+/// What a model and an inference call need, in one import: `use pyro_core::prelude::*;`.
+///
+/// The primitives, plates and every handler's function, the distribution families, `Name`,
+/// `Value`, `PyroError`, `Trace`, and the entry points of inference. Handler types (for the
+/// scope form, `Handler::run`), traces' parts, constraints and diagnostics are not in it: name
+/// them by their path (`pyro_core::poutine::...`), which reads better where they are used.
+pub mod prelude {
+    pub use crate::distributions::{
+        Batched, Bernoulli, Beta, BetaBinomial, Binomial, Categorical, Cauchy, Chi2, Delta,
+        Dirichlet, Distribution, Exponential, Gamma, Geometric, Gumbel, HalfCauchy, HalfNormal,
+        InverseGamma, Laplace, LogNormal, MultivariateNormal, NegativeBinomial, Normal, Pareto,
+        Poisson, StudentT, Uniform, Value, VonMises, Weibull,
+    };
+    pub use crate::infer::{Importance, InferError, Mcmc, Predictive, TraceMh};
+    pub use crate::poutine::{
+        Handler, Model, Name, Plate, PyroError, Trace, block, condition, deterministic, escape,
+        factor, infer_config, intervene, lift, mask, observe, param, replay, sample, scale, seed,
+        site, substitute, trace, uncondition,
+    };
+}
 
 /// The README's code blocks, compiled and run as doc-tests so that the README stays true.
 #[cfg(doctest)]
