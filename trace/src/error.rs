@@ -130,14 +130,28 @@ impl TraceError {
     /// enable_validation(false);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn check_support(
         name: &Name,
         log_prob: f64,
         mask: Option<&[bool]>,
         dist: impl FnOnce() -> (AnyDistribution, Value),
     ) -> Result<(), TraceError> {
-        if log_prob != f64::NEG_INFINITY || !is_validation_enabled() {
+        if log_prob != f64::NEG_INFINITY {
+            return Ok(());
+        }
+        TraceError::support_error(name, mask, dist)
+    }
+
+    /// [`check_support`](Self::check_support) for a score of `-inf`, out of line.
+    #[cold]
+    #[inline(never)]
+    fn support_error(
+        name: &Name,
+        mask: Option<&[bool]>,
+        dist: impl FnOnce() -> (AnyDistribution, Value),
+    ) -> Result<(), TraceError> {
+        if !is_validation_enabled() {
             return Ok(());
         }
         let (dist, value) = dist();
