@@ -2,8 +2,10 @@
 //! Kolmogorov-Smirnov test and pinned first draws.
 //!
 //! Reference values are in `reference/reference.json`, written by `reference/gen_reference.py`
-//! (SciPy, an independent implementation). Each statistical check states its tolerance from the
-//! Monte Carlo error of the sample it draws.
+//! (SciPy, an independent implementation), and for extreme parameters and values, where SciPy's
+//! double-precision formulas cannot vouch for themselves, in `reference/extreme.json`, written by
+//! `reference/gen_extreme.py` (mpmath, in arbitrary precision). Each statistical check states its
+//! tolerance from the Monte Carlo error of the sample it draws.
 
 use crate::distribution::{Cdf, Distribution, ErasedDistribution};
 use crate::value::{Value, ValueType};
@@ -75,6 +77,11 @@ fn number(j: &Json) -> f64 {
         Json::String(s) if s == "inf" => f64::INFINITY,
         Json::String(s) if s == "-inf" => f64::NEG_INFINITY,
         Json::String(s) if s == "nan" => f64::NAN,
+        // gen_extreme.py writes every number as a string, which `parse` rounds correctly (and
+        // which reads "inf" and "-inf" too).
+        Json::String(s) => s
+            .parse()
+            .unwrap_or_else(|_| panic!("not a number in reference data: {s}")),
         other => panic!("not a number in reference data: {other}"),
     }
 }
@@ -121,6 +128,52 @@ fn cases(family: &str) -> Vec<Case> {
         })
         .collect();
     assert!(!found.is_empty(), "no reference cases for {family}");
+    found
+}
+
+/// One point of a high-precision reference case: its value `x` and the reference numbers at it.
+pub(crate) struct ExtremePoint(serde_json::Map<String, Json>);
+
+impl ExtremePoint {
+    /// A real number of the point (`"x"`, `"log_prob"`, `"cdf"`...); panics when it is missing.
+    pub(crate) fn real(&self, key: &str) -> f64 {
+        number(
+            self.0
+                .get(key)
+                .unwrap_or_else(|| panic!("reference point lacks '{key}'")),
+        )
+    }
+}
+
+/// One high-precision reference case: the family's parameters and its points.
+pub(crate) struct ExtremeCase {
+    /// The parameters, as the constructors name them.
+    pub(crate) params: Params,
+    /// The points and the reference values at them.
+    pub(crate) points: Vec<ExtremePoint>,
+}
+
+/// The cases of one section of `reference/extreme.json` (mpmath, in arbitrary precision).
+pub(crate) fn extreme_cases(section: &str) -> Vec<ExtremeCase> {
+    static ALL: OnceLock<Json> = OnceLock::new();
+    let all = ALL.get_or_init(|| {
+        serde_json::from_str(include_str!("../reference/extreme.json")).expect("extreme.json")
+    });
+    let found: Vec<ExtremeCase> = all["sections"][section]
+        .as_array()
+        .unwrap_or_else(|| panic!("extreme.json lacks section '{section}'"))
+        .iter()
+        .map(|c| ExtremeCase {
+            params: Params(c["params"].as_object().expect("params").clone()),
+            points: c["points"]
+                .as_array()
+                .expect("points")
+                .iter()
+                .map(|p| ExtremePoint(p.as_object().expect("point").clone()))
+                .collect(),
+        })
+        .collect();
+    assert!(!found.is_empty(), "no cases in section {section}");
     found
 }
 
