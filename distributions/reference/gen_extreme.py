@@ -90,25 +90,54 @@ def student_t_log_prob(df, loc, scale, x):
         return c - mp.log(f(scale)) - (nu + 1) / 2 * mp.log1p(z * z / nu)
 
 
-STUDENT_T_DFS = [1e-3, 0.01, 0.1, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 5.0, 7.5, 10.0, 19.0, 20.0, 21.0,
+STUDENT_T_DFS = [TINY, 1e-320, 1e-300, 1e-100, 1e-10, 1e-5, 1e-3, 0.01, 0.1, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 5.0, 7.5, 10.0, 19.0, 20.0, 21.0,
                  30.0, 100.0, 1e3, 3e3, 1e4, 5e4, 1e5, 3e5, 1e6, 2e6, 1e7, 1e8, 1e9, 1e10, 1e11,
                  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e20, 1e30, 1e50, 1e100, 1e200, 1e300,
                  MAX]
-STUDENT_T_XS = [0.0, 0.5, 1.0, -1.7, 2.5, 10.0, -30.0, 100.0, 1e4, 1e8]
+STUDENT_T_XS = [0.0, 0.5, 1.0, -1.0, -1.27, -1.29, -1.7, 2.5, -5.0, 10.0, -30.0, -38.0, 100.0,
+                -1e4, 1e8, -1e200]
+
+
+def student_t_cdf(df, loc, scale, x):
+    """P(X <= x) = I(df / (df + z^2); df / 2, 1/2) / 2 for z < 0 (by symmetry for z > 0), with
+    enough digits that df / (df + z^2) is exact to far beyond double precision."""
+    digits = max(60, int(2 * math.log10(max(df, 1.0))) + 60)
+    with mp.workdps(digits):
+        nu = f(df)
+        z = (f(x) - f(loc)) / f(scale)
+        if z == 0:
+            return mp.mpf(0.5)
+        t = nu / (nu + z * z)
+        # For df > 1 the tail beyond |z| is at most p(z) (df + z^2) / ((df - 1) |z|); where that
+        # is below 1e-400 the tail is zero in double precision (and mpmath's series could not
+        # resolve it below its working precision).
+        bound = mp.inf
+        if nu > 1:
+            bound = (mp.exp(student_t_log_prob(df, 0.0, 1.0, abs(float(z))))
+                     * (nu + z * z) / ((nu - 1) * abs(z)))
+        if bound < mp.mpf("1e-400"):
+            lower = mp.mpf(0)
+        else:
+            lower = mp.betainc(nu / 2, mp.mpf(0.5), 0, t, regularized=True) / 2
+        return lower if z < 0 else 1 - lower
+
+
+def student_t_point(df, loc, scale, x):
+    return {"x": s(x), "log_prob": s(student_t_log_prob(df, loc, scale, x)),
+            "cdf": s(student_t_cdf(df, loc, scale, x))}
 
 
 def student_t_cases():
     cases = []
     for df in STUDENT_T_DFS:
-        points = [{"x": s(x), "log_prob": s(student_t_log_prob(df, 0.0, 1.0, x))}
-                  for x in STUDENT_T_XS]
+        points = [student_t_point(df, 0.0, 1.0, x) for x in STUDENT_T_XS]
         cases.append({"family": "StudentT", "params": {"df": s(df), "loc": "0.0", "scale": "1.0"},
                       "points": points})
     # A location and scale, at points in the body and the tails.
     for df in [0.3, 4.0, 1e6, 1e12]:
         loc, scale = -3.0, 0.25
         xs = [-3.0, -2.9, -3.6, 0.0, 50.0, -1e3]
-        points = [{"x": s(x), "log_prob": s(student_t_log_prob(df, loc, scale, x))} for x in xs]
+        points = [student_t_point(df, loc, scale, x) for x in xs]
         cases.append({"family": "StudentT",
                       "params": {"df": s(df), "loc": s(loc), "scale": s(scale)},
                       "points": points})
@@ -121,6 +150,7 @@ def main():
         "mpmath": mp.__version__,
         "sections": {
             "von_mises_periodic": von_mises_cases(),
+            "student_t_df": student_t_cases(),
         },
     }
     with open("extreme.json", "w") as fh:
