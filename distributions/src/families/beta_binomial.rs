@@ -4,7 +4,7 @@ use super::binomial::count;
 use crate::constraint::Constraint;
 use crate::distribution::Distribution;
 use crate::error::{self, ParamError};
-use crate::special::ln_beta;
+use crate::special::{ln_beta, ln_gamma_ratio};
 use rand::{Rng, RngExt};
 
 /// The beta-binomial distribution `BetaBinomial(concentration1, concentration0, total_count)`:
@@ -32,8 +32,13 @@ pub struct BetaBinomial {
     concentration1: f64,
     concentration0: f64,
     total_count: u64,
-    /// `ln(n!) - ln Gamma(n + a + b) - ln B(a, b)`: the parameter-only part of `ln P(k)`.
+    /// The parameter-only part of `ln P(k)` in the grouping in use (see `log_prob`).
     log_norm: f64,
+    /// Whether the concentrations dominate the count (`a + b >= n`), which picks the grouping.
+    concentrations_dominate: bool,
+    /// `a / (a + b)` and `b / (a + b)`, each to full relative precision.
+    p: f64,
+    q: f64,
     beta: rand_distr::Beta<f64>,
 }
 
@@ -53,11 +58,28 @@ impl BetaBinomial {
         let beta = rand_distr::Beta::new(a, b)
             .map_err(|_| ParamError::new(FAMILY, "concentration1", a, "must be finite and > 0"))?;
         let n = total_count as f64;
+        let sum = a + b;
+        let concentrations_dominate = sum >= n;
+        let log_norm = if concentrations_dominate {
+            // -[ln Gamma(a + b + n) - ln Gamma(a + b)]; where a + b overflows, the other terms
+            // of the ratio vanish (they are O(n^2 / (a + b))) and it is n ln(a + b).
+            if sum.is_finite() {
+                -ln_gamma_ratio(sum, n)
+            } else {
+                let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+                -n * (hi.ln() + (lo / hi).ln_1p())
+            }
+        } else {
+            -(n + 1.0).ln() - ln_gamma_ratio(n + 2.0, sum - 2.0) - ln_beta(a, b)
+        };
         Ok(BetaBinomial {
             concentration1: a,
             concentration0: b,
             total_count,
-            log_norm: libm::lgamma(n + 1.0) - libm::lgamma(n + a + b) - ln_beta(a, b),
+            log_norm,
+            concentrations_dominate,
+            p: 1.0 / (1.0 + b / a),
+            q: 1.0 / (1.0 + a / b),
             beta,
         })
     }
@@ -93,6 +115,12 @@ impl Distribution for BetaBinomial {
         rand_distr::Binomial::new(self.total_count, p).map_or(0, |b| rng.sample(b) as i64)
     }
 
+    /// `ln P(k) = ln C(n, k) + ln B(k + a, n - k + b) - ln B(a, b)`, grouped so that no two large
+    /// terms cancel: where the concentrations dominate (`a + b >= n`), as
+    /// `ln C(n, k) + R(a, k) + R(b, n - k) - R(a + b, n)` with `R(x, m) = ln Gamma(x + m) -
+    /// ln Gamma(x)` (each of size about `m ln x`); otherwise as `-ln(n + 1) + R(k + 1, a - 1) +
+    /// R(n - k + 1, b - 1) - R(n + 2, a + b - 2) - ln B(a, b)`, which is the same sum regrouped
+    /// around the binomial coefficient `1 / ((n + 1) B(k + 1, n - k + 1))`.
     #[inline]
     fn log_prob(&self, k: &i64) -> f64 {
         if *k < 0 || *k as u64 > self.total_count {
@@ -100,9 +128,12 @@ impl Distribution for BetaBinomial {
         }
         let (k, n) = (*k as f64, self.total_count as f64);
         let (a, b) = (self.concentration1, self.concentration0);
-        self.log_norm - libm::lgamma(k + 1.0) - libm::lgamma(n - k + 1.0)
-            + libm::lgamma(k + a)
-            + libm::lgamma(n - k + b)
+        if self.concentrations_dominate {
+            let ln_choose = -(n + 1.0).ln() - ln_beta(k + 1.0, n - k + 1.0);
+            ln_choose + ln_gamma_ratio(a, k) + ln_gamma_ratio(b, n - k) + self.log_norm
+        } else {
+            ln_gamma_ratio(k + 1.0, a - 1.0) + ln_gamma_ratio(n - k + 1.0, b - 1.0) + self.log_norm
+        }
     }
 
     fn support(&self) -> Constraint {
@@ -113,18 +144,15 @@ impl Distribution for BetaBinomial {
     }
 
     fn mean(&self) -> Option<f64> {
-        let (a, b) = (self.concentration1, self.concentration0);
-        Some(self.total_count as f64 * a / (a + b))
+        Some(self.total_count as f64 * self.p)
     }
 
+    /// `n p q (a + b + n) / (a + b + 1) = n p q (1 + (n - 1) / (a + b + 1))`, which cannot
+    /// overflow or cancel.
     fn variance(&self) -> Option<f64> {
-        let (a, b, n) = (
-            self.concentration1,
-            self.concentration0,
-            self.total_count as f64,
-        );
-        let s = a + b;
-        Some(n * a * b * (s + n) / (s * s * (s + 1.0)))
+        let n = self.total_count as f64;
+        let s = self.concentration1 + self.concentration0;
+        Some(n * self.p * self.q * (1.0 + (n - 1.0) / (s + 1.0)))
     }
 }
 

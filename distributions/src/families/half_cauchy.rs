@@ -43,7 +43,8 @@ impl HalfCauchy {
             .map_err(|_| ParamError::new(FAMILY, "scale", scale, "must be finite and > 0"))?;
         Ok(HalfCauchy {
             scale,
-            log_norm: (FRAC_PI_2 * scale).ln(),
+            // ln(pi/2) + ln(scale): (pi/2) scale would overflow for scale near f64::MAX.
+            log_norm: FRAC_PI_2.ln() + scale.ln(),
             sampler,
         })
     }
