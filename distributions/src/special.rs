@@ -127,13 +127,37 @@ pub(crate) fn ln_gamma_ratio(x: f64, m: f64) -> f64 {
     if m == 0.0 {
         0.0
     } else if x >= STIRLING_SERIES_FROM && x + m >= STIRLING_SERIES_FROM {
-        let u = m / x;
-        m * x.ln()
-            + x * log1pmx(u)
-            + (m - 0.5) * u.ln_1p()
-            + (stirling_corr(x + m) - stirling_corr(x))
+        m * x.ln() + ln_gamma_ratio_reduced(x, m)
     } else {
         ln_gamma(x + m) - ln_gamma(x)
+    }
+}
+
+/// `ln Gamma(y) - ln Gamma(x)` for `x, y > 0` with `y = x + m`, given both as the sum `y` and
+/// the difference `m` (each rounded once from exact inputs): [`ln_gamma_ratio`]`(x, m)` where
+/// both are large (where `y` itself may have lost `m`: `1e18 + 3`), the difference of
+/// `ln Gamma` where one is small (where `m` may have lost what `y` keeps: `y = 0 + a` with a
+/// subnormal `a`, and `m = a - 1 = -1`).
+pub(crate) fn ln_gamma_diff(x: f64, m: f64, y: f64) -> f64 {
+    if x >= STIRLING_SERIES_FROM && y >= STIRLING_SERIES_FROM {
+        ln_gamma_ratio(x, m)
+    } else {
+        ln_gamma(y) - ln_gamma(x)
+    }
+}
+
+/// `ln Gamma(x + m) - ln Gamma(x) - m ln x` (see [`ln_gamma_ratio`]): what is left of the ratio
+/// once its leading term is taken out, small where `|m|` is small next to `x` (about
+/// `m (m - 1) / (2 x)`), so that callers can combine the leading terms of several ratios
+/// before they cancel. `0` for `x = +inf` (the limit).
+pub(crate) fn ln_gamma_ratio_reduced(x: f64, m: f64) -> f64 {
+    if m == 0.0 || x == f64::INFINITY {
+        0.0
+    } else if x >= STIRLING_SERIES_FROM && x + m >= STIRLING_SERIES_FROM {
+        let u = m / x;
+        x * log1pmx(u) + (m - 0.5) * u.ln_1p() + (stirling_corr(x + m) - stirling_corr(x))
+    } else {
+        ln_gamma(x + m) - ln_gamma(x) - m * x.ln()
     }
 }
 
@@ -381,6 +405,19 @@ fn temme_beta_cdf(a: f64, b: f64, x: f64) -> f64 {
     } else {
         // The upper tail directly: 1 - I = erfc(s) / 2 - rest.
         (1.0 - (0.5 * libm::erfc(s) - rest)).clamp(0.0, 1.0)
+    }
+}
+
+/// `(p, ln p)` for `p = a / (a + b)` with `a, b > 0`, to full relative precision and without
+/// overflow: `1 / (1 + b / a)` and `-ln(1 + b / a)`, or where `b / a` overflows
+/// `(a / b) / (1 + a / b)` and `ln a - ln b - ln(1 + a / b)`.
+pub(crate) fn share(a: f64, b: f64) -> (f64, f64) {
+    let r = b / a;
+    if r.is_finite() {
+        (1.0 / (1.0 + r), -r.ln_1p())
+    } else {
+        let t = a / b;
+        (t / (1.0 + t), a.ln() - b.ln() - t.ln_1p())
     }
 }
 

@@ -4,7 +4,9 @@ use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution};
 use crate::error::{self, ParamError};
 use crate::memo::Memo;
-use crate::special::{HALF_LN_2PI, beta_cdf, beta_deviations, ln_beta, log1pmx, stirling_corr};
+use crate::special::{
+    HALF_LN_2PI, beta_cdf, beta_deviations, ln_beta, log1pmx, share, stirling_corr,
+};
 use rand::{Rng, RngExt};
 
 /// The largest `f64` below one; draws are clamped to at most this.
@@ -83,8 +85,8 @@ impl Beta {
             b_m1: b - 1.0,
             log_norm: Memo::new(),
             // a + b may overflow; a / (a + b) = 1 / (1 + b / a) does not.
-            p: 1.0 / (1.0 + b / a),
-            q: 1.0 / (1.0 + a / b),
+            p: share(a, b).0,
+            q: share(b, a).0,
             sampler,
         })
     }
@@ -203,6 +205,13 @@ mod tests {
 
     fn build(p: &testing::Params) -> Beta {
         Beta::new(p.real("concentration1"), p.real("concentration0")).unwrap()
+    }
+
+    /// Extreme parameters and values against mpmath (issue 11, item 9); see
+    /// `testing::check_extreme_values` for the tolerance.
+    #[test]
+    fn matches_mpmath_at_extremes() {
+        testing::check_extreme_values(FAMILY, build);
     }
 
     #[test]

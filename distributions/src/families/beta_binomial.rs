@@ -4,7 +4,7 @@ use super::binomial::count;
 use crate::constraint::Constraint;
 use crate::distribution::Distribution;
 use crate::error::{self, ParamError};
-use crate::special::{ln_beta, ln_gamma_ratio};
+use crate::special::{ln_beta, ln_gamma_diff, ln_gamma_ratio_reduced, share};
 use rand::{Rng, RngExt};
 
 /// The beta-binomial distribution `BetaBinomial(concentration1, concentration0, total_count)`:
@@ -36,9 +36,11 @@ pub struct BetaBinomial {
     log_norm: f64,
     /// Whether the concentrations dominate the count (`a + b >= n`), which picks the grouping.
     concentrations_dominate: bool,
-    /// `a / (a + b)` and `b / (a + b)`, each to full relative precision.
+    /// `a / (a + b)` and `b / (a + b)`, each to full relative precision, and their logarithms.
     p: f64,
     q: f64,
+    ln_p: f64,
+    ln_q: f64,
     beta: rand_distr::Beta<f64>,
 }
 
@@ -58,19 +60,15 @@ impl BetaBinomial {
         let beta = rand_distr::Beta::new(a, b)
             .map_err(|_| ParamError::new(FAMILY, "concentration1", a, "must be finite and > 0"))?;
         let n = total_count as f64;
+        let ((p, ln_p), (q, ln_q)) = (share(a, b), share(b, a));
         let sum = a + b;
         let concentrations_dominate = sum >= n;
         let log_norm = if concentrations_dominate {
-            // -[ln Gamma(a + b + n) - ln Gamma(a + b)]; where a + b overflows, the other terms
-            // of the ratio vanish (they are O(n^2 / (a + b))) and it is n ln(a + b).
-            if sum.is_finite() {
-                -ln_gamma_ratio(sum, n)
-            } else {
-                let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-                -n * (hi.ln() + (lo / hi).ln_1p())
-            }
+            // -[ln Gamma(a + b + n) - ln Gamma(a + b) - n ln(a + b)] (0 where a + b overflows:
+            // the reduced ratio is O(n^2 / (a + b)) there).
+            -ln_gamma_ratio_reduced(sum, n)
         } else {
-            -(n + 1.0).ln() - ln_gamma_ratio(n + 2.0, sum - 2.0) - ln_beta(a, b)
+            -(n + 1.0).ln() - ln_gamma_diff(n + 2.0, sum - 2.0, n + sum) - ln_beta(a, b)
         };
         Ok(BetaBinomial {
             concentration1: a,
@@ -78,8 +76,10 @@ impl BetaBinomial {
             total_count,
             log_norm,
             concentrations_dominate,
-            p: 1.0 / (1.0 + b / a),
-            q: 1.0 / (1.0 + a / b),
+            p,
+            q,
+            ln_p,
+            ln_q,
             beta,
         })
     }
@@ -116,11 +116,14 @@ impl Distribution for BetaBinomial {
     }
 
     /// `ln P(k) = ln C(n, k) + ln B(k + a, n - k + b) - ln B(a, b)`, grouped so that no two large
-    /// terms cancel: where the concentrations dominate (`a + b >= n`), as
-    /// `ln C(n, k) + R(a, k) + R(b, n - k) - R(a + b, n)` with `R(x, m) = ln Gamma(x + m) -
-    /// ln Gamma(x)` (each of size about `m ln x`); otherwise as `-ln(n + 1) + R(k + 1, a - 1) +
-    /// R(n - k + 1, b - 1) - R(n + 2, a + b - 2) - ln B(a, b)`, which is the same sum regrouped
-    /// around the binomial coefficient `1 / ((n + 1) B(k + 1, n - k + 1))`.
+    /// terms cancel. With `R(x, m) = ln Gamma(x + m) - ln Gamma(x)` and its reduced form
+    /// `R~(x, m) = R(x, m) - m ln x`: where the concentrations dominate (`a + b >= n`), as the
+    /// binomial pmf at `p = a / (a + b)` and corrections,
+    /// `ln C(n, k) + k ln p + (n - k) ln q + R~(a, k) + R~(b, n - k) - R~(a + b, n)` (the leading
+    /// terms `k ln a + (n - k) ln b - n ln(a + b)` combined into `k ln p + (n - k) ln q` before
+    /// they can cancel); otherwise as `-ln(n + 1) + R(k + 1, a - 1) + R(n - k + 1, b - 1) -
+    /// R(n + 2, a + b - 2) - ln B(a, b)`, the same sum regrouped around the binomial coefficient
+    /// `1 / ((n + 1) B(k + 1, n - k + 1))`.
     #[inline]
     fn log_prob(&self, k: &i64) -> f64 {
         if *k < 0 || *k as u64 > self.total_count {
@@ -130,9 +133,19 @@ impl Distribution for BetaBinomial {
         let (a, b) = (self.concentration1, self.concentration0);
         if self.concentrations_dominate {
             let ln_choose = -(n + 1.0).ln() - ln_beta(k + 1.0, n - k + 1.0);
-            ln_choose + ln_gamma_ratio(a, k) + ln_gamma_ratio(b, n - k) + self.log_norm
+            // k ln p with 0 ln p = 0 (ln p is finite, but keep k = 0 exact).
+            let binomial = if k == 0.0 { 0.0 } else { k * self.ln_p }
+                + if k == n { 0.0 } else { (n - k) * self.ln_q };
+            ln_choose
+                + binomial
+                + ln_gamma_ratio_reduced(a, k)
+                + ln_gamma_ratio_reduced(b, n - k)
+                + self.log_norm
         } else {
-            ln_gamma_ratio(k + 1.0, a - 1.0) + ln_gamma_ratio(n - k + 1.0, b - 1.0) + self.log_norm
+            let j = n - k;
+            ln_gamma_diff(k + 1.0, a - 1.0, k + a)
+                + ln_gamma_diff(j + 1.0, b - 1.0, j + b)
+                + self.log_norm
         }
     }
 
@@ -167,6 +180,13 @@ mod tests {
     fn build(p: &testing::Params) -> BetaBinomial {
         let n = p.int("total_count") as u64;
         BetaBinomial::new(p.real("concentration1"), p.real("concentration0"), n).unwrap()
+    }
+
+    /// Extreme parameters and values against mpmath (issue 11, item 9); see
+    /// `testing::check_extreme_values` for the tolerance.
+    #[test]
+    fn matches_mpmath_at_extremes() {
+        testing::check_extreme_values(FAMILY, build);
     }
 
     #[test]

@@ -133,7 +133,20 @@ impl Dirichlet {
             - concentration.iter().map(|&a| stirling_corr(a)).sum::<f64>()
             + stirling_corr(total);
         let mean: Vec<f64> = scaled.iter().map(|a| a / s).collect();
-        let ln_mean = concentration.iter().map(|a| a.ln() - ln_total).collect();
+        // ln p_i from p_i itself where it is a normal double (exact at p_i = 1/2, say, where
+        // ln a_i - ln a_0 would leave the rounding of two logarithms near 709, which a
+        // concentration near f64::MAX multiplies), else from the logarithms.
+        let ln_mean = concentration
+            .iter()
+            .zip(&mean)
+            .map(|(a, p)| {
+                if p.is_normal() {
+                    p.ln()
+                } else {
+                    a.ln() - ln_total
+                }
+            })
+            .collect();
         // The scaled sum of the other concentrations, from prefix and suffix sums.
         let mut suffix = vec![0.0; scaled.len() + 1];
         for i in (0..scaled.len()).rev() {
@@ -259,6 +272,13 @@ mod tests {
 
     fn build(p: &testing::Params) -> Dirichlet {
         Dirichlet::new(&p.get_reals("concentration").unwrap()).unwrap()
+    }
+
+    /// Extreme parameters and values against mpmath (issue 11, item 9); see
+    /// `testing::check_extreme_values` for the tolerance.
+    #[test]
+    fn matches_mpmath_at_extremes() {
+        testing::check_extreme_values(FAMILY, build);
     }
 
     #[test]

@@ -307,6 +307,13 @@ mod tests {
         }
     }
 
+    /// Extreme parameters and values against mpmath (issue 11, item 9); see
+    /// `testing::check_extreme_values` for the tolerance.
+    #[test]
+    fn matches_mpmath_at_extremes() {
+        testing::check_extreme_values(FAMILY, build);
+    }
+
     #[test]
     fn matches_scipy() {
         testing::check_log_prob_reference(FAMILY, build);

@@ -4,7 +4,7 @@ use super::poisson::draw_with_rate;
 use crate::constraint::Constraint;
 use crate::distribution::Distribution;
 use crate::error::{self, ParamError};
-use crate::special::{ln_gamma, ln_gamma_ratio, log_sigmoid};
+use crate::special::{ln_gamma, ln_gamma_diff, ln_gamma_ratio, log_sigmoid};
 use rand::{Rng, RngExt};
 
 /// The negative binomial distribution `NegativeBinomial(total_count, probs)` in torch's
@@ -165,7 +165,7 @@ impl Distribution for NegativeBinomial {
         // cancelled by hand): ln Gamma(r) may be +inf (r near f64::MAX), and ln Gamma(k + r)
         // with it, where their difference is finite.
         let ln_coefficient = if r <= k {
-            ln_gamma_ratio(k + 1.0, r - 1.0) - self.ln_gamma_r
+            ln_gamma_diff(k + 1.0, r - 1.0, k + r) - self.ln_gamma_r
         } else {
             ln_gamma_ratio(r, k) - ln_gamma(k + 1.0)
         };
@@ -199,6 +199,13 @@ mod tests {
             Some(probs) => NegativeBinomial::new(r, probs).unwrap(),
             None => NegativeBinomial::from_logits(r, p.real("logits")).unwrap(),
         }
+    }
+
+    /// Extreme parameters and values against mpmath (issue 11, item 9); see
+    /// `testing::check_extreme_values` for the tolerance.
+    #[test]
+    fn matches_mpmath_at_extremes() {
+        testing::check_extreme_values(FAMILY, build);
     }
 
     #[test]

@@ -207,6 +207,13 @@ mod tests {
         Normal::new(p.real("loc"), p.real("scale")).unwrap()
     }
 
+    /// Extreme parameters and values against mpmath (issue 11, item 9); see
+    /// `testing::check_extreme_values` for the tolerance.
+    #[test]
+    fn matches_mpmath_at_extremes() {
+        testing::check_extreme_values(FAMILY, build);
+    }
+
     #[test]
     fn matches_scipy() {
         testing::check_continuous_reference(FAMILY, build);
