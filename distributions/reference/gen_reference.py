@@ -148,12 +148,13 @@ CASES = [
     ("Pareto", {"scale": 1.0, "alpha": 2.0}, [1.0, 3.0, 0.999, 1e6]),
     ("Pareto", {"scale": 0.01, "alpha": 0.5}, [0.01, 5.0]),
     ("Pareto", {"scale": 1e10, "alpha": 1e6}, [1e10, 1.00001e10, 9.9e9]),
-    ("VonMises", {"loc": 0.0, "concentration": 1.0}, [0.0, 1.0, PI, -PI, 3.5]),
+    ("VonMises", {"loc": 0.0, "concentration": 1.0}, [0.0, 1.0, PI, -PI, 3.5, 4.0, -7.0, 100.0]),
     ("VonMises", {"loc": 1.0, "concentration": 1e-4}, [1.0, -2.0]),
-    ("VonMises", {"loc": 0.5, "concentration": 500.0}, [0.5, 0.6, -2.0]),
+    ("VonMises", {"loc": 0.5, "concentration": 500.0}, [0.5, 0.6, -2.0, 0.5 + 2 * PI, -5.8]),
     ("VonMises", {"loc": 0.0, "concentration": 1e5}, [0.0, 0.001]),
     ("VonMises", {"loc": -3.0, "concentration": 2.0}, [3.0, -3.1, PI, -PI, 0.0]),
-    ("VonMises", {"loc": PI, "concentration": 50.0}, [PI, -PI, 3.0, -3.0]),
+    ("VonMises", {"loc": PI, "concentration": 50.0}, [PI, -PI, 3.0, -3.0, 3.3, -3.3, 9.5]),
+    ("VonMises", {"loc": 20.0, "concentration": 3.0}, [20.0, 20.0 - 6 * PI, 1.0, -25.0]),
     ("Bernoulli", {"probs": 0.3}, [0, 1, 2, 0.5, -1]),
     ("Bernoulli", {"probs": 0.0}, [0, 1]),
     ("Bernoulli", {"probs": 1.0}, [0, 1]),
@@ -270,16 +271,15 @@ def case_record(family, params, points):
         point["log_prob"] = num(lp)
         rec["points"].append(point)
     if family == "VonMises":
-        # Our support is the circle as [-pi, pi] (NumPyro's `circular`), so points outside it score
-        # -inf (SciPy extends the density periodically). Moments follow torch: the mean direction
-        # `loc` and the circular variance 1 - I1(k) / I0(k).
+        # The density is 2 pi-periodic on the whole real line, as in torch and SciPy (whose
+        # log-density we record at every point). Moments follow torch: the mean direction `loc`
+        # (we report it wrapped into [-pi, pi]) and the circular variance 1 - I1(k) / I0(k).
         # VonMises has no closed-form cdf and we do not offer one, so no cdf is recorded.
         for point in rec["points"]:
             del point["cdf"]
-            if not -PI <= point["x"] <= PI:
-                point["log_prob"] = "-inf"
         k = params["concentration"]
-        rec["mean"] = num(params["loc"])
+        loc = params["loc"]
+        rec["mean"] = num(math.atan2(math.sin(loc), math.cos(loc)) if abs(loc) > PI else loc)
         rec["variance"] = num(1.0 - special.i1e(k) / special.i0e(k))
         return rec
     if family in MULTIVARIATE:

@@ -2,8 +2,10 @@
 //! Kolmogorov-Smirnov test and pinned first draws.
 //!
 //! Reference values are in `reference/reference.json`, written by `reference/gen_reference.py`
-//! (SciPy, an independent implementation). Each statistical check states its tolerance from the
-//! Monte Carlo error of the sample it draws.
+//! (SciPy, an independent implementation), and for extreme parameters and values, where SciPy's
+//! double-precision formulas cannot vouch for themselves, in `reference/extreme.json`, written by
+//! `reference/gen_extreme.py` (mpmath, in arbitrary precision). Each statistical check states its
+//! tolerance from the Monte Carlo error of the sample it draws.
 
 use crate::distribution::{Cdf, Distribution, ErasedDistribution};
 use crate::value::{Value, ValueType};
@@ -75,6 +77,11 @@ fn number(j: &Json) -> f64 {
         Json::String(s) if s == "inf" => f64::INFINITY,
         Json::String(s) if s == "-inf" => f64::NEG_INFINITY,
         Json::String(s) if s == "nan" => f64::NAN,
+        // gen_extreme.py writes every number as a string, which `parse` rounds correctly (and
+        // which reads "inf" and "-inf" too).
+        Json::String(s) => s
+            .parse()
+            .unwrap_or_else(|_| panic!("not a number in reference data: {s}")),
         other => panic!("not a number in reference data: {other}"),
     }
 }
@@ -122,6 +129,99 @@ fn cases(family: &str) -> Vec<Case> {
         .collect();
     assert!(!found.is_empty(), "no reference cases for {family}");
     found
+}
+
+/// One point of a high-precision reference case: its value `x` and the reference numbers at it.
+pub(crate) struct ExtremePoint(serde_json::Map<String, Json>);
+
+impl ExtremePoint {
+    /// A real number of the point (`"x"`, `"log_prob"`, `"cdf"`...); panics when it is missing.
+    pub(crate) fn real(&self, key: &str) -> f64 {
+        number(
+            self.0
+                .get(key)
+                .unwrap_or_else(|| panic!("reference point lacks '{key}'")),
+        )
+    }
+
+    /// The value of the point as a [`Value`].
+    pub(crate) fn value(&self) -> Value {
+        to_value(&self.0["x"])
+    }
+}
+
+/// One high-precision reference case: the family's parameters and its points.
+pub(crate) struct ExtremeCase {
+    /// The family name.
+    pub(crate) family: String,
+    /// The parameters, as the constructors name them.
+    pub(crate) params: Params,
+    /// The points and the reference values at them.
+    pub(crate) points: Vec<ExtremePoint>,
+}
+
+/// The cases of one section of `reference/extreme.json` (mpmath, in arbitrary precision).
+pub(crate) fn extreme_cases(section: &str) -> Vec<ExtremeCase> {
+    static ALL: OnceLock<Json> = OnceLock::new();
+    let all = ALL.get_or_init(|| {
+        serde_json::from_str(include_str!("../reference/extreme.json")).expect("extreme.json")
+    });
+    let found: Vec<ExtremeCase> = all["sections"][section]
+        .as_array()
+        .unwrap_or_else(|| panic!("extreme.json lacks section '{section}'"))
+        .iter()
+        .map(|c| ExtremeCase {
+            family: c["family"].as_str().expect("family").to_string(),
+            params: Params(c["params"].as_object().expect("params").clone()),
+            points: c["points"]
+                .as_array()
+                .expect("points")
+                .iter()
+                .map(|p| ExtremePoint(p.as_object().expect("point").clone()))
+                .collect(),
+        })
+        .collect();
+    assert!(!found.is_empty(), "no cases in section {section}");
+    found
+}
+
+/// Checks `log_prob` at the extreme points of `family` in `reference/extreme.json` (mpmath, 450
+/// digits): subnormal, tiny, huge and maximal parameters and values (issue 11, item 9).
+///
+/// Each reference comes with its relative condition number `c`: rounding the inputs (the value
+/// and the real parameters) by a relative `eps` moves the log-density by up to
+/// `c eps (1 + |lp|)`. A backward-stable evaluation is within a small multiple of that; the
+/// tolerance is `32 eps (1 + |lp|) (1 + c)` (32 ulps of the size of the result or of its
+/// sensitivity, whichever is larger) plus `1e-12`: these log-densities are sums of logarithms of
+/// the inputs, each up to 745 in size, and the rounding of two of them (`2 x 745 eps = 3.3e-13`)
+/// survives where they cancel (`Chi2(5e-324)` at `5e-324`: `ln 2 - ln df - ln x + ...`). An
+/// infinite reference (a log-density beyond `+-f64::MAX`) must be matched exactly.
+#[track_caller]
+pub(crate) fn check_extreme_values<D: Distribution>(family: &str, build: impl Fn(&Params) -> D) {
+    let mut seen = false;
+    for case in extreme_cases("extreme_values")
+        .iter()
+        .filter(|c| c.family == family)
+    {
+        seen = true;
+        let d = build(&case.params);
+        for p in &case.points {
+            let x = p.value();
+            let (want, condition) = (p.real("log_prob"), p.real("condition"));
+            let got = d.log_prob_value(&x);
+            let what = format!("{family} {:?} log_prob({x:?})", case.params.0);
+            if want.is_finite() {
+                let tol = 32.0 * f64::EPSILON * (1.0 + want.abs()) * (1.0 + condition) + 1e-12;
+                assert!(
+                    (got - want).abs() <= tol,
+                    "{what}: got {got:e}, mpmath {want:e} (condition {condition:e}, tolerance {tol:e})"
+                );
+            } else {
+                assert_eq!(got, want, "{what}");
+            }
+        }
+    }
+    assert!(seen, "no extreme reference values for {family}");
 }
 
 /// Asserts `got` equals `expected` within `tol * (1 + |expected|)`; infinities must match exactly

@@ -4,7 +4,9 @@ use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution};
 use crate::error::{self, ParamError};
 use crate::memo::Memo;
-use crate::special::ln_beta;
+use crate::special::{
+    HALF_LN_2PI, beta_cdf, beta_deviations, ln_beta, log1pmx, share, stirling_corr,
+};
 use rand::{Rng, RngExt};
 
 /// The largest `f64` below one; draws are clamped to at most this.
@@ -18,6 +20,16 @@ const BELOW_ONE: f64 = 1.0 - f64::EPSILON / 2.0;
 /// `a = concentration1`, `b = concentration0` and `B` the beta function. At the ends the
 /// density is the limit from inside: at `x = 0` it is `+inf` for `a < 1`, `1 / B(a, b)` for
 /// `a = 1` and `0` for `a > 1` (likewise at `x = 1` with `b`).
+///
+/// `ln B(a, b)` is computed without cancelling `ln Gamma` terms (Stirling's formula with the
+/// large terms cancelled by hand where the concentrations are large). Where both
+/// concentrations are at least 10 the log-density takes its saddle-point form: with the mean
+/// `p = a / (a + b)`, `q = 1 - p`, `u = (x - p) / p` and `v = (p - x) / q`,
+/// `ln p(x) = a log1pmx(u) + b log1pmx(v) - ln x - ln(1 - x) + ln(a b / (a + b)) / 2
+/// - ln(2 pi) / 2 - corr(a) - corr(b) + corr(a + b)` (`log1pmx(u) = ln(1 + u) - u`, `corr` the
+/// remainder of Stirling's formula): Stirling's formula for `ln B(a, b)` with the terms of size
+/// `a ln a` cancelled by hand, so that it stays finite up to concentrations of `f64::MAX`, where
+/// `(a - 1) ln x` and `ln B(a, b)` would overflow to `inf - inf`.
 ///
 /// Draws are clamped into `[f64::MIN_POSITIVE, 1 - 2^-53]` (as torch keeps them inside the open
 /// interval), so the `log_prob` of a draw is always finite even for tiny concentrations, whose
@@ -43,12 +55,21 @@ pub struct Beta {
     a_m1: f64,
     /// `concentration0 - 1`.
     b_m1: f64,
-    /// `-ln B(concentration1, concentration0)`, computed when first scored.
+    /// `-ln B(concentration1, concentration0)` where a concentration is below 10, else the
+    /// parameter-only part of the saddle-point form,
+    /// `ln(a b / (a + b)) / 2 - ln(2 pi) / 2 - corr(a) - corr(b) + corr(a + b)`; computed when
+    /// first scored.
     log_norm: Memo,
+    /// The mean `a / (a + b)` and its complement `b / (a + b)`, each to full relative precision.
+    p: f64,
+    q: f64,
     sampler: rand_distr::Beta<f64>,
 }
 
 const FAMILY: &str = "Beta";
+
+/// Where both concentrations are at least this, the log-density takes its saddle-point form.
+const SADDLE_FROM: f64 = 10.0;
 
 impl Beta {
     /// A beta distribution; `concentration1` and `concentration0` must be finite and `> 0`.
@@ -63,6 +84,9 @@ impl Beta {
             a_m1: a - 1.0,
             b_m1: b - 1.0,
             log_norm: Memo::new(),
+            // a + b may overflow; a / (a + b) = 1 / (1 + b / a) does not.
+            p: share(a, b).0,
+            q: share(b, a).0,
             sampler,
         })
     }
@@ -77,10 +101,24 @@ impl Beta {
         self.concentration0
     }
 
-    /// `-ln B(concentration1, concentration0)`.
+    /// Whether the log-density takes its saddle-point form (both concentrations >= 10).
+    fn saddle(&self) -> bool {
+        self.concentration1 >= SADDLE_FROM && self.concentration0 >= SADDLE_FROM
+    }
+
+    /// The log normalising constant (of the form in use, see the field).
     fn log_norm(&self) -> f64 {
-        self.log_norm
-            .get_or(|| -ln_beta(self.concentration1, self.concentration0))
+        let (a, b) = (self.concentration1, self.concentration0);
+        self.log_norm.get_or(|| {
+            if self.saddle() {
+                // ln(a b / (a + b)) = ln a - ln(1 + a / b), without forming a b or a + b.
+                let half_ln_ab_over_sum = 0.5 * (a.ln() - (a / b).ln_1p());
+                half_ln_ab_over_sum - HALF_LN_2PI - stirling_corr(a) - stirling_corr(b)
+                    + stirling_corr(a + b)
+            } else {
+                -ln_beta(a, b)
+            }
+        })
     }
 }
 
@@ -101,7 +139,15 @@ impl Distribution for Beta {
     fn log_prob(&self, x: &f64) -> f64 {
         let x = *x;
         if x > 0.0 && x < 1.0 {
-            self.a_m1 * x.ln() + self.b_m1 * (-x).ln_1p() + self.log_norm()
+            if self.saddle() {
+                let (a, b) = (self.concentration1, self.concentration0);
+                // a ln(x / p) + b ln((1 - x) / q), whose linear terms a u + b v cancel exactly
+                // (a / p = b / q = a + b) and are left out; what remains is <= 0, no inf - inf.
+                let (u, v) = beta_deviations(x, self.p, self.q);
+                a * log1pmx(u) + b * log1pmx(v) - x.ln() - (-x).ln_1p() + self.log_norm()
+            } else {
+                self.a_m1 * x.ln() + self.b_m1 * (-x).ln_1p() + self.log_norm()
+            }
         } else if x == 0.0 || x == 1.0 {
             // (e - 1) ln t at t -> 0+ for the exponent at this end, without 0 * -inf = NaN; the
             // other end's factor is 1.
@@ -123,26 +169,29 @@ impl Distribution for Beta {
     }
 
     fn mean(&self) -> Option<f64> {
-        Some(self.concentration1 / (self.concentration1 + self.concentration0))
+        Some(self.p)
     }
 
+    /// `p q / (a + b + 1)`; where `a + b` overflows, `p q / a / (1 + b / a)` (the 1 is then
+    /// negligible).
     fn variance(&self) -> Option<f64> {
         let (a, b) = (self.concentration1, self.concentration0);
         let s = a + b;
-        Some(a / s * (b / s) / (s + 1.0))
+        Some(if s.is_finite() {
+            self.p * self.q / (s + 1.0)
+        } else {
+            self.p * self.q / a / (1.0 + b / a)
+        })
     }
 }
 
 impl Cdf for Beta {
-    /// The regularised incomplete beta function `I_x(concentration1, concentration0)`.
+    /// The regularised incomplete beta function `I_x(concentration1, concentration0)`: Cephes'
+    /// `incbet` for moderate concentrations, limiting forms for tiny ones and asymptotic ones
+    /// (the gamma limit, Temme's expansion) from 1e6 on, where `incbet` fails; see the crate's
+    /// `special::beta_cdf` for the regimes and their accuracy.
     fn cdf(&self, x: f64) -> f64 {
-        if x <= 0.0 {
-            0.0
-        } else if x >= 1.0 {
-            1.0
-        } else {
-            spec_math::cephes64::incbet(self.concentration1, self.concentration0, x)
-        }
+        beta_cdf(self.concentration1, self.concentration0, x)
     }
 }
 
@@ -156,6 +205,13 @@ mod tests {
 
     fn build(p: &testing::Params) -> Beta {
         Beta::new(p.real("concentration1"), p.real("concentration0")).unwrap()
+    }
+
+    /// Extreme parameters and values against mpmath (issue 11, item 9); see
+    /// `testing::check_extreme_values` for the tolerance.
+    #[test]
+    fn matches_mpmath_at_extremes() {
+        testing::check_extreme_values(FAMILY, build);
     }
 
     #[test]

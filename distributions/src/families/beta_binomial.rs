@@ -4,7 +4,7 @@ use super::binomial::count;
 use crate::constraint::Constraint;
 use crate::distribution::Distribution;
 use crate::error::{self, ParamError};
-use crate::special::ln_beta;
+use crate::special::{ln_beta, ln_gamma_diff, ln_gamma_ratio_reduced, share};
 use rand::{Rng, RngExt};
 
 /// The beta-binomial distribution `BetaBinomial(concentration1, concentration0, total_count)`:
@@ -32,8 +32,15 @@ pub struct BetaBinomial {
     concentration1: f64,
     concentration0: f64,
     total_count: u64,
-    /// `ln(n!) - ln Gamma(n + a + b) - ln B(a, b)`: the parameter-only part of `ln P(k)`.
+    /// The parameter-only part of `ln P(k)` in the grouping in use (see `log_prob`).
     log_norm: f64,
+    /// Whether the concentrations dominate the count (`a + b >= n`), which picks the grouping.
+    concentrations_dominate: bool,
+    /// `a / (a + b)` and `b / (a + b)`, each to full relative precision, and their logarithms.
+    p: f64,
+    q: f64,
+    ln_p: f64,
+    ln_q: f64,
     beta: rand_distr::Beta<f64>,
 }
 
@@ -53,11 +60,26 @@ impl BetaBinomial {
         let beta = rand_distr::Beta::new(a, b)
             .map_err(|_| ParamError::new(FAMILY, "concentration1", a, "must be finite and > 0"))?;
         let n = total_count as f64;
+        let ((p, ln_p), (q, ln_q)) = (share(a, b), share(b, a));
+        let sum = a + b;
+        let concentrations_dominate = sum >= n;
+        let log_norm = if concentrations_dominate {
+            // -[ln Gamma(a + b + n) - ln Gamma(a + b) - n ln(a + b)] (0 where a + b overflows:
+            // the reduced ratio is O(n^2 / (a + b)) there).
+            -ln_gamma_ratio_reduced(sum, n)
+        } else {
+            -(n + 1.0).ln() - ln_gamma_diff(n + 2.0, sum - 2.0, n + sum) - ln_beta(a, b)
+        };
         Ok(BetaBinomial {
             concentration1: a,
             concentration0: b,
             total_count,
-            log_norm: libm::lgamma(n + 1.0) - libm::lgamma(n + a + b) - ln_beta(a, b),
+            log_norm,
+            concentrations_dominate,
+            p,
+            q,
+            ln_p,
+            ln_q,
             beta,
         })
     }
@@ -93,6 +115,15 @@ impl Distribution for BetaBinomial {
         rand_distr::Binomial::new(self.total_count, p).map_or(0, |b| rng.sample(b) as i64)
     }
 
+    /// `ln P(k) = ln C(n, k) + ln B(k + a, n - k + b) - ln B(a, b)`, grouped so that no two large
+    /// terms cancel. With `R(x, m) = ln Gamma(x + m) - ln Gamma(x)` and its reduced form
+    /// `R~(x, m) = R(x, m) - m ln x`: where the concentrations dominate (`a + b >= n`), as the
+    /// binomial pmf at `p = a / (a + b)` and corrections,
+    /// `ln C(n, k) + k ln p + (n - k) ln q + R~(a, k) + R~(b, n - k) - R~(a + b, n)` (the leading
+    /// terms `k ln a + (n - k) ln b - n ln(a + b)` combined into `k ln p + (n - k) ln q` before
+    /// they can cancel); otherwise as `-ln(n + 1) + R(k + 1, a - 1) + R(n - k + 1, b - 1) -
+    /// R(n + 2, a + b - 2) - ln B(a, b)`, the same sum regrouped around the binomial coefficient
+    /// `1 / ((n + 1) B(k + 1, n - k + 1))`.
     #[inline]
     fn log_prob(&self, k: &i64) -> f64 {
         if *k < 0 || *k as u64 > self.total_count {
@@ -100,9 +131,22 @@ impl Distribution for BetaBinomial {
         }
         let (k, n) = (*k as f64, self.total_count as f64);
         let (a, b) = (self.concentration1, self.concentration0);
-        self.log_norm - libm::lgamma(k + 1.0) - libm::lgamma(n - k + 1.0)
-            + libm::lgamma(k + a)
-            + libm::lgamma(n - k + b)
+        if self.concentrations_dominate {
+            let ln_choose = -(n + 1.0).ln() - ln_beta(k + 1.0, n - k + 1.0);
+            // k ln p with 0 ln p = 0 (ln p is finite, but keep k = 0 exact).
+            let binomial = if k == 0.0 { 0.0 } else { k * self.ln_p }
+                + if k == n { 0.0 } else { (n - k) * self.ln_q };
+            ln_choose
+                + binomial
+                + ln_gamma_ratio_reduced(a, k)
+                + ln_gamma_ratio_reduced(b, n - k)
+                + self.log_norm
+        } else {
+            let j = n - k;
+            ln_gamma_diff(k + 1.0, a - 1.0, k + a)
+                + ln_gamma_diff(j + 1.0, b - 1.0, j + b)
+                + self.log_norm
+        }
     }
 
     fn support(&self) -> Constraint {
@@ -113,18 +157,15 @@ impl Distribution for BetaBinomial {
     }
 
     fn mean(&self) -> Option<f64> {
-        let (a, b) = (self.concentration1, self.concentration0);
-        Some(self.total_count as f64 * a / (a + b))
+        Some(self.total_count as f64 * self.p)
     }
 
+    /// `n p q (a + b + n) / (a + b + 1) = n p q (1 + (n - 1) / (a + b + 1))`, which cannot
+    /// overflow or cancel.
     fn variance(&self) -> Option<f64> {
-        let (a, b, n) = (
-            self.concentration1,
-            self.concentration0,
-            self.total_count as f64,
-        );
-        let s = a + b;
-        Some(n * a * b * (s + n) / (s * s * (s + 1.0)))
+        let n = self.total_count as f64;
+        let s = self.concentration1 + self.concentration0;
+        Some(n * self.p * self.q * (1.0 + (n - 1.0) / (s + 1.0)))
     }
 }
 
@@ -139,6 +180,13 @@ mod tests {
     fn build(p: &testing::Params) -> BetaBinomial {
         let n = p.int("total_count") as u64;
         BetaBinomial::new(p.real("concentration1"), p.real("concentration0"), n).unwrap()
+    }
+
+    /// Extreme parameters and values against mpmath (issue 11, item 9); see
+    /// `testing::check_extreme_values` for the tolerance.
+    #[test]
+    fn matches_mpmath_at_extremes() {
+        testing::check_extreme_values(FAMILY, build);
     }
 
     #[test]

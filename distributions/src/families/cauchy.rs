@@ -3,6 +3,7 @@
 use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution};
 use crate::error::{self, ParamError};
+use crate::special::{ln_abs_diff, standardise};
 use rand::{Rng, RngExt};
 use std::f64::consts::PI;
 
@@ -45,7 +46,8 @@ impl Cauchy {
         Ok(Cauchy {
             loc,
             scale,
-            log_norm: (PI * scale).ln(),
+            // ln(pi) + ln(scale): pi scale would overflow for scale near f64::MAX.
+            log_norm: PI.ln() + scale.ln(),
             sampler,
         })
     }
@@ -78,15 +80,14 @@ impl Distribution for Cauchy {
         if !x.is_finite() {
             return f64::NEG_INFINITY;
         }
-        let d = x - self.loc;
-        let z = d / self.scale;
+        let z = standardise(*x, self.loc, self.scale);
         let z2 = z * z;
-        // ln(1 + z^2); where z^2 overflows, 1 is negligible and ln(z^2) = 2 (ln|d| - ln scale)
-        // is finite (even where z itself overflows).
+        // ln(1 + z^2); where z^2 overflows, 1 is negligible and ln(z^2) = 2 (ln|x - loc| -
+        // ln scale) is finite (even where z itself, or x - loc, overflows).
         let log1p_z2 = if z2.is_finite() {
             z2.ln_1p()
         } else {
-            2.0 * (d.abs().ln() - self.scale.ln())
+            2.0 * (ln_abs_diff(*x, self.loc) - self.scale.ln())
         };
         -log1p_z2 - self.log_norm
     }
@@ -108,7 +109,7 @@ impl Cdf for Cauchy {
     fn cdf(&self, x: f64) -> f64 {
         // 1/2 + atan(z) / pi, written as atan2(1, -z) / pi: no cancellation in the left tail,
         // and exactly 0 and 1 at -inf and +inf.
-        let z = (x - self.loc) / self.scale;
+        let z = standardise(x, self.loc, self.scale);
         1.0_f64.atan2(-z) / PI
     }
 }
@@ -123,6 +124,13 @@ mod tests {
 
     fn build(p: &testing::Params) -> Cauchy {
         Cauchy::new(p.real("loc"), p.real("scale")).unwrap()
+    }
+
+    /// Extreme parameters and values against mpmath (issue 11, item 9); see
+    /// `testing::check_extreme_values` for the tolerance.
+    #[test]
+    fn matches_mpmath_at_extremes() {
+        testing::check_extreme_values(FAMILY, build);
     }
 
     #[test]

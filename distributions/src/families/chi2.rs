@@ -4,7 +4,9 @@ use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution};
 use crate::error::{self, ParamError};
 use crate::memo::Memo;
-use crate::special::ln_gamma;
+use crate::special::{
+    GAMMA_SADDLE_FROM, gamma_deviance, gamma_p_q, gamma_saddle_const, ln_gamma_half,
+};
 use rand::{Rng, RngExt};
 
 /// The chi-squared distribution `Chi2(df)` with `df` degrees of freedom: `Gamma(df / 2, 1 / 2)`.
@@ -14,8 +16,13 @@ use rand::{Rng, RngExt};
 /// density is the limit from inside: `+inf` for `df < 2`, `1/2` for `df = 2` and `0` for
 /// `df > 2`.
 ///
-/// `df` may be any positive real. Draws are clamped into the positive normal `f64` range (as
-/// for [`Gamma`](crate::Gamma)), so a draw never underflows to `0`.
+/// `df` may be any positive real, from the smallest subnormal to `f64::MAX`. For `df >= 20` the
+/// log-density is evaluated in the saddle-point form of [`Gamma`](crate::Gamma), which stays
+/// finite and accurate up to `df = f64::MAX`; below, `ln Gamma(df / 2)` is taken as
+/// `ln 2 - ln df` where `df / 2` would round (subnormal `df`). Draws are clamped into the
+/// positive normal `f64` range (as for [`Gamma`](crate::Gamma)), so a draw never underflows to
+/// `0`; for `df = 5e-324`, whose half underflows, every draw is that clamp, `f64::MIN_POSITIVE`
+/// (a draw exceeds it with probability below `1e-320`).
 ///
 /// # Example
 /// ```
@@ -31,11 +38,14 @@ use rand::{Rng, RngExt};
 #[derive(Clone, Debug, PartialEq)]
 pub struct Chi2 {
     df: f64,
-    /// `-(df / 2) ln 2 - ln Gamma(df / 2)`, computed when first scored.
+    /// `-(df / 2) ln 2 - ln Gamma(df / 2)` for `df < 20`, else the parameter-only part of the
+    /// saddle-point form, `ln(k) / 2 - ln(2 pi) / 2 - corr(k)` with `k = df / 2`; computed when
+    /// first scored.
     log_norm: Memo,
     /// `df / 2 - 1`.
     half_df_m1: f64,
-    sampler: rand_distr::ChiSquared<f64>,
+    /// `None` where `df / 2` underflows (`df = 5e-324`), which `rand_distr` refuses.
+    sampler: Option<rand_distr::ChiSquared<f64>>,
 }
 
 const FAMILY: &str = "Chi2";
@@ -44,14 +54,12 @@ impl Chi2 {
     /// A chi-squared distribution; `df` must be finite and `> 0`.
     pub fn new(df: f64) -> Result<Self, ParamError> {
         let df = error::positive(FAMILY, "df", df)?;
-        let sampler = rand_distr::ChiSquared::new(df)
-            .map_err(|_| ParamError::new(FAMILY, "df", df, "must be finite and > 0"))?;
         let k = 0.5 * df;
         Ok(Chi2 {
             df,
             log_norm: Memo::new(),
             half_df_m1: k - 1.0,
-            sampler,
+            sampler: rand_distr::ChiSquared::new(df).ok(),
         })
     }
 
@@ -62,8 +70,14 @@ impl Chi2 {
 
     /// The log normalising constant.
     fn log_norm(&self) -> f64 {
-        self.log_norm
-            .get_or(|| -0.5 * self.df * std::f64::consts::LN_2 - ln_gamma(0.5 * self.df))
+        let df = self.df;
+        self.log_norm.get_or(|| {
+            if df >= 2.0 * GAMMA_SADDLE_FROM {
+                gamma_saddle_const(0.5 * df)
+            } else {
+                -0.5 * df * std::f64::consts::LN_2 - ln_gamma_half(df)
+            }
+        })
     }
 }
 
@@ -76,14 +90,24 @@ impl Distribution for Chi2 {
     }
 
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
-        rng.sample(self.sampler).clamp(f64::MIN_POSITIVE, f64::MAX)
+        match self.sampler {
+            Some(s) => rng.sample(s).clamp(f64::MIN_POSITIVE, f64::MAX),
+            None => f64::MIN_POSITIVE,
+        }
     }
 
     #[inline]
     fn log_prob(&self, x: &f64) -> f64 {
         let x = *x;
         if x > 0.0 && x < f64::INFINITY {
-            self.log_norm() + self.half_df_m1 * x.ln() - 0.5 * x
+            let ln_x = x.ln();
+            if self.df >= 2.0 * GAMMA_SADDLE_FROM {
+                // Gamma(k, 1/2) at x: the scaled value is x / 2 (exact).
+                let ln_y = ln_x - std::f64::consts::LN_2;
+                self.log_norm() - gamma_deviance(0.5 * self.df, 0.5 * x, ln_y) - ln_x
+            } else {
+                self.log_norm() + self.half_df_m1 * ln_x - 0.5 * x
+            }
         } else if x == 0.0 {
             // (df/2 - 1) ln x at x -> 0+, without the NaN of 0 * -inf.
             if self.half_df_m1 < 0.0 {
@@ -112,12 +136,13 @@ impl Distribution for Chi2 {
 }
 
 impl Cdf for Chi2 {
-    /// The regularised lower incomplete gamma function `P(df / 2, x / 2)`.
+    /// The regularised lower incomplete gamma function `P(df / 2, x / 2)` (see the crate's
+    /// `special::gamma_p_q`).
     fn cdf(&self, x: f64) -> f64 {
         if x <= 0.0 {
             0.0
         } else {
-            spec_math::cephes64::igam(0.5 * self.df, 0.5 * x)
+            gamma_p_q(0.5 * self.df, 0.5 * x, x.ln() - std::f64::consts::LN_2).0
         }
     }
 }
@@ -132,6 +157,13 @@ mod tests {
 
     fn build(p: &testing::Params) -> Chi2 {
         Chi2::new(p.real("df")).unwrap()
+    }
+
+    /// Extreme parameters and values against mpmath (issue 11, item 9); see
+    /// `testing::check_extreme_values` for the tolerance.
+    #[test]
+    fn matches_mpmath_at_extremes() {
+        testing::check_extreme_values(FAMILY, build);
     }
 
     #[test]

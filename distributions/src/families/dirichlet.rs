@@ -3,6 +3,7 @@
 use crate::constraint::{Constraint, is_simplex};
 use crate::distribution::Distribution;
 use crate::error::ParamError;
+use crate::special::{HALF_LN_2PI, stirling_corr};
 use rand::{Rng, RngExt};
 use rand_distr::{Gamma, Open01};
 
@@ -17,6 +18,15 @@ use rand_distr::{Gamma, Open01};
 /// A zero coordinate follows the limit of the density: its factor is 1 where `a_i = 1`, 0 where
 /// `a_i > 1` (so `log_prob` is `-inf`) and infinite where `a_i < 1` (`log_prob` is `+inf`,
 /// unless another zero coordinate makes it `-inf`).
+///
+/// The log-density is evaluated as `sum_i [a_i (ln x_i - ln p_i) - ln x_i] + c` with the mean
+/// `p_i = a_i / a_0` and `c = (sum_i ln a_i - ln a_0) / 2 - (K - 1) ln(2 pi) / 2 - sum_i corr(a_i)
+/// + corr(a_0)` (`corr` the remainder of Stirling's formula): the usual
+/// `ln Gamma(a_0) - sum_i ln Gamma(a_i) + sum_i (a_i - 1) ln x_i` with Stirling's formula for
+/// every `ln Gamma` and the terms of size `a ln a` cancelled by hand, so that no two infinite or
+/// huge terms meet for concentrations up to `f64::MAX` (nor `a_0` overflow). Where two terms
+/// `a_i (ln x_i - ln p_i)` of opposite signs both overflow, their sum `-a_0 KL(p, x)` is below
+/// `-f64::MAX` and `log_prob` is `-inf`.
 ///
 /// Draws normalise independent `Gamma(a_i, 1)` draws, computed in log space so that small
 /// concentrations (whose Gamma draws underflow) still give points on the simplex.
@@ -36,8 +46,15 @@ use rand_distr::{Gamma, Open01};
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dirichlet {
     concentration: Vec<f64>,
-    /// `ln Gamma(a_0) - sum_i ln Gamma(a_i)`.
+    /// `(sum_i ln a_i - ln a_0) / 2 - (K - 1) ln(2 pi) / 2 - sum_i corr(a_i) + corr(a_0)`.
     log_norm: f64,
+    /// The mean `p_i = a_i / a_0`, without overflow of `a_0`.
+    mean: Vec<f64>,
+    /// `ln p_i`.
+    ln_mean: Vec<f64>,
+    /// `(1 - p_i) / (a_0 + 1)`, the variance over the mean, with `1 - p_i` from the sum of the
+    /// other concentrations (not a difference from 1).
+    var_over_mean: Vec<f64>,
     samplers: Vec<LogGamma>,
 }
 
@@ -104,12 +121,56 @@ impl Dirichlet {
             })?;
             samplers.push(sampler);
         }
-        let total: f64 = concentration.iter().sum();
-        let log_norm =
-            libm::lgamma(total) - concentration.iter().map(|&a| libm::lgamma(a)).sum::<f64>();
+        // a_0 = max * s with s = sum_i a_i / max in [1, K], which cannot overflow.
+        let max = concentration.iter().copied().fold(0.0, f64::max);
+        let scaled: Vec<f64> = concentration.iter().map(|a| a / max).collect();
+        let s: f64 = scaled.iter().sum();
+        let ln_total = max.ln() + s.ln();
+        let total = max * s;
+        let k = concentration.len() as f64;
+        let log_norm = 0.5 * (concentration.iter().map(|a| a.ln()).sum::<f64>() - ln_total)
+            - (k - 1.0) * HALF_LN_2PI
+            - concentration.iter().map(|&a| stirling_corr(a)).sum::<f64>()
+            + stirling_corr(total);
+        let mean: Vec<f64> = scaled.iter().map(|a| a / s).collect();
+        // ln p_i from p_i itself where it is a normal double (exact at p_i = 1/2, say, where
+        // ln a_i - ln a_0 would leave the rounding of two logarithms near 709, which a
+        // concentration near f64::MAX multiplies), else from the logarithms.
+        let ln_mean = concentration
+            .iter()
+            .zip(&mean)
+            .map(|(a, p)| {
+                if p.is_normal() {
+                    p.ln()
+                } else {
+                    a.ln() - ln_total
+                }
+            })
+            .collect();
+        // The scaled sum of the other concentrations, from prefix and suffix sums.
+        let mut suffix = vec![0.0; scaled.len() + 1];
+        for i in (0..scaled.len()).rev() {
+            suffix[i] = suffix[i + 1] + scaled[i];
+        }
+        let mut prefix = 0.0;
+        let mut var_over_mean = Vec::with_capacity(scaled.len());
+        for (i, &a) in scaled.iter().enumerate() {
+            let others = prefix + suffix[i + 1];
+            prefix += a;
+            // (1 - p_i) / (a_0 + 1), with a_0 + 1 = max (s + 1 / max) where a_0 overflows.
+            let denominator = if total.is_finite() {
+                total + 1.0
+            } else {
+                max * (s + 1.0 / max)
+            };
+            var_over_mean.push(others / s / denominator);
+        }
         Ok(Dirichlet {
             concentration: concentration.to_vec(),
             log_norm,
+            mean,
+            ln_mean,
+            var_over_mean,
             samplers,
         })
     }
@@ -160,19 +221,25 @@ impl Distribution for Dirichlet {
             return f64::NEG_INFINITY;
         }
         let mut lp = self.log_norm;
-        for (&a, &xi) in self.concentration.iter().zip(x) {
-            if a == 1.0 {
+        for ((&a, &xi), &ln_p) in self.concentration.iter().zip(x).zip(&self.ln_mean) {
+            let term = if xi > 0.0 {
+                let ln_x = xi.ln();
+                a * (ln_x - ln_p) - ln_x
+            } else if a == 1.0 {
                 // x^0 = 1, also at x = 0.
-                continue;
-            }
-            let term = (a - 1.0) * xi.ln();
-            if term == f64::NEG_INFINITY {
+                -ln_p
+            } else if a > 1.0 {
                 // A zero coordinate with a > 1: the density is 0, whatever the other factors.
                 return f64::NEG_INFINITY;
-            }
+            } else {
+                f64::INFINITY
+            };
             lp += term;
         }
-        lp
+        // +inf + -inf: either two coordinates' a (ln x - ln p) overflowed with opposite signs,
+        // whose sum -a_0 KL(p, x) is then below -f64::MAX, or a zero coordinate with a < 1 met
+        // such an overflow; both leave a density that underflows.
+        if lp.is_nan() { f64::NEG_INFINITY } else { lp }
     }
 
     fn support(&self) -> Constraint {
@@ -180,17 +247,16 @@ impl Distribution for Dirichlet {
     }
 
     fn mean(&self) -> Option<Vec<f64>> {
-        let total: f64 = self.concentration.iter().sum();
-        Some(self.concentration.iter().map(|a| a / total).collect())
+        Some(self.mean.clone())
     }
 
+    /// `p_i (1 - p_i) / (a_0 + 1)`.
     fn variance(&self) -> Option<Vec<f64>> {
-        let total: f64 = self.concentration.iter().sum();
-        let denom = total * total * (total + 1.0);
         Some(
-            self.concentration
+            self.mean
                 .iter()
-                .map(|a| a * (total - a) / denom)
+                .zip(&self.var_over_mean)
+                .map(|(p, r)| p * r)
                 .collect(),
         )
     }
@@ -206,6 +272,13 @@ mod tests {
 
     fn build(p: &testing::Params) -> Dirichlet {
         Dirichlet::new(&p.get_reals("concentration").unwrap()).unwrap()
+    }
+
+    /// Extreme parameters and values against mpmath (issue 11, item 9); see
+    /// `testing::check_extreme_values` for the tolerance.
+    #[test]
+    fn matches_mpmath_at_extremes() {
+        testing::check_extreme_values(FAMILY, build);
     }
 
     #[test]

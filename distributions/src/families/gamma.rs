@@ -4,7 +4,7 @@ use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution};
 use crate::error::{self, ParamError};
 use crate::memo::Memo;
-use crate::special::ln_gamma;
+use crate::special::{GAMMA_SADDLE_FROM, gamma_deviance, gamma_p_q, gamma_saddle_const, ln_gamma};
 use rand::{Rng, RngExt};
 
 /// The gamma distribution `Gamma(concentration, rate)` with shape `concentration` and inverse
@@ -14,6 +14,13 @@ use rand::{Rng, RngExt};
 /// `p(x) = rate^concentration x^(concentration - 1) exp(-rate x) / Gamma(concentration)` for
 /// `x >= 0`. At `x = 0` the density is the limit from inside: `+inf` for `concentration < 1`,
 /// `rate` for `concentration = 1` and `0` for `concentration > 1`.
+///
+/// For `concentration >= 10` the log-density is evaluated in its saddle-point form,
+/// `-a (t - 1 - ln t) + ln(a) / 2 - ln x - ln(2 pi) / 2 - corr(a)` with `a = concentration`,
+/// `t = rate x / a` and `corr` the remainder of Stirling's formula: the terms of size `a ln a`
+/// that `a ln(rate) - ln Gamma(a) + (a - 1) ln x` would cancel are cancelled by hand, so it stays
+/// finite (and accurate) up to `concentration = f64::MAX`, and `t - 1 - ln t` is formed without
+/// cancellation near the mode.
 ///
 /// Draws are clamped into the positive normal `f64` range (below at `f64::MIN_POSITIVE`, as
 /// torch does), so a draw never underflows to `0` and its `log_prob` is always finite.
@@ -34,8 +41,12 @@ use rand::{Rng, RngExt};
 pub struct Gamma {
     concentration: f64,
     rate: f64,
-    /// `concentration ln(rate) - ln Gamma(concentration)`, computed when first scored.
+    /// `concentration ln(rate) - ln Gamma(concentration)` for `concentration < 10`, else the
+    /// parameter-only part of the saddle-point form, `ln(a) / 2 - ln(2 pi) / 2 - corr(a)`;
+    /// computed when first scored.
     log_norm: Memo,
+    /// `ln(rate)`.
+    ln_rate: f64,
     /// `concentration - 1`.
     shape_m1: f64,
     sampler: rand_distr::Gamma<f64>,
@@ -54,6 +65,7 @@ impl Gamma {
             concentration,
             rate,
             log_norm: Memo::new(),
+            ln_rate: rate.ln(),
             shape_m1: concentration - 1.0,
             sampler,
         })
@@ -69,10 +81,16 @@ impl Gamma {
         self.rate
     }
 
-    /// The log normalising constant.
+    /// The log normalising constant (of the form in use, see the field).
     fn log_norm(&self) -> f64 {
-        self.log_norm
-            .get_or(|| self.concentration * self.rate.ln() - ln_gamma(self.concentration))
+        let a = self.concentration;
+        self.log_norm.get_or(|| {
+            if a >= GAMMA_SADDLE_FROM {
+                gamma_saddle_const(a)
+            } else {
+                a * self.ln_rate - ln_gamma(a)
+            }
+        })
     }
 }
 
@@ -93,7 +111,14 @@ impl Distribution for Gamma {
     fn log_prob(&self, x: &f64) -> f64 {
         let x = *x;
         if x > 0.0 && x < f64::INFINITY {
-            self.log_norm() + self.shape_m1 * x.ln() - self.rate * x
+            let ln_x = x.ln();
+            if self.concentration >= GAMMA_SADDLE_FROM {
+                let y = self.rate * x;
+                let a = self.concentration;
+                self.log_norm() - gamma_deviance(a, y, self.ln_rate + ln_x) - ln_x
+            } else {
+                self.log_norm() + self.shape_m1 * ln_x - self.rate * x
+            }
         } else if x == 0.0 {
             // (concentration - 1) ln x at x -> 0+, without the NaN of 0 * -inf.
             if self.shape_m1 < 0.0 {
@@ -117,17 +142,20 @@ impl Distribution for Gamma {
     }
 
     fn variance(&self) -> Option<f64> {
-        Some(self.concentration / (self.rate * self.rate))
+        // Divided twice: rate^2 may overflow or underflow where the variance does not.
+        Some(self.concentration / self.rate / self.rate)
     }
 }
 
 impl Cdf for Gamma {
-    /// The regularised lower incomplete gamma function `P(concentration, rate x)`.
+    /// The regularised lower incomplete gamma function `P(concentration, rate x)` (see the
+    /// crate's `special::gamma_p_q`: Cephes' `igam` for moderate shapes, Temme's uniform
+    /// expansion for shapes from 1e5 on, limiting forms for tiny shapes and arguments).
     fn cdf(&self, x: f64) -> f64 {
         if x <= 0.0 {
             0.0
         } else {
-            spec_math::cephes64::igam(self.concentration, self.rate * x)
+            gamma_p_q(self.concentration, self.rate * x, self.ln_rate + x.ln()).0
         }
     }
 }
@@ -142,6 +170,13 @@ mod tests {
 
     fn build(p: &testing::Params) -> Gamma {
         Gamma::new(p.real("concentration"), p.real("rate")).unwrap()
+    }
+
+    /// Extreme parameters and values against mpmath (issue 11, item 9); see
+    /// `testing::check_extreme_values` for the tolerance.
+    #[test]
+    fn matches_mpmath_at_extremes() {
+        testing::check_extreme_values(FAMILY, build);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution};
 use crate::error::{self, ParamError};
+use crate::special::standardise;
 use rand::{Rng, RngExt};
 use std::f64::consts::PI;
 
@@ -78,9 +79,13 @@ impl Distribution for Gumbel {
             return f64::NEG_INFINITY;
         }
         // Far in the left tail exp(-z) overflows; the log-density is then below -f64::MAX, so
-        // -inf is its correctly rounded value.
-        let z = (x - self.loc) / self.scale;
-        -(z + (-z).exp()) - self.ln_scale
+        // -inf is its correctly rounded value (returned before z + exp(-z) can be -inf + inf).
+        let z = standardise(*x, self.loc, self.scale);
+        let e = (-z).exp();
+        if e == f64::INFINITY {
+            return f64::NEG_INFINITY;
+        }
+        -(z + e) - self.ln_scale
     }
 
     fn support(&self) -> Constraint {
@@ -99,7 +104,7 @@ impl Distribution for Gumbel {
 
 impl Cdf for Gumbel {
     fn cdf(&self, x: f64) -> f64 {
-        let z = (x - self.loc) / self.scale;
+        let z = standardise(x, self.loc, self.scale);
         (-(-z).exp()).exp()
     }
 }
@@ -114,6 +119,13 @@ mod tests {
 
     fn build(p: &testing::Params) -> Gumbel {
         Gumbel::new(p.real("loc"), p.real("scale")).unwrap()
+    }
+
+    /// Extreme parameters and values against mpmath (issue 11, item 9); see
+    /// `testing::check_extreme_values` for the tolerance.
+    #[test]
+    fn matches_mpmath_at_extremes() {
+        testing::check_extreme_values(FAMILY, build);
     }
 
     #[test]

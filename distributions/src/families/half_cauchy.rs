@@ -43,7 +43,8 @@ impl HalfCauchy {
             .map_err(|_| ParamError::new(FAMILY, "scale", scale, "must be finite and > 0"))?;
         Ok(HalfCauchy {
             scale,
-            log_norm: (FRAC_PI_2 * scale).ln(),
+            // ln(pi/2) + ln(scale): (pi/2) scale would overflow for scale near f64::MAX.
+            log_norm: FRAC_PI_2.ln() + scale.ln(),
             sampler,
         })
     }
@@ -118,6 +119,13 @@ mod tests {
 
     fn build(p: &testing::Params) -> HalfCauchy {
         HalfCauchy::new(p.real("scale")).unwrap()
+    }
+
+    /// Extreme parameters and values against mpmath (issue 11, item 9); see
+    /// `testing::check_extreme_values` for the tolerance.
+    #[test]
+    fn matches_mpmath_at_extremes() {
+        testing::check_extreme_values(FAMILY, build);
     }
 
     #[test]

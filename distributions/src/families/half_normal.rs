@@ -6,7 +6,7 @@ use crate::distribution::{Cdf, Distribution};
 use crate::error::{self, ParamError};
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
-use std::f64::consts::{FRAC_2_PI, LN_2, SQRT_2};
+use std::f64::consts::{FRAC_1_SQRT_2, FRAC_2_PI, LN_2};
 
 /// The half-normal distribution `HalfNormal(scale)`: `|Y|` for `Y ~ Normal(0, scale)`.
 ///
@@ -91,7 +91,8 @@ impl Cdf for HalfNormal {
         if x <= 0.0 {
             return 0.0;
         }
-        libm::erf(x / (self.scale * SQRT_2))
+        // x / scale first: scale sqrt(2) may overflow (and inf / inf is NaN).
+        libm::erf(x / self.scale * FRAC_1_SQRT_2)
     }
 }
 

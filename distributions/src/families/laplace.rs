@@ -3,6 +3,7 @@
 use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution};
 use crate::error::{self, ParamError};
+use crate::special::standardise;
 use rand::{Rng, RngExt};
 use rand_distr::Exp1;
 
@@ -39,7 +40,8 @@ impl Laplace {
         Ok(Laplace {
             loc,
             scale,
-            log_norm: (2.0 * scale).ln(),
+            // ln 2 + ln(scale): 2 scale would overflow for scale near f64::MAX.
+            log_norm: std::f64::consts::LN_2 + scale.ln(),
         })
     }
 
@@ -77,7 +79,7 @@ impl Distribution for Laplace {
         if !x.is_finite() {
             return f64::NEG_INFINITY;
         }
-        -(x - self.loc).abs() / self.scale - self.log_norm
+        -standardise(*x, self.loc, self.scale).abs() - self.log_norm
     }
 
     fn support(&self) -> Constraint {
@@ -95,7 +97,7 @@ impl Distribution for Laplace {
 
 impl Cdf for Laplace {
     fn cdf(&self, x: f64) -> f64 {
-        let z = (x - self.loc) / self.scale;
+        let z = standardise(x, self.loc, self.scale);
         if z < 0.0 {
             0.5 * z.exp()
         } else {
@@ -114,6 +116,13 @@ mod tests {
 
     fn build(p: &testing::Params) -> Laplace {
         Laplace::new(p.real("loc"), p.real("scale")).unwrap()
+    }
+
+    /// Extreme parameters and values against mpmath (issue 11, item 9); see
+    /// `testing::check_extreme_values` for the tolerance.
+    #[test]
+    fn matches_mpmath_at_extremes() {
+        testing::check_extreme_values(FAMILY, build);
     }
 
     #[test]

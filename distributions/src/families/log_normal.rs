@@ -92,9 +92,19 @@ impl Distribution for LogNormal {
 
     fn variance(&self) -> Option<f64> {
         // exp(2 loc + 2 s^2) (1 - exp(-s^2)), in logs: neither factor may overflow or underflow
-        // alone while the product is finite.
-        let s2 = self.scale * self.scale;
-        Some((2.0 * (self.loc + s2) + (-(-s2).exp_m1()).ln()).exp())
+        // alone while the product is finite. Where s^2 is not a normal double,
+        // ln(1 - exp(-s^2)) = 2 ln s (to far below an ulp), which stays finite; loc + s^2 cannot
+        // be NaN, so neither can the sum.
+        let s = self.scale;
+        let s2 = s * s;
+        let ln_one_minus = if s2.is_normal() {
+            (-(-s2).exp_m1()).ln()
+        } else if s2 == f64::INFINITY {
+            0.0
+        } else {
+            2.0 * s.ln()
+        };
+        Some((2.0 * (self.loc + s2) + ln_one_minus).exp())
     }
 }
 
@@ -103,7 +113,12 @@ impl Cdf for LogNormal {
         if x <= 0.0 {
             return 0.0;
         }
-        0.5 * libm::erfc(-(x.ln() - self.loc) / (self.scale * std::f64::consts::SQRT_2))
+        if x == f64::INFINITY {
+            return 1.0;
+        }
+        // Standardised first: scale sqrt(2) may overflow.
+        let z = (x.ln() - self.loc) / self.scale;
+        0.5 * libm::erfc(-z * std::f64::consts::FRAC_1_SQRT_2)
     }
 }
 

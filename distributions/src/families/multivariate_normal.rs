@@ -171,6 +171,23 @@ impl MultivariateNormal {
     }
 }
 
+impl MultivariateNormal {
+    /// `|y|^2` for the solution `y` of `L y = f (x - loc)` by forward substitution (the residual
+    /// formed as `f x_i - f loc_i`, so that `f = 1/2` cannot overflow).
+    fn quadratic_form(&self, x: &[f64], f: f64) -> f64 {
+        let d = self.dim();
+        let mut y = vec![0.0; d];
+        let mut quad = 0.0;
+        for i in 0..d {
+            let row = &self.scale_tril[i * d..i * d + i];
+            let dot: f64 = row.iter().zip(&y).map(|(l, y)| l * y).sum();
+            y[i] = (f * x[i] - f * self.loc[i] - dot) / self.scale_tril[i * d + i];
+            quad += y[i] * y[i];
+        }
+        quad
+    }
+}
+
 fn check_loc(loc: &[f64]) -> Result<(), ParamError> {
     if loc.is_empty() {
         return Err(ParamError::new(
@@ -246,14 +263,16 @@ impl Distribution for MultivariateNormal {
         if x.len() != d || !x.iter().all(|xi| xi.is_finite()) {
             return f64::NEG_INFINITY;
         }
-        // Solve L y = x - loc by forward substitution; the quadratic form is |y|^2.
-        let mut y = vec![0.0; d];
-        let mut quad = 0.0;
-        for i in 0..d {
-            let row = &self.scale_tril[i * d..i * d + i];
-            let dot: f64 = row.iter().zip(&y).map(|(l, y)| l * y).sum();
-            y[i] = (x[i] - self.loc[i] - dot) / self.scale_tril[i * d + i];
-            quad += y[i] * y[i];
+        let mut quad = self.quadratic_form(x, 1.0);
+        if !quad.is_finite() {
+            // An x_i - loc_i or a partial sum overflowed: again on half the residual, which
+            // cannot overflow, and four times its quadratic form.
+            quad = 4.0 * self.quadratic_form(x, 0.5);
+            if quad.is_nan() {
+                // Partial sums of the triangular solve overflowed with opposite signs: the
+                // solution has a coordinate beyond f64::MAX / 2, and the density underflows.
+                return f64::NEG_INFINITY;
+            }
         }
         -0.5 * quad - self.log_norm
     }
@@ -286,6 +305,13 @@ mod tests {
             None => MultivariateNormal::from_scale_tril(loc, &p.get_matrix("scale_tril").unwrap())
                 .unwrap(),
         }
+    }
+
+    /// Extreme parameters and values against mpmath (issue 11, item 9); see
+    /// `testing::check_extreme_values` for the tolerance.
+    #[test]
+    fn matches_mpmath_at_extremes() {
+        testing::check_extreme_values(FAMILY, build);
     }
 
     #[test]

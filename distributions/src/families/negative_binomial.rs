@@ -4,7 +4,7 @@ use super::poisson::draw_with_rate;
 use crate::constraint::Constraint;
 use crate::distribution::Distribution;
 use crate::error::{self, ParamError};
-use crate::special::log_sigmoid;
+use crate::special::{ln_gamma, ln_gamma_diff, ln_gamma_ratio, log_sigmoid};
 use rand::{Rng, RngExt};
 
 /// The negative binomial distribution `NegativeBinomial(total_count, probs)` in torch's
@@ -40,7 +40,7 @@ pub struct NegativeBinomial {
     log_q: f64,
     /// `1 - probs`, kept to full relative precision.
     complement: f64,
-    /// `ln Gamma(total_count)`.
+    /// `ln Gamma(total_count)` (`+inf` near `f64::MAX`, where `log_prob` does not use it).
     ln_gamma_r: f64,
     /// `total_count ln(1 - probs)`.
     r_log_q: f64,
@@ -93,7 +93,7 @@ impl NegativeBinomial {
             log_p,
             log_q,
             complement,
-            ln_gamma_r: libm::lgamma(total_count),
+            ln_gamma_r: ln_gamma(total_count),
             r_log_q: total_count * log_q,
             gamma,
         }
@@ -112,6 +112,28 @@ impl NegativeBinomial {
     /// `ln(probs / (1 - probs))`.
     pub fn logits(&self) -> f64 {
         self.log_p - self.log_q
+    }
+
+    /// `total_count probs / (1 - probs)^power`: the mean (`power = 1`) and the variance
+    /// (`power = 2`). Divided in turn where that is exact to rounding; where `1 - probs` is not a
+    /// normal double (`logits` beyond about 708, from `from_logits`) or the quotient over- or
+    /// underflows, in logs (`ln r + ln p - power ln(1 - p)`, from the logits-accurate `ln p` and
+    /// `ln(1 - p)`), so that a finite moment is never reported as infinite or zero.
+    fn moment(&self, power: f64) -> f64 {
+        let (r, p, q) = (self.total_count, self.probs, self.complement);
+        if p == 0.0 {
+            return 0.0;
+        }
+        let direct = if power == 1.0 {
+            r * (p / q)
+        } else {
+            r * (p / q) / q
+        };
+        if q.is_normal() && direct.is_normal() {
+            direct
+        } else {
+            (r.ln() + self.log_p - power * self.log_q).exp()
+        }
     }
 }
 
@@ -135,12 +157,19 @@ impl Distribution for NegativeBinomial {
         if *k < 0 {
             return f64::NEG_INFINITY;
         }
-        let k = *k as f64;
+        let (k, r) = (*k as f64, self.total_count);
         // `k ln p` with `0 ln 0 = 0`, so that probs = 0 gives exactly 0 at k = 0.
         let successes = if k == 0.0 { 0.0 } else { k * self.log_p };
-        libm::lgamma(k + self.total_count) - libm::lgamma(k + 1.0) - self.ln_gamma_r
-            + successes
-            + self.r_log_q
+        // ln Gamma(k + r) - ln Gamma(k + 1) - ln Gamma(r), grouped so that the two largest terms
+        // are taken as one ratio (`ln_gamma_ratio`, Stirling's formula with the large terms
+        // cancelled by hand): ln Gamma(r) may be +inf (r near f64::MAX), and ln Gamma(k + r)
+        // with it, where their difference is finite.
+        let ln_coefficient = if r <= k {
+            ln_gamma_diff(k + 1.0, r - 1.0, k + r) - self.ln_gamma_r
+        } else {
+            ln_gamma_ratio(r, k) - ln_gamma(k + 1.0)
+        };
+        ln_coefficient + successes + self.r_log_q
     }
 
     fn support(&self) -> Constraint {
@@ -148,11 +177,11 @@ impl Distribution for NegativeBinomial {
     }
 
     fn mean(&self) -> Option<f64> {
-        Some(self.total_count * self.probs / self.complement)
+        Some(self.moment(1.0))
     }
 
     fn variance(&self) -> Option<f64> {
-        Some(self.total_count * self.probs / (self.complement * self.complement))
+        Some(self.moment(2.0))
     }
 }
 
@@ -170,6 +199,13 @@ mod tests {
             Some(probs) => NegativeBinomial::new(r, probs).unwrap(),
             None => NegativeBinomial::from_logits(r, p.real("logits")).unwrap(),
         }
+    }
+
+    /// Extreme parameters and values against mpmath (issue 11, item 9); see
+    /// `testing::check_extreme_values` for the tolerance.
+    #[test]
+    fn matches_mpmath_at_extremes() {
+        testing::check_extreme_values(FAMILY, build);
     }
 
     #[test]

@@ -4,6 +4,7 @@ use crate::batched::{Batched, element_error};
 use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution};
 use crate::error::{self, ParamError};
+use crate::special::standardise;
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
 
@@ -92,12 +93,25 @@ impl Normal {
     /// `(loc_i, x_i)` of `pairs`: the squared standardised residuals are summed first and the
     /// constant terms added once, so `ln(scale)` is taken once. Equals the sum of the elements'
     /// `log_prob` up to rounding.
-    fn log_prob_shared_scale(scale: f64, pairs: impl ExactSizeIterator<Item = (f64, f64)>) -> f64 {
+    fn log_prob_shared_scale(
+        scale: f64,
+        pairs: impl ExactSizeIterator<Item = (f64, f64)> + Clone,
+    ) -> f64 {
         let n = pairs.len() as f64;
         let mut sum_sq = 0.0;
-        for (loc, x) in pairs {
+        for (loc, x) in pairs.clone() {
             let z = (x - loc) / scale;
             sum_sq += z * z;
+        }
+        if sum_sq == f64::INFINITY {
+            // Some x - loc overflowed (or a value is infinite, or z^2 overflows): again, with the
+            // careful standardisation, which is finite wherever z is.
+            sum_sq = pairs
+                .map(|(loc, x)| {
+                    let z = standardise(x, loc, scale);
+                    z * z
+                })
+                .sum();
         }
         // The locations and the scale are finite, so a NaN comes from a NaN value, which scores
         // -inf as it does alone (an infinite value already makes the sum +inf).
@@ -138,7 +152,8 @@ impl Distribution for Normal {
         if !x.is_finite() {
             return f64::NEG_INFINITY;
         }
-        let z = (x - self.loc) / self.scale;
+        // (x - loc) / scale, also where x - loc overflows but the quotient does not.
+        let z = standardise(x, self.loc, self.scale);
         -0.5 * z * z - self.scale.ln() - LN_SQRT_2PI
     }
 
@@ -177,7 +192,8 @@ impl Distribution for Normal {
 
 impl Cdf for Normal {
     fn cdf(&self, x: f64) -> f64 {
-        0.5 * libm::erfc(-(x - self.loc) / (self.scale * std::f64::consts::SQRT_2))
+        // Standardised first: scale sqrt(2) may overflow, and inf / inf is NaN.
+        0.5 * libm::erfc(-standardise(x, self.loc, self.scale) * std::f64::consts::FRAC_1_SQRT_2)
     }
 }
 
@@ -189,6 +205,13 @@ mod tests {
 
     fn build(p: &testing::Params) -> Normal {
         Normal::new(p.real("loc"), p.real("scale")).unwrap()
+    }
+
+    /// Extreme parameters and values against mpmath (issue 11, item 9); see
+    /// `testing::check_extreme_values` for the tolerance.
+    #[test]
+    fn matches_mpmath_at_extremes() {
+        testing::check_extreme_values(FAMILY, build);
     }
 
     #[test]

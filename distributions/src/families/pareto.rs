@@ -108,7 +108,9 @@ impl Distribution for Pareto {
     fn mean(&self) -> Option<f64> {
         let a = self.alpha;
         Some(if a > 1.0 {
-            a * self.scale / (a - 1.0)
+            // a / (a - 1) is at most 4.5e15 (a > 1 is at least 1 + 2.2e-16), so only a mean
+            // beyond f64::MAX overflows (a scale would, for a near f64::MAX).
+            self.scale * (a / (a - 1.0))
         } else {
             f64::INFINITY
         })
@@ -118,7 +120,9 @@ impl Distribution for Pareto {
         let a = self.alpha;
         Some(if a > 2.0 {
             let m = self.scale / (a - 1.0);
-            m * m * a / (a - 2.0)
+            // Not m^2 a / (a - 2), whose m^2 may overflow or underflow where the variance does
+            // not.
+            m * (m * (a / (a - 2.0)))
         } else {
             f64::INFINITY
         })
@@ -130,8 +134,18 @@ impl Cdf for Pareto {
     fn cdf(&self, x: f64) -> f64 {
         if x <= self.scale {
             0.0
+        } else if x.is_nan() {
+            x
         } else {
-            -(-self.alpha * (x / self.scale).ln()).exp_m1()
+            // 1 - (scale / x)^alpha; ln(x / scale) in logs where the quotient overflows, which
+            // for a small alpha still leaves the cdf well below 1.
+            let r = x / self.scale;
+            let ln_r = if r < f64::INFINITY {
+                r.ln()
+            } else {
+                x.ln() - self.ln_scale
+            };
+            -(-self.alpha * ln_r).exp_m1()
         }
     }
 }

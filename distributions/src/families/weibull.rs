@@ -13,8 +13,13 @@ use spec_math::cephes64::lgam1p;
 /// `k = concentration`. At `x = 0` the density is the limit from inside: `+inf` for `k < 1`,
 /// `1 / s` for `k = 1` (the exponential distribution) and `0` for `k > 1`.
 ///
+/// `z = x / s` and `z^k` are taken in logs (`ln z = ln x - ln s`) where `z` would overflow or
+/// underflow, so that the log-density stays finite wherever it is (`x / s` overflows long before
+/// the density underflows for small `k`).
+///
 /// The mean is `s Gamma(1 + 1/k)` and the variance `s^2 (Gamma(1 + 2/k) - Gamma(1 + 1/k)^2)`,
-/// both computed in log space without cancellation. Draws are clamped into the positive normal
+/// both computed in log space without cancellation (for `k >= 1e4` from the series of
+/// `ln Gamma(1 + 2/k) - 2 ln Gamma(1 + 1/k)` in `1 / k`). Draws are clamped into the positive normal
 /// `f64` range, so a draw never underflows to `0` nor overflows to infinity.
 ///
 /// # Example
@@ -34,6 +39,8 @@ pub struct Weibull {
     concentration: f64,
     /// `ln(concentration / scale)`.
     log_norm: f64,
+    /// `ln(scale)`.
+    ln_scale: f64,
     /// `concentration - 1`.
     shape_m1: f64,
     sampler: rand_distr::Weibull<f64>,
@@ -52,6 +59,7 @@ impl Weibull {
             scale,
             concentration,
             log_norm: concentration.ln() - scale.ln(),
+            ln_scale: scale.ln(),
             shape_m1: concentration - 1.0,
             sampler,
         })
@@ -65,6 +73,19 @@ impl Weibull {
     /// The shape `k`.
     pub fn concentration(&self) -> f64 {
         self.concentration
+    }
+
+    /// `(ln z, z^k)` for `z = x / scale` and finite `x > 0`: directly where `z` is a normal
+    /// double, else from `ln z = ln x - ln scale` (`z^k = exp(k ln z)`).
+    #[inline]
+    fn ln_z_and_power(&self, x: f64) -> (f64, f64) {
+        let z = x / self.scale;
+        if z.is_normal() {
+            (z.ln(), z.powf(self.concentration))
+        } else {
+            let ln_z = x.ln() - self.ln_scale;
+            (ln_z, (self.concentration * ln_z).exp())
+        }
     }
 }
 
@@ -84,8 +105,12 @@ impl Distribution for Weibull {
     fn log_prob(&self, x: &f64) -> f64 {
         let x = *x;
         if x > 0.0 && x < f64::INFINITY {
-            let z = x / self.scale;
-            self.log_norm + self.shape_m1 * z.ln() - z.powf(self.concentration)
+            let (ln_z, z_k) = self.ln_z_and_power(x);
+            if z_k == f64::INFINITY {
+                // k ln z > 709: -z^k dominates (k - 1) ln z < k ln z, whatever the size of k.
+                return f64::NEG_INFINITY;
+            }
+            self.log_norm + self.shape_m1 * ln_z - z_k
         } else if x == 0.0 {
             // (k - 1) ln z at z -> 0+, without the NaN of 0 * -inf; z^k = 0.
             if self.shape_m1 < 0.0 {
@@ -111,24 +136,49 @@ impl Distribution for Weibull {
     fn variance(&self) -> Option<f64> {
         // Gamma(1 + 2/k) - Gamma(1 + 1/k)^2 = Gamma(1 + 2/k) (1 - exp(-d)) with
         // d = lg2 - 2 lg1 >= 0 (log-convexity), in log space so that neither gamma overflows.
-        // lgam1p is accurate near 0, so d ~ (pi^2 / 6) / k^2 keeps a relative accuracy of about
-        // 4e-17 k; past k ~ 1e15 rounding may swamp d, which is then held at 0 (never NaN).
-        let inv_k = 1.0 / self.concentration;
-        let lg1 = lgam1p(inv_k);
+        let k = self.concentration;
+        let inv_k = 1.0 / k;
         let lg2 = lgam1p(2.0 * inv_k);
-        let d = (lg2 - 2.0 * lg1).max(0.0);
-        let log_var = 2.0 * self.scale.ln() + lg2 + (-(-d).exp_m1()).ln();
+        if lg2 == f64::INFINITY {
+            // ln Gamma(1 + 2/k) itself overflows (k < 8e-306): the variance is about
+            // s^2 Gamma(1 + 2/k) > 1e-647 exp(f64::MAX), infinite.
+            return Some(f64::INFINITY);
+        }
+        let ln_one_minus_exp_neg_d = if k >= 1e4 {
+            // d = zeta(2)/k^2 - 2 zeta(3)/k^3 + 3.5 zeta(4)/k^4 - ... (from the series of
+            // ln Gamma(1 + e)); the difference lg2 - 2 lg1 would lose a relative k eps to
+            // cancellation, and d itself underflows for k beyond 1e154. So ln(1 - exp(-d)) is
+            // ln d - d / 2 + O(d^2), with ln d in logs.
+            let series = ZETA2 - 2.0 * ZETA3 * inv_k + 3.5 * ZETA4 * inv_k * inv_k;
+            let ln_d = -2.0 * k.ln() + series.ln();
+            ln_d - 0.5 * ln_d.exp()
+        } else {
+            let lg1 = lgam1p(inv_k);
+            let d = (lg2 - 2.0 * lg1).max(0.0);
+            (-(-d).exp_m1()).ln()
+        };
+        let log_var = 2.0 * self.ln_scale + lg2 + ln_one_minus_exp_neg_d;
         Some(log_var.exp())
     }
 }
 
+/// `zeta(2) = pi^2 / 6`, `zeta(3)`, `zeta(4) = pi^4 / 90`.
+const ZETA2: f64 = 1.644_934_066_848_226_4;
+const ZETA3: f64 = 1.202_056_903_159_594_3;
+const ZETA4: f64 = 1.082_323_233_711_138_2;
+
 impl Cdf for Weibull {
-    /// `1 - exp(-(x / scale)^concentration)`.
+    /// `1 - exp(-(x / scale)^concentration)`, with the power in logs where `x / scale` over- or
+    /// underflows.
     fn cdf(&self, x: f64) -> f64 {
         if x <= 0.0 {
             0.0
+        } else if x == f64::INFINITY {
+            1.0
+        } else if x.is_nan() {
+            x
         } else {
-            -(-(x / self.scale).powf(self.concentration)).exp_m1()
+            -(-self.ln_z_and_power(x).1).exp_m1()
         }
     }
 }
@@ -143,6 +193,13 @@ mod tests {
 
     fn build(p: &testing::Params) -> Weibull {
         Weibull::new(p.real("scale"), p.real("concentration")).unwrap()
+    }
+
+    /// Extreme parameters and values against mpmath (issue 11, item 9); see
+    /// `testing::check_extreme_values` for the tolerance.
+    #[test]
+    fn matches_mpmath_at_extremes() {
+        testing::check_extreme_values(FAMILY, build);
     }
 
     #[test]
