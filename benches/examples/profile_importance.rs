@@ -1,8 +1,9 @@
 //! Streams importance sampling of a benchmark model, or runs its hand-written loop, for
 //! profilers: `cargo run --release -p pyro-benches --example profile_importance --
-//! [m1|m2|m2v|m3|m3v|m4] 100000 [hand]`.
+//! [m1|m2|m2v|m3|m3v|m3c|m4] 100000 [hand]`.
 
 use pyro_benches::*;
+use pyro_core::poutine::condition;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -23,10 +24,16 @@ fn main() {
         ("m2" | "m2v", true) => by_hand(n, |r| linreg_by_hand(r, &xy)),
         ("m3", false) => library(coin, &flips[..], "p", n),
         ("m3v", false) => library(coin_vec, &flips[..], "p", n),
-        ("m3" | "m3v", true) => by_hand(n, |r| coin_by_hand(r, &beta, &flips)),
+        ("m3c", false) => library(
+            condition(coin_unobserved, coin_data_conditioned(&flips)),
+            &flips[..],
+            "p",
+            n,
+        ),
+        ("m3" | "m3v" | "m3c", true) => by_hand(n, |r| coin_by_hand(r, &beta, &flips)),
         ("m4", false) => library(random_walk, (), "n", n),
         ("m4", true) => by_hand(n, |r| random_walk_by_hand(r, &geometric)),
-        _ => panic!("unknown model {model}: expected m1, m2, m2v, m3, m3v or m4"),
+        _ => panic!("unknown model {model}: expected m1, m2, m2v, m3, m3v, m3c or m4"),
     };
     let elapsed = start.elapsed();
     println!(

@@ -1,9 +1,13 @@
 //! The benchmark models of `shared/BENCH.md`, written with the library and, beside each, the
-//! hand-written loop that does the same arithmetic without handlers or traces (the floor the
-//! benchmarks measure overhead against). `cargo xtask bench` runs the benchmarks in `benches/`.
+//! hand-written code that does the same arithmetic without handlers or traces (the floor the
+//! benchmarks measure overhead against), run in two loops: [`by_hand`], which gives the
+//! library's reproducibility guarantee (a generator per particle, chunks over rayon, results
+//! identical for any number of threads), and [`plain_loop`], the fastest honest single-threaded
+//! code for the job (one generator, a plain `for` loop). `cargo xtask bench` runs the benchmarks
+//! in `benches/`.
 
 use pyro_core::distributions::{Batched, Bernoulli, Beta, Geometric, HalfNormal, Normal};
-use pyro_core::infer::Importance;
+use pyro_core::infer::{Importance, Posterior};
 use pyro_core::poutine::{Model, Name, Plate, PyroError, observe, sample};
 use pyro_core::rand::rngs::Xoshiro256PlusPlus;
 use pyro_core::rand::{RngExt, SeedableRng};
@@ -66,6 +70,24 @@ pub fn coin(data: &[bool]) -> Result<f64, PyroError> {
         observe(Name::indexed("x", i as u64), Bernoulli::new(p), *x)?;
     }
     Ok(p)
+}
+
+/// M3c: M3 written without observations, `x_{i} ~ Bernoulli(p)` sampled, for
+/// [`coin_data_conditioned`] to condition as Pyro users do (`condition(model, data)`).
+pub fn coin_unobserved(data: &[bool]) -> Result<f64, PyroError> {
+    let p = sample("p", Beta::new(10.0, 10.0))?;
+    for i in 0..data.len() {
+        sample(Name::indexed("x", i as u64), Bernoulli::new(p))?;
+    }
+    Ok(p)
+}
+
+/// M3c's data: the flips under the names of [`coin_unobserved`]'s sites.
+pub fn coin_data_conditioned(data: &[bool]) -> Vec<(Name, bool)> {
+    data.iter()
+        .enumerate()
+        .map(|(i, x)| (Name::indexed("x", i as u64), *x))
+        .collect()
 }
 
 /// M2v `linreg_vec`: M2 with the 100 observations in one vectorised site `y` in a plate.
@@ -230,8 +252,97 @@ where
     }
 }
 
-/// The hand-written loop: per particle a generator seeded from the particle index, one run, and
-/// a log-sum-exp / weighted-mean accumulator per chunk, merged in order.
+/// The library's importance sampler (prior proposal) on `model` in stored mode
+/// ([`Importance::run`]): the returned [`Posterior`] keeps every particle's whole trace.
+pub fn library_stored<A, M>(model: M, args: A, particles: usize) -> Posterior
+where
+    A: Clone + Send + Sync,
+    M: Model<A> + Sync,
+    M::Output: Send + Sync + 'static,
+{
+    Importance::new(model, particles)
+        .run(args)
+        .expect("the benchmark model runs")
+}
+
+/// What a stored run estimated: the posterior mean of `site` (from its marginal over the kept
+/// traces) and the log evidence.
+pub fn stored_estimate(post: &Posterior, site: &'static str) -> Estimate {
+    Estimate {
+        mean: post.marginal(site).expect("marginal").mean()[0],
+        log_evidence: post.log_normalizer().expect("log evidence"),
+    }
+}
+
+/// A running log-sum-exp of log-weights and the weighted sum of a value, in one pass: the
+/// accumulator of the hand-written loops.
+#[derive(Clone, Copy, Debug)]
+struct WeightedSum {
+    /// The largest log-weight so far (the scale of `sum` and `sum_x`).
+    max: f64,
+    /// The sum of `exp(log_w - max)`.
+    sum: f64,
+    /// The sum of `exp(log_w - max) * value`.
+    sum_x: f64,
+}
+
+impl WeightedSum {
+    /// No particle yet.
+    fn new() -> Self {
+        WeightedSum {
+            max: f64::NEG_INFINITY,
+            sum: 0.0,
+            sum_x: 0.0,
+        }
+    }
+
+    /// Adds a particle of log-weight `log_w` and value `value`.
+    #[inline(always)]
+    fn push(&mut self, log_w: f64, value: f64) {
+        if log_w > self.max {
+            let f = (self.max - log_w).exp();
+            self.sum *= f;
+            self.sum_x *= f;
+            self.max = log_w;
+        }
+        let w = (log_w - self.max).exp();
+        self.sum += w;
+        self.sum_x += w * value;
+    }
+
+    /// The weighted mean and the log evidence of `particles` particles.
+    fn estimate(&self, particles: usize) -> Estimate {
+        Estimate {
+            mean: self.sum_x / self.sum,
+            log_evidence: self.max + self.sum.ln() - (particles as f64).ln(),
+        }
+    }
+}
+
+/// The seed of [`plain_loop`]'s generator.
+pub const PLAIN_SEED: u64 = 0;
+
+/// The plain loop: the fastest honest single-threaded code for the job, as one would write it
+/// without a reproducibility guarantee: one generator seeded once, a plain `for` loop over the
+/// particles, and an online log-sum-exp / weighted-mean accumulator. Same runs (`run`), so same
+/// arithmetic and distributions, as [`by_hand`]; same estimate to Monte-Carlo accuracy (not bit
+/// for bit: the particles draw other random numbers).
+pub fn plain_loop(
+    particles: usize,
+    mut run: impl FnMut(&mut Xoshiro256PlusPlus) -> HandRun,
+) -> Estimate {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(PLAIN_SEED);
+    let mut acc = WeightedSum::new();
+    for _ in 0..particles {
+        let r = run(&mut rng);
+        acc.push(r.log_lik, r.value);
+    }
+    acc.estimate(particles)
+}
+
+/// The hand-written loop with the library's reproducibility guarantee: per particle a generator
+/// seeded from the particle index, one run, and a log-sum-exp / weighted-mean accumulator per
+/// chunk, merged in order, so that the result is the same for any number of threads.
 pub fn by_hand(
     particles: usize,
     run: impl Fn(&mut Xoshiro256PlusPlus) -> HandRun + Sync,
@@ -239,21 +350,13 @@ pub fn by_hand(
     let chunks: Vec<(f64, f64, f64)> = (0..particles.div_ceil(CHUNK))
         .into_par_iter()
         .map(|c| {
-            let (mut max, mut sum, mut sum_x) = (f64::NEG_INFINITY, 0.0, 0.0);
+            let mut acc = WeightedSum::new();
             for i in c * CHUNK..((c + 1) * CHUNK).min(particles) {
                 let mut rng = Xoshiro256PlusPlus::seed_from_u64(i as u64);
                 let r = run(&mut rng);
-                if r.log_lik > max {
-                    let f = (max - r.log_lik).exp();
-                    sum *= f;
-                    sum_x *= f;
-                    max = r.log_lik;
-                }
-                let w = (r.log_lik - max).exp();
-                sum += w;
-                sum_x += w * r.value;
+                acc.push(r.log_lik, r.value);
             }
-            (max, sum, sum_x)
+            (acc.max, acc.sum, acc.sum_x)
         })
         .collect();
     let max = chunks.iter().map(|c| c.0).fold(f64::NEG_INFINITY, f64::max);
