@@ -40,69 +40,7 @@ use pyro_benches::*;
 use pyro_core::infer::Posterior;
 use pyro_core::poutine::{Trace, condition};
 use serde_json::json;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering::Relaxed};
 use std::time::Instant;
-
-/// The system allocator, counting the net bytes allocated while [`COUNTING`] is on, to measure
-/// what a stored run keeps. Off (one relaxed load per call) during the timings, so that they
-/// pay no atomic read-modify-write on every allocation.
-struct CountingAllocator;
-
-/// Whether [`CountingAllocator`] counts.
-static COUNTING: AtomicBool = AtomicBool::new(false);
-
-/// Bytes allocated minus bytes freed while [`COUNTING`] was on.
-static NET_BYTES: AtomicIsize = AtomicIsize::new(0);
-
-#[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-/// Adds `bytes` (negative for a free) to [`NET_BYTES`] when counting.
-#[inline(always)]
-fn count(bytes: isize) {
-    if COUNTING.load(Relaxed) {
-        NET_BYTES.fetch_add(bytes, Relaxed);
-    }
-}
-
-// SAFETY: every call is forwarded to `System` with its arguments unchanged; counting only reads
-// sizes.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's guarantees are `System.alloc`'s.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            count(layout.size() as isize);
-        }
-        ptr
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's guarantees are `System.alloc_zeroed`'s.
-        let ptr = unsafe { System.alloc_zeroed(layout) };
-        if !ptr.is_null() {
-            count(layout.size() as isize);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller's guarantees are `System.dealloc`'s.
-        unsafe { System.dealloc(ptr, layout) };
-        count(-(layout.size() as isize));
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: the caller's guarantees are `System.realloc`'s.
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() {
-            count(new_size as isize - layout.size() as isize);
-        }
-        new
-    }
-}
 
 /// One timed run's figures.
 #[derive(Clone, Copy)]
@@ -277,24 +215,39 @@ fn benches() -> Vec<Bench> {
     ]
 }
 
-/// What a stored run of `particles` particles keeps: (bytes per trace, mean sites per trace).
-/// Runs it on `pool` with [`CountingAllocator`] on, untimed; the bytes are those allocated and
-/// not freed by the run, with its posterior alive, divided by the particles.
-fn stored_memory(b: &Bench, particles: usize, pool: &rayon::ThreadPool) -> (f64, f64) {
-    NET_BYTES.store(0, Relaxed);
-    COUNTING.store(true, Relaxed);
-    let post = pool.install(|| (b.stored)(particles));
-    COUNTING.store(false, Relaxed);
-    let bytes = NET_BYTES.load(Relaxed) as f64 / particles as f64;
-    let traces = post.traces().expect("a stored run keeps its traces");
-    let sites = traces.iter().map(Trace::len).sum::<usize>() as f64 / particles as f64;
-    (bytes, sites)
+/// What a stored run of `particles` particles of benchmark `index` keeps: (bytes per trace, mean
+/// sites per trace). Measured in a fresh process (so that no earlier run's freed memory is
+/// reused) as the growth of its resident memory with the posterior alive, divided by the
+/// particles: what a user's process pays, allocator overhead included.
+fn stored_memory(index: usize, particles: usize) -> Option<(f64, f64)> {
+    let exe = std::env::current_exe().ok()?;
+    let out = std::process::Command::new(exe)
+        .args(["--stored-memory", &index.to_string(), &particles.to_string()])
+        .output()
+        .ok()?;
+    let out = String::from_utf8(out.stdout).ok()?;
+    let mut figures = out.split_whitespace().map(str::parse::<f64>);
+    Some((figures.next()?.ok()?, figures.next()?.ok()?))
 }
 
-/// Peak resident memory of this process, in KiB (`VmHWM` of `/proc/self/status`).
-fn peak_kib() -> Option<u64> {
+/// The `--stored-memory` child of [`stored_memory`]: runs benchmark `index` in stored mode on one
+/// thread and prints the bytes per trace and the mean sites per trace.
+fn print_stored_memory(index: usize, particles: usize) {
+    let b = benches().swap_remove(index);
+    let before = memory_kib("VmRSS:").unwrap_or(0);
+    let post = pool(1).install(|| (b.stored)(particles));
+    let after = memory_kib("VmRSS:").unwrap_or(0);
+    let bytes = after.saturating_sub(before) as f64 * 1024.0 / particles as f64;
+    let traces = post.traces().expect("a stored run keeps its traces");
+    let sites = traces.iter().map(Trace::len).sum::<usize>() as f64 / particles as f64;
+    println!("{bytes} {sites}");
+}
+
+/// A memory figure of this process from `/proc/self/status`, in KiB: `VmHWM:` (peak resident)
+/// or `VmRSS:` (resident now).
+fn memory_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
@@ -327,7 +280,13 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--memory") {
         let particles: usize = args[i + 1].parse().expect("a number of particles");
         library(scale, (), "weight", particles);
-        println!("{}", peak_kib().unwrap_or(0));
+        println!("{}", memory_kib("VmHWM:").unwrap_or(0));
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--stored-memory") {
+        let index: usize = args[i + 1].parse().expect("a benchmark index");
+        let particles: usize = args[i + 2].parse().expect("a number of particles");
+        print_stored_memory(index, particles);
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
@@ -365,7 +324,7 @@ fn main() {
     let mut stored_rows = Vec::new();
     // Library streaming rates on one thread, by model, for the M3c / M3 ratio.
     let mut lib1_rates = Vec::new();
-    for b in benches() {
+    for (index, b) in benches().into_iter().enumerate() {
         let divisor = if quick { 50 } else { 1 };
         let (n, ns) = (b.particles / divisor, b.stored_particles / divisor);
         let repeats: Vec<Repeat> = (0..REPEATS)
@@ -416,7 +375,7 @@ fn main() {
         let (stored1, storedall) = (stored_rate(|r| &r.stored1), stored_rate(|r| &r.storedall));
         let stored_speedup = med(&|r| r.stored1.seconds / r.storedall.seconds);
         let to_streaming = med(&|r| (r.stored1.seconds / ns as f64) / (r.lib1.seconds / n as f64));
-        let (bytes_per_trace, sites) = stored_memory(&b, ns, &one);
+        let (bytes_per_trace, sites) = stored_memory(index, ns).unwrap_or((f64::NAN, f64::NAN));
         let stored = repeats[0].stored1;
         rows.push(json!({
             "model": b.name,
