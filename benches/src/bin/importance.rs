@@ -222,7 +222,11 @@ fn benches() -> Vec<Bench> {
 fn stored_memory(index: usize, particles: usize) -> Option<(f64, f64)> {
     let exe = std::env::current_exe().ok()?;
     let out = std::process::Command::new(exe)
-        .args(["--stored-memory", &index.to_string(), &particles.to_string()])
+        .args([
+            "--stored-memory",
+            &index.to_string(),
+            &particles.to_string(),
+        ])
         .output()
         .ok()?;
     let out = String::from_utf8(out.stdout).ok()?;
