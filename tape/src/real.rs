@@ -1,0 +1,145 @@
+//! The [`Real`] scalar: conversions, formatting, comparisons and the record API.
+
+use crate::tape::{self, CONSTANT};
+use std::cmp::Ordering;
+use std::fmt;
+
+/// A scalar a gradient can flow through: an `f64` value and, while a gradient is being taken, a
+/// slot on this thread's tape (a 64-bit node id, unique across gradients and threads).
+///
+/// A constant (made by [`Real::constant`] or `From<f64>`, or computed from constants only) has no
+/// slot: arithmetic on constants is `f64` arithmetic behind one branch, and touches no tape. An
+/// operation with a tracked operand records one node with its partial derivatives; see the crate
+/// documentation. Comparisons and formatting use the value only.
+///
+/// ```
+/// use pyro_tape::Real;
+///
+/// let x = Real::from(2.0);
+/// let y = 1.0 + 3.0 * x - x.powi(2);
+/// assert_eq!(y.value(), 3.0);
+/// assert!(y.is_constant());
+/// assert!(y > 2.5 && y == 3.0);
+/// assert_eq!(format!("{y} {y:?} {:.2}", y), "3 3.0 3.00");
+/// ```
+#[derive(Clone, Copy)]
+pub struct Real {
+    pub(crate) value: f64,
+    /// The node's id, or [`CONSTANT`].
+    pub(crate) id: u64,
+}
+
+impl Real {
+    /// A constant: gradients do not flow through it.
+    #[inline]
+    pub const fn constant(value: f64) -> Real {
+        Real {
+            value,
+            id: CONSTANT,
+        }
+    }
+
+    /// The value.
+    #[inline]
+    pub const fn value(self) -> f64 {
+        self.value
+    }
+
+    /// Whether this is a constant (no gradient flows through it). A caller computing its own
+    /// partials may skip those of constant arguments.
+    #[inline]
+    pub const fn is_constant(self) -> bool {
+        self.id == CONSTANT
+    }
+
+    /// A `Real` of value `value` whose partial derivative with respect to each of `parents` is
+    /// given with it: one node on the tape, whatever the number of parents. This is how a caller
+    /// that computes its own partials (a distribution's log-density with respect to its value and
+    /// parameters, a whole batch of them at once) records them, as Stan's precomputed gradients
+    /// do. Constant parents are skipped (their partials are not read); if all parents are
+    /// constants the result is a constant.
+    ///
+    /// ```
+    /// use pyro_tape::{Real, TapeError, gradient};
+    ///
+    /// // The log-density of Normal(mu, sigma) at a constant y, recorded as one node.
+    /// fn normal_lp(y: f64, mu: Real, sigma: Real) -> Real {
+    ///     let z = (y - mu.value()) / sigma.value();
+    ///     let lp = -0.5 * z * z - sigma.value().ln() - 0.5 * (2.0 * std::f64::consts::PI).ln();
+    ///     Real::record(lp, &[(mu, z / sigma.value()), (sigma, (z * z - 1.0) / sigma.value())])
+    /// }
+    /// let (_, grad) = gradient(&[0.5, 2.0], |p| Ok::<_, TapeError>(normal_lp(1.5, p[0], p[1])))?;
+    /// assert_eq!(grad, vec![0.25, -0.375]);
+    /// # Ok::<(), TapeError>(())
+    /// ```
+    #[inline]
+    #[track_caller]
+    pub fn record(value: f64, parents: &[(Real, f64)]) -> Real {
+        if parents.iter().all(|(parent, _)| parent.is_constant()) {
+            Real::constant(value)
+        } else {
+            tape::record(value, parents)
+        }
+    }
+}
+
+impl From<f64> for Real {
+    #[inline]
+    fn from(value: f64) -> Real {
+        Real::constant(value)
+    }
+}
+
+impl fmt::Debug for Real {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.value, f)
+    }
+}
+
+impl fmt::Display for Real {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.value, f)
+    }
+}
+
+impl PartialEq for Real {
+    #[inline]
+    fn eq(&self, other: &Real) -> bool {
+        self.value == other.value
+    }
+}
+
+impl PartialEq<f64> for Real {
+    #[inline]
+    fn eq(&self, other: &f64) -> bool {
+        self.value == *other
+    }
+}
+
+impl PartialEq<Real> for f64 {
+    #[inline]
+    fn eq(&self, other: &Real) -> bool {
+        *self == other.value
+    }
+}
+
+impl PartialOrd for Real {
+    #[inline]
+    fn partial_cmp(&self, other: &Real) -> Option<Ordering> {
+        self.value.partial_cmp(&other.value)
+    }
+}
+
+impl PartialOrd<f64> for Real {
+    #[inline]
+    fn partial_cmp(&self, other: &f64) -> Option<Ordering> {
+        self.value.partial_cmp(other)
+    }
+}
+
+impl PartialOrd<Real> for f64 {
+    #[inline]
+    fn partial_cmp(&self, other: &Real) -> Option<Ordering> {
+        self.partial_cmp(&other.value)
+    }
+}
