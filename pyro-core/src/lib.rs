@@ -33,6 +33,8 @@
 //! - [`distributions`]: the families, `Distribution`, `AnyDistribution`, `Batched`, constraints.
 //! - [`trace`]: `Site`, `Name`, `Trace`.
 //! - [`poutine`]: primitives, plates, the handler stack and every handler.
+//! - [`tape`]: reverse-mode gradients, the `Real` scalar and its tape (the foundation of the
+//!   gradient-based inference to come; not used by the other crates yet).
 //! - [`infer`]: importance sampling, `EmpiricalMarginal`, `Predictive`, and MCMC (`Mcmc` with the
 //!   trace Metropolis-Hastings kernel `TraceMh`, convergence diagnostics, CSV/JSON export).
 
@@ -42,6 +44,8 @@ pub use pyro_distributions as distributions;
 pub use pyro_infer as infer;
 #[doc(inline)]
 pub use pyro_poutine as poutine;
+#[doc(inline)]
+pub use pyro_tape as tape;
 #[doc(inline)]
 pub use pyro_trace as trace;
 /// Random-number generation (re-exported `rand`).
