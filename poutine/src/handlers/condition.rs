@@ -4,6 +4,7 @@ use crate::error::PyroError;
 use crate::model::{Handled, Handler, IntoModel};
 use crate::runtime::Messenger;
 use indexmap::IndexMap;
+use rustc_hash::FxBuildHasher;
 use pyro_distributions::Value;
 use pyro_trace::{Name, Site, SiteKind, Trace};
 use std::collections::HashSet;
@@ -61,7 +62,7 @@ pub struct ConditionMessenger {
 
 #[derive(Clone, Debug)]
 enum Data {
-    Map(Arc<IndexMap<Name, Value>>),
+    Map(Arc<IndexMap<Name, Value, FxBuildHasher>>),
     Trace(Arc<Trace>),
 }
 

@@ -6,7 +6,7 @@ use crate::model::{Handled, Handler, IntoModel};
 use crate::runtime::{Messenger, apply_stack};
 use pyro_distributions::{Value, ValueType};
 use pyro_trace::{Name, Site, SiteKind};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 /// The `intervene` handler (Pyro's `do`): for each sample site with an intervention value, the
@@ -48,7 +48,7 @@ use std::sync::Arc;
 #[doc(alias = "do")]
 #[derive(Clone, Debug)]
 pub struct InterveneMessenger {
-    data: Arc<HashMap<Name, Value>>,
+    data: Arc<FxHashMap<Name, Value>>,
 }
 
 impl InterveneMessenger {

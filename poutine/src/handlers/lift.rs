@@ -5,7 +5,7 @@ use crate::model::{Handled, Handler, IntoModel};
 use crate::runtime::Messenger;
 use pyro_distributions::{AnyDistribution, Value};
 use pyro_trace::{Name, Site, SiteKind};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 /// Which prior a lifted param gets.
@@ -14,7 +14,7 @@ enum Prior {
     /// One prior for every param.
     All(AnyDistribution),
     /// A prior per param name; other params stay params.
-    ByName(Arc<HashMap<Name, AnyDistribution>>),
+    ByName(Arc<FxHashMap<Name, AnyDistribution>>),
 }
 
 /// The `lift` handler: `param` sites become latent sample sites drawn from a prior, as if
@@ -53,7 +53,7 @@ enum Prior {
 pub struct LiftMessenger {
     prior: Prior,
     /// The params lifted so far in this run, with their value once drawn.
-    cache: HashMap<Name, Option<Value>>,
+    cache: FxHashMap<Name, Option<Value>>,
 }
 
 impl LiftMessenger {
@@ -61,7 +61,7 @@ impl LiftMessenger {
     pub fn new(prior: impl Into<AnyDistribution>) -> Self {
         LiftMessenger {
             prior: Prior::All(prior.into()),
-            cache: HashMap::new(),
+            cache: FxHashMap::default(),
         }
     }
 
@@ -71,7 +71,7 @@ impl LiftMessenger {
             prior: Prior::ByName(Arc::new(
                 priors.into_iter().map(|(k, d)| (k.into(), d)).collect(),
             )),
-            cache: HashMap::new(),
+            cache: FxHashMap::default(),
         }
     }
 

@@ -5,7 +5,7 @@ use crate::model::{Handled, Handler, IntoModel};
 use crate::runtime::Messenger;
 use pyro_distributions::Value;
 use pyro_trace::{Name, Site, SiteKind};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 /// The `substitute` handler: a param site named in the data takes the data's value, and the
@@ -35,7 +35,7 @@ use std::sync::Arc;
 /// ```
 #[derive(Clone, Debug)]
 pub struct SubstituteMessenger {
-    data: Arc<HashMap<Name, Value>>,
+    data: Arc<FxHashMap<Name, Value>>,
 }
 
 impl SubstituteMessenger {
