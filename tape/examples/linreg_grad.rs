@@ -14,6 +14,12 @@
 //! to (a), or for the value to the `f64` code.
 //!
 //! `cargo run --release -p pyro-tape --example linreg_grad [-- --fast]`
+//!
+//! With `-- --calls VARIANT N` (`VARIANT` one of `a`, `b`, `c`) it instead makes `N` calls of
+//! that variant and prints nothing but their sum, for counting instructions: the difference of
+//! two counts, as `valgrind --tool=callgrind target/release/examples/linreg_grad --calls c N`
+//! reports them for two values of `N`, divided by the difference of the `N`s is the count of one
+//! call, without the program's start.
 
 #[path = "../tests/support/linreg.rs"]
 mod linreg;
@@ -41,8 +47,56 @@ fn time(repeats: usize, iterations: u32, mut f: impl FnMut() -> Result<f64, Tape
     samples[repeats / 2]
 }
 
+/// One value and gradient of the variant named `variant` at `point`, added up.
+fn one_call(
+    variant: &str,
+    x: &[f64],
+    y: &[f64],
+    point: [f64; 3],
+    leaves: &mut Vec<Real>,
+    grad: &mut Vec<f64>,
+) -> Result<f64, TapeError> {
+    if variant == "a" {
+        let mut hand_grad = [0.0; 3];
+        let value = linreg::log_density_and_gradient(x, y, point, &mut hand_grad);
+        return Ok(value + hand_grad[0]);
+    }
+    let model = match variant {
+        "b" => linreg::per_op,
+        "c" => linreg::per_site,
+        _ => panic!("--calls VARIANT N: VARIANT is a, b or c, not {variant}"),
+    };
+    let tape = Tape::start()?;
+    leaves.clear();
+    leaves.extend(point.map(|p| tape.leaf(p)));
+    let output = model(x, y, leaves);
+    tape.backward_into(output, leaves, grad)?;
+    Ok(output.value() + grad[0])
+}
+
 fn main() -> Result<(), TapeError> {
-    let fast = std::env::args().any(|arg| arg == "--fast");
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, variant, calls] = &args[..]
+        && flag == "--calls"
+    {
+        let (x, y) = linreg::data();
+        let calls: u32 = calls.parse().expect("--calls VARIANT N: N a number");
+        let (mut leaves, mut grad) = (Vec::with_capacity(3), Vec::with_capacity(3));
+        let mut sum = 0.0;
+        for _ in 0..calls {
+            sum += one_call(
+                variant,
+                &x,
+                &y,
+                black_box([0.9, 1.8, -0.5]),
+                &mut leaves,
+                &mut grad,
+            )?;
+        }
+        println!("{sum}");
+        return Ok(());
+    }
+    let fast = args.iter().any(|arg| arg == "--fast");
     let (repeats, iterations) = if fast { (3, 2_000) } else { (7, 100_000) };
     let (x, y) = linreg::data();
     let point = [0.9, 1.8, -0.5];

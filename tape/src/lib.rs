@@ -43,20 +43,26 @@
 //! (forward mode) 0.6 µs with a dimension known at compile time but 42 µs with one known at run
 //! time, as a model's is; `echidna`, `ad_trait` and `reverse` 16-22 µs; `candle` 1.7 ms. A
 //! purpose-built reverse tape on which each distribution records one node with its own partials
-//! reached 2.4-3.0 µs, with no dependency. This crate is that tape: when it was written it took
-//! 3.3-3.6 µs with one recorded node per site and 8 µs with one node per operation, on a machine
-//! where the hand-written code took 140-180 ns (`cargo run --release -p pyro-tape --example
-//! linreg_grad` measures it).
+//! reached 2.4-3.0 µs, with no dependency. This crate is that tape. It takes 1.9-2.1 µs with one
+//! recorded node per site (13-15 times the hand-written code) and 5.8-6.1 µs with one node per
+//! operation, on a machine where the hand-written code takes 140-180 ns; its first version took
+//! 3.3-3.6 µs and 8 µs (`cargo run --release -p pyro-tape --example linreg_grad` measures it; under
+//! callgrind, one value and gradient is 37,000 instructions with one node per site, 62,000 in the
+//! first version, against 1,700 by hand).
 //!
 //! **One node per distribution, with its own partials.** A node stores its parents and the
-//! partial derivative with respect to each, as a range of one flat `Vec<(parent, partial)>`: a
-//! node with 1, 2 or 100 parents is one entry, with its edges written in one run. Elementary operations record one node each, with
-//! their known derivatives. But a caller that knows its own partials records a whole
-//! computation as one node with [`Real::record`]: a distribution's `log_prob` is one node with
-//! its analytic partials with respect to the value and each parameter, a vectorised site one node
-//! for its whole batch, as Stan's "precomputed gradients" vari. The backward sweep is one pass
-//! over the nodes from the output down, accumulating adjoints; its buffers are kept between
-//! gradients, so that a gradient allocates nothing once they have grown.
+//! partial derivative with respect to each: one or two inline, in the node itself (24 bytes: all
+//! an elementary operation needs, and all a log-density with at most two tracked arguments
+//! needs), and more as a range of one flat `Vec<(parent, partial)>`: a node with 1, 2 or 100
+//! parents is one node. Elementary operations record one node each, with their known
+//! derivatives. But a caller that knows its own partials records a whole computation as one node
+//! with [`Real::record`]: a distribution's `log_prob` is one node with its analytic partials with
+//! respect to the value and each parameter, a vectorised site one node for its whole batch, as
+//! Stan's "precomputed gradients" vari. Recording a node is one access to the thread-local tape,
+//! without a lazy-initialisation check, and one check per parent that it is a node of this tape
+//! or a constant. The backward sweep is one pass over the nodes from the output down,
+//! accumulating adjoints, two multiply-adds per inline node without a branch; its buffers are
+//! kept between gradients, so that a gradient allocates nothing once they have grown.
 //!
 //! **Constants cost one branch.** A `Real` is `Copy` and 16 bytes: an `f64` and a 64-bit node
 //! id. A constant has id 0, and an operation whose operands are all constants computes its value

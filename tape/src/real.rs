@@ -75,11 +75,29 @@ impl Real {
     #[inline]
     #[track_caller]
     pub fn record(value: f64, parents: &[(Real, f64)]) -> Real {
-        if parents.iter().all(|(parent, _)| parent.is_constant()) {
-            Real::constant(value)
-        } else {
-            tape::record(value, parents)
+        // Up to three parents, of which at most two not constants, go in registers to the one-
+        // and two-parent paths (the length of a slice written out is known where this inlines).
+        match *parents {
+            [] => Real::constant(value),
+            [(x, _)] if x.is_constant() => Real::constant(value),
+            [(x, dx)] => tape::record1(value, x, dx),
+            [a, b] => record_pair(value, a, b),
+            [(a, _), b, c] if a.is_constant() => record_pair(value, b, c),
+            [a, (b, _), c] if b.is_constant() => record_pair(value, a, c),
+            [a, b, (c, _)] if c.is_constant() => record_pair(value, a, b),
+            _ => tape::record(value, parents),
         }
+    }
+}
+
+/// [`Real::record`] with two parents.
+#[inline(always)]
+#[track_caller]
+fn record_pair(value: f64, (a, da): (Real, f64), (b, db): (Real, f64)) -> Real {
+    if a.is_constant() & b.is_constant() {
+        Real::constant(value)
+    } else {
+        tape::record2(value, a, da, b, db)
     }
 }
 

@@ -3,6 +3,7 @@
 use crate::{Real, TapeError};
 use std::cell::RefCell;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -20,23 +21,49 @@ const ID_BLOCK: u64 = 1 << 34;
 /// (2^30 blocks; running out is [`TapeError::Exhausted`], never a reused id).
 static NEXT_BLOCK: AtomicU64 = AtomicU64::new(CONSTANT + 1);
 
-/// One thread's tape. The gradient being taken numbers its nodes from `base`: node `base + i`
-/// has the edges `edges[ends[i - 1]..ends[i]]` (from 0 for the first node), one `(parent index,
-/// partial)` pair per parent that is not a constant. A leaf has none.
+/// A node of the tape: two parents, each with the partial derivative of the node with respect to
+/// it, inline. Node `i` is one of
+/// - an operation or a recorded node with one or two parents that are not constants: both
+///   `parents` are below `i`, or one is and the other is `i` itself, for a single parent or a
+///   constant operand (with any partial). That slot names the node itself, whose adjoint the
+///   backward sweep has already read when it adds to it (the sum is never read), so every such
+///   node is two multiply-adds, without a branch;
+/// - a leaf: `parents == [OUT_OF_LINE, OUT_OF_LINE]`;
+/// - a recorded node with more parents: `parents == [OUT_OF_LINE, k]`, its parents and partials
+///   in `State::edges[spans[k].0..spans[k].1]`.
+#[derive(Clone, Copy)]
+struct Node {
+    parents: [u32; 2],
+    partials: [f64; 2],
+}
+
+/// The first parent of a node whose parents are not inline, as [`Node`] describes. No node has
+/// this index: it is at least [`MAX_NODES`].
+const OUT_OF_LINE: u32 = u32::MAX;
+
+/// A leaf.
+const LEAF: Node = Node {
+    parents: [OUT_OF_LINE; 2],
+    partials: [0.0; 2],
+};
+
+/// One thread's tape. The gradient being taken numbers its nodes from `base`: node `base + i` is
+/// `nodes[i]`, for `i` below `len`.
 ///
-/// The buffers `ends` and `edges` are kept between gradients at the size they have grown to, and
-/// only their first `nodes` and `edge_count` entries are in use: recording a node writes into
-/// them, and only when they are full does it take the slow path that grows them.
+/// The buffers are kept between gradients at the size they have grown to. `nodes` has room for
+/// more than `len` nodes: recording one writes into that room, and only when it is full does it
+/// take the slow path that grows it.
 struct State {
     /// Whether a gradient is being taken.
     active: bool,
     /// The id of the gradient's first node.
     base: u64,
     /// The number of nodes recorded (0 when no gradient is being taken).
-    nodes: usize,
-    ends: Vec<usize>,
-    edge_count: usize,
+    len: usize,
+    nodes: Vec<Node>,
+    /// The edges of the nodes with more than two parents, and their spans in node order.
     edges: Vec<(u32, f64)>,
+    spans: Vec<(usize, usize)>,
     /// The backward sweep's buffer, one adjoint per node.
     adjoints: Vec<f64>,
     /// The first problem met while recording, returned by `backward`.
@@ -46,21 +73,49 @@ struct State {
     block_end: u64,
 }
 
-thread_local! {
-    static STATE: RefCell<State> = const {
-        RefCell::new(State {
-            active: false,
-            base: CONSTANT,
-            nodes: 0,
-            ends: Vec::new(),
-            edge_count: 0,
-            edges: Vec::new(),
-            adjoints: Vec::new(),
-            poison: None,
-            next_id: CONSTANT,
-            block_end: CONSTANT,
-        })
+impl State {
+    /// The state of a thread that has taken no gradient: no buffers.
+    const NEW: State = State {
+        active: false,
+        base: CONSTANT,
+        len: 0,
+        nodes: Vec::new(),
+        edges: Vec::new(),
+        spans: Vec::new(),
+        adjoints: Vec::new(),
+        poison: None,
+        next_id: CONSTANT,
+        block_end: CONSTANT,
     };
+}
+
+thread_local! {
+    /// This thread's tape. A thread-local without drop glue (hence the `ManuallyDrop`) is reached
+    /// without checking that its destructor is registered, a check every operation would pay:
+    /// [`BUFFERS`] frees the tape's buffers instead when the thread exits.
+    static STATE: ManuallyDrop<RefCell<State>> =
+        const { ManuallyDrop::new(RefCell::new(State::NEW)) };
+
+    /// Frees this thread's tape buffers when the thread exits. Every gradient touches it first,
+    /// which registers its destructor before any buffer is allocated; once it has run, no
+    /// gradient can start.
+    static BUFFERS: Buffers = const { Buffers };
+}
+
+/// See [`BUFFERS`].
+struct Buffers;
+
+impl Drop for Buffers {
+    fn drop(&mut self) {
+        STATE.with(|state| {
+            // Not borrowed: no code outside this module runs while it is.
+            if let Ok(mut state) = state.try_borrow_mut() {
+                // Any `Tape` left is now inactive: its operations give detached `Real`s, its
+                // leaves constants and its backward an error, and none of them allocates.
+                *state = State::NEW;
+            }
+        });
+    }
 }
 
 /// Records a node of value `value` with the given parents and partials on this thread's tape.
@@ -69,31 +124,23 @@ thread_local! {
 #[track_caller]
 pub(crate) fn record(value: f64, parents: &[(Real, f64)]) -> Real {
     let location = Location::caller();
-    STATE
-        .try_with(|state| state.borrow_mut().record(value, parents, location))
-        .unwrap_or_else(|_| detached(value, parents))
+    STATE.with(|state| state.borrow_mut().record(value, parents, location))
 }
 
-/// [`record`] for one parent, with its arguments in registers.
+/// [`record`] for one parent, not a constant, with its arguments in registers.
 #[inline(never)]
 #[track_caller]
 pub(crate) fn record1(value: f64, x: Real, dx: f64) -> Real {
     let location = Location::caller();
-    let parents = [(x, dx)];
-    STATE
-        .try_with(|state| state.borrow_mut().record(value, &parents, location))
-        .unwrap_or_else(|_| detached(value, &parents))
+    STATE.with(|state| state.borrow_mut().record1(value, x, dx, location))
 }
 
-/// [`record`] for two parents, with its arguments in registers.
+/// [`record`] for two parents, not both constants, with its arguments in registers.
 #[inline(never)]
 #[track_caller]
 pub(crate) fn record2(value: f64, a: Real, da: f64, b: Real, db: f64) -> Real {
     let location = Location::caller();
-    let parents = [(a, da), (b, db)];
-    STATE
-        .try_with(|state| state.borrow_mut().record(value, &parents, location))
-        .unwrap_or_else(|_| detached(value, &parents))
+    STATE.with(|state| state.borrow_mut().record2(value, a, da, b, db, location))
 }
 
 /// The result of an operation on a tracked `Real` when no gradient is being taken: the right
@@ -113,13 +160,87 @@ impl State {
     #[inline(always)]
     fn index(&self, real: Real) -> Option<u32> {
         let index = real.id.wrapping_sub(self.base);
-        // At most MAX_NODES nodes, so an index below `nodes` fits a u32.
-        (index < self.nodes as u64).then_some(index as u32)
+        // At most MAX_NODES nodes, so an index below `len` fits a u32.
+        (index < self.len as u64).then_some(index as u32)
     }
 
-    /// Records a node: the fast path writes into room already there, for parents that are nodes
-    /// of this tape or constants; anything else (no room, a stale parent, no gradient being
-    /// taken) takes [`record_slow`](State::record_slow).
+    /// Records node `len`, `node`. There is room.
+    #[inline(always)]
+    fn push(&mut self, value: f64, node: Node) -> Real {
+        let index = self.len;
+        self.nodes[index] = node;
+        self.len = index + 1;
+        Real {
+            value,
+            id: self.base + index as u64,
+        }
+    }
+
+    /// [`record`](State::record) for one parent: the fast path, for a parent of this tape and
+    /// room already there; anything else takes [`record_slow`](State::record_slow).
+    #[inline(always)]
+    fn record1(
+        &mut self,
+        value: f64,
+        x: Real,
+        dx: f64,
+        location: &'static Location<'static>,
+    ) -> Real {
+        let index = self.len;
+        let parent = x.id.wrapping_sub(self.base);
+        if parent < index as u64 && index < self.nodes.len() {
+            // Indices below `len` fit a u32, and so does `len` (at most MAX_NODES).
+            let node = Node {
+                parents: [parent as u32, index as u32],
+                partials: [dx, 0.0],
+            };
+            self.push(value, node)
+        } else {
+            self.record1_slow(value, x, dx, location)
+        }
+    }
+
+    /// [`record`](State::record) for two parents, not both constants (else the result would be
+    /// a node with no parent): the fast path, for parents of this tape or constants and room
+    /// already there; anything else takes [`record_slow`](State::record_slow).
+    #[inline(always)]
+    fn record2(
+        &mut self,
+        value: f64,
+        a: Real,
+        da: f64,
+        b: Real,
+        db: f64,
+        location: &'static Location<'static>,
+    ) -> Real {
+        let index = self.len;
+        let len = index as u64;
+        // A constant's slot is the node itself: `len`. That of a node of this tape is below, and
+        // that of any other tracked `Real` above (no `Real` has the id of the node being made).
+        let slot = |real: Real| {
+            if real.id == CONSTANT {
+                len
+            } else {
+                real.id.wrapping_sub(self.base)
+            }
+        };
+        let (pa, pb) = (slot(a), slot(b));
+        if (pa <= len) & (pb <= len) & (index < self.nodes.len()) {
+            // Slots up to `len` fit a u32 (at most MAX_NODES).
+            let node = Node {
+                parents: [pa as u32, pb as u32],
+                partials: [da, db],
+            };
+            self.push(value, node)
+        } else {
+            self.record2_slow(value, a, da, b, db, location)
+        }
+    }
+
+    /// Records a node: the fast path, in one pass over `parents`, keeps up to two parents that
+    /// are nodes of this tape inline, skipping constants, and moves to
+    /// [`record_many`](State::record_many) at a third; anything else (no room, a stale parent,
+    /// no gradient being taken) takes [`record_slow`](State::record_slow).
     #[inline(always)]
     fn record(
         &mut self,
@@ -127,24 +248,96 @@ impl State {
         parents: &[(Real, f64)],
         location: &'static Location<'static>,
     ) -> Real {
-        let nodes = self.nodes;
-        let start = self.edge_count;
-        if nodes >= self.ends.len() || self.edges.len() - start < parents.len() {
+        let index = self.len;
+        if index >= self.nodes.len() {
             return self.record_slow(value, parents, location);
         }
-        let mut end = start;
-        for &(parent, partial) in parents {
-            if let Some(index) = self.index(parent) {
-                self.edges[end] = (index, partial);
-                end += 1;
+        let len = index as u64;
+        let mut node = Node {
+            parents: [index as u32; 2],
+            partials: [0.0; 2],
+        };
+        let mut count = 0;
+        for (position, &(parent, partial)) in parents.iter().enumerate() {
+            let parent_index = parent.id.wrapping_sub(self.base);
+            if parent_index < len {
+                if count == 2 {
+                    return self.record_many(value, node, parents, position, location);
+                }
+                node.parents[count] = parent_index as u32;
+                node.partials[count] = partial;
+                count += 1;
             } else if parent.id != CONSTANT {
                 return self.record_slow(value, parents, location);
             }
         }
-        if end == start {
+        if count == 0 {
             return Real::constant(value);
         }
-        self.push_node(value, end)
+        self.push(value, node)
+    }
+
+    /// [`record`](State::record) from its third parent on, `parents[position]`: `node` holds the
+    /// first two, and the edges buffer takes them all.
+    #[inline(never)]
+    fn record_many(
+        &mut self,
+        value: f64,
+        node: Node,
+        parents: &[(Real, f64)],
+        position: usize,
+        location: &'static Location<'static>,
+    ) -> Real {
+        let start = self.edges.len();
+        self.edges
+            .extend(node.parents.into_iter().zip(node.partials));
+        for &(parent, partial) in &parents[position..] {
+            if let Some(index) = self.index(parent) {
+                self.edges.push((index, partial));
+            } else if parent.id != CONSTANT {
+                self.edges.truncate(start);
+                return self.record_slow(value, parents, location);
+            }
+        }
+        self.push_many(value, start)
+    }
+
+    /// Records node `len` with the edges from `start` on. There is room.
+    fn push_many(&mut self, value: f64, start: usize) -> Real {
+        // At most one span per node, so fewer than MAX_NODES: not OUT_OF_LINE.
+        let span = self.spans.len() as u32;
+        self.spans.push((start, self.edges.len()));
+        let node = Node {
+            parents: [OUT_OF_LINE, span],
+            partials: [0.0; 2],
+        };
+        self.push(value, node)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn record1_slow(
+        &mut self,
+        value: f64,
+        x: Real,
+        dx: f64,
+        location: &'static Location<'static>,
+    ) -> Real {
+        self.record_slow(value, &[(x, dx)], location)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn record2_slow(
+        &mut self,
+        value: f64,
+        a: Real,
+        da: f64,
+        b: Real,
+        db: f64,
+        location: &'static Location<'static>,
+    ) -> Real {
+        self.record_slow(value, &[(a, da), (b, db)], location)
     }
 
     /// [`record`](State::record) in every case: outside a gradient, a [`detached`] result;
@@ -160,59 +353,48 @@ impl State {
         if !self.active {
             return detached(value, parents);
         }
-        let mut tracked = 0;
         for &(parent, _) in parents {
-            if self.index(parent).is_some() {
-                tracked += 1;
-            } else if parent.id != CONSTANT {
+            if self.index(parent).is_none() && parent.id != CONSTANT {
                 self.poison(TapeError::Stale {
                     value: parent.value,
                     location,
                 });
             }
         }
-        if tracked == 0 || !self.make_room(tracked) {
+        let tracked: Vec<(u32, f64)> = parents
+            .iter()
+            .filter_map(|&(parent, partial)| Some((self.index(parent)?, partial)))
+            .collect();
+        if tracked.is_empty() || !self.make_room() {
             return Real::constant(value);
         }
-        let mut end = self.edge_count;
-        for &(parent, partial) in parents {
-            if let Some(index) = self.index(parent) {
-                self.edges[end] = (index, partial);
-                end += 1;
-            }
+        if let [(a, da), ref rest @ ..] = tracked[..]
+            && rest.len() <= 1
+        {
+            let index = self.len as u32;
+            let (b, db) = rest.first().copied().unwrap_or((index, 0.0));
+            let node = Node {
+                parents: [a, b],
+                partials: [da, db],
+            };
+            return self.push(value, node);
         }
-        self.push_node(value, end)
+        let start = self.edges.len();
+        self.edges.extend(tracked);
+        self.push_many(value, start)
     }
 
-    /// Makes room for one more node with `edges` edges, or poisons the tape if it is full.
-    fn make_room(&mut self, edges: usize) -> bool {
-        if self.nodes == MAX_NODES {
+    /// Makes room for one more node, or poisons the tape if it is full.
+    fn make_room(&mut self) -> bool {
+        if self.len == MAX_NODES {
             self.poison(TapeError::Full);
             return false;
         }
-        if self.nodes == self.ends.len() {
-            let len = (2 * self.ends.len()).clamp(64, MAX_NODES);
-            self.ends.resize(len, 0);
-        }
-        let needed = self.edge_count + edges;
-        if needed > self.edges.len() {
-            self.edges
-                .resize(needed.max(2 * self.edges.len()).max(64), (0, 0.0));
+        if self.len == self.nodes.len() {
+            let len = (2 * self.nodes.len()).clamp(64, MAX_NODES);
+            self.nodes.resize(len, LEAF);
         }
         true
-    }
-
-    /// Records node `nodes`, whose edges are those from `edge_count` to `end`. There is room.
-    #[inline(always)]
-    fn push_node(&mut self, value: f64, end: usize) -> Real {
-        let index = self.nodes;
-        self.ends[index] = end;
-        self.edge_count = end;
-        self.nodes = index + 1;
-        Real {
-            value,
-            id: self.base + index as u64,
-        }
     }
 
     fn poison(&mut self, error: TapeError) {
@@ -238,18 +420,21 @@ impl State {
     }
 
     fn finish(&mut self) {
-        self.next_id = self.base + self.nodes as u64;
+        self.next_id = self.base + self.len as u64;
+        // `base + len` stays an id no `Real` has, as `record2` needs.
+        self.base = self.next_id;
         self.active = false;
-        self.nodes = 0;
-        self.edge_count = 0;
+        self.len = 0;
+        self.edges.clear();
+        self.spans.clear();
         self.poison = None;
     }
 
     fn leaf(&mut self, value: f64) -> Real {
-        if !self.make_room(0) {
+        if !self.active || !self.make_room() {
             return Real::constant(value);
         }
-        self.push_node(value, self.edge_count)
+        self.push(value, LEAF)
     }
 
     fn backward_into(
@@ -259,6 +444,9 @@ impl State {
         gradient: &mut Vec<f64>,
         location: &'static Location<'static>,
     ) -> Result<(), TapeError> {
+        if !self.active {
+            return Err(TapeError::Unavailable);
+        }
         if let Some(error) = &self.poison {
             return Err(error.clone());
         }
@@ -285,28 +473,18 @@ impl State {
         }
         let State {
             base,
+            len,
             nodes,
-            ends,
             edges,
+            spans,
             adjoints,
             ..
         } = self;
         adjoints.clear();
-        adjoints.resize(*nodes, 0.0);
+        adjoints.resize(*len, 0.0);
         if let Some(last) = output {
             adjoints[last] = 1.0;
-            // Node 0 has no parents: the first node of a tape is always a leaf.
-            let mut end = ends[last];
-            for node in (1..=last).rev() {
-                let start = ends[node - 1];
-                let adjoint = adjoints[node];
-                if adjoint != 0.0 {
-                    for &(parent, partial) in &edges[start..end] {
-                        adjoints[parent as usize] += adjoint * partial;
-                    }
-                }
-                end = start;
-            }
+            sweep(&nodes[..=last], &mut adjoints[..=last], edges, spans);
         }
         gradient.extend(
             wrt.iter()
@@ -316,8 +494,35 @@ impl State {
     }
 
     fn is_leaf(&self, index: usize) -> bool {
-        let start = if index == 0 { 0 } else { self.ends[index - 1] };
-        start == self.ends[index]
+        self.nodes[index].parents == LEAF.parents
+    }
+}
+
+/// The backward sweep: from the last of `nodes` down, adds each node's adjoint times its partials
+/// to its parents' adjoints. `adjoints` has one per node, the last one's set.
+#[inline(never)]
+fn sweep(nodes: &[Node], adjoints: &mut [f64], edges: &[(u32, f64)], spans: &[(usize, usize)]) {
+    for (index, node) in nodes.iter().enumerate().rev() {
+        let adjoint = adjoints[index];
+        if adjoint == 0.0 {
+            continue;
+        }
+        let [a, b] = node.parents;
+        if a != OUT_OF_LINE {
+            adjoints[a as usize] += adjoint * node.partials[0];
+            adjoints[b as usize] += adjoint * node.partials[1];
+        } else if b != OUT_OF_LINE {
+            let (start, end) = spans[b as usize];
+            sweep_span(adjoint, &edges[start..end], adjoints);
+        }
+    }
+}
+
+/// [`sweep`] for a node with more than two parents: `edges`, and adjoint `adjoint`.
+#[inline(never)]
+fn sweep_span(adjoint: f64, edges: &[(u32, f64)], adjoints: &mut [f64]) {
+    for &(parent, partial) in edges {
+        adjoints[parent as usize] += adjoint * partial;
     }
 }
 
@@ -356,9 +561,10 @@ impl Tape {
     /// [`TapeError::Unavailable`] if the thread is exiting; [`TapeError::Exhausted`] if the
     /// process has used up the node ids.
     pub fn start() -> Result<Tape, TapeError> {
-        STATE
-            .try_with(|state| state.borrow_mut().start())
-            .unwrap_or(Err(TapeError::Unavailable))?;
+        BUFFERS
+            .try_with(|_| ())
+            .map_err(|_| TapeError::Unavailable)?;
+        STATE.with(|state| state.borrow_mut().start())?;
         Ok(Tape {
             _thread_bound: PhantomData,
         })
@@ -366,9 +572,7 @@ impl Tape {
 
     /// A new variable of this gradient, with value `value`: a leaf of the tape.
     pub fn leaf(&self, value: f64) -> Real {
-        STATE
-            .try_with(|state| state.borrow_mut().leaf(value))
-            .unwrap_or(Real::constant(value))
+        STATE.with(|state| state.borrow_mut().leaf(value))
     }
 
     /// The gradient of `output` with respect to the leaves `wrt`, in their order, from one
@@ -400,20 +604,17 @@ impl Tape {
     ) -> Result<(), TapeError> {
         let location = Location::caller();
         gradient.clear();
-        STATE
-            .try_with(|state| {
-                state
-                    .borrow_mut()
-                    .backward_into(output, wrt, gradient, location)
-            })
-            .unwrap_or(Err(TapeError::Unavailable))
+        STATE.with(|state| {
+            state
+                .borrow_mut()
+                .backward_into(output, wrt, gradient, location)
+        })
     }
 }
 
 impl Drop for Tape {
     fn drop(&mut self) {
-        // If the thread's tape is already gone there is nothing left to clear.
-        let _ = STATE.try_with(|state| state.borrow_mut().finish());
+        STATE.with(|state| state.borrow_mut().finish());
     }
 }
 
@@ -448,31 +649,47 @@ pub fn gradient<E: From<TapeError>>(
 mod tests {
     use super::*;
 
-    /// The addresses and lengths of this thread's buffers.
-    fn buffers() -> [(usize, usize); 3] {
+    /// The addresses and sizes of this thread's buffers.
+    fn buffers() -> [(usize, usize); 4] {
         STATE.with(|state| {
             let state = state.borrow();
             [
-                (state.ends.as_ptr() as usize, state.ends.len()),
-                (state.edges.as_ptr() as usize, state.edges.len()),
+                (state.nodes.as_ptr() as usize, state.nodes.len()),
+                (state.edges.as_ptr() as usize, state.edges.capacity()),
+                (state.spans.as_ptr() as usize, state.spans.capacity()),
                 (state.adjoints.as_ptr() as usize, state.adjoints.capacity()),
             ]
         })
     }
 
+    /// The number of nodes recorded, and of their edges (parents that are not constants).
     fn nodes_and_edges() -> (usize, usize) {
         STATE.with(|state| {
             let state = state.borrow();
-            (state.nodes, state.edge_count)
+            let edges = state.nodes[..state.len]
+                .iter()
+                .enumerate()
+                .map(|(index, node)| match node.parents {
+                    [OUT_OF_LINE, OUT_OF_LINE] => 0,
+                    [OUT_OF_LINE, span] => {
+                        let (start, end) = state.spans[span as usize];
+                        end - start
+                    }
+                    [a, b] => usize::from(a as usize != index) + usize::from(b as usize != index),
+                })
+                .sum();
+            (state.len, edges)
         })
     }
 
-    /// A gradient of 2000 nodes, enough to grow the buffers past their first size.
+    /// A gradient of 1502 nodes, 500 of them with their three parents out of line, enough to grow
+    /// the buffers past their first size.
     fn chain(x: f64) -> Result<(f64, Vec<f64>), TapeError> {
         gradient(&[x, 2.0], |v| {
             let mut y = v[0];
-            for _ in 0..1000 {
+            for _ in 0..500 {
                 y = (y * v[1]).sin();
+                y = Real::record(y.value(), &[(y, 1.0), (v[0], 0.5), (v[1], 0.25)]);
             }
             Ok::<_, TapeError>(y)
         })
@@ -482,7 +699,10 @@ mod tests {
     fn buffers_are_reused_between_gradients() -> Result<(), TapeError> {
         chain(0.3)?;
         let grown = buffers();
-        assert!(grown[0].1 >= 2002 && grown[1].1 >= 4000, "{grown:?}");
+        assert!(
+            grown[0].1 >= 1502 && grown[1].1 >= 1500 && grown[2].1 >= 500,
+            "{grown:?}"
+        );
         for x in [0.1, 0.2, 0.7] {
             chain(x)?;
             assert_eq!(buffers(), grown, "a gradient of the same size reallocated");
@@ -531,5 +751,64 @@ mod tests {
         .map_err(|_| TapeError::Unavailable)??;
         assert!(other.abs_diff(next) >= MAX_NODES as u64, "{other} {next}");
         Ok(())
+    }
+
+    #[test]
+    fn operations_between_gradients_record_nothing() -> Result<(), TapeError> {
+        // The first node of an ended gradient (id `base`) and a constant: the two-parent fast
+        // path must not take it for a node of a tape with no nodes.
+        let (first, second) = {
+            let tape = Tape::start()?;
+            (tape.leaf(2.0), tape.leaf(5.0))
+        };
+        for detached in [first * 3.0, 3.0 - first, first.exp(), first + second] {
+            assert!(!detached.is_constant());
+            assert_eq!(nodes_and_edges(), (0, 0));
+        }
+        let six = first * 3.0;
+        assert_eq!(six.value(), 6.0);
+        // The next gradient is unharmed, and the detached Real is stale in it.
+        let tape = Tape::start()?;
+        let x = tape.leaf(1.0);
+        assert_eq!(nodes_and_edges(), (1, 0));
+        let result = tape.backward(x * six, &[x]);
+        assert!(
+            matches!(result, Err(TapeError::Stale { value: 6.0, .. })),
+            "{result:?}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn the_buffers_are_freed_when_the_thread_exits() {
+        // What the buffers hold when `BUFFERS` is dropped: `State::NEW`'s empty ones.
+        let (sender, receiver) = std::sync::mpsc::channel();
+        struct Report(std::sync::mpsc::Sender<[usize; 4]>);
+        impl Drop for Report {
+            fn drop(&mut self) {
+                let capacities = STATE.with(|state| {
+                    let state = state.borrow();
+                    [
+                        state.nodes.capacity(),
+                        state.edges.capacity(),
+                        state.spans.capacity(),
+                        state.adjoints.capacity(),
+                    ]
+                });
+                let _ = self.0.send(capacities);
+            }
+        }
+        thread_local! {
+            static REPORT: RefCell<Option<Report>> = const { RefCell::new(None) };
+        }
+        std::thread::spawn(move || {
+            // Registered before `BUFFERS` (at the first gradient), so dropped after it.
+            REPORT.with(|report| *report.borrow_mut() = Some(Report(sender)));
+            chain(0.5).expect("a gradient on a fresh thread");
+            assert!(buffers().iter().all(|&(_, size)| size > 0));
+        })
+        .join()
+        .expect("the thread exits cleanly");
+        assert_eq!(receiver.recv(), Ok([0; 4]));
     }
 }

@@ -234,6 +234,43 @@ fn record_makes_one_node_with_many_parents() -> Result<(), TapeError> {
 }
 
 #[test]
+fn record_keeps_two_parents_inline_and_more_out_of_line() -> Result<(), TapeError> {
+    let c = Real::constant(1.0);
+    let (value, grad) = gradient(&[1.0, 2.0, 3.0], |v| {
+        let (x, y, z) = (v[0], v[1], v[2]);
+        // Constants anywhere among the parents, their partials unread: two tracked parents
+        // (inline), three and four (out of line), and nodes of each kind as parents of others.
+        let two = Real::record(1.0, &[(c, f64::NAN), (x, 1.0), (c, f64::NAN), (y, 2.0)]);
+        let three = Real::record(2.0, &[(x, 3.0), (c, f64::NAN), (y, 4.0), (z, 5.0)]);
+        let four = Real::record(
+            3.0,
+            &[(z, 6.0), (x, 7.0), (c, f64::NAN), (z, 8.0), (y, 9.0)],
+        );
+        let top = Real::record(
+            6.0,
+            &[(two, 10.0), (three, 100.0), (four, 1000.0), (x, 0.5)],
+        );
+        Ok::<_, TapeError>(top + Real::record(0.0, &[(two, 1.0), (c, f64::NAN), (three, 1.0)]))
+    })?;
+    assert_eq!(value, 6.0);
+    // d/dx = 10 + 300 + 7000 + 0.5 + 1 + 3, d/dy = 20 + 400 + 9000 + 2 + 4,
+    // d/dz = 500 + 14000 + 5.
+    assert_eq!(grad, vec![7314.5, 9426.0, 14505.0]);
+    // A stale parent after the first two tracked ones is found too.
+    let kept = kept_from_a_gradient(2.0);
+    assert_stale(
+        gradient(&[1.0, 2.0], |v| {
+            Ok::<_, TapeError>(Real::record(
+                0.0,
+                &[(v[0], 1.0), (v[1], 1.0), (c, 1.0), (kept, 1.0)],
+            ))
+        }),
+        4.0,
+    );
+    Ok(())
+}
+
+#[test]
 fn errors_of_the_function_pass_through() {
     #[derive(Debug, PartialEq)]
     enum ModelError {
@@ -318,4 +355,44 @@ fn error_messages_say_what_and_where() {
         TapeError::Unavailable.to_string(),
         "cannot take a gradient: this thread's tape is gone (the thread is exiting)"
     );
+}
+
+#[test]
+fn a_gradient_while_the_thread_exits_works_or_is_unavailable() {
+    // A thread-local whose destructor takes a gradient: run before the tape's buffers are freed,
+    // it works; after, it is `TapeError::Unavailable`. Never a panic or a wrong number.
+    struct Late(std::sync::mpsc::Sender<Result<(f64, Vec<f64>), TapeError>>);
+    impl Drop for Late {
+        fn drop(&mut self) {
+            let result = gradient(&[3.0], |v| Ok::<_, TapeError>(v[0] * v[0]));
+            let _ = self.0.send(result);
+        }
+    }
+    thread_local! {
+        static LATE: std::cell::RefCell<Option<Late>> = const { std::cell::RefCell::new(None) };
+    }
+    for late_first in [true, false] {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let set = || LATE.with(|late| *late.borrow_mut() = Some(Late(sender.clone())));
+            // Thread-locals are destroyed in the reverse order of their first use, here.
+            if late_first {
+                set();
+            }
+            assert_eq!(
+                gradient(&[1.0], |v| Ok::<_, TapeError>(v[0] * 2.0)),
+                Ok((2.0, vec![2.0]))
+            );
+            if !late_first {
+                set();
+            }
+        })
+        .join()
+        .expect("the thread exits cleanly");
+        let result = receiver.recv().expect("the destructor ran");
+        assert!(
+            result == Ok((9.0, vec![6.0])) || result == Err(TapeError::Unavailable),
+            "{result:?}"
+        );
+    }
 }
