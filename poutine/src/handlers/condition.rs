@@ -4,9 +4,9 @@ use crate::error::PyroError;
 use crate::model::{Handled, Handler, IntoModel};
 use crate::runtime::Messenger;
 use indexmap::IndexMap;
-use rustc_hash::FxBuildHasher;
 use pyro_distributions::Value;
 use pyro_trace::{Name, Site, SiteKind, Trace};
+use rustc_hash::FxBuildHasher;
 use std::collections::HashSet;
 use std::sync::Arc;
 
