@@ -2,15 +2,19 @@
 //! themselves come from `libm` (lgamma, erf, erfc) and `spec_math`, a port of the Cephes library
 //! that SciPy also builds on (scaled Bessel functions, incomplete gamma and beta functions).
 
+use pyro_tape::Real;
 use spec_math::cephes64::{expn, igam, igamc, incbet, lgam1p};
 
-/// `ln(sigmoid(x)) = -ln(1 + exp(-x))`, accurate for large `|x|`.
+/// `ln(sigmoid(x)) = -ln(1 + exp(-x))`, accurate for large `|x|`: [`log_sigmoid_real`] on a
+/// constant.
 pub(crate) fn log_sigmoid(x: f64) -> f64 {
-    if x >= 0.0 {
-        -(-x).exp().ln_1p()
-    } else {
-        x - x.exp().ln_1p()
-    }
+    log_sigmoid_real(Real::constant(x)).value()
+}
+
+/// `ln(sigmoid(x)) = -softplus(-x)`, on [`Real`] (the one form of the rule; softplus is computed
+/// without overflow, so the tails are exact).
+pub(crate) fn log_sigmoid_real(x: Real) -> Real {
+    -(-x).softplus()
 }
 
 /// `ln Gamma(x)` for `x > 0`.

@@ -1,18 +1,19 @@
 //! Bijections between each continuous [`Constraint`] and unconstrained reals (Pyro's
-//! `biject_to`), used by the parameter store and, later, by gradient-based inference.
+//! `biject_to`), used by the parameter store, by MCMC's random walk and by gradient-based
+//! inference.
+//!
+//! The map to the constrained set and its log-Jacobian are written once, on [`Real`]: the public
+//! [`Real`] forms ([`Constraint::to_constrained_real`], [`Constraint::to_constrained_reals`],
+//! [`Constraint::log_abs_det_jacobian_real`], [`Constraint::log_abs_det_jacobian_reals`]) run it
+//! on the caller's (possibly tracked) values, and the `f64`/[`Value`] forms
+//! ([`Constraint::to_constrained`], [`Constraint::log_abs_det_jacobian`]) run the same code on
+//! constants, which costs one branch per operation. The inverse, [`Constraint::to_unconstrained`],
+//! is only needed on `f64`.
 
 use crate::constraint::{Constraint, ScalarSupport};
-use crate::special::log_sigmoid;
+use crate::special::log_sigmoid_real;
 use crate::value::Value;
-
-fn sigmoid(x: f64) -> f64 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
-}
+use pyro_tape::Real;
 
 fn logit(p: f64) -> f64 {
     p.ln() - (-p).ln_1p()
@@ -20,13 +21,14 @@ fn logit(p: f64) -> f64 {
 
 impl ScalarSupport {
     /// Maps an unconstrained real into the set, or `None` for discrete sets.
-    fn to_constrained_real(self, u: f64) -> Option<f64> {
+    #[inline]
+    fn to_constrained_real(self, u: Real) -> Option<Real> {
         Some(match self {
             ScalarSupport::Real => u,
             ScalarSupport::Positive | ScalarSupport::NonNegative => u.exp(),
             ScalarSupport::GreaterThan(a) | ScalarSupport::GreaterThanEq(a) => a + u.exp(),
-            ScalarSupport::UnitInterval => sigmoid(u),
-            ScalarSupport::Interval { lower, upper } => lower + (upper - lower) * sigmoid(u),
+            ScalarSupport::UnitInterval => u.logistic(),
+            ScalarSupport::Interval { lower, upper } => lower + (upper - lower) * u.logistic(),
             ScalarSupport::Boolean
             | ScalarSupport::NonNegativeInteger
             | ScalarSupport::IntegerInterval { .. } => return None,
@@ -35,17 +37,18 @@ impl ScalarSupport {
 
     /// `ln |dx/du|` of [`to_constrained_real`](Self::to_constrained_real) at `u`, or `None` for
     /// discrete sets.
-    fn log_abs_det_jacobian_real(self, u: f64) -> Option<f64> {
+    #[inline]
+    fn log_abs_det_jacobian_real(self, u: Real) -> Option<Real> {
         Some(match self {
-            ScalarSupport::Real => 0.0,
+            ScalarSupport::Real => Real::constant(0.0),
             ScalarSupport::Positive
             | ScalarSupport::NonNegative
             | ScalarSupport::GreaterThan(_)
             | ScalarSupport::GreaterThanEq(_) => u,
             // d sigmoid(u) / du = sigmoid(u) sigmoid(-u).
-            ScalarSupport::UnitInterval => log_sigmoid(u) + log_sigmoid(-u),
+            ScalarSupport::UnitInterval => log_sigmoid_real(u) + log_sigmoid_real(-u),
             ScalarSupport::Interval { lower, upper } => {
-                (upper - lower).ln() + log_sigmoid(u) + log_sigmoid(-u)
+                (upper - lower).ln() + log_sigmoid_real(u) + log_sigmoid_real(-u)
             }
             ScalarSupport::Boolean
             | ScalarSupport::NonNegativeInteger
@@ -73,6 +76,37 @@ impl ScalarSupport {
 }
 
 impl Constraint {
+    /// The map of a vector set (`Simplex`, `RealVector`, `Elementwise`) on `u` (`f64`s, or
+    /// `Real`s), each output coordinate passed through `out`; `None` for other sets. Generic so
+    /// that the `f64` and the `Real` forms run this one code without an intermediate vector.
+    #[inline]
+    fn vector_to_constrained<T: Copy + Into<Real>, O>(
+        &self,
+        u: &[T],
+        out: impl Fn(Real) -> O,
+    ) -> Option<Vec<O>> {
+        let u = u.iter().map(|&x| x.into());
+        match self {
+            Constraint::Simplex => Some(stick_breaking(u, out)),
+            Constraint::RealVector => Some(u.map(out).collect()),
+            Constraint::Elementwise(s) => u.map(|x| s.to_constrained_real(x).map(&out)).collect(),
+            _ => None,
+        }
+    }
+
+    /// `ln |det J|` of [`vector_to_constrained`](Self::vector_to_constrained) at `u`; `None` for
+    /// other sets.
+    #[inline]
+    fn vector_log_abs_det_jacobian<T: Copy + Into<Real>>(&self, u: &[T]) -> Option<Real> {
+        let u = u.iter().map(|&x| x.into());
+        match self {
+            Constraint::Simplex => Some(stick_breaking_log_det(u)),
+            Constraint::RealVector => Some(Real::constant(0.0)),
+            Constraint::Elementwise(s) => u.map(|x| s.log_abs_det_jacobian_real(x)).sum(),
+            _ => None,
+        }
+    }
+
     /// Whether the set is continuous, with a bijection to unconstrained reals
     /// ([`to_constrained`](Constraint::to_constrained)): every set but the discrete ones and
     /// [`Dependent`](Constraint::Dependent).
@@ -86,13 +120,14 @@ impl Constraint {
     /// assert!(!Constraint::Dependent.is_continuous());
     /// ```
     pub fn is_continuous(&self) -> bool {
+        let zero = Real::constant(0.0);
         match self {
             Constraint::Simplex | Constraint::RealVector => true,
-            Constraint::Elementwise(s) => s.to_constrained_real(0.0).is_some(),
+            Constraint::Elementwise(s) => s.to_constrained_real(zero).is_some(),
             Constraint::Dependent => false,
             c => c
                 .scalar()
-                .is_some_and(|s| s.to_constrained_real(0.0).is_some()),
+                .is_some_and(|s| s.to_constrained_real(zero).is_some()),
         }
     }
 
@@ -100,7 +135,9 @@ impl Constraint {
     ///
     /// Scalar sets take a real; `RealVector` and `Elementwise` sets take a vector of the same
     /// length; `Simplex` takes `K - 1` reals and gives `K` (stick-breaking). `None` for discrete
-    /// sets and for a value of the wrong kind.
+    /// sets and for a value of the wrong kind. This is
+    /// [`to_constrained_real`](Constraint::to_constrained_real) or
+    /// [`to_constrained_reals`](Constraint::to_constrained_reals) on constants.
     ///
     /// ```
     /// use pyro_distributions::{Constraint, Value};
@@ -113,17 +150,54 @@ impl Constraint {
     /// assert!(s.iter().all(|x| (x - 1.0 / 3.0).abs() < 1e-15));
     /// ```
     pub fn to_constrained(&self, u: &Value) -> Option<Value> {
-        match (self, u) {
-            (Constraint::Simplex, Value::Reals(u)) => Some(Value::Reals(stick_breaking(u))),
-            (Constraint::RealVector, Value::Reals(u)) => Some(Value::Reals(u.clone())),
-            (Constraint::Elementwise(s), Value::Reals(u)) => u
-                .iter()
-                .map(|&x| s.to_constrained_real(x))
-                .collect::<Option<Vec<_>>>()
-                .map(Value::Reals),
-            (c, Value::Real(x)) => c.scalar()?.to_constrained_real(*x).map(Value::Real),
+        match u {
+            Value::Reals(u) => self.vector_to_constrained(u, Real::value).map(Value::Reals),
+            Value::Real(x) => self
+                .to_constrained_real(Real::constant(*x))
+                .map(|x| Value::Real(x.value())),
             _ => None,
         }
+    }
+
+    /// [`to_constrained`](Constraint::to_constrained) of a scalar set on a [`Real`], through
+    /// which gradients flow; `None` for vector and discrete sets.
+    ///
+    /// ```
+    /// use pyro_distributions::Constraint;
+    /// use pyro_tape::{Real, TapeError, gradient};
+    ///
+    /// let c = Constraint::Interval { lower: -1.0, upper: 3.0 };
+    /// // x = -1 + 4 sigmoid(u): at u = 0, x = 1 and dx/du = 4 / 4 = 1.
+    /// let (x, dx) = gradient(&[0.0], |u| Ok::<_, TapeError>(c.to_constrained_real(u[0]).unwrap()))?;
+    /// assert_eq!((x, dx), (1.0, vec![1.0]));
+    /// assert_eq!(Constraint::Simplex.to_constrained_real(Real::constant(0.0)), None);
+    /// # Ok::<(), TapeError>(())
+    /// ```
+    #[inline]
+    pub fn to_constrained_real(&self, u: Real) -> Option<Real> {
+        self.scalar()?.to_constrained_real(u)
+    }
+
+    /// [`to_constrained`](Constraint::to_constrained) of a vector set (`Simplex`, `RealVector`,
+    /// `Elementwise`) on [`Real`]s, through which gradients flow: `Simplex` takes `K - 1` reals
+    /// and gives `K`, the others give as many as they take. `None` for scalar and discrete sets.
+    ///
+    /// ```
+    /// use pyro_distributions::Constraint;
+    /// use pyro_tape::{Real, TapeError, gradient};
+    ///
+    /// // The first coordinate of the 3-simplex at u = (u0, u1) is sigmoid(u0 - ln 2): 1/3 at 0,
+    /// // with gradient (1/3 * 2/3, 0).
+    /// let (x0, grad) = gradient(&[0.0, 0.0], |u| {
+    ///     Ok::<_, TapeError>(Constraint::Simplex.to_constrained_reals(u).unwrap()[0])
+    /// })?;
+    /// assert!((x0 - 1.0 / 3.0).abs() < 1e-15 && (grad[0] - 2.0 / 9.0).abs() < 1e-15);
+    /// assert_eq!(grad[1], 0.0);
+    /// assert_eq!(Constraint::Positive.to_constrained_reals(&[Real::constant(0.0)]), None);
+    /// # Ok::<(), TapeError>(())
+    /// ```
+    pub fn to_constrained_reals(&self, u: &[Real]) -> Option<Vec<Real>> {
+        self.vector_to_constrained(u, |x| x)
     }
 
     /// The inverse of [`to_constrained`](Constraint::to_constrained); `None` for a value outside
@@ -155,13 +229,13 @@ impl Constraint {
             _ => None,
         }
     }
-}
 
-impl Constraint {
     /// `ln |det J|` of [`to_constrained`](Constraint::to_constrained) at the unconstrained value
     /// `u`, where `J` is the Jacobian of the map (Pyro's `biject_to(c).log_abs_det_jacobian`):
     /// the density of `x = to_constrained(u)` is the density of `u` minus this. `None` where
-    /// `to_constrained` is `None`.
+    /// `to_constrained` is `None`. This is
+    /// [`log_abs_det_jacobian_real`](Constraint::log_abs_det_jacobian_real) or
+    /// [`log_abs_det_jacobian_reals`](Constraint::log_abs_det_jacobian_reals) on constants.
     ///
     /// For the simplex, `J` is the `(K - 1) x (K - 1)` Jacobian of the first `K - 1` coordinates
     /// (the last one is determined by them), as torch's `StickBreakingTransform`.
@@ -175,47 +249,85 @@ impl Constraint {
     /// assert_eq!(Constraint::RealVector.log_abs_det_jacobian(&Value::Reals(vec![1.0])), Some(0.0));
     /// ```
     pub fn log_abs_det_jacobian(&self, u: &Value) -> Option<f64> {
-        match (self, u) {
-            (Constraint::Simplex, Value::Reals(u)) => Some(stick_breaking_log_det(u)),
-            (Constraint::RealVector, Value::Reals(_)) => Some(0.0),
-            (Constraint::Elementwise(s), Value::Reals(u)) => u
-                .iter()
-                .map(|&x| s.log_abs_det_jacobian_real(x))
-                .sum::<Option<f64>>(),
-            (c, Value::Real(x)) => c.scalar()?.log_abs_det_jacobian_real(*x),
+        match u {
+            Value::Reals(u) => self.vector_log_abs_det_jacobian(u),
+            Value::Real(x) => self.log_abs_det_jacobian_real(Real::constant(*x)),
             _ => None,
         }
+        .map(Real::value)
+    }
+
+    /// [`log_abs_det_jacobian`](Constraint::log_abs_det_jacobian) of a scalar set at a [`Real`],
+    /// through which gradients flow; `None` for vector and discrete sets.
+    ///
+    /// ```
+    /// use pyro_distributions::Constraint;
+    /// use pyro_tape::{TapeError, gradient};
+    ///
+    /// // x = sigmoid(u): ln |dx/du| = ln sigmoid(u) + ln sigmoid(-u), of derivative
+    /// // sigmoid(-u) - sigmoid(u), 0 at u = 0.
+    /// let (j, dj) = gradient(&[0.0], |u| {
+    ///     Ok::<_, TapeError>(Constraint::UnitInterval.log_abs_det_jacobian_real(u[0]).unwrap())
+    /// })?;
+    /// assert_eq!((j, dj), (-4.0_f64.ln(), vec![0.0]));
+    /// # Ok::<(), TapeError>(())
+    /// ```
+    #[inline]
+    pub fn log_abs_det_jacobian_real(&self, u: Real) -> Option<Real> {
+        self.scalar()?.log_abs_det_jacobian_real(u)
+    }
+
+    /// [`log_abs_det_jacobian`](Constraint::log_abs_det_jacobian) of a vector set (`Simplex`,
+    /// `RealVector`, `Elementwise`) at [`Real`]s, through which gradients flow; `None` for scalar
+    /// and discrete sets.
+    ///
+    /// ```
+    /// use pyro_distributions::{Constraint, ScalarSupport};
+    /// use pyro_tape::{TapeError, gradient};
+    ///
+    /// // Elementwise exp: ln |det J| = u0 + u1, of gradient (1, 1).
+    /// let c = Constraint::Elementwise(ScalarSupport::Positive);
+    /// let (j, dj) = gradient(&[0.5, 2.0], |u| {
+    ///     Ok::<_, TapeError>(c.log_abs_det_jacobian_reals(u).unwrap())
+    /// })?;
+    /// assert_eq!((j, dj), (2.5, vec![1.0, 1.0]));
+    /// # Ok::<(), TapeError>(())
+    /// ```
+    pub fn log_abs_det_jacobian_reals(&self, u: &[Real]) -> Option<Real> {
+        self.vector_log_abs_det_jacobian(u)
     }
 }
 
 /// `ln |det J|` of [`stick_breaking`]: the Jacobian is triangular, with diagonal
 /// `dx_i / du_i = left_i * z_i * (1 - z_i)`.
-fn stick_breaking_log_det(u: &[f64]) -> f64 {
+#[inline]
+fn stick_breaking_log_det(u: impl ExactSizeIterator<Item = Real>) -> Real {
     let k = u.len() + 1;
-    let mut log_left = 0.0;
-    let mut total = 0.0;
-    for (i, &ui) in u.iter().enumerate() {
+    let mut log_left = Real::constant(0.0);
+    let mut total = Real::constant(0.0);
+    for (i, ui) in u.enumerate() {
         let v = ui - ((k - 1 - i) as f64).ln();
-        let (log_z, log_1mz) = (log_sigmoid(v), log_sigmoid(-v));
+        let (log_z, log_1mz) = (log_sigmoid_real(v), log_sigmoid_real(-v));
         total += log_left + log_z + log_1mz;
         log_left += log_1mz;
     }
     total
 }
 
-/// `K - 1` reals to a point of the `K`-simplex: `z_i = sigmoid(u_i - ln(K - 1 - i))`, each
-/// coordinate takes the fraction `z_i` of what is left (torch's `StickBreakingTransform`; the
-/// offsets make `u = 0` the centre of the simplex).
-fn stick_breaking(u: &[f64]) -> Vec<f64> {
+/// `K - 1` reals to a point of the `K`-simplex, each coordinate passed through `out`:
+/// `z_i = sigmoid(u_i - ln(K - 1 - i))`, each coordinate takes the fraction `z_i` of what is left
+/// (torch's `StickBreakingTransform`; the offsets make `u = 0` the centre of the simplex).
+#[inline]
+fn stick_breaking<O>(u: impl ExactSizeIterator<Item = Real>, out: impl Fn(Real) -> O) -> Vec<O> {
     let k = u.len() + 1;
-    let mut left = 1.0;
+    let mut left = Real::constant(1.0);
     let mut x = Vec::with_capacity(k);
-    for (i, &ui) in u.iter().enumerate() {
-        let z = sigmoid(ui - ((k - 1 - i) as f64).ln());
-        x.push(left * z);
+    for (i, ui) in u.enumerate() {
+        let z = (ui - ((k - 1 - i) as f64).ln()).logistic();
+        x.push(out(left * z));
         left *= 1.0 - z;
     }
-    x.push(left);
+    x.push(out(left));
     x
 }
 
@@ -235,6 +347,7 @@ fn stick_breaking_inverse(x: &[f64]) -> Vec<f64> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use pyro_tape::gradient;
 
     fn round_trip(c: Constraint, x: Value) {
         let u = c.to_unconstrained(&x).expect("in the set");
@@ -369,13 +482,251 @@ mod tests {
         );
     }
 
+    /// Every continuous scalar set, with bounds of both signs.
+    fn continuous_scalars() -> [Constraint; 7] {
+        [
+            Constraint::Real,
+            Constraint::Positive,
+            Constraint::NonNegative,
+            Constraint::GreaterThan(-2.0),
+            Constraint::GreaterThanEq(3.0),
+            Constraint::UnitInterval,
+            Constraint::Interval {
+                lower: -1.0,
+                upper: 4.0,
+            },
+        ]
+    }
+
+    /// Unconstrained points from the middle to far in both tails, where the constrained value is
+    /// within `e^-30` of a bound of the set.
+    const POINTS: [f64; 14] = [
+        -30.0, -12.0, -5.0, -1.3, -1e-3, -0.0, 0.0, 1e-3, 0.4, 2.2, 5.0, 9.0, 12.0, 30.0,
+    ];
+
+    /// Unconstrained vectors for the vector sets (lengths 0 to 4), including far tails.
+    fn vector_points() -> Vec<Vec<f64>> {
+        vec![
+            vec![],
+            vec![0.0],
+            vec![-12.0],
+            vec![0.3, -1.2],
+            vec![12.0, -9.0],
+            vec![1.5, -0.4, 2.0, -3.0],
+            vec![-8.0, 8.0, -0.5, 6.0],
+        ]
+    }
+
+    /// Every continuous vector set.
+    fn continuous_vectors() -> Vec<Constraint> {
+        let mut sets = vec![Constraint::Simplex, Constraint::RealVector];
+        sets.extend(continuous_scalars().map(|c| Constraint::Elementwise(c.scalar().unwrap())));
+        sets
+    }
+
+    fn reals(v: &Value) -> Vec<f64> {
+        match v {
+            Value::Reals(x) => x.clone(),
+            Value::Real(x) => vec![*x],
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// `f` at `u` with every coordinate tracked: its value and its gradient by the tape.
+    fn tracked(u: &[f64], f: impl FnOnce(&[Real]) -> Real) -> (f64, Vec<f64>) {
+        gradient(u, |u| Ok::<_, pyro_tape::TapeError>(f(u))).expect("a gradient")
+    }
+
+    #[test]
+    fn real_forms_give_the_value_forms_values_exactly() {
+        // Tracked or constant, the same operations run: the values agree bit for bit.
+        for c in continuous_scalars() {
+            for u in POINTS {
+                let x = c.to_constrained(&Value::Real(u)).unwrap();
+                let j = c.log_abs_det_jacobian(&Value::Real(u)).unwrap();
+                let (tx, _) = tracked(&[u], |u| c.to_constrained_real(u[0]).unwrap());
+                let (tj, _) = tracked(&[u], |u| c.log_abs_det_jacobian_real(u[0]).unwrap());
+                assert_eq!(Value::Real(tx), x, "{c} at {u}");
+                assert_eq!(tj.to_bits(), j.to_bits(), "{c} at {u}");
+                let constant = c.to_constrained_real(Real::constant(u)).unwrap();
+                assert!(constant.is_constant());
+                assert_eq!(Value::Real(constant.value()), x);
+            }
+            assert_eq!(c.to_constrained_reals(&[Real::constant(0.0)]), None);
+            assert_eq!(c.log_abs_det_jacobian_reals(&[]), None);
+        }
+        for c in continuous_vectors() {
+            for u in vector_points() {
+                let x = reals(&c.to_constrained(&Value::Reals(u.clone())).unwrap());
+                let j = c.log_abs_det_jacobian(&Value::Reals(u.clone())).unwrap();
+                for (i, xi) in x.iter().enumerate() {
+                    let (ti, _) = tracked(&u, |u| c.to_constrained_reals(u).unwrap()[i]);
+                    assert_eq!(ti.to_bits(), xi.to_bits(), "{c} at {u:?}, coordinate {i}");
+                }
+                let (tj, _) = tracked(&u, |u| c.log_abs_det_jacobian_reals(u).unwrap());
+                assert_eq!(tj, j, "{c} at {u:?}");
+            }
+            assert_eq!(c.to_constrained_real(Real::constant(0.0)), None);
+            assert_eq!(c.log_abs_det_jacobian_real(Real::constant(0.0)), None);
+        }
+        for c in [
+            Constraint::Boolean,
+            Constraint::NonNegativeInteger,
+            Constraint::Dependent,
+        ] {
+            assert_eq!(c.to_constrained_real(Real::constant(0.0)), None);
+            assert_eq!(c.log_abs_det_jacobian_real(Real::constant(0.0)), None);
+        }
+        let discrete = Constraint::Elementwise(ScalarSupport::Boolean);
+        assert_eq!(discrete.to_constrained_reals(&[Real::constant(0.0)]), None);
+        assert_eq!(
+            discrete.log_abs_det_jacobian_reals(&[Real::constant(0.0)]),
+            None
+        );
+    }
+
+    /// Checks the tape's derivative `g` of `f` at `u` against a central difference with step
+    /// `H = 1e-5`.
+    ///
+    /// Tolerance: the central difference has truncation error `H^2 / 6 |f'''|`, and every map
+    /// here (compositions of `exp`, `sigmoid` and `ln sigmoid` with affine maps of slope at most
+    /// 5) has `|f'''| <= 6 (|f'| + 1)` on `[u - H, u + H]` (for `exp`, `f''' = f'`; for
+    /// `w sigmoid`, `|f'''| <= |f'|`; the log-Jacobians have `|f'''| <= 2 max |sigmoid''| < 0.2`;
+    /// the simplex coordinates are products of sigmoids with at most 4 factors), so it is at most
+    /// `H^2 (|g| + 1)`. Each evaluation of `f` is a handful of correctly rounded operations,
+    /// relative error below `8 eps` of `max(|f|, floor)` (`floor` is 0 for the scalar maps; see
+    /// the callers), so rounding adds at most `2 * 8 eps max(|f|, floor) / (2 H)`.
+    fn check_derivative(what: &str, g: f64, f: impl Fn(f64) -> f64, u: f64, floor: f64) {
+        const H: f64 = 1e-5;
+        let numerical = (f(u + H) - f(u - H)) / (2.0 * H);
+        let scale = f(u)
+            .abs()
+            .max(f(u + H).abs())
+            .max(f(u - H).abs())
+            .max(floor);
+        let tol = H * H * (g.abs() + 1.0) + 8.0 * f64::EPSILON * scale / H;
+        assert!(
+            (g - numerical).abs() <= tol,
+            "{what} at {u}: tape {g} vs central difference {numerical} (tolerance {tol})"
+        );
+    }
+
+    #[test]
+    fn scalar_gradients_match_central_differences() {
+        for c in continuous_scalars() {
+            let x = |u: f64| c.to_constrained_real(Real::constant(u)).unwrap().value();
+            let j = |u: f64| {
+                c.log_abs_det_jacobian_real(Real::constant(u))
+                    .unwrap()
+                    .value()
+            };
+            for u in POINTS {
+                let (_, dx) = tracked(&[u], |u| c.to_constrained_real(u[0]).unwrap());
+                check_derivative(&format!("{c} map"), dx[0], x, u, 0.0);
+                let (_, dj) = tracked(&[u], |u| c.log_abs_det_jacobian_real(u[0]).unwrap());
+                check_derivative(&format!("{c} log-Jacobian"), dj[0], j, u, 0.0);
+                // In the tails the central difference of the map rounds to 0 beside a bound at
+                // 1; the tape's derivative keeps its relative accuracy there: for the
+                // exp-type maps it is the map minus its bound, for the sigmoid-type ones it is
+                // `w sigmoid(u) sigmoid(-u)`, so its log is the log-Jacobian (to a few ulps).
+                if c != Constraint::Real {
+                    let rel = (dx[0].ln() - j(u)).abs() / (1.0 + j(u).abs());
+                    assert!(
+                        rel < 1e-14,
+                        "{c} at {u}: ln dx/du {} vs {}",
+                        dx[0].ln(),
+                        j(u)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn vector_gradients_match_central_differences() {
+        // Rounding floors: a simplex coordinate is a product with `1 - z_j` factors computed by
+        // subtraction from 1, so its error is `eps` absolute (the coordinates are at most 1), not
+        // relative; a sum of log-Jacobian terms errs relative to its largest term, at most
+        // `1 + |u_k| + ln 5` in absolute value.
+        for c in continuous_vectors() {
+            for u in vector_points() {
+                let floor = 2.0 + u.iter().map(|x| x.abs()).sum::<f64>();
+                let at = |v: f64, k: usize| {
+                    let mut w = u.clone();
+                    w[k] = v;
+                    w
+                };
+                let n_out = reals(&c.to_constrained(&Value::Reals(u.clone())).unwrap()).len();
+                for i in 0..n_out {
+                    let (_, g) = tracked(&u, |u| c.to_constrained_reals(u).unwrap()[i]);
+                    for (k, &gk) in g.iter().enumerate() {
+                        let f =
+                            |v: f64| reals(&c.to_constrained(&Value::Reals(at(v, k))).unwrap())[i];
+                        check_derivative(
+                            &format!("{c} coordinate {i} by u{k}"),
+                            gk,
+                            f,
+                            u[k],
+                            floor,
+                        );
+                    }
+                }
+                let (_, g) = tracked(&u, |u| c.log_abs_det_jacobian_reals(u).unwrap());
+                for (k, &gk) in g.iter().enumerate() {
+                    let f = |v: f64| c.log_abs_det_jacobian(&Value::Reals(at(v, k))).unwrap();
+                    check_derivative(&format!("{c} log-Jacobian by u{k}"), gk, f, u[k], floor);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn log_jacobians_match_the_tapes_jacobian_determinants() {
+        // The Jacobian by the tape (each row one gradient; exact up to a few ulps per entry) of
+        // the first `u.len()` coordinates, as torch's StickBreakingTransform defines the simplex
+        // one. The matrices are triangular (simplex) or diagonal, so elimination adds no
+        // cancellation: each of the at most 4 log terms is within a few ulps relative of its
+        // exact value, and 1e-13 (1 + |ln det|) leaves a margin of about 100. But the map
+        // computes what is left of the stick as a product of `1 - z_j`, by subtraction, with
+        // relative error `eps z_j / (1 - z_j) = eps e^(v_j)` (`v_j = u_j - ln(K - 1 - j)`) each;
+        // the log-Jacobian uses `ln sigmoid(-v_j)` instead, so the tape's entries carry that
+        // error: the tolerance adds `n eps (1 + e^(v_j))` per coordinate (it enters up to `n` diagonal
+        // entries; for the simplex only).
+        for c in continuous_vectors() {
+            for u in vector_points() {
+                let n = u.len();
+                let cancellation: f64 = if c == Constraint::Simplex {
+                    let k = n + 1;
+                    (0..n)
+                        .map(|j| {
+                            n as f64
+                                * f64::EPSILON
+                                * (1.0 + (u[j] - ((k - 1 - j) as f64).ln()).exp())
+                        })
+                        .sum()
+                } else {
+                    0.0
+                };
+                let jac: Vec<Vec<f64>> = (0..n)
+                    .map(|i| tracked(&u, |u| c.to_constrained_reals(u).unwrap()[i]).1)
+                    .collect();
+                let exact = c.log_abs_det_jacobian(&Value::Reals(u.clone())).unwrap();
+                let from_tape = if n == 0 { 0.0 } else { log_abs_det(jac) };
+                assert!(
+                    (exact - from_tape).abs() <= 1e-13 * (1.0 + exact.abs()) + cancellation,
+                    "{c} at {u:?}: {exact} vs {from_tape}"
+                );
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn scalar_round_trips(x in -1e3..1e3_f64, a in -10.0..10.0_f64, w in 0.1..10.0_f64) {
             round_trip(Constraint::Real, Value::Real(x));
             round_trip(Constraint::Positive, Value::Real(x.abs() + 1e-3));
             round_trip(Constraint::GreaterThan(a), Value::Real(a + x.abs() + 1e-3));
-            let p = sigmoid(x / 100.0);
+            let p = Real::constant(x / 100.0).logistic().value();
             round_trip(Constraint::UnitInterval, Value::Real(p));
             round_trip(
                 Constraint::Interval { lower: a, upper: a + w },
