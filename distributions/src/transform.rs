@@ -428,19 +428,7 @@ mod tests {
 
     #[test]
     fn log_jacobians_match_numerical_jacobians() {
-        let scalar = [
-            Constraint::Real,
-            Constraint::Positive,
-            Constraint::NonNegative,
-            Constraint::GreaterThan(-2.0),
-            Constraint::GreaterThanEq(3.0),
-            Constraint::UnitInterval,
-            Constraint::Interval {
-                lower: -1.0,
-                upper: 4.0,
-            },
-        ];
-        for c in scalar {
+        for c in continuous_scalars() {
             for u in [-7.5, -1.3, 0.0, 0.4, 2.2, 9.0] {
                 let exact = c.log_abs_det_jacobian(&Value::Real(u)).unwrap();
                 let h = 1e-5;
