@@ -210,6 +210,17 @@ pub(crate) fn gamma_saddle_const(a: f64) -> f64 {
     0.5 * a.ln() - HALF_LN_2PI - stirling_corr(a)
 }
 
+/// The log normalising constant of `Gamma(a, rate)` (and of `InverseGamma(a, rate)`) in the form
+/// the density uses at shape `a`: [`gamma_saddle_const`] from [`GAMMA_SADDLE_FROM`] on, else
+/// `a ln(rate) - ln Gamma(a)`.
+pub(crate) fn gamma_log_norm(a: f64, ln_rate: f64) -> f64 {
+    if a >= GAMMA_SADDLE_FROM {
+        gamma_saddle_const(a)
+    } else {
+        a * ln_rate - ln_gamma(a)
+    }
+}
+
 /// Where the gamma families switch to the saddle-point form of [`gamma_log_density`].
 pub(crate) const GAMMA_SADDLE_FROM: f64 = STIRLING_SERIES_FROM;
 

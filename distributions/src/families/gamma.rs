@@ -4,7 +4,7 @@ use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution};
 use crate::error::{self, ParamError};
 use crate::memo::Memo;
-use crate::special::{GAMMA_SADDLE_FROM, gamma_deviance, gamma_p_q, gamma_saddle_const, ln_gamma};
+use crate::special::{GAMMA_SADDLE_FROM, gamma_deviance, gamma_log_norm, gamma_p_q};
 use rand::{Rng, RngExt};
 
 /// The gamma distribution `Gamma(concentration, rate)` with shape `concentration` and inverse
@@ -83,14 +83,8 @@ impl Gamma {
 
     /// The log normalising constant (of the form in use, see the field).
     fn log_norm(&self) -> f64 {
-        let a = self.concentration;
-        self.log_norm.get_or(|| {
-            if a >= GAMMA_SADDLE_FROM {
-                gamma_saddle_const(a)
-            } else {
-                a * self.ln_rate - ln_gamma(a)
-            }
-        })
+        self.log_norm
+            .get_or(|| gamma_log_norm(self.concentration, self.ln_rate))
     }
 }
 
