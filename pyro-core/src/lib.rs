@@ -34,7 +34,7 @@
 //! - [`trace`]: `Site`, `Name`, `Trace`.
 //! - [`poutine`]: primitives, plates, the handler stack and every handler.
 //! - [`tape`]: reverse-mode gradients, the `Real` scalar and its tape (the foundation of the
-//!   gradient-based inference to come; not used by the other crates yet).
+//!   gradient-based inference to come; the constraints' bijections are written on it).
 //! - [`infer`]: importance sampling, `EmpiricalMarginal`, `Predictive`, and MCMC (`Mcmc` with the
 //!   trace Metropolis-Hastings kernel `TraceMh`, convergence diagnostics, CSV/JSON export).
 
