@@ -132,6 +132,13 @@ impl AnyDistribution {
         self.as_erased().family_name()
     }
 
+    /// The log-density at `value` as a tape [`Real`](pyro_tape::Real), where the value is also
+    /// held as the tape `Real`s `tracked` (empty when it is data): see
+    /// [`ErasedDistribution::log_prob_real_value`].
+    pub fn log_prob_real(&self, value: &Value, tracked: &[pyro_tape::Real]) -> pyro_tape::Real {
+        self.as_erased().log_prob_real_value(value, tracked)
+    }
+
     /// The log-probability of each batch element; `None` for a value of the wrong type.
     pub fn log_prob_elements(&self, value: &Value) -> Option<Vec<f64>> {
         self.as_erased().log_prob_elements_value(value)

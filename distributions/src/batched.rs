@@ -1,7 +1,7 @@
 //! [`Batched`]: many independent scalar draws as one vector-valued site.
 
 use crate::constraint::Constraint;
-use crate::distribution::Distribution;
+use crate::distribution::{Distribution, Partials};
 use crate::error::ParamError;
 use crate::value::ValueType;
 use rand::Rng;
@@ -16,16 +16,16 @@ use rand::Rng;
 /// length scores `-inf`.
 ///
 /// ```
-/// use pyro_distributions::{Batched, Distribution, Normal};
+/// use pyro_distributions::{Batched, Distribution, Normal, Observation, Real};
 ///
 /// // y_i ~ Normal(1 + 2 x_i, 0.5) for x = 0, 0.5, 1.
 /// let xs = [0.0, 0.5, 1.0];
 /// let d = Batched::try_from_fn(xs.len(), |i| Normal::new(1.0 + 2.0 * xs[i], 0.5))?;
-/// let y = vec![1.1, 2.0, 2.9];
+/// let y: Vec<Real> = vec![1.1, 2.0, 2.9].into_observation();
 /// let total = d.log_prob(&y);
 /// let parts = d.log_prob_elements(&y);
 /// assert!((total - parts.iter().sum::<f64>()).abs() < 1e-12);
-/// assert_eq!(d.log_prob(&vec![1.0, 2.0]), f64::NEG_INFINITY); // wrong length
+/// assert_eq!(d.log_prob(&vec![1.0.into(), 2.0.into()]), f64::NEG_INFINITY); // wrong length
 /// # Ok::<(), pyro_distributions::ParamError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
@@ -161,6 +161,13 @@ where
         Some(self.len())
     }
 
+    /// Every element's partials, gathered into one node for the whole batch.
+    fn log_prob_partials(&self, value: &Self::Value, partials: &mut Partials) {
+        for (d, x) in self.elements().zip(value) {
+            d.log_prob_partials(x, partials);
+        }
+    }
+
     fn log_prob_elements(&self, value: &Self::Value) -> Vec<f64> {
         if value.len() != self.len() {
             return vec![f64::NEG_INFINITY; self.len()];
@@ -182,7 +189,7 @@ mod tests {
     fn iid_sums_elements() {
         let n = Normal::new(0.0, 1.0).unwrap();
         let b = Batched::iid(n, 3).unwrap();
-        let x = vec![0.1, -0.2, 0.3];
+        let x = crate::testing::rs(&[0.1, -0.2, 0.3]);
         let expected: f64 = x.iter().map(|v| n.log_prob(v)).sum();
         assert!((b.log_prob(&x) - expected).abs() < 1e-14);
         assert_eq!(

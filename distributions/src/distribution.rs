@@ -1,9 +1,75 @@
-//! The [`Distribution`] trait, the [`Cdf`] trait and the object-safe [`ErasedDistribution`].
+//! The [`Distribution`] trait, the [`Cdf`] trait, the object-safe [`ErasedDistribution`], and
+//! [`Partials`], the derivatives a log-density records on the gradient tape.
 
 use crate::constraint::Constraint;
 use crate::value::{Value, ValueType};
+use pyro_tape::Real;
 use rand::Rng;
+use smallvec::SmallVec;
 use std::fmt::Debug;
+
+/// The partial derivatives of one log-density with respect to its tracked inputs (its value and
+/// parameters that are tape [`Real`]s, not constants), gathered so that the log-density is
+/// recorded on the tape as one node ([`Distribution::log_prob_real`]). A batch gathers all its
+/// elements' partials into one `Partials`, and so records one node.
+///
+/// ```
+/// use pyro_distributions::{Distribution, Normal, Partials};
+/// use pyro_tape::{Real, Tape};
+///
+/// let tape = Tape::start()?;
+/// let loc = tape.leaf(0.5);
+/// let d = Normal::new(loc, 2.0)?;
+/// let lp = d.log_prob_real(&Real::from(1.5));
+/// // d/dloc log N(1.5 | loc, 2) = (1.5 - loc) / 4.
+/// assert_eq!(tape.backward(lp, &[loc])?, vec![0.25]);
+///
+/// let mut p = Partials::new();
+/// p.push(Real::from(3.0), 1.0); // a constant: skipped
+/// p.push(loc, 2.0);
+/// assert_eq!(p.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Partials(pub(crate) SmallVec<[(Real, f64); 4]>);
+
+impl Partials {
+    /// No partials yet.
+    #[inline]
+    pub fn new() -> Self {
+        Partials(SmallVec::new())
+    }
+
+    /// Adds `d log p / d input = derivative` when `input` is tracked; a constant is skipped.
+    #[inline]
+    pub fn push(&mut self, input: Real, derivative: f64) {
+        if !input.is_constant() {
+            self.0.push((input, derivative));
+        }
+    }
+
+    /// The number of partials kept (tracked inputs; one input may appear more than once, and
+    /// its partials add up).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether no tracked input was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The log-density `value` as a [`Real`]: one tape node with these partials, or a constant
+    /// when there are none.
+    #[inline]
+    pub fn record(&self, value: f64) -> Real {
+        if self.0.is_empty() {
+            Real::constant(value)
+        } else {
+            Real::record(value, &self.0)
+        }
+    }
+}
 
 /// A probability distribution over typed values.
 ///
@@ -68,6 +134,30 @@ pub trait Distribution: Clone + Debug + Send + Sync + 'static {
     /// element-by-element sum up to rounding.
     fn log_prob_batch(dists: &[Self], values: &[Self::Value]) -> f64 {
         dists.iter().zip(values).map(|(d, x)| d.log_prob(x)).sum()
+    }
+
+    /// Pushes onto `partials` the derivative of [`log_prob`](Distribution::log_prob) at `value`
+    /// with respect to each tracked input: the value, if it is a tape [`Real`], and each
+    /// parameter that is one. Called only where the log-density is finite. The default pushes
+    /// nothing: a family whose inputs are all constants (`f64`, integers) has no gradient.
+    fn log_prob_partials(&self, value: &Self::Value, partials: &mut Partials) {
+        let _ = (value, partials);
+    }
+
+    /// The log-density at `value` as a tape [`Real`]: the value of
+    /// [`log_prob`](Distribution::log_prob) (the one formula), recorded as one tape node whose
+    /// partials [`log_prob_partials`](Distribution::log_prob_partials) gives, so that a gradient
+    /// flows to the tracked value and parameters. A constant when none is tracked, or where the
+    /// log-density is not finite (`-inf` outside the support).
+    #[inline]
+    fn log_prob_real(&self, value: &Self::Value) -> Real {
+        let lp = self.log_prob(value);
+        if !lp.is_finite() {
+            return Real::constant(lp);
+        }
+        let mut partials = Partials::new();
+        self.log_prob_partials(value, &mut partials);
+        partials.record(lp)
     }
 }
 
@@ -150,6 +240,14 @@ pub trait ErasedDistribution: Debug + Send + Sync {
     fn batch_size(&self) -> Option<usize> {
         None
     }
+    /// The log-density at `value` as a tape [`Real`], where the site's value is also held as the
+    /// tape `Real`s `tracked` (empty when it is data; see [`ValueType::take_tracked`]). Defaults
+    /// to the constant [`log_prob_value`](ErasedDistribution::log_prob_value): no gradient
+    /// flows through a distribution that does not say how.
+    fn log_prob_real_value(&self, value: &Value, tracked: &[Real]) -> Real {
+        let _ = tracked;
+        Real::constant(self.log_prob_value(value))
+    }
 }
 
 impl<D: Distribution> ErasedDistribution for D {
@@ -176,6 +274,17 @@ impl<D: Distribution> ErasedDistribution for D {
     }
     fn batch_size(&self) -> Option<usize> {
         self.batch_len()
+    }
+    fn log_prob_real_value(&self, value: &Value, tracked: &[Real]) -> Real {
+        if tracked.is_empty() {
+            return D::Value::view(value).map_or(Real::constant(f64::NEG_INFINITY), |v| {
+                self.log_prob_real(&v)
+            });
+        }
+        D::Value::take_tracked(value.clone(), tracked)
+            .map_or(Real::constant(f64::NEG_INFINITY), |v| {
+                self.log_prob_real(&v)
+            })
     }
 }
 

@@ -12,7 +12,8 @@
 //!
 //! let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(0);
 //!
-//! // A typed distribution: f64 values for a continuous family.
+//! // A typed distribution: `Real` values for a continuous family (an `f64` that can carry a
+//! // gradient; see `pyro_tape`).
 //! let weight = Normal::new(8.5, 1.0)?;
 //! let w = weight.sample(&mut rng);
 //! let lp = weight.log_prob(&w);
@@ -24,7 +25,7 @@
 //!
 //! // The type-erased form a trace stores, scored again later.
 //! let erased: AnyDistribution = weight.into();
-//! assert_eq!(erased.log_prob(&Value::Real(w)), lp);
+//! assert_eq!(erased.log_prob(&Value::Real(w.value())), lp);
 //!
 //! // Bad parameters are errors that say what and where.
 //! assert_eq!(
@@ -54,11 +55,12 @@ mod value;
 pub use any::AnyDistribution;
 pub use batched::Batched;
 pub use constraint::{Constraint, SIMPLEX_TOLERANCE, ScalarSupport};
-pub use distribution::{Cdf, Distribution, ErasedDistribution, IntoDistribution};
+pub use distribution::{Cdf, Distribution, ErasedDistribution, IntoDistribution, Partials};
 pub use error::ParamError;
 pub use families::*;
+pub use pyro_tape::Real;
 pub use validation::{enable_validation, is_validation_enabled};
-pub use value::{Value, ValueType};
+pub use value::{Observation, Value, ValueType};
 
 /// The random-number traits distributions sample with (re-exported from `rand`).
 pub use rand::Rng;

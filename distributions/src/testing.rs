@@ -9,6 +9,7 @@
 
 use crate::distribution::{Cdf, Distribution, ErasedDistribution};
 use crate::value::{Value, ValueType};
+use pyro_tape::Real;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use serde_json::Value as Json;
@@ -384,9 +385,12 @@ pub(crate) const KS_DRAWS: usize = 20_000;
 
 /// A one-sample Kolmogorov-Smirnov test of the draws of `d` against its [`Cdf`].
 #[track_caller]
-pub(crate) fn ks_test<D: Distribution<Value = f64> + Cdf>(d: &D, seed: u64) {
+pub(crate) fn ks_test<D: Distribution + Cdf>(d: &D, seed: u64)
+where
+    D::Value: Into<f64>,
+{
     let mut r = rng(seed);
-    ks_test_with(|| d.sample(&mut r), |x| d.cdf(x), &format!("{d:?}"));
+    ks_test_with(|| d.sample(&mut r).into(), |x| d.cdf(x), &format!("{d:?}"));
 }
 
 /// A one-sample Kolmogorov-Smirnov test of [`KS_DRAWS`] draws of `draw` against `cdf`.
@@ -433,4 +437,83 @@ where
         same,
         "{d:?}: first draws for seed {seed} are {got:?}, pinned {expected:?}"
     );
+}
+
+/// Checks the tape gradient of [`Distribution::log_prob_real`] against central finite
+/// differences of [`Distribution::log_prob`]: `build(inputs)` makes the distribution and the
+/// value from the inputs (the value and the parameters, in an order the caller chooses); the
+/// gradient is taken with respect to all of them at `point`, and `scales[i]` is the length over
+/// which the log-density varies along input `i` near `point` (the distance to the edge of the
+/// support or of the parameter space, or 1). Also checks that the recorded value equals
+/// `log_prob` bit for bit.
+///
+/// Tolerance, derived as in the tape's own derivative tests: with step `h = eps^(1/3) s` the
+/// central difference errs by at most `h^2 |f'''| / 6` (truncation; the scales are chosen so
+/// that `|f'''| <= C |f'| / s^2`, `C <= 100`) plus `k eps T / (2h)` (rounding; `T` the largest
+/// term of the log-density, each term within `k` ulps). Both are below
+/// `2e-9 (|f'| + max(|f|, 1) / s)` for `k <= 100` and `T <= 50 max(|f|, 1)`; the tolerance
+/// `1e-7 (|f'| + max(|f|, 1) / s)` leaves a margin of 50 and still fails a partial wrong by one
+/// part in a million (`a_wrong_partial_fails` in `normal.rs`).
+#[track_caller]
+pub(crate) fn check_log_prob_gradient<D: Distribution>(
+    build: impl Fn(&[Real]) -> (D, D::Value),
+    point: &[f64],
+    scales: &[f64],
+) {
+    if let Err(e) = log_prob_gradient_error(&build, point, scales) {
+        panic!("{e}");
+    }
+}
+
+/// The check of [`check_log_prob_gradient`], as a result.
+pub(crate) fn log_prob_gradient_error<D: Distribution>(
+    build: &dyn Fn(&[Real]) -> (D, D::Value),
+    point: &[f64],
+    scales: &[f64],
+) -> Result<(), String> {
+    let value_at = |p: &[f64]| {
+        let (d, x) = build(&constants_of(p));
+        d.log_prob(&x)
+    };
+    let (taped, grad) = pyro_tape::gradient(point, |inputs| {
+        let (d, x) = build(inputs);
+        Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&x))
+    })
+    .map_err(|e| e.to_string())?;
+    let fx = value_at(point);
+    let what = format!("{:?} at {point:?}", build(&constants_of(point)).0);
+    if taped.to_bits() != fx.to_bits() {
+        return Err(format!("{what}: log_prob_real {taped}, log_prob {fx}"));
+    }
+    for (i, &scale) in scales.iter().enumerate() {
+        let h = f64::EPSILON.cbrt() * scale;
+        let (mut plus, mut minus) = (point.to_vec(), point.to_vec());
+        plus[i] += h;
+        minus[i] -= h;
+        let fd = (value_at(&plus) - value_at(&minus)) / (plus[i] - minus[i]);
+        let tolerance = 1e-7 * (grad[i].abs() + fx.abs().max(1.0) / scale);
+        // False if either side is NaN.
+        if !((grad[i] - fd).abs() <= tolerance) {
+            return Err(format!(
+                "{what}: d/d(input {i}) = {} on the tape, {fd} by finite differences \
+                 (tolerance {tolerance:e})",
+                grad[i]
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn constants_of(point: &[f64]) -> Vec<Real> {
+    point.iter().map(|&x| Real::constant(x)).collect()
+}
+
+/// A constant [`Real`], for tests that score plain numbers.
+pub(crate) fn r(x: f64) -> Real {
+    Real::constant(x)
+}
+
+/// Constant [`Real`]s, for tests that score plain numbers.
+pub(crate) fn rs(xs: &[f64]) -> Vec<Real> {
+    constants_of(xs)
 }

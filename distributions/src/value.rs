@@ -1,5 +1,6 @@
 //! Type-erased sample values, and the conversion between typed and erased values.
 
+use pyro_tape::Real;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
@@ -86,6 +87,72 @@ pub trait ValueType: Clone + Send + Sync + 'static {
     fn view(value: &Value) -> Option<Cow<'_, Self>> {
         Self::from_value(value).map(Cow::Owned)
     }
+    /// Like [`take_value`](ValueType::take_value), for a site whose value is also held as tape
+    /// [`Real`]s (`tracked`, one per element, while a gradient is being taken): a `Real` value
+    /// is read from them, so that the gradient flows through it. Types without `Real`s ignore
+    /// `tracked`.
+    fn take_tracked(value: Value, tracked: &[Real]) -> Option<Self> {
+        let _ = tracked;
+        Self::take_value(value)
+    }
+}
+
+/// What [`observe`](https://docs.rs/pyro-poutine) accepts as an observation of type `T`: a `T`,
+/// or plain data that converts to it (an `f64` for a [`Real`], a `Vec<f64>` or `&[f64]` for a
+/// `Vec<Real>`).
+///
+/// ```
+/// use pyro_distributions::{Observation, Real};
+///
+/// let y: Real = 9.5.into_observation();
+/// assert_eq!(y, 9.5);
+/// let ys: Vec<Real> = vec![1.0, 2.0].into_observation();
+/// assert_eq!(ys[1], 2.0);
+/// assert!(true.into_observation());
+/// ```
+pub trait Observation<T> {
+    /// The observation as a `T`.
+    fn into_observation(self) -> T;
+}
+
+impl<T: ValueType> Observation<T> for T {
+    #[inline]
+    fn into_observation(self) -> T {
+        self
+    }
+}
+
+impl Observation<Real> for f64 {
+    #[inline]
+    fn into_observation(self) -> Real {
+        Real::constant(self)
+    }
+}
+
+impl Observation<Vec<Real>> for Vec<f64> {
+    fn into_observation(self) -> Vec<Real> {
+        constants(&self)
+    }
+}
+
+impl Observation<Vec<Real>> for &[f64] {
+    fn into_observation(self) -> Vec<Real> {
+        constants(self)
+    }
+}
+
+impl Observation<Vec<Real>> for &Vec<f64> {
+    fn into_observation(self) -> Vec<Real> {
+        constants(self)
+    }
+}
+
+fn constants(xs: &[f64]) -> Vec<Real> {
+    xs.iter().map(|&x| Real::constant(x)).collect()
+}
+
+fn values(xs: &[Real]) -> Vec<f64> {
+    xs.iter().map(|x| x.value()).collect()
 }
 
 /// Plain data converts into a [`Value`], so that handlers take it as is:
@@ -104,6 +171,9 @@ macro_rules! value_from {
 
 value_from!(
     f64 => |x| Value::Real(x),
+    Real => |x| Value::Real(x.value()),
+    Vec<Real> => |v| Value::Reals(values(&v)),
+    &[Real] => |v| Value::Reals(values(v)),
     f32 => |x| Value::Real(f64::from(x)),
     bool => |b| Value::Bool(b),
     i64 => |k| Value::Int(k),
@@ -142,6 +212,45 @@ impl ValueType for f64 {
             Value::Int(k) => Some(k as f64),
             _ => None,
         }
+    }
+}
+
+impl ValueType for Real {
+    const TYPE_NAME: &'static str = "real";
+    #[inline]
+    fn into_value(self) -> Value {
+        Value::Real(self.value())
+    }
+    #[inline]
+    fn from_value(value: &Value) -> Option<Self> {
+        f64::from_value(value).map(Real::constant)
+    }
+    #[inline]
+    fn take_tracked(value: Value, tracked: &[Real]) -> Option<Self> {
+        match tracked {
+            [x] => Some(*x),
+            _ => Self::from_value(&value),
+        }
+    }
+}
+
+impl ValueType for Vec<Real> {
+    const TYPE_NAME: &'static str = "real vector";
+    fn into_value(self) -> Value {
+        Value::Reals(values(&self))
+    }
+    fn from_value(value: &Value) -> Option<Self> {
+        match value {
+            Value::Reals(v) => Some(constants(v)),
+            Value::Ints(v) => Some(v.iter().map(|&k| Real::constant(k as f64)).collect()),
+            _ => None,
+        }
+    }
+    fn take_tracked(value: Value, tracked: &[Real]) -> Option<Self> {
+        if !tracked.is_empty() && tracked.len() == value.len() {
+            return Some(tracked.to_vec());
+        }
+        Self::from_value(&value)
     }
 }
 
@@ -269,6 +378,32 @@ mod tests {
         assert_eq!(bool::from_value(&true.into_value()), Some(true));
         let v = vec![1.0, 2.0];
         assert_eq!(Vec::<f64>::from_value(&v.clone().into_value()), Some(v));
+        let r = Real::constant(2.5);
+        assert_eq!(Real::from_value(&r.into_value()), Some(r));
+        let rs = vec![Real::constant(1.0), Real::constant(-3.0)];
+        assert_eq!(Vec::<Real>::from_value(&rs.clone().into_value()), Some(rs));
+        assert_eq!(Real::from_value(&Value::Int(3)), Some(Real::constant(3.0)));
+    }
+
+    #[test]
+    fn tracked_reals_are_read_from_the_tape() -> Result<(), pyro_tape::TapeError> {
+        let tape = pyro_tape::Tape::start()?;
+        let x = tape.leaf(1.5);
+        let got = Real::take_tracked(Value::Real(1.5), &[x]).unwrap();
+        assert!(!got.is_constant());
+        let y = tape.leaf(2.0);
+        let got = Vec::<Real>::take_tracked(Value::Reals(vec![1.5, 2.0]), &[x, y]).unwrap();
+        assert!(got.iter().all(|r| !r.is_constant()));
+        // Without tracked reals, or with the wrong number, the value is a constant.
+        assert!(
+            Real::take_tracked(Value::Real(1.5), &[])
+                .unwrap()
+                .is_constant()
+        );
+        let got = Vec::<Real>::take_tracked(Value::Reals(vec![1.5]), &[x, y]).unwrap();
+        assert!(got[0].is_constant());
+        assert_eq!(f64::take_tracked(Value::Real(1.5), &[x]), Some(1.5));
+        Ok(())
     }
 
     #[test]

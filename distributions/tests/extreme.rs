@@ -223,23 +223,28 @@ fn cdf_of<D: Cdf>(d: &D, x: f64) -> f64 {
 }
 
 /// Checks a univariate continuous family at `values()` and its own support edges.
-fn check_real<D: Distribution<Value = f64> + Cdf>(
+fn check_real<D: Distribution + Cdf>(
     f: &mut Failures,
     family: &str,
     made: (Result<D, ParamError>, String),
     extra: &[f64],
-) {
+) where
+    D::Value: From<f64> + Into<f64> + Debug,
+{
     let mut xs = values();
     xs.extend_from_slice(extra);
+    let xs: Vec<D::Value> = xs.into_iter().map(D::Value::from).collect();
     check(f, family, made, &xs, Some(&cdf_of::<D>));
 }
 
 /// The grid sweep of a two-parameter continuous family with two positive parameters.
-fn grid_pos_pos<D: Distribution<Value = f64> + Cdf>(
+fn grid_pos_pos<D: Distribution + Cdf>(
     f: &mut Failures,
     family: &str,
     new: impl Fn(f64, f64) -> Result<D, ParamError>,
-) {
+) where
+    D::Value: From<f64> + Into<f64> + Debug,
+{
     for &a in &POS {
         for &b in &POS {
             // The support edges that depend on the parameters (Pareto's scale) are in POS.
@@ -254,11 +259,13 @@ fn grid_pos_pos<D: Distribution<Value = f64> + Cdf>(
 }
 
 /// The grid sweep of a location-scale family.
-fn grid_loc_scale<D: Distribution<Value = f64> + Cdf>(
+fn grid_loc_scale<D: Distribution + Cdf>(
     f: &mut Failures,
     family: &str,
     new: impl Fn(f64, f64) -> Result<D, ParamError>,
-) {
+) where
+    D::Value: From<f64> + Into<f64> + Debug,
+{
     for loc in reals() {
         for &scale in &POS {
             let made = (new(loc, scale), format!("{family}({loc:?}, {scale:?})"));
@@ -576,13 +583,22 @@ fn run(f: Failures) -> Result<(), TestCaseError> {
     }
 }
 
-fn one_real<D: Distribution<Value = f64> + Cdf>(
+fn one_real<D: Distribution + Cdf>(
     family: &str,
     made: (Result<D, ParamError>, String),
     x: f64,
-) -> Result<(), TestCaseError> {
+) -> Result<(), TestCaseError>
+where
+    D::Value: From<f64> + Into<f64> + Debug,
+{
     let mut f = Failures::default();
-    check(&mut f, family, made, &[x], Some(&cdf_of::<D>));
+    check(
+        &mut f,
+        family,
+        made,
+        &[D::Value::from(x)],
+        Some(&cdf_of::<D>),
+    );
     run(f)
 }
 

@@ -108,6 +108,21 @@ impl From<f64> for Real {
     }
 }
 
+impl From<Real> for f64 {
+    /// The value (the tape slot is dropped).
+    #[inline]
+    fn from(x: Real) -> f64 {
+        x.value
+    }
+}
+
+impl Default for Real {
+    /// The constant 0.
+    fn default() -> Real {
+        Real::constant(0.0)
+    }
+}
+
 impl fmt::Debug for Real {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.value, f)

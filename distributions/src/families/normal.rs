@@ -2,9 +2,10 @@
 
 use crate::batched::{Batched, element_error};
 use crate::constraint::Constraint;
-use crate::distribution::{Cdf, Distribution};
+use crate::distribution::{Cdf, Distribution, Partials};
 use crate::error::{self, ParamError};
 use crate::special::standardise;
+use pyro_tape::Real;
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
 
@@ -16,39 +17,42 @@ pub(crate) const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
 /// # Density
 /// `p(x) = exp(-(x - loc)^2 / (2 scale^2)) / (scale sqrt(2 pi))` on the real line.
 ///
+/// The parameters and the value are [`Real`]s: a gradient flows through `log_prob_real` to each
+/// that is tracked on the tape.
+///
 /// # Example
 /// ```
-/// use pyro_distributions::{Distribution, Normal};
+/// use pyro_distributions::{Distribution, Normal, Real};
 ///
 /// let d = Normal::new(8.5, 1.0)?;
-/// assert!((d.log_prob(&8.5) + 0.918_938_533_204_672_8).abs() < 1e-15);
+/// assert!((d.log_prob(&Real::from(8.5)) + 0.918_938_533_204_672_8).abs() < 1e-15);
 /// assert!(Normal::new(0.0, 0.0).is_err());
 /// # Ok::<(), pyro_distributions::ParamError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Normal {
-    loc: f64,
-    scale: f64,
+    loc: Real,
+    scale: Real,
 }
 
 const FAMILY: &str = "Normal";
 
 impl Normal {
     /// A normal distribution; `loc` must be finite and `scale` finite and `> 0`.
-    pub fn new(loc: f64, scale: f64) -> Result<Self, ParamError> {
-        Ok(Normal {
-            loc: error::finite(FAMILY, "loc", loc)?,
-            scale: error::positive(FAMILY, "scale", scale)?,
-        })
+    pub fn new(loc: impl Into<Real>, scale: impl Into<Real>) -> Result<Self, ParamError> {
+        let (loc, scale) = (loc.into(), scale.into());
+        error::finite(FAMILY, "loc", loc.value())?;
+        error::positive(FAMILY, "scale", scale.value())?;
+        Ok(Normal { loc, scale })
     }
 
     /// The mean.
-    pub fn loc(&self) -> f64 {
+    pub fn loc(&self) -> Real {
         self.loc
     }
 
     /// The standard deviation.
-    pub fn scale(&self) -> f64 {
+    pub fn scale(&self) -> Real {
         self.scale
     }
 
@@ -61,7 +65,7 @@ impl Normal {
     /// ```
     /// use pyro_distributions::{Batched, Distribution, Normal};
     ///
-    /// // y_i ~ Normal(1 + 2 x_i, 0.5) for x = 0, 0.5, 1.
+    /// // y_i ~ Normal(1 + 2 x_i, 0.5) for x = 0, 0.5, 1 (the locations may be `f64` or `Real`).
     /// let xs = [0.0, 0.5, 1.0];
     /// let d = Normal::batch(xs.iter().map(|x| 1.0 + 2.0 * x), 0.5)?;
     /// let same = Batched::try_from_fn(3, |i| Normal::new(1.0 + 2.0 * xs[i], 0.5))?;
@@ -69,17 +73,19 @@ impl Normal {
     /// assert_eq!(Normal::batch([0.0, f64::NAN], 1.0).unwrap_err().param, "loc[1]");
     /// # Ok::<(), pyro_distributions::ParamError>(())
     /// ```
-    pub fn batch(
-        locs: impl IntoIterator<Item = f64>,
-        scale: f64,
+    pub fn batch<L: Into<Real>>(
+        locs: impl IntoIterator<Item = L>,
+        scale: impl Into<Real>,
     ) -> Result<Batched<Normal>, ParamError> {
-        let scale = error::positive(FAMILY, "scale", scale)?;
+        let scale = scale.into();
+        error::positive(FAMILY, "scale", scale.value())?;
         // Checked in the same pass without an early exit; the error is found again out of line.
         let mut finite = true;
         let dists: Vec<Normal> = locs
             .into_iter()
             .map(|loc| {
-                finite &= loc.is_finite();
+                let loc = loc.into();
+                finite &= loc.value().is_finite();
                 Normal { loc, scale }
             })
             .collect();
@@ -127,54 +133,78 @@ impl Normal {
 #[cold]
 fn check_locs(dists: &[Normal]) -> Result<(), ParamError> {
     dists.iter().enumerate().try_for_each(|(i, d)| {
-        error::finite(FAMILY, "loc", d.loc)
+        error::finite(FAMILY, "loc", d.loc.value())
             .map(drop)
             .map_err(|e| element_error(e, i))
     })
 }
 
 impl Distribution for Normal {
-    type Value = f64;
+    type Value = Real;
     type Moment = f64;
 
     fn family(&self) -> &'static str {
         FAMILY
     }
 
-    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Real {
         let z: f64 = rng.sample(StandardNormal);
-        self.loc + self.scale * z
+        Real::constant(self.loc.value() + self.scale.value() * z)
     }
 
     #[inline]
-    fn log_prob(&self, x: &f64) -> f64 {
-        let x = *x;
+    fn log_prob(&self, x: &Real) -> f64 {
+        let x = x.value();
         if !x.is_finite() {
             return f64::NEG_INFINITY;
         }
+        let scale = self.scale.value();
         // (x - loc) / scale, also where x - loc overflows but the quotient does not.
-        let z = standardise(x, self.loc, self.scale);
-        -0.5 * z * z - self.scale.ln() - LN_SQRT_2PI
+        let z = standardise(x, self.loc.value(), scale);
+        -0.5 * z * z - scale.ln() - LN_SQRT_2PI
+    }
+
+    /// `d/dx = -z / scale`, `d/dloc = z / scale`, `d/dscale = (z^2 - 1) / scale` with
+    /// `z = (x - loc) / scale`.
+    #[inline]
+    fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+        if x.is_constant() && self.loc.is_constant() && self.scale.is_constant() {
+            return;
+        }
+        let scale = self.scale.value();
+        let z = standardise(x.value(), self.loc.value(), scale);
+        partials.push(*x, -z / scale);
+        partials.push(self.loc, z / scale);
+        partials.push(self.scale, (z * z - 1.0) / scale);
     }
 
     /// `ln(scale)` once for all the draws: the squared standardised residuals are summed first
     /// and the constant terms added once.
-    fn log_prob_iid(&self, values: &[f64]) -> f64 {
-        Normal::log_prob_shared_scale(self.scale, values.iter().map(|&x| (self.loc, x)))
+    fn log_prob_iid(&self, values: &[Real]) -> f64 {
+        let loc = self.loc.value();
+        Normal::log_prob_shared_scale(self.scale.value(), values.iter().map(|x| (loc, x.value())))
     }
 
     /// When every element shares the scale (a regression's noise), as
     /// [`log_prob_iid`](Distribution::log_prob_iid) does; else element by element.
-    fn log_prob_batch(dists: &[Normal], values: &[f64]) -> f64 {
-        let Some(scale) = dists.first().map(|d| d.scale) else {
+    fn log_prob_batch(dists: &[Normal], values: &[Real]) -> f64 {
+        let Some(scale) = dists.first().map(|d| d.scale.value()) else {
             return 0.0;
         };
         // A fold without early exit, which the compiler vectorises.
-        let shared = dists.iter().fold(true, |same, d| same & (d.scale == scale));
+        let shared = dists
+            .iter()
+            .fold(true, |same, d| same & (d.scale.value() == scale));
         if !shared {
             return dists.iter().zip(values).map(|(d, x)| d.log_prob(x)).sum();
         }
-        Normal::log_prob_shared_scale(scale, dists.iter().zip(values).map(|(d, &x)| (d.loc, x)))
+        Normal::log_prob_shared_scale(
+            scale,
+            dists
+                .iter()
+                .zip(values)
+                .map(|(d, x)| (d.loc.value(), x.value())),
+        )
     }
 
     fn support(&self) -> Constraint {
@@ -182,25 +212,27 @@ impl Distribution for Normal {
     }
 
     fn mean(&self) -> Option<f64> {
-        Some(self.loc)
+        Some(self.loc.value())
     }
 
     fn variance(&self) -> Option<f64> {
-        Some(self.scale * self.scale)
+        let scale = self.scale.value();
+        Some(scale * scale)
     }
 }
 
 impl Cdf for Normal {
     fn cdf(&self, x: f64) -> f64 {
         // Standardised first: scale sqrt(2) may overflow, and inf / inf is NaN.
-        0.5 * libm::erfc(-standardise(x, self.loc, self.scale) * std::f64::consts::FRAC_1_SQRT_2)
+        let z = standardise(x, self.loc.value(), self.scale.value());
+        0.5 * libm::erfc(-z * std::f64::consts::FRAC_1_SQRT_2)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing;
+    use crate::testing::{self, r, rs};
     use proptest::prelude::*;
 
     fn build(p: &testing::Params) -> Normal {
@@ -236,20 +268,23 @@ mod tests {
         testing::assert_first_draws(
             &d,
             42,
-            &[2.6687950936875917, -0.029925856294590103, 3.8154551462395],
+            &rs(&[2.6687950936875917, -0.029925856294590103, 3.8154551462395]),
         );
     }
 
     #[test]
     fn batch_scores_equal_the_element_sums() {
         use crate::Batched;
-        let xs = [0.3, -1.0, 2.5, f64::NAN];
+        let xs = rs(&[0.3, -1.0, 2.5, f64::NAN]);
         let d = Normal::new(0.5, 2.0).unwrap();
         let by_element: f64 = xs[..3].iter().map(|x| d.log_prob(x)).sum();
         // Summed in another order: equal up to a few roundings of terms of size ~3.
         assert!((d.log_prob_iid(&xs[..3]) - by_element).abs() < 1e-14);
         assert_eq!(d.log_prob_iid(&xs), f64::NEG_INFINITY);
-        assert_eq!(d.log_prob_iid(&[0.0, f64::INFINITY]), f64::NEG_INFINITY);
+        assert_eq!(
+            d.log_prob_iid(&rs(&[0.0, f64::INFINITY])),
+            f64::NEG_INFINITY
+        );
         let shared: Vec<Normal> = [0.0, 1.0, -2.0]
             .iter()
             .map(|&m| Normal::new(m, 0.7).unwrap())
@@ -283,14 +318,14 @@ mod tests {
             err.to_string(),
             "Normal: invalid parameter scale = -0.5 (must be finite and > 0)"
         );
-        assert_eq!(Normal::batch([], 1.0).unwrap_err().param, "len");
+        assert_eq!(Normal::batch::<f64>([], 1.0).unwrap_err().param, "len");
     }
 
     #[test]
     fn edges_and_errors() {
         let d = Normal::new(0.0, 1.0).unwrap();
-        assert_eq!(d.log_prob(&f64::INFINITY), f64::NEG_INFINITY);
-        assert_eq!(d.log_prob(&f64::NAN), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob(&r(f64::INFINITY)), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob(&r(f64::NAN)), f64::NEG_INFINITY);
         let e = Normal::new(0.0, -1.0).unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -300,11 +335,103 @@ mod tests {
         assert_eq!(Normal::new(0.0, f64::INFINITY).unwrap_err().param, "scale");
     }
 
+    fn normal_at(v: &[Real]) -> (Normal, Real) {
+        (Normal::new(v[1], v[2]).unwrap(), v[0])
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        // Inputs (x, loc, scale); the scale's length is the distance to 0.
+        for &(x, loc, scale) in &[
+            (0.3, 0.0, 1.0),
+            (-2.5, 1.0, 0.5),
+            (40.0, -3.0, 7.0),
+            (1e-3, 1e-3, 1e-3),
+            (1e4, -1e4, 3e3),
+            (0.0, 0.0, 1e-6),
+        ] {
+            let s = scale;
+            testing::check_log_prob_gradient(normal_at, &[x, loc, scale], &[s, s, s]);
+        }
+        // Closed form at the mode: d/dscale = -1 / scale.
+        let (_, g) = pyro_tape::gradient(&[2.0, 2.0, 4.0], |v| {
+            let (d, x) = normal_at(v);
+            Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&x))
+        })
+        .unwrap();
+        assert_eq!(g, vec![0.0, 0.0, -0.25]);
+    }
+
+    /// The check is tight enough to catch a partial wrong by one part in a million.
+    #[test]
+    fn a_wrong_partial_fails() {
+        #[derive(Clone, Debug)]
+        struct Off(Normal);
+        impl Distribution for Off {
+            type Value = Real;
+            type Moment = f64;
+            fn family(&self) -> &'static str {
+                "Off"
+            }
+            fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Real {
+                self.0.sample(rng)
+            }
+            fn log_prob(&self, x: &Real) -> f64 {
+                self.0.log_prob(x)
+            }
+            fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+                let mut inner = Partials::new();
+                self.0.log_prob_partials(x, &mut inner);
+                for (input, d) in inner.0 {
+                    partials.push(input, d * (1.0 + 1e-6));
+                }
+            }
+            fn support(&self) -> Constraint {
+                Constraint::Real
+            }
+            fn mean(&self) -> Option<f64> {
+                None
+            }
+            fn variance(&self) -> Option<f64> {
+                None
+            }
+        }
+        let off = |v: &[Real]| {
+            let (d, x) = normal_at(v);
+            (Off(d), x)
+        };
+        assert!(testing::log_prob_gradient_error(&off, &[0.3, 0.0, 1.0], &[1.0; 3]).is_err());
+        assert!(testing::log_prob_gradient_error(&normal_at, &[0.3, 0.0, 1.0], &[1.0; 3]).is_ok());
+    }
+
+    #[test]
+    fn a_batch_records_one_node_with_every_partial() {
+        let (lp, g) = pyro_tape::gradient(&[1.0, 2.0, 0.5], |v| {
+            let (a, b, sigma) = (v[0], v[1], v[2]);
+            let xs = [0.0, 0.5, 1.0];
+            let d = Normal::batch(xs.iter().map(|&x| a + b * x), sigma).unwrap();
+            Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&rs(&[1.1, 2.0, 2.9])))
+        })
+        .unwrap();
+        let (mut want, mut want_g) = (0.0, [0.0; 3]);
+        for (x, y) in [(0.0, 1.1), (0.5, 2.0), (1.0, 2.9)] {
+            let z: f64 = (y - 1.0 - 2.0 * x) / 0.5;
+            want += -0.5 * z * z - 0.5_f64.ln() - LN_SQRT_2PI;
+            want_g[0] += z / 0.5;
+            want_g[1] += z / 0.5 * x;
+            want_g[2] += (z * z - 1.0) / 0.5;
+        }
+        assert!((lp - want).abs() < 1e-14);
+        for i in 0..3 {
+            assert!((g[i] - want_g[i]).abs() < 1e-13, "{g:?} vs {want_g:?}");
+        }
+    }
+
     proptest! {
         #[test]
         fn finite_inside_support(loc in -1e6..1e6_f64, scale in 1e-6..1e6_f64, x in -1e6..1e6_f64) {
             let d = Normal::new(loc, scale).unwrap();
-            prop_assert!(d.log_prob(&x).is_finite());
+            prop_assert!(d.log_prob(&r(x)).is_finite());
         }
 
         #[test]
