@@ -71,6 +71,14 @@ pub enum InferError {
         /// The sites that scored `-inf` in the first attempt.
         sites: Vec<Name>,
     },
+    /// Gradient-based inference cannot take this latent site: it is discrete, its family gives
+    /// no gradient, or it is not one of the latent sites of the model's first run.
+    NotDifferentiable {
+        /// The site.
+        site: Name,
+        /// Why.
+        reason: String,
+    },
     /// An MCMC chain failed. The other chains ran to the end; `run` holds every chain's draws
     /// up to then.
     Chain {
@@ -146,6 +154,10 @@ impl fmt::Display for InferError {
                 }
                 Ok(())
             }
+            InferError::NotDifferentiable { site, reason } => write!(
+                f,
+                "site '{site}': gradient-based inference cannot take it: {reason}"
+            ),
             InferError::Chain {
                 chain,
                 step,

@@ -77,6 +77,15 @@ pub struct ChainStats {
     pub accept_rate: f64,
     /// Per group of sites the kernel updates together (one site, or a block).
     pub groups: Vec<GroupStats>,
+    /// Sampling steps whose trajectory diverged (a gradient-based kernel; 0 for others).
+    pub divergences: usize,
+    /// The mean depth of the trajectory trees of the sampling steps (NUTS); `None` for kernels
+    /// without trees.
+    pub mean_tree_depth: Option<f64>,
+    /// Sampling steps whose tree reached the maximum depth (NUTS; 0 for others).
+    pub max_depth_hits: usize,
+    /// The integrator's step size after warm-up (a gradient-based kernel), if it has one.
+    pub step_size: Option<f64>,
 }
 
 /// How often a kernel's proposals for one group of sites were accepted.

@@ -625,6 +625,7 @@ where
                 chain.accepted as f64 / chain.steps as f64
             },
             groups,
+            ..ChainStats::default()
         }
     }
 }

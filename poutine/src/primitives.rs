@@ -6,8 +6,8 @@ use crate::error::PyroError;
 use crate::param_store::with_param_store;
 use crate::runtime::{apply_stack, stack_depth, with_default_rng, with_direct, with_weigher};
 use pyro_distributions::{
-    AnyDistribution, Constraint, Distribution, ErasedDistribution, IntoDistribution, Rng, Value,
-    ValueType,
+    AnyDistribution, Constraint, Distribution, ErasedDistribution, IntoDistribution, Observation,
+    Real, Rng, Value, ValueType,
 };
 use pyro_trace::{DETERMINISTIC_FLAG, InferValue, Name, Site};
 use std::sync::Arc;
@@ -31,7 +31,7 @@ pub(crate) fn typed<T: ValueType>(msg: &mut Site) -> Result<T, PyroError> {
         reason: "the site has no value (a handler marked it done without giving one)",
     })?;
     let found = value.type_name();
-    T::take_value(value).ok_or_else(|| PyroError::ValueType {
+    T::take_tracked(value, &msg.tracked).ok_or_else(|| PyroError::ValueType {
         site: msg.name.clone(),
         expected: T::TYPE_NAME,
         found,
@@ -123,7 +123,9 @@ where
 }
 
 /// Scores the observation `value` of site `name` under `dist` (Pyro's `sample(..., obs=value)`)
-/// and returns it, or the value a handler put in its place (an outer `condition`).
+/// and returns it, or the value a handler put in its place (an outer `condition`). The value is
+/// of the distribution's value type or plain data that converts to it ([`Observation`]: an
+/// `f64` for a continuous family's `Real`, a `Vec<f64>` for a batch of them).
 ///
 /// ```
 /// use pyro_poutine::{PyroError, observe};
@@ -136,7 +138,7 @@ where
 pub fn observe<A>(
     name: impl Into<Name>,
     dist: A,
-    value: <A::Dist as Distribution>::Value,
+    value: impl Observation<<A::Dist as Distribution>::Value>,
 ) -> Result<<A::Dist as Distribution>::Value, PyroError>
 where
     A: IntoDistribution,
@@ -144,6 +146,7 @@ where
 {
     let name = name.into();
     let dist = distribution(&name, dist)?;
+    let value = value.into_observation();
     match with_weigher(|w| w.observe(&name, &dist, &value)) {
         Some(Ok(())) => return Ok(value),
         Some(Err(e)) => return Err(*e),
@@ -203,7 +206,8 @@ pub fn param<T: ValueType>(
 }
 
 /// Adds `log_weight` to the model's log-probability, as an observed site named `name` (scaled
-/// and masked like any site).
+/// and masked like any site). `log_weight` may be a tape [`Real`], through which a gradient
+/// flows.
 ///
 /// ```
 /// use pyro_poutine::{PyroError, factor, trace};
@@ -213,17 +217,19 @@ pub fn param<T: ValueType>(
 /// assert_eq!(tr.log_prob_sum(|_| true)?, -2.5);
 /// # Ok::<(), PyroError>(())
 /// ```
-pub fn factor(name: impl Into<Name>, log_weight: f64) -> Result<(), PyroError> {
+pub fn factor(name: impl Into<Name>, log_weight: impl Into<Real>) -> Result<(), PyroError> {
     if stack_depth() == 0 {
         return Ok(());
     }
+    let log_weight = log_weight.into();
     let dist = AnyDistribution::Custom(Arc::new(Unit { log_weight }));
     let mut msg = Site::observed(name.into(), dist, Value::Reals(Vec::new()));
     apply_stack(&mut msg, None)
 }
 
 /// Records `value` as an observed site that contributes exactly 0 to the log-probability, and
-/// returns it, or the value an outer `condition` supplies for `name`.
+/// returns it, or the value an outer `condition` supplies for `name`. A value no handler
+/// replaced is returned as given, so a gradient carried by a `Real` flows on through it.
 ///
 /// ```
 /// use pyro_poutine::{PyroError, deterministic};
@@ -236,20 +242,23 @@ pub fn deterministic<T: ValueType>(name: impl Into<Name>, value: T) -> Result<T,
     if stack_depth() == 0 {
         return Ok(value);
     }
-    let value = value.into_value();
+    let given = value.clone().into_value();
     let dist = AnyDistribution::Custom(Arc::new(Deterministic {
-        value: value.clone(),
+        value: given.clone(),
     }));
-    let mut msg = Site::observed(name.into(), dist, value);
+    let mut msg = Site::observed(name.into(), dist, given.clone());
     msg.infer.insert(DETERMINISTIC_FLAG, InferValue::Bool(true));
     apply_stack(&mut msg, None)?;
+    if msg.value.as_ref() == Some(&given) {
+        return Ok(value);
+    }
     typed(&mut msg)
 }
 
 /// The distribution of a `factor` site: every value scores `log_weight` (Pyro's `Unit`).
 #[derive(Debug)]
 struct Unit {
-    log_weight: f64,
+    log_weight: Real,
 }
 
 impl ErasedDistribution for Unit {
@@ -260,6 +269,9 @@ impl ErasedDistribution for Unit {
         Value::Reals(Vec::new())
     }
     fn log_prob_value(&self, _: &Value) -> f64 {
+        self.log_weight.value()
+    }
+    fn log_prob_real_value(&self, _: &Value, _: &[Real]) -> Real {
         self.log_weight
     }
     fn support_set(&self) -> Constraint {

@@ -4,7 +4,7 @@ use crate::error::TraceError;
 use crate::name::Name;
 use crate::site::{Mask, Site, SiteKind};
 use crate::trace::Trace;
-use pyro_distributions::{AnyDistribution, Value};
+use pyro_distributions::{AnyDistribution, Real, Value};
 
 impl Site {
     /// The scaled, masked log-probability of the site:
@@ -59,11 +59,25 @@ impl Site {
 
     /// Scores the site, ignoring any cache.
     fn score(&self) -> Result<f64, TraceError> {
+        self.log_prob_real().map(Real::value)
+    }
+
+    /// The scaled, masked log-probability of the site as a tape [`Real`], ignoring any cache:
+    /// the one scoring rule, of which [`log_prob_sum`](Site::log_prob_sum) is the value. While
+    /// a gradient is being taken, the site's distribution records its log-density as one tape
+    /// node ([`AnyDistribution::log_prob_real`], with the value's tape `Real`s in
+    /// [`tracked`](Site::tracked)), so that the gradient flows to the value and to the
+    /// parameters; otherwise the result is a constant.
+    ///
+    /// # Errors
+    /// Those of [`log_prob_sum`](Site::log_prob_sum); also an element mask on a site through
+    /// which a gradient flows, which is not supported yet (mask the whole site, or split it).
+    pub fn log_prob_real(&self) -> Result<Real, TraceError> {
         if self.kind == SiteKind::Param {
-            return Ok(0.0);
+            return Ok(Real::constant(0.0));
         }
         let element_mask = match &self.mask {
-            Some(Mask::All(false)) => return Ok(0.0),
+            Some(Mask::All(false)) => return Ok(Real::constant(0.0)),
             Some(Mask::All(true)) | None => None,
             Some(Mask::Elements(mask)) => Some(mask),
         };
@@ -75,14 +89,34 @@ impl Site {
             .value
             .as_ref()
             .ok_or_else(|| self.log_prob_error("the sample site has no value"))?;
-        let sum = match element_mask {
-            None => TraceError::check_log_prob(&self.name, dist.log_prob(value))?,
-            Some(mask) => self.masked_sum(dist, value, mask)?,
+        let lp = match element_mask {
+            None => {
+                let lp = dist.log_prob_real(value, &self.tracked);
+                TraceError::check_log_prob(&self.name, lp.value())?;
+                lp
+            }
+            Some(mask) => {
+                let sum = self.masked_sum(dist, value, mask)?;
+                if !dist.log_prob_real(value, &self.tracked).is_constant() {
+                    return Err(self.log_prob_error(
+                        "an element mask on a site through which a gradient flows is not \
+                         supported yet (mask the whole site, or split it)",
+                    ));
+                }
+                Real::constant(sum)
+            }
         };
-        TraceError::check_support(&self.name, sum, element_mask.map(|m| &m[..]), || {
+        TraceError::check_support(&self.name, lp.value(), element_mask.map(|m| &m[..]), || {
             (dist.clone(), value.clone())
         })?;
-        TraceError::check_scaled(&self.name, self.scale, sum)
+        let total = TraceError::check_scaled(&self.name, self.scale, lp.value())?;
+        Ok(if lp.is_constant() {
+            Real::constant(total)
+        } else if self.scale == 1.0 {
+            lp
+        } else {
+            lp * self.scale
+        })
     }
 
     /// The sum of the log-probabilities of the elements whose mask is `true`.

@@ -1,8 +1,9 @@
 //! [`Site`]: one message of the handler stack, and one node of a trace.
 
 use crate::name::Name;
-use pyro_distributions::{AnyDistribution, Value, ValueType};
+use pyro_distributions::{AnyDistribution, Real, Value, ValueType};
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -202,6 +203,12 @@ pub struct Site {
     pub dist: Option<AnyDistribution>,
     /// The value: the observation, a replayed or conditioned value, or the draw.
     pub value: Option<Value>,
+    /// The value as tape [`Real`]s, one per element, while a gradient is being taken: set by
+    /// the handler that makes a latent site's value a point on the tape (the potential energy
+    /// of gradient-based inference), so that the model computes with it and the gradient flows
+    /// through; empty otherwise. A runtime signal: `replay` does not copy it, and it is not
+    /// serialised.
+    pub tracked: SmallVec<[Real; 1]>,
     /// Whether the value is an observation.
     pub is_observed: bool,
     /// Per-site inference configuration.
@@ -241,6 +248,7 @@ impl Clone for Site {
             name: self.name.clone(),
             dist: self.dist.clone(),
             value: self.value.clone(),
+            tracked: self.tracked.clone(),
             is_observed: self.is_observed,
             infer: self.infer.clone(),
             scale: self.scale,
@@ -264,6 +272,7 @@ impl Site {
             name,
             dist,
             value: None,
+            tracked: SmallVec::new(),
             is_observed: false,
             infer: InferConfig::new(),
             scale: 1.0,

@@ -1,0 +1,578 @@
+//! [`Potential`]: a model's log joint density in unconstrained space and its gradient, the
+//! target of gradient-based inference (Pyro's `potential_fn`, negated).
+
+use crate::error::InferError;
+use crate::predictive::Latents;
+use pyro_poutine::distributions::{Constraint, Real, Value};
+use pyro_poutine::{
+    Messenger, Model, Name, PyroError, PyroRng, SeedMessenger, Site, SiteKind, TraceMessenger,
+    with_handler,
+};
+use pyro_tape::{Tape, TapeError};
+use rand::{Rng, RngExt};
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
+use std::sync::Arc;
+
+/// A latent site as gradient-based inference sees it: where its unconstrained coordinates are,
+/// and the bijection to its support.
+#[derive(Clone, Debug)]
+struct Latent {
+    name: Name,
+    support: Constraint,
+    /// The first unconstrained coordinate.
+    offset: usize,
+    /// The number of unconstrained coordinates.
+    len: usize,
+    /// A vector value (a batched site, a simplex), even of one element.
+    vector: bool,
+}
+
+/// Where each latent site of a model lives in the unconstrained space.
+#[derive(Debug, Default)]
+struct Layout {
+    latents: Vec<Latent>,
+    index: FxHashMap<Name, usize>,
+    dim: usize,
+}
+
+/// How a chain's starting point is chosen (Pyro's init strategies), for the sites without a
+/// value given.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Init {
+    /// Uniform in `(-radius, radius)` in unconstrained space (Pyro's `init_to_uniform`; the
+    /// default, with radius 2).
+    Uniform {
+        /// The half-width of the interval.
+        radius: f64,
+    },
+    /// The median of 15 draws from the prior, coordinate by coordinate (Pyro's
+    /// `init_to_median`).
+    Median,
+}
+
+impl Default for Init {
+    fn default() -> Self {
+        Init::Uniform { radius: 2.0 }
+    }
+}
+
+/// Attempts at a starting point of finite density before giving up.
+const INIT_ATTEMPTS: usize = 100;
+
+/// Prior draws of [`Init::Median`].
+const MEDIAN_DRAWS: usize = 15;
+
+/// A model's log joint density in unconstrained space, with its gradient: the target of
+/// gradient-based inference (NUTS), built from the model by an ordinary handler.
+///
+/// [`new`](Potential::new) runs the model once from the prior to find its latent sites, their
+/// supports and sizes. Each evaluation ([`log_density`](Potential::log_density)) runs the model
+/// again under a handler that gives every latent site its value from the point `u` (mapped
+/// into the site's support, with the log-Jacobian of the map added) as tape
+/// [`Real`]s, and scores every sample site with the one scoring rule
+/// (scale, mask and plates as in a trace), so one backward sweep of the tape gives the gradient.
+/// Conditioned and observed sites stay data.
+///
+/// A latent site must be continuous with a family that gives a gradient with respect to its
+/// value; a discrete latent site, a family without a gradient, or a latent site that appears or
+/// disappears between runs is an [`InferError::NotDifferentiable`] naming it.
+///
+/// ```
+/// use pyro_infer::Potential;
+/// use pyro_infer::poutine::{PyroError, PyroRng, observe, sample};
+/// use pyro_infer::poutine::distributions::{HalfNormal, Normal};
+/// use rand::SeedableRng;
+///
+/// let model = |y: f64| -> Result<(), PyroError> {
+///     let mu = sample("mu", Normal::new(0.0, 1.0))?;
+///     let sigma = sample("sigma", HalfNormal::new(1.0))?;
+///     observe("y", Normal::new(mu, sigma), y)?;
+///     Ok(())
+/// };
+/// let mut rng = PyroRng::seed_from_u64(0);
+/// let potential = Potential::new(model, &0.5, &mut rng)?;
+/// assert_eq!(potential.dim(), 2);
+/// let mut grad = Vec::new();
+/// // mu = 0, sigma = exp(0) = 1.
+/// let lp = potential.log_density(&0.5, &[0.0, 0.0], &mut grad)?;
+/// let half_ln_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
+/// let exact = -half_ln_2pi                                  // mu ~ Normal(0, 1) at 0
+///     + (2.0_f64 / std::f64::consts::PI).sqrt().ln() - 0.5 // sigma ~ HalfNormal(1) at 1
+///     + 0.0                                                // log-Jacobian of exp at 0
+///     - half_ln_2pi - 0.125;                               // y ~ Normal(0, 1) at 0.5
+/// assert!((lp - exact).abs() < 1e-12);
+/// // d/dmu = 0.5 (from y), d/du_sigma = -1 + 1 + (0.25 - 1) = -0.75.
+/// assert!((grad[0] - 0.5).abs() < 1e-12 && (grad[1] + 0.75).abs() < 1e-12);
+/// # Ok::<(), pyro_infer::InferError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Potential<M> {
+    model: M,
+    layout: Arc<Layout>,
+}
+
+impl<M> Potential<M> {
+    /// Finds the latent sites of `model` at `args` from one run drawn from the prior with
+    /// `rng`.
+    ///
+    /// # Errors
+    /// [`InferError::Run`] if the model fails; [`InferError::NotDifferentiable`] for a latent
+    /// site that gradient-based inference cannot take.
+    pub fn new<A>(model: M, args: &A, rng: &mut PyroRng) -> Result<Self, InferError>
+    where
+        M: Model<A>,
+        A: Clone,
+    {
+        let trace = prior_trace(&model, args, rng)?;
+        let mut layout = Layout::default();
+        for site in trace.iter() {
+            if !is_latent(site) {
+                continue;
+            }
+            let latent = latent_of(site, layout.dim)?;
+            layout.dim += latent.len;
+            layout.index.insert(site.name.clone(), layout.latents.len());
+            layout.latents.push(latent);
+        }
+        let potential = Potential {
+            model,
+            layout: Arc::new(layout),
+        };
+        // One evaluation at the prior draw checks that every latent's family gives a gradient.
+        let u = potential.unconstrained(&trace_values(&trace))?;
+        potential.evaluate(args, &u, &mut Vec::new(), true)?;
+        Ok(potential)
+    }
+
+    /// The number of unconstrained coordinates.
+    pub fn dim(&self) -> usize {
+        self.layout.dim
+    }
+
+    /// The latent sites in the order the model reached them in its first run, with their
+    /// supports.
+    pub fn sites(&self) -> impl Iterator<Item = (&Name, &Constraint)> {
+        self.layout.latents.iter().map(|l| (&l.name, &l.support))
+    }
+
+    /// The model.
+    pub fn model(&self) -> &M {
+        &self.model
+    }
+
+    /// The log joint density of the model at the unconstrained point `u` (the log-density of
+    /// every sample site, scaled and masked, plus the log-Jacobian of the maps into the
+    /// supports), with its gradient with respect to `u` written into `grad` (cleared first).
+    /// `-inf` (with a gradient of zeros) where the density is zero.
+    ///
+    /// # Errors
+    /// [`InferError::InvalidArgument`] if `u` has the wrong length; [`InferError::Run`] if the
+    /// model fails; [`InferError::NotDifferentiable`] if a latent site appears that the first
+    /// run did not have, or one of them is missing.
+    pub fn log_density<A>(
+        &self,
+        args: &A,
+        u: &[f64],
+        grad: &mut Vec<f64>,
+    ) -> Result<f64, InferError>
+    where
+        M: Model<A>,
+        A: Clone,
+    {
+        self.evaluate(args, u, grad, false)
+    }
+
+    fn evaluate<A>(
+        &self,
+        args: &A,
+        u: &[f64],
+        grad: &mut Vec<f64>,
+        check_gradients: bool,
+    ) -> Result<f64, InferError>
+    where
+        M: Model<A>,
+        A: Clone,
+    {
+        if u.len() != self.layout.dim {
+            return Err(InferError::InvalidArgument {
+                name: "u",
+                reason: format!(
+                    "the point has {} coordinates, the model {}",
+                    u.len(),
+                    self.layout.dim
+                ),
+            });
+        }
+        let tape = Tape::start().map_err(tape_error)?;
+        let leaves: Vec<Real> = u.iter().map(|&x| tape.leaf(x)).collect();
+        let run = PotentialRun {
+            layout: self.layout.clone(),
+            leaves,
+            seen: vec![false; self.layout.latents.len()],
+            log_density: Real::constant(0.0),
+            check_gradients,
+            failure: None,
+        };
+        let (mut run, result) = with_handler(run, || self.model.call(args.clone()));
+        if let Some(failure) = run.failure.take() {
+            return Err(failure);
+        }
+        result.map_err(InferError::Run)?;
+        if let Some(missing) = run.seen.iter().position(|&seen| !seen) {
+            return Err(InferError::NotDifferentiable {
+                site: self.layout.latents[missing].name.clone(),
+                reason: "the latent site of the model's first run did not appear in this run \
+                         (gradient-based inference needs the same latent sites in every run)"
+                    .into(),
+            });
+        }
+        let lp = run.log_density.value();
+        if lp.is_nan() {
+            return Err(InferError::Run(PyroError::InvalidMessage {
+                site: Name::from("_potential"),
+                reason: "the log joint density is NaN",
+            }));
+        }
+        if lp == f64::NEG_INFINITY {
+            grad.clear();
+            grad.resize(u.len(), 0.0);
+            return Ok(lp);
+        }
+        tape.backward_into(run.log_density, &run.leaves, grad)
+            .map_err(tape_error)?;
+        Ok(lp)
+    }
+
+    /// A starting point for a chain: `given` values for some sites (in their supports), the
+    /// others chosen by `init`, retried until the log density is finite.
+    ///
+    /// # Errors
+    /// [`InferError::UnknownSite`] for a given site that is not a latent site;
+    /// [`InferError::BadValue`] for a given value outside its site's support;
+    /// [`InferError::NoValidStart`] if no point of finite density was found in 100 attempts.
+    pub fn init_point<A>(
+        &self,
+        args: &A,
+        init: &Init,
+        given: Option<&Latents>,
+        rng: &mut PyroRng,
+    ) -> Result<Vec<f64>, InferError>
+    where
+        M: Model<A>,
+        A: Clone,
+    {
+        let mut fixed = vec![None; self.layout.latents.len()];
+        for (name, value) in given.into_iter().flatten() {
+            let Some(&i) = self.layout.index.get(name) else {
+                return Err(InferError::UnknownSite {
+                    site: name.clone(),
+                    known: self.layout.latents.iter().map(|l| l.name.clone()).collect(),
+                });
+            };
+            let latent = &self.layout.latents[i];
+            let u = unconstrained_of(latent, value).ok_or_else(|| InferError::BadValue {
+                site: name.clone(),
+                reason: format!(
+                    "the initial value {value:?} is not in the support {:?}",
+                    latent.support
+                ),
+            })?;
+            fixed[i] = Some(u);
+        }
+        let median = match init {
+            Init::Median => Some(self.prior_median(args, rng)?),
+            Init::Uniform { .. } => None,
+        };
+        let mut grad = Vec::new();
+        for attempt in 0..INIT_ATTEMPTS {
+            let mut u = Vec::with_capacity(self.layout.dim);
+            for (latent, fixed) in self.layout.latents.iter().zip(&fixed) {
+                match (fixed, &median, init) {
+                    (Some(v), _, _) => u.extend_from_slice(v),
+                    // The median first; if it has zero density, uniform points after it.
+                    (None, Some(m), _) if attempt == 0 => {
+                        u.extend_from_slice(&m[latent.offset..latent.offset + latent.len]);
+                    }
+                    (None, _, Init::Uniform { radius }) => {
+                        u.extend((0..latent.len).map(|_| rng.random_range(-radius..*radius)));
+                    }
+                    (None, _, _) => u.extend((0..latent.len).map(|_| rng.random_range(-2.0..2.0))),
+                }
+            }
+            let lp = self.log_density(args, &u, &mut grad)?;
+            if lp.is_finite() && grad.iter().all(|g| g.is_finite()) {
+                return Ok(u);
+            }
+        }
+        Err(InferError::NoValidStart {
+            attempts: INIT_ATTEMPTS,
+            sites: Vec::new(),
+        })
+    }
+
+    /// The unconstrained point of the latent values of a run (one per latent site).
+    fn unconstrained(&self, values: &FxHashMap<Name, Value>) -> Result<Vec<f64>, InferError> {
+        let mut u = Vec::with_capacity(self.layout.dim);
+        for latent in &self.layout.latents {
+            let value = values
+                .get(&latent.name)
+                .ok_or_else(|| InferError::MissingSite {
+                    site: latent.name.clone(),
+                    index: 0,
+                })?;
+            let coords = unconstrained_of(latent, value).ok_or_else(|| InferError::BadValue {
+                site: latent.name.clone(),
+                reason: format!(
+                    "the value {value:?} is not in the support {:?}",
+                    latent.support
+                ),
+            })?;
+            u.extend(coords);
+        }
+        Ok(u)
+    }
+
+    /// The coordinate-wise median of the unconstrained values of 15 prior runs.
+    fn prior_median<A>(&self, args: &A, rng: &mut PyroRng) -> Result<Vec<f64>, InferError>
+    where
+        M: Model<A>,
+        A: Clone,
+    {
+        let mut draws = Vec::with_capacity(MEDIAN_DRAWS);
+        for _ in 0..MEDIAN_DRAWS {
+            let trace = prior_trace(&self.model, args, rng)?;
+            draws.push(self.unconstrained(&trace_values(&trace))?);
+        }
+        Ok((0..self.layout.dim)
+            .map(|j| {
+                let mut column: Vec<f64> = draws.iter().map(|d| d[j]).collect();
+                column.sort_by(f64::total_cmp);
+                column[MEDIAN_DRAWS / 2]
+            })
+            .collect())
+    }
+
+    /// The latent sites' values in their supports at the unconstrained point `u`, in the order
+    /// of [`sites`](Potential::sites).
+    ///
+    /// # Errors
+    /// [`InferError::InvalidArgument`] if `u` has the wrong length.
+    pub fn constrained(&self, u: &[f64]) -> Result<Vec<(Name, Value)>, InferError> {
+        if u.len() != self.layout.dim {
+            return Err(InferError::InvalidArgument {
+                name: "u",
+                reason: format!(
+                    "the point has {} coordinates, the model {}",
+                    u.len(),
+                    self.layout.dim
+                ),
+            });
+        }
+        Ok(self
+            .layout
+            .latents
+            .iter()
+            .map(|l| {
+                let coords: Vec<Real> = u[l.offset..l.offset + l.len]
+                    .iter()
+                    .map(|&x| Real::constant(x))
+                    .collect();
+                let (value, _, _) =
+                    constrain(l, &coords).expect("a latent's support is continuous");
+                (l.name.clone(), value)
+            })
+            .collect())
+    }
+}
+
+/// One run of the model from the prior, traced.
+fn prior_trace<M: Model<A>, A: Clone>(
+    model: &M,
+    args: &A,
+    rng: &mut PyroRng,
+) -> Result<pyro_poutine::Trace, InferError> {
+    let seed = SeedMessenger::new(rng.next_u64());
+    let (_, (tracer, result)) = with_handler(seed, || {
+        with_handler(TraceMessenger::new(), || model.call(args.clone()))
+    });
+    result.map_err(InferError::Run)?;
+    Ok(tracer.into_trace())
+}
+
+fn trace_values(trace: &pyro_poutine::Trace) -> FxHashMap<Name, Value> {
+    trace
+        .iter()
+        .filter(|s| is_latent(s))
+        .filter_map(|s| Some((s.name.clone(), s.value.clone()?)))
+        .collect()
+}
+
+/// Whether gradient-based inference treats the site as a latent variable: an unobserved sample
+/// site that is not a plate's index.
+fn is_latent(site: &Site) -> bool {
+    site.kind == SiteKind::Sample && !site.is_observed && !site.is_subsample()
+}
+
+/// The layout entry of a latent site of the first run.
+fn latent_of(site: &Site, offset: usize) -> Result<Latent, InferError> {
+    let not = |reason: String| InferError::NotDifferentiable {
+        site: site.name.clone(),
+        reason,
+    };
+    let dist = site
+        .dist
+        .as_ref()
+        .ok_or_else(|| not("the site has no distribution".into()))?;
+    if let Some(frame) = site.cond_indep_stack.iter().find(|f| f.size < f.full_size) {
+        return Err(not(format!(
+            "it is in the subsampled plate '{}' ({} of {}), which makes the density random",
+            frame.name, frame.size, frame.full_size
+        )));
+    }
+    let support = dist.support();
+    let value = site
+        .value
+        .as_ref()
+        .ok_or_else(|| not("the site has no value".into()))?;
+    let discrete = matches!(
+        value,
+        Value::Bool(_) | Value::Int(_) | Value::Bools(_) | Value::Ints(_)
+    );
+    if discrete || !support.is_continuous() {
+        return Err(not(format!(
+            "it is a discrete latent site ({} with support {support:?}); gradient-based \
+             inference needs continuous latent sites (enumeration is not supported yet)",
+            dist.family()
+        )));
+    }
+    let (len, vector) = match (value, &support) {
+        (Value::Real(_), _) => (1, false),
+        (Value::Reals(v), Constraint::Simplex) => (v.len().saturating_sub(1), true),
+        (Value::Reals(v), _) => (v.len(), true),
+        _ => unreachable!("a discrete value was rejected above"),
+    };
+    Ok(Latent {
+        name: site.name.clone(),
+        support,
+        offset,
+        len,
+        vector,
+    })
+}
+
+/// A latent's unconstrained coordinates for its constrained value; `None` outside the support.
+fn unconstrained_of(latent: &Latent, value: &Value) -> Option<Vec<f64>> {
+    let value = match (latent.vector, value) {
+        (false, Value::Int(k)) => Value::Real(*k as f64),
+        (_, v) => v.clone(),
+    };
+    match latent.support.to_unconstrained(&value)? {
+        Value::Real(x) if !latent.vector => Some(vec![x]),
+        Value::Reals(v) if latent.vector && v.len() == latent.len => Some(v),
+        _ => None,
+    }
+}
+
+/// A latent's value in its support for the unconstrained coordinates `u`: the value, its tape
+/// `Real`s, and the log-Jacobian of the map. `None` for a support without a bijection.
+fn constrain(latent: &Latent, u: &[Real]) -> Option<(Value, SmallVec<[Real; 1]>, Real)> {
+    if latent.vector {
+        let x = latent.support.to_constrained_reals(u)?;
+        let jacobian = latent.support.log_abs_det_jacobian_reals(u)?;
+        let value = Value::Reals(x.iter().map(|r| r.value()).collect());
+        Some((value, x.into_iter().collect(), jacobian))
+    } else {
+        let x = latent.support.to_constrained_real(u[0])?;
+        let jacobian = latent.support.log_abs_det_jacobian_real(u[0])?;
+        Some((Value::Real(x.value()), SmallVec::from_elem(x, 1), jacobian))
+    }
+}
+
+/// The handler of one evaluation of a [`Potential`]: gives each latent site its value from the
+/// tape's leaves and adds up the log joint density.
+struct PotentialRun {
+    layout: Arc<Layout>,
+    leaves: Vec<Real>,
+    seen: Vec<bool>,
+    log_density: Real,
+    /// Whether to check that each latent's log-density depends on its value on the tape (done
+    /// once, by [`Potential::new`]).
+    check_gradients: bool,
+    /// The error that stopped the run, in full (the run itself stops with a short one).
+    failure: Option<InferError>,
+}
+
+impl PotentialRun {
+    fn fail(&mut self, site: &Name, reason: String) -> PyroError {
+        self.failure = Some(InferError::NotDifferentiable {
+            site: site.clone(),
+            reason,
+        });
+        PyroError::InvalidMessage {
+            site: site.clone(),
+            reason: "gradient-based inference cannot take this site",
+        }
+    }
+}
+
+impl Messenger for PotentialRun {
+    fn process(&mut self, msg: &mut Site) -> Result<(), PyroError> {
+        if !is_latent(msg) || msg.value.is_some() {
+            return Ok(());
+        }
+        let Some(&i) = self.layout.index.get(&msg.name) else {
+            return Err(self.fail(
+                &msg.name,
+                "the latent site was not in the model's first run (gradient-based inference \
+                 needs the same latent sites in every run)"
+                    .into(),
+            ));
+        };
+        if std::mem::replace(&mut self.seen[i], true) {
+            return Err(self.fail(
+                &msg.name,
+                "the latent site appeared twice in one run".into(),
+            ));
+        }
+        let latent = &self.layout.latents[i];
+        let u = &self.leaves[latent.offset..latent.offset + latent.len];
+        let Some((value, tracked, jacobian)) = constrain(latent, u) else {
+            let reason = format!("its support {:?} has no bijection", latent.support);
+            return Err(self.fail(&msg.name, reason));
+        };
+        msg.value = Some(value);
+        msg.tracked = tracked;
+        msg.done = true;
+        self.log_density += jacobian;
+        Ok(())
+    }
+
+    fn postprocess(&mut self, msg: &mut Site) -> Result<(), PyroError> {
+        if msg.kind != SiteKind::Sample {
+            return Ok(());
+        }
+        let lp = msg.log_prob_real()?;
+        if self.check_gradients
+            && !msg.tracked.is_empty()
+            && lp.value().is_finite()
+            && lp.is_constant()
+        {
+            let family = msg.dist.as_ref().map_or("?", |d| d.family());
+            return Err(self.fail(
+                &msg.name,
+                format!("its family ({family}) gives no gradient with respect to its value"),
+            ));
+        }
+        self.log_density += lp;
+        Ok(())
+    }
+}
+
+fn tape_error(e: TapeError) -> InferError {
+    InferError::InvalidArgument {
+        name: "gradient",
+        reason: e.to_string(),
+    }
+}
