@@ -466,6 +466,7 @@ pub(crate) fn check_log_prob_gradient<D: Distribution>(
 }
 
 /// The check of [`check_log_prob_gradient`], as a result.
+#[allow(clippy::type_complexity)]
 pub(crate) fn log_prob_gradient_error<D: Distribution>(
     build: &dyn Fn(&[Real]) -> (D, D::Value),
     point: &[f64],
@@ -493,6 +494,7 @@ pub(crate) fn log_prob_gradient_error<D: Distribution>(
         let fd = (value_at(&plus) - value_at(&minus)) / (plus[i] - minus[i]);
         let tolerance = 1e-7 * (grad[i].abs() + fx.abs().max(1.0) / scale);
         // False if either side is NaN.
+        #[allow(clippy::neg_cmp_op_on_partial_ord)]
         if !((grad[i] - fd).abs() <= tolerance) {
             return Err(format!(
                 "{what}: d/d(input {i}) = {} on the tape, {fd} by finite differences \

@@ -441,7 +441,7 @@ fn grid_categorical_and_delta() {
                 &mut f,
                 "Delta",
                 made!(Delta::with_log_density, v, ld),
-                &values(),
+                &values().into_iter().map(Real::from).collect::<Vec<_>>(),
                 None,
             );
         }
@@ -690,8 +690,8 @@ proptest! {
     ) {
         one("Categorical", made!(Categorical::new, &w), k)?;
         one("Categorical", made!(Categorical::from_logits, &l), k)?;
-        one("Delta", made!(Delta::with_log_density, v, ld), x)?;
-        one("Delta", made!(Delta::with_log_density, v, ld), v)?;
+        one("Delta", made!(Delta::with_log_density, v, ld), Real::from(x))?;
+        one("Delta", made!(Delta::with_log_density, v, ld), Real::from(v))?;
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! The Cauchy distribution.
 
 use crate::constraint::Constraint;
-use crate::distribution::{Cdf, Distribution};
+use crate::distribution::{Cdf, Distribution, Partials};
 use crate::error::{self, ParamError};
 use crate::special::{ln_abs_diff, standardise};
+use pyro_tape::Real;
 use rand::{Rng, RngExt};
 use std::f64::consts::PI;
 
@@ -15,20 +16,23 @@ use std::f64::consts::PI;
 /// # Density
 /// `p(x) = 1 / (pi scale (1 + ((x - loc) / scale)^2))` on the real line.
 ///
+/// The parameters and the value are [`Real`]s: a gradient flows through `log_prob_real` to each
+/// that is tracked on the tape.
+///
 /// # Example
 /// ```
-/// use pyro_distributions::{Cauchy, Distribution};
+/// use pyro_distributions::{Cauchy, Distribution, Real};
 ///
 /// let d = Cauchy::new(0.0, 1.0)?;
-/// assert!((d.log_prob(&0.0) + std::f64::consts::PI.ln()).abs() < 1e-15);
+/// assert!((d.log_prob(&Real::from(0.0)) + std::f64::consts::PI.ln()).abs() < 1e-15);
 /// assert_eq!(d.mean(), None);
 /// assert!(Cauchy::new(0.0, 0.0).is_err());
 /// # Ok::<(), pyro_distributions::ParamError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Cauchy {
-    loc: f64,
-    scale: f64,
+    loc: Real,
+    scale: Real,
     /// `ln(pi scale)`.
     log_norm: f64,
     sampler: rand_distr::Cauchy<f64>,
@@ -38,58 +42,84 @@ const FAMILY: &str = "Cauchy";
 
 impl Cauchy {
     /// A Cauchy distribution; `loc` must be finite and `scale` finite and `> 0`.
-    pub fn new(loc: f64, scale: f64) -> Result<Self, ParamError> {
-        let loc = error::finite(FAMILY, "loc", loc)?;
-        let scale = error::positive(FAMILY, "scale", scale)?;
-        let sampler = rand_distr::Cauchy::new(loc, scale)
-            .map_err(|_| ParamError::new(FAMILY, "scale", scale, "must be finite and > 0"))?;
+    pub fn new(loc: impl Into<Real>, scale: impl Into<Real>) -> Result<Self, ParamError> {
+        let (loc, scale) = (loc.into(), scale.into());
+        let m = error::finite(FAMILY, "loc", loc.value())?;
+        let s = error::positive(FAMILY, "scale", scale.value())?;
+        let sampler = rand_distr::Cauchy::new(m, s)
+            .map_err(|_| ParamError::new(FAMILY, "scale", s, "must be finite and > 0"))?;
         Ok(Cauchy {
             loc,
             scale,
             // ln(pi) + ln(scale): pi scale would overflow for scale near f64::MAX.
-            log_norm: PI.ln() + scale.ln(),
+            log_norm: PI.ln() + s.ln(),
             sampler,
         })
     }
 
     /// The median.
-    pub fn loc(&self) -> f64 {
+    pub fn loc(&self) -> Real {
         self.loc
     }
 
     /// The half width at half maximum.
-    pub fn scale(&self) -> f64 {
+    pub fn scale(&self) -> Real {
         self.scale
     }
 }
 
 impl Distribution for Cauchy {
-    type Value = f64;
+    type Value = Real;
     type Moment = f64;
 
     fn family(&self) -> &'static str {
         FAMILY
     }
 
-    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
-        rng.sample(self.sampler)
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Real {
+        Real::constant(rng.sample(self.sampler))
     }
 
     #[inline]
-    fn log_prob(&self, x: &f64) -> f64 {
+    fn log_prob(&self, x: &Real) -> f64 {
+        let x = x.value();
         if !x.is_finite() {
             return f64::NEG_INFINITY;
         }
-        let z = standardise(*x, self.loc, self.scale);
+        let (loc, scale) = (self.loc.value(), self.scale.value());
+        let z = standardise(x, loc, scale);
         let z2 = z * z;
         // ln(1 + z^2); where z^2 overflows, 1 is negligible and ln(z^2) = 2 (ln|x - loc| -
         // ln scale) is finite (even where z itself, or x - loc, overflows).
         let log1p_z2 = if z2.is_finite() {
             z2.ln_1p()
         } else {
-            2.0 * (ln_abs_diff(*x, self.loc) - self.scale.ln())
+            2.0 * (ln_abs_diff(x, loc) - scale.ln())
         };
         -log1p_z2 - self.log_norm
+    }
+
+    /// `d/dx = -2 z / (scale (1 + z^2))`, `d/dloc = -d/dx` and
+    /// `d/dscale = (z^2 - 1) / (scale (1 + z^2))` with `z = (x - loc) / scale`; where `z^2`
+    /// overflows, their limits `-2 / (x - loc)` (computed as `-1 / (x/2 - loc/2)`, which does not
+    /// overflow) and `1 / scale`, exact to far below an ulp.
+    #[inline]
+    fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+        if x.is_constant() && self.loc.is_constant() && self.scale.is_constant() {
+            return;
+        }
+        let (x_value, loc, scale) = (x.value(), self.loc.value(), self.scale.value());
+        let z = standardise(x_value, loc, scale);
+        let z2 = z * z;
+        let (d_x, d_scale) = if z2.is_finite() {
+            let one_plus = 1.0 + z2;
+            (-2.0 * z / one_plus / scale, (z2 - 1.0) / one_plus / scale)
+        } else {
+            (-1.0 / (0.5 * x_value - 0.5 * loc), 1.0 / scale)
+        };
+        partials.push(*x, d_x);
+        partials.push(self.loc, -d_x);
+        partials.push(self.scale, d_scale);
     }
 
     fn support(&self) -> Constraint {
@@ -109,7 +139,7 @@ impl Cdf for Cauchy {
     fn cdf(&self, x: f64) -> f64 {
         // 1/2 + atan(z) / pi, written as atan2(1, -z) / pi: no cancellation in the left tail,
         // and exactly 0 and 1 at -inf and +inf.
-        let z = standardise(x, self.loc, self.scale);
+        let z = standardise(x, self.loc.value(), self.scale.value());
         1.0_f64.atan2(-z) / PI
     }
 }
@@ -118,7 +148,7 @@ impl Cdf for Cauchy {
 mod tests {
     use super::*;
     use crate::distribution::ErasedDistribution;
-    use crate::testing;
+    use crate::testing::{self, r, rs};
     use crate::value::Value;
     use proptest::prelude::*;
 
@@ -143,9 +173,9 @@ mod tests {
         // No moments: check those of atan((X - loc) / scale), which is Uniform(-pi / 2, pi / 2)
         // with mean 0 and variance pi^2 / 12.
         let d = Cauchy::new(-4.0, 0.5).unwrap();
-        let mut r = testing::rng(41);
+        let mut rng = testing::rng(41);
         let xs: Vec<f64> = (0..testing::MOMENT_DRAWS)
-            .map(|_| ((d.sample(&mut r) + 4.0) / 0.5).atan())
+            .map(|_| ((d.sample(&mut rng).value() + 4.0) / 0.5).atan())
             .collect();
         testing::check_moments_of(&xs, 0.0, PI * PI / 12.0, "atan((Cauchy - loc) / scale)");
     }
@@ -162,20 +192,20 @@ mod tests {
         testing::assert_first_draws(
             &d,
             42,
-            &[-0.3200131641973465, 4.125844693872703, 0.8987176265576688],
+            &rs(&[-0.3200131641973465, 4.125844693872703, 0.8987176265576688]),
         );
     }
 
     #[test]
     fn edges_and_errors() {
         let d = Cauchy::new(0.0, 1.0).unwrap();
-        assert_eq!(d.log_prob(&f64::INFINITY), f64::NEG_INFINITY);
-        assert_eq!(d.log_prob(&f64::NEG_INFINITY), f64::NEG_INFINITY);
-        assert_eq!(d.log_prob(&f64::NAN), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob(&r(f64::INFINITY)), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob(&r(f64::NEG_INFINITY)), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob(&r(f64::NAN)), f64::NEG_INFINITY);
         // Far in the tail z^2 overflows, but the log-density is about -2 ln|x| - ln pi.
-        let far = d.log_prob(&-1e200);
+        let far = d.log_prob(&r(-1e200));
         testing::assert_close(far, -2.0 * 1e200_f64.ln() - PI.ln(), 1e-15, "tail");
-        assert!(d.log_prob(&f64::MAX).is_finite());
+        assert!(d.log_prob(&r(f64::MAX)).is_finite());
         assert_eq!(d.cdf(f64::NEG_INFINITY), 0.0);
         assert_eq!(d.cdf(f64::INFINITY), 1.0);
         assert_eq!(d.cdf(0.0), 0.5);
@@ -187,7 +217,7 @@ mod tests {
             d.log_prob_value(&Value::Reals(vec![0.0])),
             f64::NEG_INFINITY
         );
-        assert_eq!(d.log_prob_value(&Value::Int(-2)), d.log_prob(&-2.0));
+        assert_eq!(d.log_prob_value(&Value::Int(-2)), d.log_prob(&r(-2.0)));
         let e = Cauchy::new(0.0, -1.5).unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -200,7 +230,49 @@ mod tests {
         );
         assert_eq!(Cauchy::new(0.0, f64::INFINITY).unwrap_err().param, "scale");
         assert_eq!(Cauchy::new(0.0, f64::NAN).unwrap_err().param, "scale");
-        assert_eq!((d.loc(), d.scale()), (0.0, 1.0));
+        assert_eq!((d.loc(), d.scale()), (r(0.0), r(1.0)));
+    }
+
+    fn cauchy_at(v: &[Real]) -> (Cauchy, Real) {
+        (Cauchy::new(v[1], v[2]).unwrap(), v[0])
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        // Inputs (x, loc, scale). The log-density's singularities in x (and loc) are at
+        // x - loc = +-i scale, at distance hypot(x - loc, scale); the scale's nearest is 0.
+        for &(x, loc, scale) in &[
+            (0.3, 0.0, 1.0),
+            (-2.5, 1.0, 0.5),
+            (40.0, -3.0, 7.0),
+            (1e-3, 1e-3, 1e-3),
+            (1e4, -1e4, 3e3),
+            (0.0, 0.0, 1e-6),
+            (1.0, 0.0, 1.0),
+            (-1e6, 2.0, 1e-3),
+            (1e-300, -1e-300, 1e-300),
+            (1e300, 0.0, 1e300),
+            // z^2 overflows: the tail branch of both the log-density and the partials, also
+            // where x - loc overflows.
+            (1e200, 0.0, 1e-10),
+            (-1e200, 5.0, 2.0),
+            (f64::MAX / 2.0, -f64::MAX / 2.0, 1.0),
+        ] {
+            let s = (x - loc).hypot(scale).min(f64::MAX / 4.0);
+            testing::check_log_prob_gradient(cauchy_at, &[x, loc, scale], &[s, s, scale]);
+        }
+        // Closed forms: at the median, d/dx = d/dloc = 0 and d/dscale = -1 / scale; at
+        // x = loc + scale, d/dx = -1 / scale and d/dscale = 0.
+        let grad = |point: [f64; 3]| {
+            pyro_tape::gradient(&point, |v| {
+                let (d, x) = cauchy_at(v);
+                Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&x))
+            })
+            .unwrap()
+            .1
+        };
+        assert_eq!(grad([1.5, 1.5, 4.0]), vec![0.0, 0.0, -0.25]);
+        assert_eq!(grad([3.0, 1.0, 2.0]), vec![-0.5, 0.5, 0.0]);
     }
 
     proptest! {
@@ -211,7 +283,7 @@ mod tests {
             x in prop_oneof![-1e6..1e6_f64, -1e300..1e300_f64],
         ) {
             let d = Cauchy::new(loc, scale).unwrap();
-            prop_assert!(d.log_prob(&x).is_finite());
+            prop_assert!(d.log_prob(&r(x)).is_finite());
         }
 
         #[test]

@@ -1,8 +1,9 @@
 //! The exponential distribution.
 
 use crate::constraint::Constraint;
-use crate::distribution::{Cdf, Distribution};
+use crate::distribution::{Cdf, Distribution, Partials};
 use crate::error::{self, ParamError};
+use pyro_tape::Real;
 use rand::{Rng, RngExt};
 
 /// The exponential distribution `Exponential(rate)` with mean `1 / rate`.
@@ -10,20 +11,23 @@ use rand::{Rng, RngExt};
 /// # Density
 /// `p(x) = rate exp(-rate x)` for `x >= 0` (the density is `rate` at 0).
 ///
+/// The parameter and the value are [`Real`]s: a gradient flows through `log_prob_real` to each
+/// that is tracked on the tape.
+///
 /// # Example
 /// ```
-/// use pyro_distributions::{Distribution, Exponential};
+/// use pyro_distributions::{Distribution, Exponential, Real};
 ///
 /// let d = Exponential::new(2.0)?;
-/// assert_eq!(d.log_prob(&0.0), 2.0_f64.ln());
-/// assert_eq!(d.log_prob(&-1.0), f64::NEG_INFINITY);
+/// assert_eq!(d.log_prob(&Real::from(0.0)), 2.0_f64.ln());
+/// assert_eq!(d.log_prob(&Real::from(-1.0)), f64::NEG_INFINITY);
 /// assert_eq!(d.mean(), Some(0.5));
 /// assert!(Exponential::new(0.0).is_err());
 /// # Ok::<(), pyro_distributions::ParamError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Exponential {
-    rate: f64,
+    rate: Real,
     ln_rate: f64,
     sampler: rand_distr::Exp<f64>,
 }
@@ -32,42 +36,56 @@ const FAMILY: &str = "Exponential";
 
 impl Exponential {
     /// An exponential distribution; `rate` must be finite and `> 0`.
-    pub fn new(rate: f64) -> Result<Self, ParamError> {
-        let rate = error::positive(FAMILY, "rate", rate)?;
-        let sampler = rand_distr::Exp::new(rate)
-            .map_err(|_| ParamError::new(FAMILY, "rate", rate, "must be finite and > 0"))?;
+    pub fn new(rate: impl Into<Real>) -> Result<Self, ParamError> {
+        let rate = rate.into();
+        let l = error::positive(FAMILY, "rate", rate.value())?;
+        let sampler = rand_distr::Exp::new(l)
+            .map_err(|_| ParamError::new(FAMILY, "rate", l, "must be finite and > 0"))?;
         Ok(Exponential {
             rate,
-            ln_rate: rate.ln(),
+            ln_rate: l.ln(),
             sampler,
         })
     }
 
     /// The rate (inverse mean).
-    pub fn rate(&self) -> f64 {
+    pub fn rate(&self) -> Real {
         self.rate
     }
 }
 
 impl Distribution for Exponential {
-    type Value = f64;
+    type Value = Real;
     type Moment = f64;
 
     fn family(&self) -> &'static str {
         FAMILY
     }
 
-    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
-        rng.sample(self.sampler)
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Real {
+        Real::constant(rng.sample(self.sampler))
     }
 
     #[inline]
-    fn log_prob(&self, x: &f64) -> f64 {
+    fn log_prob(&self, x: &Real) -> f64 {
+        let x = x.value();
         // Also rejects NaN.
-        if !(x.is_finite() && *x >= 0.0) {
+        if !(x.is_finite() && x >= 0.0) {
             return f64::NEG_INFINITY;
         }
-        self.ln_rate - self.rate * x
+        self.ln_rate - self.rate.value() * x
+    }
+
+    /// `d/dx = -rate` and `d/drate = 1 / rate - x`; at `x = 0` the derivative from inside the
+    /// support.
+    #[inline]
+    fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+        if x.is_constant() && self.rate.is_constant() {
+            return;
+        }
+        let rate = self.rate.value();
+        partials.push(*x, -rate);
+        partials.push(self.rate, 1.0 / rate - x.value());
     }
 
     fn support(&self) -> Constraint {
@@ -75,11 +93,12 @@ impl Distribution for Exponential {
     }
 
     fn mean(&self) -> Option<f64> {
-        Some(1.0 / self.rate)
+        Some(1.0 / self.rate.value())
     }
 
     fn variance(&self) -> Option<f64> {
-        Some(1.0 / (self.rate * self.rate))
+        let rate = self.rate.value();
+        Some(1.0 / (rate * rate))
     }
 }
 
@@ -88,7 +107,7 @@ impl Cdf for Exponential {
         if x <= 0.0 {
             return 0.0;
         }
-        -(-self.rate * x).exp_m1()
+        -(-self.rate.value() * x).exp_m1()
     }
 }
 
@@ -96,7 +115,7 @@ impl Cdf for Exponential {
 mod tests {
     use super::*;
     use crate::distribution::ErasedDistribution;
-    use crate::testing;
+    use crate::testing::{self, r, rs};
     use crate::value::Value;
     use proptest::prelude::*;
 
@@ -126,20 +145,20 @@ mod tests {
         testing::assert_first_draws(
             &d,
             42,
-            &[0.5320102289952592, 0.23363583335629512, 0.7498753870722731],
+            &rs(&[0.5320102289952592, 0.23363583335629512, 0.7498753870722731]),
         );
     }
 
     #[test]
     fn edges_and_errors() {
         let d = Exponential::new(1.5).unwrap();
-        assert_eq!(d.log_prob(&0.0), 1.5_f64.ln());
-        assert_eq!(d.log_prob(&-0.0), 1.5_f64.ln());
+        assert_eq!(d.log_prob(&r(0.0)), 1.5_f64.ln());
+        assert_eq!(d.log_prob(&r(-0.0)), 1.5_f64.ln());
         assert!(d.support().contains(&Value::Real(0.0)));
-        assert_eq!(d.log_prob(&-1e-300), f64::NEG_INFINITY);
-        assert_eq!(d.log_prob(&f64::INFINITY), f64::NEG_INFINITY);
-        assert_eq!(d.log_prob(&f64::NAN), f64::NEG_INFINITY);
-        assert!(d.log_prob(&1e300).is_finite());
+        assert_eq!(d.log_prob(&r(-1e-300)), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob(&r(f64::INFINITY)), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob(&r(f64::NAN)), f64::NEG_INFINITY);
+        assert!(d.log_prob(&r(1e300)).is_finite());
         assert_eq!(d.cdf(0.0), 0.0);
         assert_eq!(d.cdf(-1.0), 0.0);
         assert_eq!(d.cdf(f64::INFINITY), 1.0);
@@ -150,7 +169,7 @@ mod tests {
             d.log_prob_value(&Value::Reals(vec![1.0])),
             f64::NEG_INFINITY
         );
-        assert_eq!(d.log_prob_value(&Value::Int(2)), d.log_prob(&2.0));
+        assert_eq!(d.log_prob_value(&Value::Int(2)), d.log_prob(&r(2.0)));
         let e = Exponential::new(-1.0).unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -161,11 +180,46 @@ mod tests {
         assert_eq!(d.rate(), 1.5);
     }
 
+    fn exponential_at(v: &[Real]) -> (Exponential, Real) {
+        (Exponential::new(v[1]).unwrap(), v[0])
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        // Inputs (x, rate). The log-density is linear in x: the value's length is its distance
+        // to the edge 0; the rate's is its distance to 0 (the singularity of ln rate).
+        for &(x, rate) in &[
+            (0.5, 1.0),
+            (2.5, 0.7),
+            (1e-3, 1.0),
+            (1e-8, 1e6),
+            (3e3, 1e-3),
+            (1e5, 1e2),
+            (1e-300, 1e-300),
+            (1e300, 1e-300),
+            (1e-300, 1e300),
+        ] {
+            testing::check_log_prob_gradient(exponential_at, &[x, rate], &[x, rate]);
+        }
+        // Closed forms: d/dx = -rate; d/drate = 1 / rate - x, 0 at the mean, 1 / rate at the
+        // edge x = 0 (from inside).
+        let grad = |x: f64, rate: f64| {
+            pyro_tape::gradient(&[x, rate], |v| {
+                let (d, x) = exponential_at(v);
+                Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&x))
+            })
+            .unwrap()
+            .1
+        };
+        assert_eq!(grad(0.5, 2.0), vec![-2.0, 0.0]);
+        assert_eq!(grad(0.0, 4.0), vec![-4.0, 0.25]);
+    }
+
     proptest! {
         #[test]
         fn finite_inside_support(rate in 1e-6..1e6_f64, x in 0.0..1e6_f64) {
             let d = Exponential::new(rate).unwrap();
-            prop_assert!(d.log_prob(&x).is_finite());
+            prop_assert!(d.log_prob(&r(x)).is_finite());
         }
 
         #[test]

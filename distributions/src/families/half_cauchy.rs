@@ -1,8 +1,9 @@
 //! The half-Cauchy distribution.
 
 use crate::constraint::Constraint;
-use crate::distribution::{Cdf, Distribution};
+use crate::distribution::{Cdf, Distribution, Partials};
 use crate::error::{self, ParamError};
+use pyro_tape::Real;
 use rand::{Rng, RngExt};
 use std::f64::consts::FRAC_PI_2;
 
@@ -13,21 +14,24 @@ use std::f64::consts::FRAC_PI_2;
 /// # Density
 /// `p(x) = 2 / (pi scale (1 + (x / scale)^2))` for `x >= 0` (the density is finite at 0).
 ///
+/// The parameter and the value are [`Real`]s: a gradient flows through `log_prob_real` to each
+/// that is tracked on the tape.
+///
 /// # Example
 /// ```
-/// use pyro_distributions::{Distribution, HalfCauchy};
+/// use pyro_distributions::{Distribution, HalfCauchy, Real};
 ///
 /// let d = HalfCauchy::new(1.0)?;
 /// let expected = (2.0 / std::f64::consts::PI).ln();
-/// assert!((d.log_prob(&0.0) - expected).abs() < 1e-15);
-/// assert_eq!(d.log_prob(&-0.5), f64::NEG_INFINITY);
+/// assert!((d.log_prob(&Real::from(0.0)) - expected).abs() < 1e-15);
+/// assert_eq!(d.log_prob(&Real::from(-0.5)), f64::NEG_INFINITY);
 /// assert_eq!(d.mean(), Some(f64::INFINITY));
 /// assert!(HalfCauchy::new(-1.0).is_err());
 /// # Ok::<(), pyro_distributions::ParamError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct HalfCauchy {
-    scale: f64,
+    scale: Real,
     /// `ln(pi scale / 2)`.
     log_norm: f64,
     sampler: rand_distr::Cauchy<f64>,
@@ -37,52 +41,76 @@ const FAMILY: &str = "HalfCauchy";
 
 impl HalfCauchy {
     /// A half-Cauchy distribution; `scale` must be finite and `> 0`.
-    pub fn new(scale: f64) -> Result<Self, ParamError> {
-        let scale = error::positive(FAMILY, "scale", scale)?;
-        let sampler = rand_distr::Cauchy::new(0.0, scale)
-            .map_err(|_| ParamError::new(FAMILY, "scale", scale, "must be finite and > 0"))?;
+    pub fn new(scale: impl Into<Real>) -> Result<Self, ParamError> {
+        let scale = scale.into();
+        let s = error::positive(FAMILY, "scale", scale.value())?;
+        let sampler = rand_distr::Cauchy::new(0.0, s)
+            .map_err(|_| ParamError::new(FAMILY, "scale", s, "must be finite and > 0"))?;
         Ok(HalfCauchy {
             scale,
             // ln(pi/2) + ln(scale): (pi/2) scale would overflow for scale near f64::MAX.
-            log_norm: FRAC_PI_2.ln() + scale.ln(),
+            log_norm: FRAC_PI_2.ln() + s.ln(),
             sampler,
         })
     }
 
     /// The scale: the median of the distribution.
-    pub fn scale(&self) -> f64 {
+    pub fn scale(&self) -> Real {
         self.scale
     }
 }
 
 impl Distribution for HalfCauchy {
-    type Value = f64;
+    type Value = Real;
     type Moment = f64;
 
     fn family(&self) -> &'static str {
         FAMILY
     }
 
-    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
-        rng.sample(self.sampler).abs()
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Real {
+        Real::constant(rng.sample(self.sampler).abs())
     }
 
     #[inline]
-    fn log_prob(&self, x: &f64) -> f64 {
+    fn log_prob(&self, x: &Real) -> f64 {
+        let x = x.value();
         // Also rejects NaN.
-        if !(x.is_finite() && *x >= 0.0) {
+        if !(x.is_finite() && x >= 0.0) {
             return f64::NEG_INFINITY;
         }
-        let z = x / self.scale;
+        let scale = self.scale.value();
+        let z = x / scale;
         let z2 = z * z;
         // ln(1 + z^2); where z^2 overflows, 1 is negligible and ln(z^2) = 2 (ln x - ln scale)
         // is finite (even where z itself overflows).
         let log1p_z2 = if z2.is_finite() {
             z2.ln_1p()
         } else {
-            2.0 * (x.ln() - self.scale.ln())
+            2.0 * (x.ln() - scale.ln())
         };
         -log1p_z2 - self.log_norm
+    }
+
+    /// `d/dx = -2 z / (scale (1 + z^2))` and `d/dscale = (z^2 - 1) / (scale (1 + z^2))` with
+    /// `z = x / scale`; where `z^2` overflows, their limits `-2 / x` and `1 / scale` (exact to
+    /// far below an ulp). At `x = 0` the derivative from inside the support (0 for the value).
+    #[inline]
+    fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+        if x.is_constant() && self.scale.is_constant() {
+            return;
+        }
+        let (x_value, scale) = (x.value(), self.scale.value());
+        let z = x_value / scale;
+        let z2 = z * z;
+        let (d_x, d_scale) = if z2.is_finite() {
+            let one_plus = 1.0 + z2;
+            (-2.0 * z / one_plus / scale, (z2 - 1.0) / one_plus / scale)
+        } else {
+            (-2.0 / x_value, 1.0 / scale)
+        };
+        partials.push(*x, d_x);
+        partials.push(self.scale, d_scale);
     }
 
     fn support(&self) -> Constraint {
@@ -104,7 +132,7 @@ impl Cdf for HalfCauchy {
             return 0.0;
         }
         // atan(inf) is exactly FRAC_PI_2, so the cdf reaches exactly 1.
-        (x / self.scale).atan() / FRAC_PI_2
+        (x / self.scale.value()).atan() / FRAC_PI_2
     }
 }
 
@@ -112,7 +140,7 @@ impl Cdf for HalfCauchy {
 mod tests {
     use super::*;
     use crate::distribution::ErasedDistribution;
-    use crate::testing;
+    use crate::testing::{self, r, rs};
     use crate::value::Value;
     use proptest::prelude::*;
     use std::f64::consts::PI;
@@ -138,9 +166,9 @@ mod tests {
         // No finite moments: check those of atan(X / scale), which is Uniform(0, pi / 2) with mean
         // pi / 4 and variance pi^2 / 48.
         let d = HalfCauchy::new(3.0).unwrap();
-        let mut r = testing::rng(31);
+        let mut rng = testing::rng(31);
         let xs: Vec<f64> = (0..testing::MOMENT_DRAWS)
-            .map(|_| (d.sample(&mut r) / 3.0).atan())
+            .map(|_| (d.sample(&mut rng).value() / 3.0).atan())
             .collect();
         testing::check_moments_of(&xs, PI / 4.0, PI * PI / 48.0, "atan(HalfCauchy / scale)");
     }
@@ -157,30 +185,30 @@ mod tests {
         testing::assert_first_draws(
             &d,
             42,
-            &[1.3200131641973465, 3.125844693872703, 0.10128237344233114],
+            &rs(&[1.3200131641973465, 3.125844693872703, 0.10128237344233114]),
         );
     }
 
     #[test]
     fn edges_and_errors() {
         let d = HalfCauchy::new(1.0).unwrap();
-        assert_eq!(d.log_prob(&0.0), d.log_prob(&-0.0));
-        assert!(d.log_prob(&0.0).is_finite());
+        assert_eq!(d.log_prob(&r(0.0)), d.log_prob(&r(-0.0)));
+        assert!(d.log_prob(&r(0.0)).is_finite());
         assert!(d.support().contains(&Value::Real(0.0)));
-        assert_eq!(d.log_prob(&-1e-300), f64::NEG_INFINITY);
-        assert_eq!(d.log_prob(&f64::INFINITY), f64::NEG_INFINITY);
-        assert_eq!(d.log_prob(&f64::NAN), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob(&r(-1e-300)), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob(&r(f64::INFINITY)), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob(&r(f64::NAN)), f64::NEG_INFINITY);
         // Far in the tail z^2 overflows, but the log-density is about -2 ln x - ln(pi / 2).
-        let far = d.log_prob(&1e200);
+        let far = d.log_prob(&r(1e200));
         testing::assert_close(far, -2.0 * 1e200_f64.ln() - FRAC_PI_2.ln(), 1e-15, "tail");
-        assert!(d.log_prob(&f64::MAX).is_finite());
+        assert!(d.log_prob(&r(f64::MAX)).is_finite());
         assert_eq!(d.cdf(0.0), 0.0);
         assert_eq!(d.cdf(-1.0), 0.0);
         assert_eq!(d.cdf(f64::INFINITY), 1.0);
         assert_eq!(d.variance(), Some(f64::INFINITY));
         assert_eq!(d.log_prob_value(&Value::Bool(true)), f64::NEG_INFINITY);
         assert_eq!(d.log_prob_value(&Value::Ints(vec![1])), f64::NEG_INFINITY);
-        assert_eq!(d.log_prob_value(&Value::Int(3)), d.log_prob(&3.0));
+        assert_eq!(d.log_prob_value(&Value::Int(3)), d.log_prob(&r(3.0)));
         let e = HalfCauchy::new(0.0).unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -191,6 +219,44 @@ mod tests {
         assert_eq!(d.scale(), 1.0);
     }
 
+    fn half_cauchy_at(v: &[Real]) -> (HalfCauchy, Real) {
+        (HalfCauchy::new(v[1]).unwrap(), v[0])
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        // Inputs (x, scale). The value's length is its distance to the edge 0 (nearer than the
+        // log-density's complex singularities at +-i scale); the scale's is its distance to 0.
+        for &(x, scale) in &[
+            (0.5, 1.0),
+            (2.5, 0.7),
+            (1e-3, 1.0),
+            (1e-8, 1e-6),
+            (3e3, 1e3),
+            (1e5, 1e-2),
+            (0.3, 40.0),
+            (1e-200, 3e-200),
+            (1e300, 1e300),
+            // z^2 overflows: the tail branch of both the log-density and the partials.
+            (1e200, 1e-10),
+            (f64::MAX / 2.0, 1.0),
+        ] {
+            testing::check_log_prob_gradient(half_cauchy_at, &[x, scale], &[x, scale]);
+        }
+        // Closed forms: at the edge x = 0 (from inside), d/dx = 0 and d/dscale = -1 / scale; at
+        // x = scale, d/dx = -1 / scale and d/dscale = 0.
+        let grad = |x: f64, scale: f64| {
+            pyro_tape::gradient(&[x, scale], |v| {
+                let (d, x) = half_cauchy_at(v);
+                Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&x))
+            })
+            .unwrap()
+            .1
+        };
+        assert_eq!(grad(0.0, 4.0), vec![0.0, -0.25]);
+        assert_eq!(grad(2.0, 2.0), vec![-0.5, 0.0]);
+    }
+
     proptest! {
         #[test]
         fn finite_inside_support(
@@ -198,7 +264,7 @@ mod tests {
             x in prop_oneof![0.0..1e6_f64, 1e6..f64::MAX],
         ) {
             let d = HalfCauchy::new(scale).unwrap();
-            prop_assert!(d.log_prob(&x).is_finite());
+            prop_assert!(d.log_prob(&r(x)).is_finite());
         }
 
         #[test]

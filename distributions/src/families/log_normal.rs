@@ -2,8 +2,9 @@
 
 use super::normal::LN_SQRT_2PI;
 use crate::constraint::Constraint;
-use crate::distribution::{Cdf, Distribution};
+use crate::distribution::{Cdf, Distribution, Partials};
 use crate::error::{self, ParamError};
+use pyro_tape::Real;
 use rand::{Rng, RngExt};
 
 /// The log-normal distribution `LogNormal(loc, scale)`: `exp(Y)` for `Y ~ Normal(loc, scale)`.
@@ -12,20 +13,23 @@ use rand::{Rng, RngExt};
 /// `p(x) = exp(-(ln x - loc)^2 / (2 scale^2)) / (x scale sqrt(2 pi))` for `x > 0`. The density
 /// tends to 0 at `x = 0`, so `log_prob(0) = -inf`.
 ///
+/// The parameters and the value are [`Real`]s: a gradient flows through `log_prob_real` to each
+/// that is tracked on the tape.
+///
 /// # Example
 /// ```
-/// use pyro_distributions::{Distribution, LogNormal};
+/// use pyro_distributions::{Distribution, LogNormal, Real};
 ///
 /// let d = LogNormal::new(0.0, 1.0)?;
-/// assert!((d.log_prob(&1.0) + 0.918_938_533_204_672_8).abs() < 1e-15);
-/// assert_eq!(d.log_prob(&0.0), f64::NEG_INFINITY);
+/// assert!((d.log_prob(&Real::from(1.0)) + 0.918_938_533_204_672_8).abs() < 1e-15);
+/// assert_eq!(d.log_prob(&Real::from(0.0)), f64::NEG_INFINITY);
 /// assert!(LogNormal::new(0.0, -1.0).is_err());
 /// # Ok::<(), pyro_distributions::ParamError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LogNormal {
-    loc: f64,
-    scale: f64,
+    loc: Real,
+    scale: Real,
     /// `ln(scale) + ln(sqrt(2 pi))`.
     log_norm: f64,
     sampler: rand_distr::LogNormal<f64>,
@@ -35,51 +39,68 @@ const FAMILY: &str = "LogNormal";
 
 impl LogNormal {
     /// A log-normal distribution; `loc` must be finite and `scale` finite and `> 0`.
-    pub fn new(loc: f64, scale: f64) -> Result<Self, ParamError> {
-        let loc = error::finite(FAMILY, "loc", loc)?;
-        let scale = error::positive(FAMILY, "scale", scale)?;
-        let sampler = rand_distr::LogNormal::new(loc, scale)
-            .map_err(|_| ParamError::new(FAMILY, "scale", scale, "must be finite and > 0"))?;
+    pub fn new(loc: impl Into<Real>, scale: impl Into<Real>) -> Result<Self, ParamError> {
+        let (loc, scale) = (loc.into(), scale.into());
+        let m = error::finite(FAMILY, "loc", loc.value())?;
+        let s = error::positive(FAMILY, "scale", scale.value())?;
+        let sampler = rand_distr::LogNormal::new(m, s)
+            .map_err(|_| ParamError::new(FAMILY, "scale", s, "must be finite and > 0"))?;
         Ok(LogNormal {
             loc,
             scale,
-            log_norm: scale.ln() + LN_SQRT_2PI,
+            log_norm: s.ln() + LN_SQRT_2PI,
             sampler,
         })
     }
 
     /// The mean of `ln X`.
-    pub fn loc(&self) -> f64 {
+    pub fn loc(&self) -> Real {
         self.loc
     }
 
     /// The standard deviation of `ln X`.
-    pub fn scale(&self) -> f64 {
+    pub fn scale(&self) -> Real {
         self.scale
     }
 }
 
 impl Distribution for LogNormal {
-    type Value = f64;
+    type Value = Real;
     type Moment = f64;
 
     fn family(&self) -> &'static str {
         FAMILY
     }
 
-    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
-        rng.sample(self.sampler)
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Real {
+        Real::constant(rng.sample(self.sampler))
     }
 
     #[inline]
-    fn log_prob(&self, x: &f64) -> f64 {
+    fn log_prob(&self, x: &Real) -> f64 {
+        let x = x.value();
         // Also rejects NaN; at 0 the density's limit is 0.
-        if !(x.is_finite() && *x > 0.0) {
+        if !(x.is_finite() && x > 0.0) {
             return f64::NEG_INFINITY;
         }
         let ln_x = x.ln();
-        let z = (ln_x - self.loc) / self.scale;
+        let z = (ln_x - self.loc.value()) / self.scale.value();
         -0.5 * z * z - ln_x - self.log_norm
+    }
+
+    /// `d/dx = -(z / scale + 1) / x`, `d/dloc = z / scale` and `d/dscale = (z^2 - 1) / scale`
+    /// with `z = (ln x - loc) / scale`.
+    #[inline]
+    fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+        if x.is_constant() && self.loc.is_constant() && self.scale.is_constant() {
+            return;
+        }
+        let scale = self.scale.value();
+        let z = (x.value().ln() - self.loc.value()) / scale;
+        let z_over_scale = z / scale;
+        partials.push(*x, -(z_over_scale + 1.0) / x.value());
+        partials.push(self.loc, z_over_scale);
+        partials.push(self.scale, (z * z - 1.0) / scale);
     }
 
     fn support(&self) -> Constraint {
@@ -87,7 +108,8 @@ impl Distribution for LogNormal {
     }
 
     fn mean(&self) -> Option<f64> {
-        Some((self.loc + 0.5 * self.scale * self.scale).exp())
+        let (loc, scale) = (self.loc.value(), self.scale.value());
+        Some((loc + 0.5 * scale * scale).exp())
     }
 
     fn variance(&self) -> Option<f64> {
@@ -95,7 +117,7 @@ impl Distribution for LogNormal {
         // alone while the product is finite. Where s^2 is not a normal double,
         // ln(1 - exp(-s^2)) = 2 ln s (to far below an ulp), which stays finite; loc + s^2 cannot
         // be NaN, so neither can the sum.
-        let s = self.scale;
+        let s = self.scale.value();
         let s2 = s * s;
         let ln_one_minus = if s2.is_normal() {
             (-(-s2).exp_m1()).ln()
@@ -104,7 +126,7 @@ impl Distribution for LogNormal {
         } else {
             2.0 * s.ln()
         };
-        Some((2.0 * (self.loc + s2) + ln_one_minus).exp())
+        Some((2.0 * (self.loc.value() + s2) + ln_one_minus).exp())
     }
 }
 
@@ -117,7 +139,7 @@ impl Cdf for LogNormal {
             return 1.0;
         }
         // Standardised first: scale sqrt(2) may overflow.
-        let z = (x.ln() - self.loc) / self.scale;
+        let z = (x.ln() - self.loc.value()) / self.scale.value();
         0.5 * libm::erfc(-z * std::f64::consts::FRAC_1_SQRT_2)
     }
 }
@@ -126,7 +148,7 @@ impl Cdf for LogNormal {
 mod tests {
     use super::*;
     use crate::distribution::ErasedDistribution;
-    use crate::testing;
+    use crate::testing::{self, r, rs};
     use crate::value::Value;
     use proptest::prelude::*;
 
@@ -156,20 +178,20 @@ mod tests {
         testing::assert_first_draws(
             &d,
             42,
-            &[4.125547645095556, 2.1012208562547365, 5.495138468624684],
+            &rs(&[4.125547645095556, 2.1012208562547365, 5.495138468624684]),
         );
     }
 
     #[test]
     fn edges_and_errors() {
         let d = LogNormal::new(0.0, 1.0).unwrap();
-        assert_eq!(d.log_prob(&0.0), f64::NEG_INFINITY);
-        assert_eq!(d.log_prob(&-0.0), f64::NEG_INFINITY);
-        assert_eq!(d.log_prob(&-1.0), f64::NEG_INFINITY);
-        assert_eq!(d.log_prob(&f64::INFINITY), f64::NEG_INFINITY);
-        assert_eq!(d.log_prob(&f64::NAN), f64::NEG_INFINITY);
-        assert!(d.log_prob(&f64::MIN_POSITIVE).is_finite());
-        assert!(d.log_prob(&f64::MAX).is_finite());
+        assert_eq!(d.log_prob(&r(0.0)), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob(&r(-0.0)), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob(&r(-1.0)), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob(&r(f64::INFINITY)), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob(&r(f64::NAN)), f64::NEG_INFINITY);
+        assert!(d.log_prob(&r(f64::MIN_POSITIVE)).is_finite());
+        assert!(d.log_prob(&r(f64::MAX)).is_finite());
         assert_eq!(d.cdf(0.0), 0.0);
         assert_eq!(d.cdf(-3.0), 0.0);
         assert_eq!(d.cdf(f64::INFINITY), 1.0);
@@ -179,7 +201,7 @@ mod tests {
             d.log_prob_value(&Value::Reals(vec![1.0])),
             f64::NEG_INFINITY
         );
-        assert_eq!(d.log_prob_value(&Value::Int(1)), d.log_prob(&1.0));
+        assert_eq!(d.log_prob_value(&Value::Int(1)), d.log_prob(&r(1.0)));
         let e = LogNormal::new(0.0, 0.0).unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -203,6 +225,45 @@ mod tests {
         assert_eq!(d.scale(), 1.0);
     }
 
+    fn log_normal_at(v: &[Real]) -> (LogNormal, Real) {
+        (LogNormal::new(v[1], v[2]).unwrap(), v[0])
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        // Inputs (x, loc, scale). The log-density is a quadratic in ln x, whose singularity is
+        // x = 0: the value's length is x, or x scale where ln x moves by a scale sooner; loc's
+        // is the scale (over which the quadratic varies, as for Normal); the scale's is its
+        // distance to 0.
+        for &(x, loc, scale) in &[
+            (1.0, 0.0, 1.0_f64),
+            (0.3, 0.5, 0.4),
+            (40.0, 1.0, 2.0),
+            (1e-3, 0.0, 1.0),
+            (1e-300, -690.0, 1.0),
+            (1e300, 0.0, 30.0),
+            (2.0, 0.7, 1e-3),
+            (5e-5, 3.0, 1e2),
+            (f64::MAX / 2.0, 700.0, 5.0),
+            (f64::MIN_POSITIVE, 0.0, 1e3),
+        ] {
+            let sx = x * scale.min(1.0);
+            testing::check_log_prob_gradient(log_normal_at, &[x, loc, scale], &[sx, scale, scale]);
+        }
+        // Closed forms: at x = exp(loc), d/dloc = 0, d/dscale = -1 / scale and d/dx = -1 / x.
+        let grad = |point: [f64; 3]| {
+            pyro_tape::gradient(&point, |v| {
+                let (d, x) = log_normal_at(v);
+                Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&x))
+            })
+            .unwrap()
+            .1
+        };
+        assert_eq!(grad([1.0, 0.0, 4.0]), vec![-1.0, 0.0, -0.25]);
+        // The mode exp(loc - scale^2), where d/dx = 0: loc = 1, scale = 1, x = 1.
+        assert_eq!(grad([1.0, 1.0, 1.0]), vec![0.0, -1.0, 0.0]);
+    }
+
     proptest! {
         #[test]
         fn finite_inside_support(
@@ -211,7 +272,7 @@ mod tests {
             x in prop_oneof![1e-300..1e-3_f64, 1e-3..1e3_f64, 1e3..1e300_f64],
         ) {
             let d = LogNormal::new(loc, scale).unwrap();
-            prop_assert!(d.log_prob(&x).is_finite());
+            prop_assert!(d.log_prob(&r(x)).is_finite());
         }
 
         #[test]

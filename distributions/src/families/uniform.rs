@@ -1,8 +1,9 @@
 //! The continuous uniform distribution.
 
 use crate::constraint::Constraint;
-use crate::distribution::{Cdf, Distribution};
+use crate::distribution::{Cdf, Distribution, Partials};
 use crate::error::{self, ParamError};
+use pyro_tape::Real;
 use rand::{Rng, RngExt};
 
 /// The continuous uniform distribution `Uniform(low, high)`.
@@ -13,20 +14,25 @@ use rand::{Rng, RngExt};
 /// # Density
 /// `p(x) = 1 / (high - low)` for `low <= x <= high`.
 ///
+/// The parameters and the value are [`Real`]s: a gradient flows through `log_prob_real` to each
+/// that is tracked on the tape (none to the value, on which the density does not depend inside
+/// the support). At the ends of the support the partials are those from inside, as the density
+/// there is its limit from inside.
+///
 /// # Example
 /// ```
-/// use pyro_distributions::{Distribution, Uniform};
+/// use pyro_distributions::{Distribution, Real, Uniform};
 ///
 /// let d = Uniform::new(-1.0, 3.0)?;
-/// assert_eq!(d.log_prob(&3.0), -(4.0_f64.ln()));
-/// assert_eq!(d.log_prob(&3.5), f64::NEG_INFINITY);
+/// assert_eq!(d.log_prob(&Real::from(3.0)), -(4.0_f64.ln()));
+/// assert_eq!(d.log_prob(&Real::from(3.5)), f64::NEG_INFINITY);
 /// assert!(Uniform::new(1.0, 1.0).is_err());
 /// # Ok::<(), pyro_distributions::ParamError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Uniform {
-    low: f64,
-    high: f64,
+    low: Real,
+    high: Real,
     /// `ln(high - low)`.
     log_width: f64,
     sampler: rand::distr::Uniform<f64>,
@@ -37,8 +43,10 @@ const FAMILY: &str = "Uniform";
 impl Uniform {
     /// A uniform distribution on `[low, high]`; both must be finite, with `low < high` and
     /// `high - low` finite.
-    pub fn new(low: f64, high: f64) -> Result<Self, ParamError> {
-        let low = error::finite(FAMILY, "low", low)?;
+    pub fn new(low: impl Into<Real>, high: impl Into<Real>) -> Result<Self, ParamError> {
+        let (low_real, high_real) = (low.into(), high.into());
+        let low = error::finite(FAMILY, "low", low_real.value())?;
+        let high = high_real.value();
         if !(high.is_finite() && high > low) {
             return Err(ParamError::new(
                 FAMILY,
@@ -59,75 +67,93 @@ impl Uniform {
         let sampler = rand::distr::Uniform::new(low, high)
             .map_err(|_| ParamError::new(FAMILY, "high", high, "must be finite and > low"))?;
         Ok(Uniform {
-            low,
-            high,
+            low: low_real,
+            high: high_real,
             log_width: width.ln(),
             sampler,
         })
     }
 
     /// The lower end of the support.
-    pub fn low(&self) -> f64 {
+    pub fn low(&self) -> Real {
         self.low
     }
 
     /// The upper end of the support.
-    pub fn high(&self) -> f64 {
+    pub fn high(&self) -> Real {
         self.high
     }
 }
 
 impl Distribution for Uniform {
-    type Value = f64;
+    type Value = Real;
     type Moment = f64;
 
     fn family(&self) -> &'static str {
         FAMILY
     }
 
-    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Real {
         // `low + u (high - low)` with `u` in [0, 1) can round up to `high`; redraw then, so that
         // samples stay in [low, high). That is rare unless the interval spans few floats.
+        let high = self.high.value();
         loop {
             let x = rng.sample(self.sampler);
-            if x < self.high {
-                return x;
+            if x < high {
+                return Real::constant(x);
             }
         }
     }
 
     #[inline]
-    fn log_prob(&self, x: &f64) -> f64 {
+    fn log_prob(&self, x: &Real) -> f64 {
+        let x = x.value();
         // Also rejects NaN.
-        if self.low <= *x && *x <= self.high {
+        if self.low.value() <= x && x <= self.high.value() {
             -self.log_width
         } else {
             f64::NEG_INFINITY
         }
     }
 
+    /// `d/dx = 0`, `d/dlow = 1 / (high - low)` and `d/dhigh = -1 / (high - low)`. At an end of
+    /// the support (`x = low` or `x = high`) these are the derivatives from inside: moving that
+    /// end past `x` makes the log-density `-inf`, which no derivative describes.
+    #[inline]
+    fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+        if x.is_constant() && self.low.is_constant() && self.high.is_constant() {
+            return;
+        }
+        let inv_width = 1.0 / (self.high.value() - self.low.value());
+        partials.push(*x, 0.0);
+        partials.push(self.low, inv_width);
+        partials.push(self.high, -inv_width);
+    }
+
     fn support(&self) -> Constraint {
         Constraint::Interval {
-            lower: self.low,
-            upper: self.high,
+            lower: self.low.value(),
+            upper: self.high.value(),
         }
     }
 
     fn mean(&self) -> Option<f64> {
         // Not (low + high) / 2, which can overflow.
-        Some(self.low + 0.5 * (self.high - self.low))
+        let (low, high) = (self.low.value(), self.high.value());
+        Some(low + 0.5 * (high - low))
     }
 
     fn variance(&self) -> Option<f64> {
         // Not w^2 / 12, whose w^2 can overflow where the variance does not.
-        let w = self.high - self.low;
+        let w = self.high.value() - self.low.value();
         Some(w * (w / 12.0))
     }
 }
 
 impl Cdf for Uniform {
     fn cdf(&self, x: f64) -> f64 {
-        ((x - self.low) / (self.high - self.low)).clamp(0.0, 1.0)
+        let (low, high) = (self.low.value(), self.high.value());
+        ((x - low) / (high - low)).clamp(0.0, 1.0)
     }
 }
 
@@ -135,7 +161,7 @@ impl Cdf for Uniform {
 mod tests {
     use super::*;
     use crate::distribution::ErasedDistribution;
-    use crate::testing;
+    use crate::testing::{self, r, rs};
     use crate::value::Value;
     use proptest::prelude::*;
 
@@ -165,7 +191,7 @@ mod tests {
         testing::assert_first_draws(
             &d,
             42,
-            &[2.6286102902458195, 1.6376420801233222, 2.9677883363549773],
+            &rs(&[2.6286102902458195, 1.6376420801233222, 2.9677883363549773]),
         );
     }
 
@@ -173,14 +199,14 @@ mod tests {
     fn edges_and_errors() {
         let d = Uniform::new(0.0, 2.0).unwrap();
         let inside = -(2.0_f64.ln());
-        assert_eq!(d.log_prob(&0.0), inside);
-        assert_eq!(d.log_prob(&-0.0), inside);
-        assert_eq!(d.log_prob(&2.0), inside);
-        assert_eq!(d.log_prob(&2.0_f64.next_up()), f64::NEG_INFINITY);
-        assert_eq!(d.log_prob(&(-0.0_f64).next_down()), f64::NEG_INFINITY);
-        assert_eq!(d.log_prob(&f64::INFINITY), f64::NEG_INFINITY);
-        assert_eq!(d.log_prob(&f64::NEG_INFINITY), f64::NEG_INFINITY);
-        assert_eq!(d.log_prob(&f64::NAN), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob(&r(0.0)), inside);
+        assert_eq!(d.log_prob(&r(-0.0)), inside);
+        assert_eq!(d.log_prob(&r(2.0)), inside);
+        assert_eq!(d.log_prob(&r(2.0_f64.next_up())), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob(&r((-0.0_f64).next_down())), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob(&r(f64::INFINITY)), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob(&r(f64::NEG_INFINITY)), f64::NEG_INFINITY);
+        assert_eq!(d.log_prob(&r(f64::NAN)), f64::NEG_INFINITY);
         assert!(d.support().contains(&Value::Real(0.0)));
         assert!(d.support().contains(&Value::Real(2.0)));
         assert_eq!(d.cdf(-1.0), 0.0);
@@ -190,13 +216,13 @@ mod tests {
         // An interval two floats wide: `low + u (high - low)` rounds up to `high` for about half
         // of the `u`, which must not be returned.
         let narrow = Uniform::new(1.0, 1.0_f64.next_up()).unwrap();
-        let mut r = testing::rng(83);
+        let mut rng = testing::rng(83);
         for _ in 0..1000 {
-            assert_eq!(narrow.sample(&mut r), 1.0);
+            assert_eq!(narrow.sample(&mut rng), 1.0);
         }
         // Extreme but finite ends.
         let wide = Uniform::new(-f64::MAX / 2.0, f64::MAX / 2.0).unwrap();
-        assert!(wide.log_prob(&0.0).is_finite());
+        assert!(wide.log_prob(&r(0.0)).is_finite());
         assert_eq!(wide.mean(), Some(0.0));
         assert!(
             Uniform::new(0.0, 4.5e154)
@@ -229,7 +255,47 @@ mod tests {
         let e = Uniform::new(-f64::MAX, f64::MAX).unwrap_err();
         assert_eq!(e.param, "high");
         assert!(e.requirement.contains("overflows"));
-        assert_eq!((d.low(), d.high()), (0.0, 2.0));
+        assert_eq!((d.low(), d.high()), (r(0.0), r(2.0)));
+    }
+
+    fn uniform_at(v: &[Real]) -> (Uniform, Real) {
+        (Uniform::new(v[1], v[2]).unwrap(), v[0])
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        // Inputs (x, low, high). The value's length is its distance to the nearer end; low's is
+        // its distance to x (past which the log-density is -inf), high's likewise.
+        for &(x, low, high) in &[
+            (0.5, 0.0, 1.0_f64),
+            (1.0, -1.0, 3.0),
+            (1e-3, 0.0, 1.0),
+            (1.0 - 1e-6, 0.0, 1.0),
+            (-7.0, -1e4, 40.0),
+            (2e-300, 1e-300, 4e-300),
+            (0.0, -f64::MAX / 4.0, f64::MAX / 4.0),
+            (1e6 + 0.5, 1e6, 1e6 + 1.0),
+        ] {
+            let (dl, dh) = (x - low, high - x);
+            testing::check_log_prob_gradient(uniform_at, &[x, low, high], &[dl.min(dh), dl, dh]);
+        }
+        // Closed forms, also at the ends of the support (from inside): d/dx = 0,
+        // d/dlow = 1 / (high - low) = -d/dhigh.
+        let grad = |point: [f64; 3]| {
+            pyro_tape::gradient(&point, |v| {
+                let (d, x) = uniform_at(v);
+                Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&x))
+            })
+            .unwrap()
+            .1
+        };
+        for x in [-1.0, 0.5, 3.0] {
+            assert_eq!(grad([x, -1.0, 3.0]), vec![0.0, 0.25, -0.25]);
+        }
+        // Outside the support: a constant -inf, no gradient.
+        let d = Uniform::new(Real::from(0.0), Real::from(1.0)).unwrap();
+        let lp = d.log_prob_real(&r(1.5));
+        assert!(lp.is_constant() && lp == f64::NEG_INFINITY);
     }
 
     proptest! {
@@ -240,8 +306,8 @@ mod tests {
             t in 0.0..=1.0_f64,
         ) {
             let d = Uniform::new(low, low + width).unwrap();
-            let x = (low + t * width).min(d.high());
-            prop_assert!(d.log_prob(&x).is_finite());
+            let x = (low + t * width).min(d.high().value());
+            prop_assert!(d.log_prob(&r(x)).is_finite());
             prop_assert!(d.support().contains_real(x));
         }
 
@@ -253,9 +319,9 @@ mod tests {
         #[test]
         fn samples_in_half_open_interval(low in -1e6..1e6_f64, width in 1e-9..1e6_f64, seed in 0..1000_u64) {
             let d = Uniform::new(low, low + width).unwrap();
-            let mut r = testing::rng(seed);
+            let mut rng = testing::rng(seed);
             for _ in 0..100 {
-                let x = d.sample(&mut r);
+                let x = d.sample(&mut rng);
                 prop_assert!(d.low() <= x && x < d.high());
             }
         }
