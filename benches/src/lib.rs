@@ -6,7 +6,7 @@
 //! code for the job (one generator, a plain `for` loop). `cargo xtask bench` runs the benchmarks
 //! in `benches/`.
 
-use pyro_core::distributions::{Batched, Bernoulli, Beta, Geometric, HalfNormal, Normal};
+use pyro_core::distributions::{Batched, Bernoulli, Beta, Geometric, HalfNormal, Normal, Real};
 use pyro_core::infer::{Importance, Posterior};
 use pyro_core::poutine::{Model, Name, Plate, PyroError, observe, sample};
 use pyro_core::rand::rngs::Xoshiro256PlusPlus;
@@ -45,7 +45,7 @@ pub fn coin_data() -> Vec<bool> {
 pub fn scale(_: ()) -> Result<f64, PyroError> {
     let weight = sample("weight", Normal::new(8.5, 1.0))?;
     observe("measurement", Normal::new(weight, 0.75), 9.5)?;
-    Ok(weight)
+    Ok(weight.value())
 }
 
 /// M2 `linreg`: 103 sites, each observation its own site `y_{i}`.
@@ -60,7 +60,7 @@ pub fn linreg(data: &(Vec<f64>, Vec<f64>)) -> Result<f64, PyroError> {
             *y,
         )?;
     }
-    Ok(b)
+    Ok(b.value())
 }
 
 /// M3 `coin`: `p ~ Beta(10, 10)`, 100 Bernoulli observations `x_{i}`.
@@ -103,7 +103,7 @@ pub fn linreg_vec(data: &(Vec<f64>, Vec<f64>)) -> Result<f64, PyroError> {
             ys.clone(),
         )
     })?;
-    Ok(b)
+    Ok(b.value())
 }
 
 /// M3v `coin_vec`: M3 with the 100 observations in one vectorised site `x` in a plate.
@@ -123,7 +123,7 @@ pub fn coin_vec(data: &[bool]) -> Result<f64, PyroError> {
 /// observed at 2; returns `n`.
 pub fn random_walk(_: ()) -> Result<i64, PyroError> {
     let n = sample("n", Geometric::new(0.3))?;
-    let mut total = 0.0;
+    let mut total = Real::constant(0.0);
     for i in 0..n {
         total += sample(Name::indexed("step", i as u64), Normal::new(0.0, 1.0))?;
     }

@@ -93,7 +93,7 @@ fn scale_model_matches_the_exact_posterior() {
     );
     let exact = Normal::new(8.5, (1.0_f64 + 0.5625).sqrt())
         .unwrap()
-        .log_prob(&9.5);
+        .log_prob(&Real::from(9.5));
     let lz = post.log_normalizer().unwrap();
     let se_z = log_evidence_se(post.log_weights());
     assert!(
@@ -112,7 +112,7 @@ fn prior_weights_are_the_observed_log_likelihood() {
     let post = Importance::new(scale, 1000).seed(2).run(()).unwrap();
     for (t, lw) in post.traces().unwrap().iter().zip(post.log_weights()) {
         let w = real(t, "weight");
-        let expected = Normal::new(w, 0.75).unwrap().log_prob(&9.5);
+        let expected = Normal::new(w, 0.75).unwrap().log_prob(&Real::from(9.5));
         assert!(
             (lw - expected).abs() <= 1e-12 * expected.abs(),
             "{lw} vs {expected}"
@@ -333,7 +333,7 @@ fn the_exact_posterior_as_guide_gives_full_ess() {
     assert!(post.ess().unwrap() > (1.0 - 1e-9) * n);
     let exact = Normal::new(8.5, (1.0_f64 + 0.5625).sqrt())
         .unwrap()
-        .log_prob(&9.5);
+        .log_prob(&Real::from(9.5));
     assert!((post.log_normalizer().unwrap() - exact).abs() < 1e-9);
     // The prior proposal's error is far larger.
     let prior = Importance::new(scale, 2000).seed(6).run(()).unwrap();

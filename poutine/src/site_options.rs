@@ -244,7 +244,7 @@ mod tests {
         // The log density: the observed elements and the imputed ones, each once.
         let d = Normal::new(0.0, 1.0).unwrap();
         let expected =
-            d.log_prob(&0.5) + d.log_prob(&1.5) + d.log_prob(&imputed[1]) + d.log_prob(&imputed[3]);
+            d.log_prob(&Real::from(0.5)) + d.log_prob(&Real::from(1.5)) + d.log_prob(&imputed[1]) + d.log_prob(&imputed[3]);
         assert!((tr.log_prob_sum(|_| true).unwrap() - expected).abs() < 1e-12);
     }
 

@@ -90,7 +90,8 @@ impl Neg for Real {
     }
 }
 
-/// The operator with an `f64` on either side (as a constant), and its assign forms.
+/// The operator with an `f64` (or a reference to one) on either side, as a constant, with a
+/// borrowed right operand, and its assign forms.
 macro_rules! with_f64 {
     ($Op:ident, $op:ident, $OpAssign:ident, $op_assign:ident) => {
         impl $Op<f64> for Real {
@@ -108,6 +109,33 @@ macro_rules! with_f64 {
             #[track_caller]
             fn $op(self, rhs: Real) -> Real {
                 $Op::$op(Real::constant(self), rhs)
+            }
+        }
+
+        impl $Op<&f64> for Real {
+            type Output = Real;
+            #[inline]
+            #[track_caller]
+            fn $op(self, rhs: &f64) -> Real {
+                $Op::$op(self, Real::constant(*rhs))
+            }
+        }
+
+        impl $Op<Real> for &f64 {
+            type Output = Real;
+            #[inline]
+            #[track_caller]
+            fn $op(self, rhs: Real) -> Real {
+                $Op::$op(Real::constant(*self), rhs)
+            }
+        }
+
+        impl $Op<&Real> for Real {
+            type Output = Real;
+            #[inline]
+            #[track_caller]
+            fn $op(self, rhs: &Real) -> Real {
+                $Op::$op(self, *rhs)
             }
         }
 

@@ -26,7 +26,7 @@ impl Site {
     /// unmasked element, or a NaN scale).
     ///
     /// ```
-    /// use pyro_trace::distributions::{Batched, Distribution, Normal, Value};
+    /// use pyro_trace::distributions::{Batched, Distribution, Normal, Real, Value};
     /// use pyro_trace::{Mask, Name, Site};
     ///
     /// let d = Normal::new(0.0, 1.0)?;
@@ -38,7 +38,7 @@ impl Site {
     /// y.scale = 2.0;
     /// y.mask = Some(Mask::Elements(vec![true, true, false].into()));
     /// // The masked-out element (a NaN value, density -inf) contributes exactly 0.
-    /// let expected = 2.0 * (d.log_prob(&0.0) + d.log_prob(&1.0));
+    /// let expected = 2.0 * (d.log_prob(&Real::from(0.0)) + d.log_prob(&Real::from(1.0)));
     /// assert_eq!(y.log_prob_sum()?, expected);
     ///
     /// y.mask = Some(Mask::Elements(vec![true, false].into()));
@@ -203,14 +203,14 @@ impl Trace {
     /// their caches.
     ///
     /// ```
-    /// use pyro_trace::distributions::{Distribution, Normal, Value};
+    /// use pyro_trace::distributions::{Distribution, Normal, Real, Value};
     /// use pyro_trace::{Name, Site, Trace};
     ///
     /// let d = Normal::new(0.0, 1.0)?;
     /// let mut trace = Trace::new();
     /// trace.add_node(Site::observed(Name::from("y"), d.into(), Value::Real(0.0)))?;
     /// trace.compute_log_prob(|_| true)?;
-    /// assert_eq!(trace.get("y").unwrap().cached_log_prob(), Some(d.log_prob(&0.0)));
+    /// assert_eq!(trace.get("y").unwrap().cached_log_prob(), Some(d.log_prob(&Real::from(0.0))));
     ///
     /// trace.get_mut("y").unwrap().value = Some(Value::Real(1.0)); // clears the cache
     /// assert_eq!(trace.get("y").unwrap().cached_log_prob(), None);
@@ -381,11 +381,11 @@ mod tests {
     fn unmasked_site_is_scaled_log_prob() -> Result<(), ParamError> {
         let d = normal();
         let mut x = latent("x", d.into(), Value::Real(0.3));
-        assert_eq!(x.log_prob_sum().unwrap(), d.log_prob(&0.3));
+        assert_eq!(x.log_prob_sum().unwrap(), d.log_prob(&Real::from(0.3)));
         x.scale = 2.5;
-        assert_eq!(x.log_prob_sum().unwrap(), 2.5 * d.log_prob(&0.3));
+        assert_eq!(x.log_prob_sum().unwrap(), 2.5 * d.log_prob(&Real::from(0.3)));
         x.mask = Some(Mask::All(true));
-        assert_eq!(x.log_prob_sum().unwrap(), 2.5 * d.log_prob(&0.3));
+        assert_eq!(x.log_prob_sum().unwrap(), 2.5 * d.log_prob(&Real::from(0.3)));
         let b = Bernoulli::new(0.25)?;
         let coin = Site::observed(Name::from("c"), b.into(), Value::Bool(true));
         assert_eq!(coin.log_prob_sum().unwrap(), 0.25_f64.ln());
@@ -457,7 +457,7 @@ mod tests {
         let mut y = Site::observed(Name::from("y"), d.into(), value);
         assert_eq!(y.log_prob_sum().unwrap(), f64::NEG_INFINITY);
         y.mask = Some(Mask::Elements(vec![false, true, false].into()));
-        assert_eq!(y.log_prob_sum().unwrap(), normal().log_prob(&0.5));
+        assert_eq!(y.log_prob_sum().unwrap(), normal().log_prob(&Real::from(0.5)));
         y.mask = Some(Mask::Elements(vec![false, false, false].into()));
         assert_eq!(y.log_prob_sum().unwrap(), 0.0);
     }
@@ -548,8 +548,8 @@ mod tests {
     fn trace_sums_filtered_sample_sites() {
         let d = normal();
         let trace = small_trace();
-        let z = d.log_prob(&0.5);
-        let y = 10.0 * d.log_prob(&2.0);
+        let z = d.log_prob(&Real::from(0.5));
+        let y = 10.0 * d.log_prob(&Real::from(2.0));
         assert_eq!(trace.log_prob_sum(|_| true).unwrap(), z + y);
         assert_eq!(trace.log_prob_sum(|s| s.is_observed).unwrap(), y);
         assert_eq!(trace.log_prob_sum(|s| s.name == "z").unwrap(), z);
@@ -625,7 +625,7 @@ mod tests {
         assert_eq!(trace.get("w").unwrap().cached_log_prob(), None);
         assert_eq!(
             trace.get("z").unwrap().cached_log_prob(),
-            Some(normal().log_prob(&0.5))
+            Some(normal().log_prob(&Real::from(0.5)))
         );
         assert_eq!(trace.get("y").unwrap().cached_log_prob(), None);
         let before = trace.log_prob_sum(|_| true).unwrap();
@@ -641,21 +641,21 @@ mod tests {
         // A cached site is not scored again: the cache is what the sum uses.
         trace.nodes.get_mut(&Name::from("z")).unwrap().log_prob = Some(-1.0);
         assert_eq!(trace.log_prob_sum(|s| s.name == "z").unwrap(), -1.0);
-        trace.nodes.get_mut(&Name::from("z")).unwrap().log_prob = Some(normal().log_prob(&0.5));
+        trace.nodes.get_mut(&Name::from("z")).unwrap().log_prob = Some(normal().log_prob(&Real::from(0.5)));
         assert_eq!(trace.log_prob_sum(|_| true).unwrap(), cached);
 
         trace.get_mut("z").unwrap().value = Some(Value::Real(-3.0));
         assert_eq!(trace.get("z").unwrap().cached_log_prob(), None);
         assert_eq!(
             trace.get("y").unwrap().cached_log_prob(),
-            Some(10.0 * normal().log_prob(&2.0))
+            Some(10.0 * normal().log_prob(&Real::from(2.0)))
         );
-        let expected = normal().log_prob(&-3.0) + 10.0 * normal().log_prob(&2.0);
+        let expected = normal().log_prob(&Real::from(-3.0)) + 10.0 * normal().log_prob(&Real::from(2.0));
         assert_eq!(trace.log_prob_sum(|_| true).unwrap(), expected);
         trace.get_mut("y").unwrap().scale = 1.0;
         assert_eq!(
             trace.log_prob_sum(|_| true).unwrap(),
-            normal().log_prob(&-3.0) + normal().log_prob(&2.0)
+            normal().log_prob(&Real::from(-3.0)) + normal().log_prob(&Real::from(2.0))
         );
     }
 
@@ -666,6 +666,6 @@ mod tests {
         let mut z = trace.get("z").unwrap().clone();
         assert_eq!(z.cached_log_prob(), None);
         z.value = Some(Value::Real(4.0));
-        assert_eq!(z.log_prob_sum().unwrap(), normal().log_prob(&4.0));
+        assert_eq!(z.log_prob_sum().unwrap(), normal().log_prob(&Real::from(4.0)));
     }
 }

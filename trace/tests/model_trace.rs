@@ -1,6 +1,6 @@
 //! A trace shaped like one run of a plated model, through scoring, the graph, the table and JSON.
 
-use pyro_trace::distributions::{Batched, Bernoulli, Distribution, Normal, Value};
+use pyro_trace::distributions::{Batched, Bernoulli, Distribution, Normal, Real, Value};
 use pyro_trace::{
     Frame, GraphType, InferValue, Mask, Name, SUBSAMPLE_FLAG, Site, Trace, TraceError,
 };
@@ -66,8 +66,8 @@ fn model_trace() -> Trace {
 }
 
 fn expected_log_prob() -> f64 {
-    let mu = prior().log_prob(&0.2);
-    let y = 3.0 * likelihood(0.2).log_prob(&0.1);
+    let mu = prior().log_prob(&Real::from(0.2));
+    let y = 3.0 * likelihood(0.2).log_prob(&Real::from(0.1));
     let coins = 0.25_f64.ln() + 0.75_f64.ln();
     mu + 0.0 + y + coins
 }
@@ -78,9 +78,9 @@ fn scores_latents_and_observations() {
     let total = trace.log_prob_sum(|_| true).unwrap();
     assert!((total - expected_log_prob()).abs() < 1e-12);
     let latent = trace.log_prob_sum(|s| !s.is_observed).unwrap();
-    assert_eq!(latent, prior().log_prob(&0.2));
+    assert_eq!(latent, prior().log_prob(&Real::from(0.2)));
     let y = trace.log_prob_sum(|s| s.name == "y").unwrap();
-    assert_eq!(y, 3.0 * likelihood(0.2).log_prob(&0.1));
+    assert_eq!(y, 3.0 * likelihood(0.2).log_prob(&Real::from(0.1)));
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! with their ratio (and, for traced models, the handler overhead per site), writing the figures to
 //! `target/bench/benchmarks.json`; then runs the importance-sampling benchmark (`pyro-benches`'
 //! `importance` binary), which writes `target/bench/importance.json`, and the trace-MCMC
-//! benchmark (`mcmc`), which writes `target/bench/mcmc.json`.
+//! benchmark (`mcmc`), which writes `target/bench/mcmc.json`, and the gradient and NUTS benchmark
+//! (`nuts`), which writes `target/bench/nuts.json`.
 
 use crate::{sh, workspace_root};
 use serde_json::{Value, json};
@@ -75,9 +76,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "importance",
     ];
     let mut mcmc = vec!["run", "--release", "-p", "pyro-benches", "--bin", "mcmc"];
+    let mut nuts = vec!["run", "--release", "-p", "pyro-benches", "--bin", "nuts"];
     if quick {
         importance.extend(["--", "--quick"]);
         mcmc.extend(["--", "--quick"]);
+        nuts.extend(["--", "--quick"]);
     }
 
     let root = workspace_root();
@@ -116,7 +119,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     println!();
     sh("cargo", &importance, &[])?;
     println!();
-    sh("cargo", &mcmc, &[])
+    sh("cargo", &mcmc, &[])?;
+    println!();
+    sh("cargo", &nuts, &[])
 }
 
 /// Criterion's median estimate, in nanoseconds, for `group/function`.

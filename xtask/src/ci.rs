@@ -55,6 +55,8 @@ pub(crate) fn run() -> Result<(), String> {
     )?;
     let mcmc = ["run", "--release", "-p", "pyro-benches", "--bin", "mcmc"];
     sh("cargo", &[&mcmc[..], &["--", "--quick"]].concat(), &[])?;
+    let nuts = ["run", "--release", "-p", "pyro-benches", "--bin", "nuts"];
+    sh("cargo", &[&nuts[..], &["--", "--quick"]].concat(), &[])?;
     if has_nextest() {
         sh("cargo", &["nextest", "run", "--workspace"], &[])
     } else {

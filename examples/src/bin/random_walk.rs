@@ -4,7 +4,7 @@
 //!
 //! Run: `cargo run --release -p pyro-examples --bin random_walk` (`-- --fast` for a short run).
 
-use pyro_core::distributions::{Geometric, Normal};
+use pyro_core::distributions::{Geometric, Normal, Real};
 use pyro_core::infer::Importance;
 use pyro_core::poutine::{Name, PyroError, observe, sample};
 use std::error::Error;
@@ -12,7 +12,7 @@ use std::error::Error;
 /// The model: a random number of steps, the end point observed.
 fn random_walk(end: f64) -> Result<i64, PyroError> {
     let n = sample("n", Geometric::new(0.3))?;
-    let mut position = 0.0;
+    let mut position = Real::constant(0.0);
     for i in 0..n {
         position += sample(Name::indexed("step", i as u64), Normal::new(0.0, 1.0))?;
     }

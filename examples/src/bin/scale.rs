@@ -33,7 +33,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let exact_sd = (1.0_f64 / precision).sqrt();
     let exact_log_evidence = {
         use pyro_core::distributions::Distribution;
-        Normal::new(8.5, (1.0_f64 + 0.5625).sqrt())?.log_prob(&9.5)
+        Normal::new(8.5, (1.0_f64 + 0.5625).sqrt())?.log_prob(&Real::from(9.5))
     };
     println!("scale model, {particles} particles, prior as proposal");
     println!(

@@ -194,7 +194,7 @@ mod tests {
         let tr = trace(mask(batched, vec![false, true, true]))
             .get_trace(vec![f64::NAN, 0.5, -1.0])
             .unwrap();
-        let expected = d.log_prob(&0.5) + d.log_prob(&-1.0);
+        let expected = d.log_prob(&Real::from(0.5)) + d.log_prob(&Real::from(-1.0));
         assert!((tr.log_prob_sum(|_| true).unwrap() - expected).abs() < 1e-12);
     }
 

@@ -49,7 +49,7 @@ pub type SiteValues = SmallVec<[Option<Value>; 4]>;
 /// })?;
 /// let mut weigher = weigher.borrow_mut();
 /// // Observed sites only: the log-likelihood of the draw.
-/// assert_eq!(weigher.finish(), Normal::new(w, 0.75)?.log_prob(&9.5));
+/// assert_eq!(weigher.finish(), Normal::new(w, 0.75)?.log_prob(&Real::from(9.5)));
 /// assert_eq!(weigher.values()[0], Some(Value::Real(w)));
 /// # Ok::<(), PyroError>(())
 /// ```

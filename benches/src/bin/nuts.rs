@@ -1,0 +1,198 @@
+//! The gradient and NUTS benchmark (issue "Gradients and NUTS"):
+//!
+//! 1. the log density and its gradient of M2 (103 sites) and M2v (one vectorised site) through
+//!    [`Potential`] (the model run under the potential handler, one tape node per site), as a
+//!    ratio to a hand-written loop computing the same value and gradient (medians of 5 repeats
+//!    in this run);
+//! 2. NUTS on M2: draws per second of one chain (1000 warm-up, 1000 draws), with the posterior
+//!    means beside the exact ones, and NumPyro's NUTS on the same model, data and settings
+//!    (`benches/numpyro/nuts_m2.py`, run in this benchmark when a Python with NumPyro is found:
+//!    `$NUMPYRO_PYTHON`, else `python3`), as a ratio.
+//!
+//! `cargo run --release -p pyro-benches --bin nuts [-- --quick]`; writes
+//! `target/bench/nuts.json`.
+
+use pyro_benches::*;
+use pyro_core::infer::{Mcmc, Nuts, Potential};
+use pyro_core::poutine::{Name, PyroRng};
+use pyro_core::rand::SeedableRng;
+use serde_json::json;
+use std::process::Command;
+use std::time::Instant;
+
+/// How many times each timing is repeated; the table shows medians.
+const REPEATS: usize = 5;
+
+/// The log density of M2 in unconstrained space `(a, b, ln sigma)` and its gradient, by hand:
+/// the baseline. `lp = ln N(a | 0, 10) + ln N(b | 0, 10) + ln HalfNormal(sigma | 1) + ln sigma
+/// + sum_i ln N(y_i | a + b x_i, sigma)`.
+fn linreg_gradient_by_hand((xs, ys): &(Vec<f64>, Vec<f64>), u: &[f64; 3]) -> (f64, [f64; 3]) {
+    const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
+    let [a, b, log_sigma] = *u;
+    let sigma = log_sigma.exp();
+    let (mut sum_sq, mut sum_r, mut sum_rx) = (0.0, 0.0, 0.0);
+    for (x, y) in xs.iter().zip(ys) {
+        let r = (y - a - b * x) / sigma;
+        sum_sq += r * r;
+        sum_r += r;
+        sum_rx += r * x;
+    }
+    let n = xs.len() as f64;
+    let prior = -0.5 * (a * a + b * b) / 100.0 - 2.0 * (10.0_f64.ln() + LN_SQRT_2PI)
+        + (-0.5 * sigma * sigma - LN_SQRT_2PI + std::f64::consts::LN_2);
+    let lp = prior + log_sigma - 0.5 * sum_sq - n * (log_sigma + LN_SQRT_2PI);
+    let grad = [
+        -a / 100.0 + sum_r / sigma,
+        -b / 100.0 + sum_rx / sigma,
+        -sigma * sigma + 1.0 + sum_sq - n,
+    ];
+    (lp, grad)
+}
+
+/// Seconds per call of `f`, the median of [`REPEATS`] timings of `calls` calls.
+fn per_call(calls: usize, mut f: impl FnMut()) -> f64 {
+    let times = (0..REPEATS)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..calls {
+                f();
+            }
+            start.elapsed().as_secs_f64() / calls as f64
+        })
+        .collect();
+    median(times)
+}
+
+/// Value and gradient of M2 and M2v through `Potential`, against the hand-written gradient.
+fn gradients(quick: bool) -> serde_json::Value {
+    let data = linreg_data();
+    let calls = if quick { 2_000 } else { 20_000 };
+    let u = [0.9, 2.1, -0.7];
+    let (lp_hand, grad_hand) = linreg_gradient_by_hand(&data, &u);
+    let hand = per_call(calls * 20, || {
+        std::hint::black_box(linreg_gradient_by_hand(std::hint::black_box(&data), &u));
+    });
+    let mut rows = Vec::new();
+    println!(
+        "{:<12} {:>14} {:>14} {:>8}   {}",
+        "model", "value+grad", "by hand", "ratio", "check"
+    );
+    type Build = fn(&(Vec<f64>, Vec<f64>)) -> Result<f64, pyro_core::poutine::PyroError>;
+    for (name, model) in [("M2 linreg", linreg as Build), ("M2v vector", linreg_vec)] {
+        let mut rng = PyroRng::seed_from_u64(0);
+        let potential = Potential::new(model, &&data, &mut rng).expect("the model runs");
+        let mut grad = Vec::new();
+        let lp = potential
+            .log_density(&&data, &u, &mut grad)
+            .expect("the density");
+        let worst = grad
+            .iter()
+            .zip(&grad_hand)
+            .map(|(g, h)| (g - h).abs() / h.abs().max(1.0))
+            .fold((lp - lp_hand).abs() / lp_hand.abs(), f64::max);
+        let time = per_call(calls, || {
+            potential
+                .log_density(&&data, std::hint::black_box(&u), &mut grad)
+                .expect("the density");
+        });
+        let ratio = time / hand;
+        println!(
+            "{name:<12} {:>11.2} us {:>11.3} us {ratio:>7.1}x   max rel. diff {worst:.1e}",
+            time * 1e6,
+            hand * 1e6
+        );
+        rows.push(json!({
+            "model": name, "seconds": time, "hand_seconds": hand, "ratio": ratio,
+            "max_relative_difference": worst,
+        }));
+    }
+    json!(rows)
+}
+
+/// NumPyro's NUTS on M2 with the same settings, if a Python with NumPyro is available.
+fn numpyro(warmup: usize, draws: usize) -> Option<serde_json::Value> {
+    let python = std::env::var("NUMPYRO_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/numpyro/nuts_m2.py");
+    let output = Command::new(&python)
+        .args([
+            script,
+            "--warmup",
+            &warmup.to_string(),
+            "--draws",
+            &draws.to_string(),
+        ])
+        .env(
+            "XLA_FLAGS",
+            "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+        )
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    let line = String::from_utf8(output.stdout).ok()?;
+    serde_json::from_str(line.trim()).ok()
+}
+
+/// One NUTS chain on M2: draws per second of the whole run and the posterior means.
+fn nuts_m2(quick: bool) -> serde_json::Value {
+    let data = linreg_data();
+    let (warmup, draws) = if quick { (300, 300) } else { (1000, 1000) };
+    let times: Vec<(f64, Vec<f64>, usize)> = (0..if quick { 1 } else { REPEATS })
+        .map(|r| {
+            let start = Instant::now();
+            let run = Mcmc::new(Nuts::new(linreg), warmup, draws)
+                .seed(r as u64)
+                .run(&data)
+                .expect("M2 runs");
+            let seconds = start.elapsed().as_secs_f64();
+            let samples = run.get_samples();
+            let means = ["a", "b", "sigma"]
+                .iter()
+                .map(|s| {
+                    let xs = samples.reals(&Name::from(*s)).expect("a scalar site");
+                    xs.iter().sum::<f64>() / xs.len() as f64
+                })
+                .collect();
+            (seconds, means, run.chain_stats()[0].divergences)
+        })
+        .collect();
+    let seconds = median(times.iter().map(|t| t.0).collect());
+    let (_, means, divergences) = &times[0];
+    let rate = draws as f64 / seconds;
+    println!(
+        "NUTS M2, 1 chain, {warmup} warm-up + {draws} draws: {seconds:.3} s, {rate:.0} draws/s; \
+         means a {:.4} (exact 1.00435), b {:.4} (2.07307), sigma {:.4} (0.49115); \
+         {divergences} divergences",
+        means[0], means[1], means[2]
+    );
+    let reference = numpyro(warmup, draws);
+    match &reference {
+        Some(np) => {
+            let np_rate = np["draws_per_second"].as_f64().unwrap_or(f64::NAN);
+            println!(
+                "NumPyro NUTS (same model, data, settings; compiled, 1 thread): {np_rate:.0} \
+                 draws/s; ratio NumPyro / pyro-rs {:.2}",
+                np_rate / rate
+            );
+        }
+        None => println!(
+            "NumPyro: not available (install benches/numpyro/requirements.txt and set \
+             NUMPYRO_PYTHON)"
+        ),
+    }
+    json!({
+        "warmup": warmup, "draws": draws, "seconds": seconds, "draws_per_second": rate,
+        "means": means, "divergences": divergences, "numpyro": reference,
+    })
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let gradients = gradients(quick);
+    let nuts = nuts_m2(quick);
+    let out = json!({ "gradients": gradients, "nuts_m2": nuts });
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/bench");
+    std::fs::create_dir_all(dir).expect("target/bench");
+    std::fs::write(format!("{dir}/nuts.json"), out.to_string()).expect("nuts.json");
+}

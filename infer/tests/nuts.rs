@@ -1,0 +1,379 @@
+//! NUTS against exact posteriors and a long NumPyro run, its errors, and its reproducibility;
+//! the model's log density gradient against finite differences of `log_prob_sum`.
+//!
+//! Tolerances: see `checks/mod.rs` (4.5 Monte Carlo standard errors from each run's own ESS;
+//! against NumPyro, the standard error of the difference of the two estimates).
+
+mod checks;
+mod common;
+
+use checks::{check_mean, check_mean_near, series};
+use pyro_infer::poutine::distributions::{
+    Bernoulli, Batched, Constraint, Dirichlet, HalfCauchy, HalfNormal, Normal, Value,
+};
+use pyro_infer::poutine::{
+    Mask, Model, Name, Plate, PyroError, PyroRng, condition, mask, observe, sample, scale,
+    substitute, trace,
+};
+use pyro_infer::{InferError, Init, Mcmc, McmcRun, Nuts, Potential};
+use rand::SeedableRng;
+
+fn linreg_data() -> (Vec<f64>, Vec<f64>) {
+    let eps: Vec<f64> = include_str!("../../benches/data/linreg_eps.txt")
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    let xs: Vec<f64> = (0..100).map(|i| i as f64 / 100.0).collect();
+    let ys = xs
+        .iter()
+        .zip(&eps)
+        .map(|(x, e)| 1.0 + 2.0 * x + 0.5 * e)
+        .collect();
+    (xs, ys)
+}
+
+/// M2 `linreg` (`shared/BENCH.md`), one site per observation.
+fn linreg((xs, ys): (&[f64], &[f64])) -> Result<(), PyroError> {
+    let a = sample("a", Normal::new(0.0, 10.0))?;
+    let b = sample("b", Normal::new(0.0, 10.0))?;
+    let sigma = sample("sigma", HalfNormal::new(1.0))?;
+    for (i, (x, y)) in xs.iter().zip(ys).enumerate() {
+        observe(Name::indexed("y", i as u64), Normal::new(a + b * *x, sigma), *y)?;
+    }
+    Ok(())
+}
+
+fn check_r_hat(run: &McmcRun) {
+    let summary = run.summary();
+    for row in summary.rows() {
+        let r_hat = row.r_hat.expect("four chains give an R-hat");
+        assert!(r_hat < 1.01, "{}: R-hat {r_hat}\n{summary}", row.name);
+    }
+}
+
+/// M2 against its exact posterior means; no divergences; R-hat < 1.01 on four chains.
+#[test]
+fn m2_linreg_matches_the_exact_posterior() {
+    let (xs, ys) = linreg_data();
+    let run = Mcmc::new(Nuts::new(linreg), 500, 1000)
+        .num_chains(4)
+        .seed(3)
+        .run((&xs[..], &ys[..]))
+        .unwrap();
+    // Exact posterior means by quadrature (`shared/BENCH.md`). A sampler without the
+    // log-Jacobian of sigma's map (sampling sigma's log as if it were sigma) moves E[sigma] by
+    // about 0.02, tens of MCSE.
+    check_mean("E[a]", &series(&run, |v| v("a").unwrap()), 1.00435);
+    check_mean("E[b]", &series(&run, |v| v("b").unwrap()), 2.07307);
+    check_mean("E[sigma]", &series(&run, |v| v("sigma").unwrap()), 0.49115);
+    check_r_hat(&run);
+    for (c, stats) in run.chain_stats().iter().enumerate() {
+        assert_eq!(stats.divergences, 0, "chain {c}: {stats:?}");
+        assert_eq!(stats.steps, 1000);
+        assert!(stats.mean_tree_depth.is_some_and(|d| (1.0..=10.0).contains(&d)));
+        assert!(stats.step_size.is_some_and(|s| s > 0.0));
+        // Adapted to the target of 0.8; the mean acceptance of a chain lies near it.
+        assert!((0.6..0.99).contains(&stats.accept_rate), "chain {c}: {stats:?}");
+    }
+}
+
+/// The eight-schools data (Rubin 1981), as in the NumPyro reference run.
+const Y: [f64; 8] = [28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0];
+const SIGMA: [f64; 8] = [15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0];
+
+/// Eight schools, non-centred, one site per school.
+fn eight_schools(_: ()) -> Result<(), PyroError> {
+    let mu = sample("mu", Normal::new(0.0, 5.0))?;
+    let tau = sample("tau", HalfCauchy::new(5.0))?;
+    for j in 0..8 {
+        let tilde = sample(Name::indexed("theta_tilde", j as u64), Normal::new(0.0, 1.0))?;
+        let theta = mu + tau * tilde;
+        observe(Name::indexed("y", j as u64), Normal::new(theta, SIGMA[j]), Y[j])?;
+    }
+    Ok(())
+}
+
+/// Eight schools, non-centred, with the school effects as one vectorised site in a plate.
+fn eight_schools_vectorised(_: ()) -> Result<(), PyroError> {
+    let mu = sample("mu", Normal::new(0.0, 5.0))?;
+    let tau = sample("tau", HalfCauchy::new(5.0))?;
+    Plate::new("schools", 8).run(|_| {
+        let tilde = sample("theta_tilde", Batched::iid(Normal::new(0.0, 1.0)?, 8))?;
+        let thetas: Vec<_> = tilde.iter().map(|&t| mu + tau * t).collect();
+        let likelihood = Batched::try_from_fn(8, |j| Normal::new(thetas[j], SIGMA[j]))?;
+        observe("y", likelihood, Y.to_vec())?;
+        Ok(())
+    })
+}
+
+/// The NumPyro reference: `(mean, mcse)` of `name`.
+fn numpyro(name: &str) -> (f64, f64) {
+    let json: serde_json::Value =
+        serde_json::from_str(include_str!("data/eight_schools_numpyro.json")).unwrap();
+    let row = &json["posterior"][name];
+    (row["mean"].as_f64().unwrap(), row["mcse"].as_f64().unwrap())
+}
+
+/// Eight schools against NumPyro's NUTS (4 x 50,000 draws; `data/eight_schools_numpyro.py`):
+/// the means of mu, tau and each school's effect, in both the per-site and the vectorised
+/// form of the model.
+#[test]
+fn eight_schools_matches_numpyro() {
+    let run = Mcmc::new(Nuts::new(eight_schools).target_accept(0.95), 1000, 2000)
+        .num_chains(4)
+        .seed(8)
+        .run(())
+        .unwrap();
+    for name in ["mu", "tau"] {
+        let (reference, mcse) = numpyro(name);
+        check_mean_near(name, &series(&run, |v| v(name).unwrap()), reference, mcse);
+    }
+    for j in 0..8 {
+        let (reference, mcse) = numpyro(&format!("theta_{j}"));
+        let tilde = format!("theta_tilde_{j}");
+        let effect = |v: &dyn Fn(&str) -> Option<f64>| {
+            v("mu").unwrap() + v("tau").unwrap() * v(&tilde).unwrap()
+        };
+        check_mean_near(&format!("theta_{j}"), &series(&run, effect), reference, mcse);
+    }
+    check_r_hat(&run);
+
+    let run = Mcmc::new(
+        Nuts::new(eight_schools_vectorised).target_accept(0.95),
+        1000,
+        2000,
+    )
+    .num_chains(4)
+    .seed(9)
+    .run(())
+    .unwrap();
+    for name in ["mu", "tau"] {
+        let (reference, mcse) = numpyro(name);
+        check_mean_near(name, &series(&run, |v| v(name).unwrap()), reference, mcse);
+    }
+    let samples = run.get_samples_by_chain();
+    let per_chain: Vec<Vec<f64>> = samples
+        .iter()
+        .map(|chain| {
+            (0..chain.len())
+                .map(|i| {
+                    let real = |site: &str| match chain.value(&Name::from(site), i) {
+                        Some(Value::Real(x)) => *x,
+                        other => panic!("{site}: {other:?}"),
+                    };
+                    let Some(Value::Reals(tilde)) = chain.value(&Name::from("theta_tilde"), i)
+                    else {
+                        panic!("theta_tilde is a vector");
+                    };
+                    real("mu") + real("tau") * tilde[0]
+                })
+                .collect()
+        })
+        .collect();
+    let (reference, mcse) = numpyro("theta_0");
+    check_mean_near("theta_0 (vectorised)", &per_chain, reference, mcse);
+}
+
+/// Same seed, same draws, whatever the number of threads.
+#[test]
+fn chains_are_reproducible_on_any_number_of_threads() {
+    let (xs, ys) = linreg_data();
+    let go = || {
+        Mcmc::new(Nuts::new(linreg), 100, 100)
+            .num_chains(3)
+            .seed(11)
+            .run((&xs[..], &ys[..]))
+            .unwrap()
+            .to_json()
+    };
+    let one = common::on_threads(1, go);
+    let two = common::on_threads(2, go);
+    assert_eq!(one, two);
+}
+
+#[test]
+fn a_discrete_latent_site_is_an_error_naming_it() {
+    let model = |_: ()| -> Result<(), PyroError> {
+        let z = sample("z", Bernoulli::new(0.3))?;
+        let mu = sample("mu", Normal::new(0.0, 1.0))?;
+        observe("y", Normal::new(if z { mu } else { -mu }, 1.0), 0.5)?;
+        Ok(())
+    };
+    let err = Mcmc::new(Nuts::new(model), 10, 10).run(()).unwrap_err();
+    let InferError::Chain { source, .. } = err else {
+        panic!("{err}");
+    };
+    assert!(
+        matches!(&*source, InferError::NotDifferentiable { site, .. } if site.as_str() == "z"),
+        "{source}"
+    );
+    assert!(source.to_string().contains("discrete latent site"), "{source}");
+}
+
+#[test]
+fn a_family_without_a_gradient_is_an_error_naming_it() {
+    let model = |_: ()| -> Result<(), PyroError> {
+        let w = sample("w", Dirichlet::new(vec![1.0, 2.0, 3.0]))?;
+        observe("y", Normal::new(w[0], 1.0), 0.5)?;
+        Ok(())
+    };
+    let mut rng = PyroRng::seed_from_u64(0);
+    let err = Potential::new(model, &(), &mut rng).unwrap_err();
+    assert!(
+        matches!(&err, InferError::NotDifferentiable { site, reason }
+            if site.as_str() == "w" && reason.contains("Dirichlet")),
+        "{err}"
+    );
+}
+
+#[test]
+fn latent_sites_that_change_between_runs_are_an_error() {
+    // The second latent site exists only when the first is positive.
+    let model = |_: ()| -> Result<(), PyroError> {
+        let x = sample("x", Normal::new(0.0, 1.0))?;
+        if x > 0.0 {
+            sample("extra", Normal::new(0.0, 1.0))?;
+        }
+        Ok(())
+    };
+    let mut rng = PyroRng::seed_from_u64(1);
+    let potential = loop {
+        // A first run that reaches `extra`.
+        let p = Potential::new(model, &(), &mut rng).unwrap();
+        if p.dim() == 2 {
+            break p;
+        }
+    };
+    let err = potential
+        .log_density(&(), &[-1.0, 0.0], &mut Vec::new())
+        .unwrap_err();
+    assert!(
+        matches!(&err, InferError::NotDifferentiable { site, .. } if site.as_str() == "extra"),
+        "{err}"
+    );
+}
+
+#[test]
+fn invalid_settings_are_errors() {
+    let model = |_: ()| sample("x", Normal::new(0.0, 1.0)).map(drop);
+    for nuts in [
+        Nuts::new(model).target_accept(1.0),
+        Nuts::new(model).max_tree_depth(0),
+        Nuts::new(model).init_strategy(Init::Uniform { radius: -1.0 }),
+    ] {
+        let err = Mcmc::new(nuts, 10, 10).run(()).unwrap_err();
+        assert!(matches!(err, InferError::InvalidArgument { .. }), "{err}");
+    }
+}
+
+#[test]
+fn init_values_and_the_median_start_chains_where_asked() {
+    let (xs, ys) = linreg_data();
+    let mut rng = PyroRng::seed_from_u64(2);
+    let potential = Potential::new(linreg, &(&xs[..], &ys[..]), &mut rng).unwrap();
+    let given = [(Name::from("sigma"), Value::Real(0.5))].into_iter().collect();
+    let args = (&xs[..], &ys[..]);
+    let u = potential
+        .init_point(&args, &Init::default(), Some(&given), &mut rng)
+        .unwrap();
+    let values = potential.constrained(&u).unwrap();
+    assert_eq!(values[2], (Name::from("sigma"), Value::Real(0.5_f64.ln().exp())));
+    assert!(u[..2].iter().all(|x| x.abs() < 2.0));
+    let u = potential
+        .init_point(&args, &Init::Median, None, &mut rng)
+        .unwrap();
+    assert!(u.iter().all(|x| x.is_finite()));
+    let bad = [(Name::from("sigma"), Value::Real(-1.0))].into_iter().collect();
+    let err = potential
+        .init_point(&args, &Init::default(), Some(&bad), &mut rng)
+        .unwrap_err();
+    assert!(matches!(err, InferError::BadValue { .. }), "{err}");
+    let unknown = [(Name::from("s"), Value::Real(1.0))].into_iter().collect();
+    let err = potential
+        .init_point(&args, &Init::default(), Some(&unknown), &mut rng)
+        .unwrap_err();
+    assert!(matches!(err, InferError::UnknownSite { .. }), "{err}");
+}
+
+/// A model with a sequential and a vectorised plate, a `scale` handler, a `mask` handler and a
+/// conditioned site.
+fn handled_model(_: ()) -> Result<(), PyroError> {
+    let loc = sample("loc", Normal::new(0.5, 2.0))?;
+    let spread = sample("spread", HalfNormal::new(1.5))?;
+    let ys = [0.3, -1.2, 2.2];
+    Plate::new("seq", 3).for_each(|i| {
+        observe(Name::indexed("y", i as u64), Normal::new(loc, spread), ys[i]).map(drop)
+    })?;
+    // A masked-out site: if the mask were ignored its huge residual would dominate.
+    let far = move |()| observe("masked", Normal::new(loc, 0.1), 100.0).map(drop);
+    mask(far, Mask::All(false)).call(())?;
+    let scaled = move |()| observe("scaled", Normal::new(loc * spread, 1.0), 0.4).map(drop);
+    scale(scaled, 3.0)?.call(())?;
+    Plate::new("vec", 4).run(|_| {
+        let z = sample("z", Batched::iid(Normal::new(loc, spread)?, 4))?;
+        let w = sample("w", Normal::new(z[1] * 0.5, 1.0))?;
+        observe("obs_w", Normal::new(w, 0.7), 1.0)?;
+        Ok(())
+    })?;
+    // Conditioned from outside: data, not a latent.
+    sample("c", Normal::new(loc + spread, 1.0))?;
+    Ok(())
+}
+
+/// The gradient of the log density with plates, scale, mask and condition against central
+/// finite differences of an independent computation of the same density: the trace's
+/// `log_prob_sum` of the model run with the constrained values substituted, plus the
+/// log-Jacobians from the `f64` bijections.
+///
+/// Tolerance as in the distributions' gradient checks (`testing.rs`): step
+/// `h = eps^(1/3)`, error below `2e-9 (|g| + max(|f|, 1))` for these unit-scale coordinates;
+/// `1e-6 (|g| + max(|f|, 1))` leaves a margin of 500.
+#[test]
+fn the_gradient_matches_finite_differences_of_log_prob_sum() {
+    let handled = || scale(condition(handled_model, [("c", 1.7)]), 0.5).unwrap();
+    let mut rng = PyroRng::seed_from_u64(4);
+    let potential = Potential::new(handled(), &(), &mut rng).unwrap();
+    let names: Vec<String> = potential.sites().map(|(n, _)| n.to_string()).collect();
+    assert_eq!(names, ["loc", "spread", "z", "w"]);
+    assert_eq!(potential.dim(), 7);
+    let reference = |u: &[f64]| -> f64 {
+        let values = potential.constrained(u).unwrap();
+        let supports: Vec<Constraint> = potential.sites().map(|(_, c)| *c).collect();
+        let mut jacobian = 0.0;
+        let mut offset = 0;
+        for ((_, value), support) in values.iter().zip(&supports) {
+            let len = value.len();
+            let coords = match value {
+                Value::Real(_) => Value::Real(u[offset]),
+                _ => Value::Reals(u[offset..offset + len].to_vec()),
+            };
+            jacobian += support.log_abs_det_jacobian(&coords).unwrap();
+            offset += len;
+        }
+        let substituted = substitute(handled(), values);
+        let tr = trace(substituted).get_trace(()).unwrap();
+        tr.log_prob_sum(|_| true).unwrap() + jacobian
+    };
+    for point in [
+        [0.1, -0.3, 0.2, -0.5, 1.0, 0.3, 0.7],
+        [-1.0, 0.8, 1.5, 0.0, -0.7, 2.0, -1.1],
+    ] {
+        let mut grad = Vec::new();
+        let lp = potential.log_density(&(), &point, &mut grad).unwrap();
+        let f = reference(&point);
+        assert!((lp - f).abs() <= 1e-12 * f.abs().max(1.0), "{lp} vs {f}");
+        for i in 0..point.len() {
+            let h = f64::EPSILON.cbrt();
+            let (mut plus, mut minus) = (point, point);
+            plus[i] += h;
+            minus[i] -= h;
+            let fd = (reference(&plus) - reference(&minus)) / (plus[i] - minus[i]);
+            let tolerance = 1e-6 * (grad[i].abs() + f.abs().max(1.0));
+            assert!(
+                (grad[i] - fd).abs() <= tolerance,
+                "d/du{i} at {point:?}: {} on the tape, {fd} by differences",
+                grad[i]
+            );
+        }
+    }
+}
