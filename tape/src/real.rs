@@ -45,6 +45,18 @@ impl Real {
         self.value
     }
 
+    /// Whether the value is finite (neither infinite nor NaN).
+    #[inline]
+    pub const fn is_finite(self) -> bool {
+        self.value.is_finite()
+    }
+
+    /// Whether the value is NaN.
+    #[inline]
+    pub const fn is_nan(self) -> bool {
+        self.value.is_nan()
+    }
+
     /// Whether this is a constant (no gradient flows through it). A caller computing its own
     /// partials may skip those of constant arguments.
     #[inline]
