@@ -1,10 +1,12 @@
-//! The Bernoulli distribution.
+//! The Bernoulli distribution, and `ProbsOrLogits`, the success probability of the families
+//! that take `probs` or `logits`.
 
 use crate::constraint::Constraint;
-use crate::distribution::Distribution;
+use crate::distribution::{Distribution, Partials};
 use crate::error::{self, ParamError};
 use crate::memo::Memo;
-use crate::special::log_sigmoid;
+use crate::special::{log_sigmoid, log_sigmoid_real};
+use pyro_tape::Real;
 use rand::{Rng, RngExt};
 
 /// The Bernoulli distribution over `{false, true}`, with `P(true) = probs`.
@@ -12,6 +14,9 @@ use rand::{Rng, RngExt};
 /// Built from `probs` ([`Bernoulli::new`]) or from `logits = ln(probs / (1 - probs))`
 /// ([`Bernoulli::from_logits`]); both log-probabilities are kept exactly, so extreme logits lose
 /// no precision. Built from `probs`, each log-probability is computed when first needed. `log_prob(true)` is exactly `-inf` when `probs = 0` (torch clamps it; we do not).
+///
+/// The parameter is a [`Real`]: a gradient flows through `log_prob_real` to `probs` or `logits`,
+/// whichever the distribution was built from, when it is tracked on the tape.
 ///
 /// # Example
 /// ```
@@ -21,10 +26,19 @@ use rand::{Rng, RngExt};
 /// assert!((d.log_prob(&false) + (-50.0_f64).exp()).abs() < 1e-30);
 /// assert_eq!(Bernoulli::new(0.0)?.log_prob(&true), f64::NEG_INFINITY);
 /// assert!(Bernoulli::new(1.5).is_err());
-/// # Ok::<(), pyro_distributions::ParamError>(())
+///
+/// // Tracked logits (a logistic regression's): d/dl ln P(true) = 1 - sigmoid(l), 1/2 at l = 0.
+/// let (lp, grad) = pyro_tape::gradient(&[0.0], |l| {
+///     Ok::<_, Box<dyn std::error::Error>>(Bernoulli::from_logits(l[0])?.log_prob_real(&true))
+/// })?;
+/// assert!((lp + 2.0_f64.ln()).abs() < 1e-15 && (grad[0] - 0.5).abs() < 1e-15);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Bernoulli {
+    /// The parameter as given, through which a gradient flows.
+    param: ProbsOrLogits,
+    /// The value of `probs`.
     probs: f64,
     /// `ln(probs)`.
     log_p: Memo,
@@ -34,11 +48,87 @@ pub struct Bernoulli {
 
 const FAMILY: &str = "Bernoulli";
 
+/// The success probability of a family built from `probs` or from
+/// `logits = ln(probs / (1 - probs))`, as given to its constructor: the input a gradient flows
+/// to. Any two compare equal: a distribution compares the values they determine (`probs`,
+/// `ln probs`, ...), so that one built from `probs = 0.5` equals one built from `logits = 0`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ProbsOrLogits {
+    Probs(Real),
+    Logits(Real),
+}
+
+impl PartialEq for ProbsOrLogits {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl ProbsOrLogits {
+    /// Whether the parameter is a constant (no gradient flows to it).
+    #[inline]
+    pub(crate) fn is_constant(self) -> bool {
+        match self {
+            ProbsOrLogits::Probs(x) | ProbsOrLogits::Logits(x) => x.is_constant(),
+        }
+    }
+
+    /// `probs` as a [`Real`]: the parameter itself, or `exp(ln sigmoid(logits))` (the value the
+    /// constructor computed, with its derivative).
+    pub(crate) fn probs(self) -> Real {
+        match self {
+            ProbsOrLogits::Probs(p) => p,
+            ProbsOrLogits::Logits(l) => log_sigmoid_real(l).exp(),
+        }
+    }
+
+    /// `logits` as a [`Real`]: the parameter itself, or `ln(probs) - ln(1 - probs)`.
+    pub(crate) fn logits(self) -> Real {
+        match self {
+            ProbsOrLogits::Probs(p) => p.ln() - (-p).ln_1p(),
+            ProbsOrLogits::Logits(l) => l,
+        }
+    }
+
+    /// `1 - probs` to full relative precision, given the value `probs` and `ln(1 - probs)`
+    /// (asked for only when built from logits, where `1 - probs` would lose the small tail).
+    #[inline]
+    pub(crate) fn complement(self, probs: f64, log_q: impl FnOnce() -> f64) -> f64 {
+        match self {
+            ProbsOrLogits::Probs(_) => 1.0 - probs,
+            ProbsOrLogits::Logits(_) => log_q().exp(),
+        }
+    }
+
+    /// Pushes the derivative of `a ln(probs) + b ln(1 - probs)` with respect to the parameter,
+    /// given `p = probs` and `q = 1 - probs` to full relative precision, where a coefficient of
+    /// 0 contributes nothing (`0 ln 0 = 0`, as the log-densities take it): `a / p - b / q` with
+    /// respect to `probs`, and `a q - b p` with respect to `logits` (`d ln(probs) / d logits = q`,
+    /// `d ln(1 - probs) / d logits = -p`).
+    #[inline]
+    pub(crate) fn push_partials(self, a: f64, b: f64, p: f64, q: f64, partials: &mut Partials) {
+        let (x, d_ln_p, d_ln_q) = match self {
+            ProbsOrLogits::Probs(x) => (x, 1.0 / p, -1.0 / q),
+            ProbsOrLogits::Logits(x) => (x, q, -p),
+        };
+        let mut d = 0.0;
+        if a != 0.0 {
+            d += a * d_ln_p;
+        }
+        if b != 0.0 {
+            d += b * d_ln_q;
+        }
+        partials.push(x, d);
+    }
+}
+
 impl Bernoulli {
     /// A Bernoulli distribution with `P(true) = probs`, `probs` in `[0, 1]`.
-    pub fn new(probs: f64) -> Result<Self, ParamError> {
-        let probs = error::probability(FAMILY, "probs", probs)?;
+    pub fn new(probs: impl Into<Real>) -> Result<Self, ParamError> {
+        let param = probs.into();
+        let probs = error::probability(FAMILY, "probs", param.value())?;
         Ok(Bernoulli {
+            param: ProbsOrLogits::Probs(param),
             probs,
             log_p: Memo::new(),
             log_q: Memo::new(),
@@ -47,26 +137,29 @@ impl Bernoulli {
 
     /// A Bernoulli distribution with `P(true) = sigmoid(logits)`; `logits` must not be NaN
     /// (`+inf` and `-inf` mean `probs = 1` and `probs = 0`).
-    pub fn from_logits(logits: f64) -> Result<Self, ParamError> {
+    pub fn from_logits(logits: impl Into<Real>) -> Result<Self, ParamError> {
+        let param = logits.into();
+        let logits = param.value();
         if logits.is_nan() {
             return Err(ParamError::new(FAMILY, "logits", logits, "must not be NaN"));
         }
         let log_p = log_sigmoid(logits);
         Ok(Bernoulli {
+            param: ProbsOrLogits::Logits(param),
             probs: log_p.exp(),
             log_p: Memo::known(log_p),
             log_q: Memo::known(log_sigmoid(-logits)),
         })
     }
 
-    /// `P(true)`.
-    pub fn probs(&self) -> f64 {
-        self.probs
+    /// `P(true)` (computed from `logits`, with its gradient, when built from them).
+    pub fn probs(&self) -> Real {
+        self.param.probs()
     }
 
-    /// `ln(probs / (1 - probs))`.
-    pub fn logits(&self) -> f64 {
-        self.log_p() - self.log_q()
+    /// `ln(probs / (1 - probs))` (the parameter itself when built from logits).
+    pub fn logits(&self) -> Real {
+        self.param.logits()
     }
 
     /// `ln P(true)`.
@@ -95,6 +188,18 @@ impl Distribution for Bernoulli {
     #[inline]
     fn log_prob(&self, x: &bool) -> f64 {
         if *x { self.log_p() } else { self.log_q() }
+    }
+
+    /// With respect to `probs`: `1 / probs` at `true`, `-1 / (1 - probs)` at `false`; with
+    /// respect to `logits`: `1 - probs` and `-probs`.
+    #[inline]
+    fn log_prob_partials(&self, x: &bool, partials: &mut Partials) {
+        if self.param.is_constant() {
+            return;
+        }
+        let q = self.param.complement(self.probs, || self.log_q());
+        let (a, b) = if *x { (1.0, 0.0) } else { (0.0, 1.0) };
+        self.param.push_partials(a, b, self.probs, q, partials);
     }
 
     /// Counts the `true`s: each log-probability is taken once and multiplied by its count.
@@ -199,6 +304,73 @@ mod tests {
             f64::NEG_INFINITY
         );
         assert_eq!(Bernoulli::new(0.5).unwrap().log_prob_iid(&[]), 0.0);
+    }
+
+    /// The gradient of `log_prob_real` at `point`, for closed-form checks.
+    fn gradient_at(build: impl Fn(&[Real]) -> (Bernoulli, bool), point: &[f64]) -> Vec<f64> {
+        let (_, g) = pyro_tape::gradient(point, |v| {
+            let (d, x) = build(v);
+            Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&x))
+        })
+        .unwrap();
+        g
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        // With respect to probs; its length is the distance to the nearer end of [0, 1].
+        for &p in &[0.3, 0.5, 0.9, 1e-6, 1.0 - 1e-6, 1e-300, 0.999_999_999] {
+            for x in [true, false] {
+                let at = |v: &[Real]| (Bernoulli::new(v[0]).unwrap(), x);
+                testing::check_log_prob_gradient(at, &[p], &[p.min(1.0 - p)]);
+            }
+        }
+        // With respect to logits, which has no edge (length 1), out to where probs underflows.
+        for &l in &[0.0, -3.0, 2.5, -50.0, 40.0, 700.0, -745.0, -800.0] {
+            for x in [true, false] {
+                let at = |v: &[Real]| (Bernoulli::from_logits(v[0]).unwrap(), x);
+                testing::check_log_prob_gradient(at, &[l], &[1.0]);
+            }
+        }
+    }
+
+    #[test]
+    fn gradients_in_closed_form() {
+        let probs = |x: bool| move |v: &[Real]| (Bernoulli::new(v[0]).unwrap(), x);
+        let logits = |x: bool| move |v: &[Real]| (Bernoulli::from_logits(v[0]).unwrap(), x);
+        // d/dp ln p = 1 / p, d/dp ln(1 - p) = -1 / (1 - p).
+        assert_eq!(gradient_at(probs(true), &[0.25]), vec![4.0]);
+        assert_eq!(gradient_at(probs(false), &[0.75]), vec![-4.0]);
+        // At the ends, where the log-probability is finite: one-sided derivatives.
+        assert_eq!(gradient_at(probs(false), &[0.0]), vec![-1.0]);
+        assert_eq!(gradient_at(probs(true), &[1.0]), vec![1.0]);
+        // d/dl ln sigmoid(l) = 1 - sigmoid(l), d/dl ln sigmoid(-l) = -sigmoid(l): 1/2 at 0.
+        assert!((gradient_at(logits(true), &[0.0])[0] - 0.5).abs() < 1e-16);
+        assert!((gradient_at(logits(false), &[0.0])[0] + 0.5).abs() < 1e-16);
+        assert_eq!(gradient_at(logits(true), &[f64::INFINITY]), vec![0.0]);
+        assert_eq!(gradient_at(logits(false), &[f64::NEG_INFINITY]), vec![0.0]);
+        // Far in the tails the derivative keeps its relative precision.
+        let g = gradient_at(logits(true), &[40.0])[0];
+        assert!((g / (-40.0_f64).exp() - 1.0).abs() < 1e-15, "{g}");
+        // Constant parameters give a constant log-probability.
+        assert!(
+            Bernoulli::new(0.3)
+                .unwrap()
+                .log_prob_real(&true)
+                .is_constant()
+        );
+        // The getters carry the gradient: d probs / d logits = probs (1 - probs).
+        let (p, g) = pyro_tape::gradient(&[0.0], |v| {
+            Ok::<_, pyro_tape::TapeError>(Bernoulli::from_logits(v[0]).unwrap().probs())
+        })
+        .unwrap();
+        assert!((p - 0.5).abs() < 1e-16 && (g[0] - 0.25).abs() < 1e-16);
+        let (l, g) = pyro_tape::gradient(&[0.25], |v| {
+            Ok::<_, pyro_tape::TapeError>(Bernoulli::new(v[0]).unwrap().logits())
+        })
+        .unwrap();
+        // d/dp ln(p / (1 - p)) = 1 / (p (1 - p)) = 16 / 3.
+        assert!((l + 3.0_f64.ln()).abs() < 1e-15 && (g[0] - 16.0 / 3.0).abs() < 1e-14);
     }
 
     proptest! {

@@ -1,10 +1,12 @@
-//! The beta-binomial distribution.
+//! The beta-binomial distribution, and `digamma_diff`, the difference of two digamma values a
+//! count apart (the derivatives of its log-probability, and the negative binomial's).
 
 use super::binomial::count;
 use crate::constraint::Constraint;
-use crate::distribution::Distribution;
+use crate::distribution::{Distribution, Partials};
 use crate::error::{self, ParamError};
 use crate::special::{ln_beta, ln_gamma_diff, ln_gamma_ratio_reduced, share};
+use pyro_tape::Real;
 use rand::{Rng, RngExt};
 
 /// The beta-binomial distribution `BetaBinomial(concentration1, concentration0, total_count)`:
@@ -14,6 +16,9 @@ use rand::{Rng, RngExt};
 /// # Density
 /// `P(k) = C(n, k) B(k + a, n - k + b) / B(a, b)` for integers `0 <= k <= n`, with
 /// `a = concentration1`, `b = concentration0`, `n = total_count` and `B` the beta function.
+///
+/// The concentrations are [`Real`]s: a gradient flows through `log_prob_real` to each that is
+/// tracked on the tape.
 ///
 /// # Example
 /// ```
@@ -29,8 +34,8 @@ use rand::{Rng, RngExt};
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BetaBinomial {
-    concentration1: f64,
-    concentration0: f64,
+    concentration1: Real,
+    concentration0: Real,
     total_count: u64,
     /// The parameter-only part of `ln P(k)` in the grouping in use (see `log_prob`).
     log_norm: f64,
@@ -50,12 +55,13 @@ impl BetaBinomial {
     /// A beta-binomial distribution; both concentrations must be finite and `> 0`, and
     /// `total_count` at most `i64::MAX`.
     pub fn new(
-        concentration1: f64,
-        concentration0: f64,
+        concentration1: impl Into<Real>,
+        concentration0: impl Into<Real>,
         total_count: u64,
     ) -> Result<Self, ParamError> {
-        let a = error::positive(FAMILY, "concentration1", concentration1)?;
-        let b = error::positive(FAMILY, "concentration0", concentration0)?;
+        let (concentration1, concentration0) = (concentration1.into(), concentration0.into());
+        let a = error::positive(FAMILY, "concentration1", concentration1.value())?;
+        let b = error::positive(FAMILY, "concentration0", concentration0.value())?;
         let total_count = count(FAMILY, "total_count", total_count)?;
         let beta = rand_distr::Beta::new(a, b)
             .map_err(|_| ParamError::new(FAMILY, "concentration1", a, "must be finite and > 0"))?;
@@ -71,8 +77,8 @@ impl BetaBinomial {
             -(n + 1.0).ln() - ln_gamma_diff(n + 2.0, sum - 2.0, n + sum) - ln_beta(a, b)
         };
         Ok(BetaBinomial {
-            concentration1: a,
-            concentration0: b,
+            concentration1,
+            concentration0,
             total_count,
             log_norm,
             concentrations_dominate,
@@ -85,12 +91,12 @@ impl BetaBinomial {
     }
 
     /// The first shape of the beta prior on the success probability (`a`).
-    pub fn concentration1(&self) -> f64 {
+    pub fn concentration1(&self) -> Real {
         self.concentration1
     }
 
     /// The second shape of the beta prior on the success probability (`b`).
-    pub fn concentration0(&self) -> f64 {
+    pub fn concentration0(&self) -> Real {
         self.concentration0
     }
 
@@ -130,7 +136,7 @@ impl Distribution for BetaBinomial {
             return f64::NEG_INFINITY;
         }
         let (k, n) = (*k as f64, self.total_count as f64);
-        let (a, b) = (self.concentration1, self.concentration0);
+        let (a, b) = (self.concentration1.value(), self.concentration0.value());
         if self.concentrations_dominate {
             let ln_choose = -(n + 1.0).ln() - ln_beta(k + 1.0, n - k + 1.0);
             // k ln p with 0 ln p = 0 (ln p is finite, but keep k = 0 exact).
@@ -149,6 +155,25 @@ impl Distribution for BetaBinomial {
         }
     }
 
+    /// `d/da = psi(k + a) - psi(a) - (psi(n + a + b) - psi(a + b))` and
+    /// `d/db = psi(n - k + b) - psi(b) - (psi(n + a + b) - psi(a + b))`, `psi` the digamma
+    /// function, each difference taken without cancellation by `digamma_diff`.
+    #[inline]
+    fn log_prob_partials(&self, k: &i64, partials: &mut Partials) {
+        let (a, b) = (self.concentration1, self.concentration0);
+        if a.is_constant() && b.is_constant() {
+            return;
+        }
+        let (k, n) = (*k as f64, self.total_count as f64);
+        let norm = digamma_diff(a.value() + b.value(), n);
+        if !a.is_constant() {
+            partials.push(a, digamma_diff(a.value(), k) - norm);
+        }
+        if !b.is_constant() {
+            partials.push(b, digamma_diff(b.value(), n - k) - norm);
+        }
+    }
+
     fn support(&self) -> Constraint {
         Constraint::IntegerInterval {
             lower: 0,
@@ -164,9 +189,55 @@ impl Distribution for BetaBinomial {
     /// overflow or cancel.
     fn variance(&self) -> Option<f64> {
         let n = self.total_count as f64;
-        let s = self.concentration1 + self.concentration0;
+        let s = self.concentration1.value() + self.concentration0.value();
         Some(n * self.p * self.q * (1.0 + (n - 1.0) / (s + 1.0)))
     }
+}
+
+/// Where [`digamma_diff`] switches from the recurrence to the asymptotic expansion.
+const DIGAMMA_ASYMPTOTIC_FROM: f64 = 10.0;
+
+/// `psi(x + m) - psi(x)` for `x > 0` and a count `m >= 0` (an integer, as an `f64`), with `psi`
+/// the digamma function (the derivative of `ln Gamma`): the derivative of
+/// `ln Gamma(x + m) - ln Gamma(x)` with respect to `x`. Relative error a few ulps, for every
+/// `x` up to `f64::MAX` and `m` up to `2^63`; 0 for `m = 0` or `x = +inf` (the limit).
+///
+/// Computed as a sum of positive terms, so nothing cancels where `x` is large and the two
+/// `psi` nearly equal (`psi(1e15 + 3) - psi(1e15)` is `3e-15`, below the rounding of either):
+/// first the recurrence `psi(x + 1) = psi(x) + 1 / x` while `x < 10` (at most ten steps), then
+/// the asymptotic expansion `psi(y) = ln y - 1 / (2y) - T(y)`,
+/// `T(y) = sum_k B_2k / (2k y^2k)` (eight terms: truncation error below `4e-18` for `y >= 10`)
+/// at `y = x + m` and `y = x`, differenced by hand: `ln(1 + m / x) + m / (2 x (x + m))
+/// + T(x) - T(x + m)`.
+pub(crate) fn digamma_diff(x: f64, m: f64) -> f64 {
+    debug_assert!(
+        x > 0.0 && m >= 0.0 && m.fract() == 0.0,
+        "digamma_diff({x}, {m})"
+    );
+    let (mut x, mut m, mut sum) = (x, m, 0.0);
+    while x < DIGAMMA_ASYMPTOTIC_FROM && m > 0.0 {
+        sum += 1.0 / x;
+        x += 1.0;
+        m -= 1.0;
+    }
+    if m == 0.0 || x == f64::INFINITY {
+        return sum;
+    }
+    let u = m / x;
+    sum + (u.ln_1p() + 0.5 * u / (x + m) + (digamma_tail(x) - digamma_tail(x + m)))
+}
+
+/// `T(y) = sum_k B_2k / (2k y^2k)` to eight terms, the tail of the asymptotic expansion of
+/// `psi(y) = ln y - 1 / (2y) - T(y)`, for `y >= 10` (0 where `y^2` overflows).
+fn digamma_tail(y: f64) -> f64 {
+    let r2 = 1.0 / (y * y);
+    r2 * (1.0 / 12.0
+        + r2 * (-1.0 / 120.0
+            + r2 * (1.0 / 252.0
+                + r2 * (-1.0 / 240.0
+                    + r2 * (1.0 / 132.0
+                        + r2 * (-691.0 / 32_760.0
+                            + r2 * (1.0 / 12.0 + r2 * (-3617.0 / 8160.0))))))))
 }
 
 #[cfg(test)]
@@ -252,6 +323,96 @@ mod tests {
         assert_eq!(
             BetaBinomial::new(1.0, 1.0, u64::MAX).unwrap_err().param,
             "total_count"
+        );
+    }
+
+    #[test]
+    fn digamma_diff_is_accurate() {
+        use spec_math::cephes64::psi;
+        assert_eq!(digamma_diff(1.0, 1.0), 1.0);
+        assert_eq!(digamma_diff(2.5, 0.0), 0.0);
+        assert_eq!(digamma_diff(f64::INFINITY, 3.0), 0.0);
+        // Against the sum of 1 / (x + j), j < m (each term rounded once; relative error m ulps).
+        for &x in &[
+            1e-3, 0.5, 1.0, 1.4616, 3.3, 9.75, 10.0, 10.5, 47.0, 1e4, 1e8, 1e15, 1e300,
+        ] {
+            for &m in &[1.0, 2.0, 3.0, 7.0, 25.0, 300.0] {
+                let direct: f64 = (0..m as i64).rev().map(|j| 1.0 / (x + j as f64)).sum();
+                let got = digamma_diff(x, m);
+                assert!(
+                    (got - direct).abs() <= 1e-15 * m.max(4.0) * direct,
+                    "digamma_diff({x}, {m}) = {got}, sum {direct}"
+                );
+            }
+        }
+        // Against Cephes' psi where the two values do not cancel.
+        for &x in &[1e-3, 0.5, 2.0, 7.5, 12.0] {
+            for &m in &[1e3, 1e6, 1e12, 9.2e18] {
+                let want = psi(x + m) - psi(x);
+                let got = digamma_diff(x, m);
+                assert!(
+                    (got - want).abs() <= 1e-14 * want,
+                    "digamma_diff({x}, {m}) = {got}, psi {want}"
+                );
+            }
+        }
+        // Where psi(x + m) - psi(x) is below the rounding of either: m / x to first order.
+        assert!((digamma_diff(1e300, 5.0) / 5e-300 - 1.0).abs() < 1e-15);
+        assert!(digamma_diff(f64::MAX, 1.0) > 0.0);
+    }
+
+    /// The gradient of `log_prob_real` at `point`, for closed-form checks.
+    fn gradient_at(build: impl Fn(&[Real]) -> (BetaBinomial, i64), point: &[f64]) -> Vec<f64> {
+        let (_, g) = pyro_tape::gradient(point, |v| {
+            let (d, k) = build(v);
+            Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&k))
+        })
+        .unwrap();
+        g
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        // (k, n, a, b); the length of each concentration is its distance to 0.
+        for &(k, n, a, b) in &[
+            (3, 10, 2.0, 3.0),
+            (0, 10, 2.0, 3.0),
+            (10, 10, 2.0, 3.0),
+            (2, 6, 0.1, 0.1),
+            (25, 50, 1e-3, 5.0),
+            (100, 200, 1000.0, 500.0),
+            (3, 5, 1e6, 2e6),
+            (0, 0, 0.5, 2.0),
+            (50_000, 100_000, 0.5, 0.5),
+            (7, 20, 1e12, 1e12),
+            (0, 20, 1e-300, 1.0),
+            (1, 1, 1e-8, 1e8),
+            (4, 9, 9.5, 10.5),
+            (999, 1000, 30.0, 0.2),
+        ] {
+            let at = |v: &[Real]| (BetaBinomial::new(v[0], v[1], n).unwrap(), k);
+            testing::check_log_prob_gradient(at, &[a, b], &[a, b]);
+        }
+    }
+
+    #[test]
+    fn gradients_in_closed_form() {
+        let at = |k: i64, n: u64| move |v: &[Real]| (BetaBinomial::new(v[0], v[1], n).unwrap(), k);
+        // a = b = 1, n = 1: P(k) = 1/2 for both k; d/da ln P(1) = psi(2) - psi(1) - (psi(3) -
+        // psi(2)) = 1 - 1/2, d/db = 0 - 1/2.
+        assert_eq!(gradient_at(at(1, 1), &[1.0, 1.0]), vec![0.5, -0.5]);
+        // n = 2, k = 0, a = 1, b = 2: ln P(0) = ln(b (b + 1) / ((a + b) (a + b + 1))), so
+        // d/da = -1/3 - 1/4 and d/db = 1/2 + 1/3 - 1/3 - 1/4.
+        let g = gradient_at(at(0, 2), &[1.0, 2.0]);
+        assert!(
+            (g[0] + 7.0 / 12.0).abs() < 1e-15 && (g[1] - 0.25).abs() < 1e-15,
+            "{g:?}"
+        );
+        assert!(
+            BetaBinomial::new(2.0, 3.0, 10)
+                .unwrap()
+                .log_prob_real(&3)
+                .is_constant()
         );
     }
 

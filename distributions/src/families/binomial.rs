@@ -1,9 +1,11 @@
 //! The binomial distribution.
 
+use super::bernoulli::ProbsOrLogits;
 use crate::constraint::Constraint;
-use crate::distribution::Distribution;
+use crate::distribution::{Distribution, Partials};
 use crate::error::{self, ParamError};
 use crate::special::log_sigmoid;
+use pyro_tape::Real;
 use rand::{Rng, RngExt};
 
 /// The binomial distribution `Binomial(total_count, probs)`: the number of successes in
@@ -12,6 +14,9 @@ use rand::{Rng, RngExt};
 /// Built from `probs` ([`Binomial::new`]) or from `logits = ln(probs / (1 - probs))`
 /// ([`Binomial::from_logits`]). Like [`Bernoulli`](crate::Bernoulli), both `ln(probs)` and
 /// `ln(1 - probs)` are kept exactly, so `probs = 0` or `1` give exact `-inf` and `0`.
+///
+/// `probs` and `logits` are [`Real`]s: a gradient flows through `log_prob_real` to the one the
+/// distribution was built from, when it is tracked on the tape (`total_count` is a count).
 ///
 /// # Density
 /// `P(k) = C(total_count, k) probs^k (1 - probs)^(total_count - k)` for integers
@@ -31,6 +36,8 @@ use rand::{Rng, RngExt};
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Binomial {
     total_count: u64,
+    /// The parameter as given, through which a gradient flows.
+    param: ProbsOrLogits,
     probs: f64,
     log_p: f64,
     log_q: f64,
@@ -53,27 +60,49 @@ pub(crate) fn count(family: &'static str, param: &'static str, n: u64) -> Result
 impl Binomial {
     /// A binomial distribution of `total_count` trials with success probability `probs` in
     /// `[0, 1]`; `total_count` must be at most `i64::MAX`.
-    pub fn new(total_count: u64, probs: f64) -> Result<Self, ParamError> {
-        let probs = error::probability(FAMILY, "probs", probs)?;
-        Self::build(total_count, probs, probs.ln(), (-probs).ln_1p())
+    pub fn new(total_count: u64, probs: impl Into<Real>) -> Result<Self, ParamError> {
+        let param = probs.into();
+        let probs = error::probability(FAMILY, "probs", param.value())?;
+        Self::build(
+            total_count,
+            ProbsOrLogits::Probs(param),
+            probs,
+            probs.ln(),
+            (-probs).ln_1p(),
+        )
     }
 
     /// A binomial distribution with success probability `sigmoid(logits)`; `logits` must not be
     /// NaN (`+inf` and `-inf` mean `probs = 1` and `probs = 0`).
-    pub fn from_logits(total_count: u64, logits: f64) -> Result<Self, ParamError> {
+    pub fn from_logits(total_count: u64, logits: impl Into<Real>) -> Result<Self, ParamError> {
+        let param = logits.into();
+        let logits = param.value();
         if logits.is_nan() {
             return Err(ParamError::new(FAMILY, "logits", logits, "must not be NaN"));
         }
         let log_p = log_sigmoid(logits);
-        Self::build(total_count, log_p.exp(), log_p, log_sigmoid(-logits))
+        Self::build(
+            total_count,
+            ProbsOrLogits::Logits(param),
+            log_p.exp(),
+            log_p,
+            log_sigmoid(-logits),
+        )
     }
 
-    fn build(total_count: u64, probs: f64, log_p: f64, log_q: f64) -> Result<Self, ParamError> {
+    fn build(
+        total_count: u64,
+        param: ProbsOrLogits,
+        probs: f64,
+        log_p: f64,
+        log_q: f64,
+    ) -> Result<Self, ParamError> {
         let total_count = count(FAMILY, "total_count", total_count)?;
         let sampler = rand_distr::Binomial::new(total_count, probs)
             .map_err(|_| ParamError::new(FAMILY, "probs", probs, "must be in [0, 1]"))?;
         Ok(Binomial {
             total_count,
+            param,
             probs,
             log_p,
             log_q,
@@ -87,14 +116,15 @@ impl Binomial {
         self.total_count
     }
 
-    /// The success probability of each trial.
-    pub fn probs(&self) -> f64 {
-        self.probs
+    /// The success probability of each trial (computed from `logits`, with its gradient, when
+    /// built from them).
+    pub fn probs(&self) -> Real {
+        self.param.probs()
     }
 
-    /// `ln(probs / (1 - probs))`.
-    pub fn logits(&self) -> f64 {
-        self.log_p - self.log_q
+    /// `ln(probs / (1 - probs))` (the parameter itself when built from logits).
+    pub fn logits(&self) -> Real {
+        self.param.logits()
     }
 }
 
@@ -124,6 +154,18 @@ impl Distribution for Binomial {
         self.ln_n_factorial - libm::lgamma(k + 1.0) - libm::lgamma(n - k + 1.0)
             + successes
             + failures
+    }
+
+    /// `k / probs - (n - k) / (1 - probs)` with respect to `probs`, `k (1 - probs) - (n - k)
+    /// probs` with respect to `logits` (a term with a count of 0 is 0, as in `log_prob`).
+    #[inline]
+    fn log_prob_partials(&self, k: &i64, partials: &mut Partials) {
+        if self.param.is_constant() {
+            return;
+        }
+        let (k, n) = (*k as f64, self.total_count as f64);
+        let q = self.param.complement(self.probs, || self.log_q);
+        self.param.push_partials(k, n - k, self.probs, q, partials);
     }
 
     fn support(&self) -> Constraint {
@@ -239,6 +281,80 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "Binomial: invalid parameter total_count = 18446744073709551615 (must be <= i64::MAX)"
+        );
+    }
+
+    /// The gradient of `log_prob_real` at `point`, for closed-form checks.
+    fn gradient_at(build: impl Fn(&[Real]) -> (Binomial, i64), point: &[f64]) -> Vec<f64> {
+        let (_, g) = pyro_tape::gradient(point, |v| {
+            let (d, k) = build(v);
+            Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&k))
+        })
+        .unwrap();
+        g
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        // (n, k, probs); the length of probs is the distance to the nearer end of [0, 1].
+        for &(n, k, p) in &[
+            (10, 3, 0.3),
+            (10, 0, 0.3),
+            (10, 10, 0.3),
+            (1, 1, 0.5),
+            (0, 0, 0.4),
+            (1000, 700, 0.7),
+            (1000, 3, 0.7),
+            (10_000, 5000, 0.5),
+            (5, 2, 1e-6),
+            (5, 0, 1e-6),
+            (5, 5, 1.0 - 1e-6),
+            (40, 1, 1e-200),
+            (1_000_000_000, 2, 1e-9),
+        ] {
+            let at = |v: &[Real]| (Binomial::new(n, v[0]).unwrap(), k);
+            testing::check_log_prob_gradient(at, &[p], &[p.min(1.0 - p)]);
+        }
+        // (n, k, logits); logits has no edge (length 1).
+        for &(n, k, l) in &[
+            (10, 3, 0.0),
+            (10, 0, -2.0),
+            (10, 10, 3.0),
+            (1000, 700, 0.85),
+            (10, 3, -40.0),
+            (10, 3, 40.0),
+            (10, 10, 40.0),
+            (10, 0, -800.0),
+            (7, 2, -800.0),
+            (7, 7, 800.0),
+        ] {
+            let at = |v: &[Real]| (Binomial::from_logits(n, v[0]).unwrap(), k);
+            testing::check_log_prob_gradient(at, &[l], &[1.0]);
+        }
+    }
+
+    #[test]
+    fn gradients_in_closed_form() {
+        let probs = |n: u64, k: i64| move |v: &[Real]| (Binomial::new(n, v[0]).unwrap(), k);
+        let logits =
+            |n: u64, k: i64| move |v: &[Real]| (Binomial::from_logits(n, v[0]).unwrap(), k);
+        // k / p - (n - k) / (1 - p) = 4k - 2n at p = 1/2; k - n p with respect to logits.
+        assert_eq!(gradient_at(probs(10, 3), &[0.5]), vec![-8.0]);
+        assert_eq!(gradient_at(probs(1_000_000, 500_000), &[0.5]), vec![0.0]);
+        assert!((gradient_at(logits(10, 3), &[0.0])[0] + 2.0).abs() < 1e-14);
+        // At the ends, where the log-probability is finite: one-sided derivatives -n and n.
+        assert_eq!(gradient_at(probs(10, 0), &[0.0]), vec![-10.0]);
+        assert_eq!(gradient_at(probs(10, 10), &[1.0]), vec![10.0]);
+        assert_eq!(gradient_at(logits(10, 10), &[f64::INFINITY]), vec![0.0]);
+        assert_eq!(gradient_at(logits(10, 0), &[f64::NEG_INFINITY]), vec![0.0]);
+        // All successes at logits 40: n (1 - probs), which keeps its relative precision.
+        let g = gradient_at(logits(10, 10), &[40.0])[0];
+        assert!((g / (10.0 * (-40.0_f64).exp()) - 1.0).abs() < 1e-14, "{g}");
+        assert!(
+            Binomial::new(10, 0.3)
+                .unwrap()
+                .log_prob_real(&3)
+                .is_constant()
         );
     }
 

@@ -1,8 +1,9 @@
 //! The categorical distribution.
 
 use crate::constraint::Constraint;
-use crate::distribution::Distribution;
+use crate::distribution::{Distribution, Partials};
 use crate::error::ParamError;
+use pyro_tape::Real;
 use rand::distr::weighted::WeightedIndex;
 use rand::{Rng, RngExt};
 
@@ -11,6 +12,10 @@ use rand::{Rng, RngExt};
 /// Built from non-negative weights `probs`, normalised to sum to one as torch does
 /// ([`Categorical::new`]), or from unnormalised log-probabilities `logits`
 /// ([`Categorical::from_logits`]). The mean and variance are those of the index.
+///
+/// The weights or logits may be `f64`s or [`Real`]s: a gradient flows through `log_prob_real` to
+/// each that is tracked on the tape. (Only then are they kept: a distribution of constants keeps
+/// its normalised probabilities and nothing more.)
 ///
 /// # Density
 /// `P(i) = probs[i] / sum(probs)` for integers `0 <= i < K`.
@@ -33,16 +38,50 @@ pub struct Categorical {
     /// `ln(probs)`: the normalised logits.
     log_probs: Vec<f64>,
     sampler: WeightedIndex<f64>,
+    /// The parameters as given, when one of them is tracked (a gradient flows to them).
+    tracked: Tracked,
+}
+
+/// The parameters of a [`Categorical`] as given, kept only when one is tracked on the tape. Any
+/// two compare equal: a distribution compares the normalised probabilities they determine.
+#[derive(Clone, Debug)]
+struct Tracked(Option<Params>);
+
+/// The weights (`new`) or the logits (`from_logits`).
+#[derive(Clone, Debug)]
+enum Params {
+    Probs(Vec<Real>),
+    Logits(Vec<Real>),
+}
+
+impl PartialEq for Tracked {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Tracked {
+    /// `params` as `Real`s if one of them is tracked (`make` says which kind they are), else
+    /// nothing. For `f64` parameters every one is a constant, which the compiler sees.
+    fn of<P: Into<Real> + Copy>(params: &[P], make: fn(Vec<Real>) -> Params) -> Tracked {
+        let reals = params.iter().map(|&p| p.into());
+        if reals.clone().all(Real::is_constant) {
+            Tracked(None)
+        } else {
+            Tracked(Some(make(reals.collect())))
+        }
+    }
 }
 
 const FAMILY: &str = "Categorical";
 
 impl Categorical {
-    /// A categorical distribution with probabilities proportional to `probs`: at least one
-    /// element, each finite and `>= 0`, with a positive sum.
-    pub fn new(probs: &[f64]) -> Result<Self, ParamError> {
-        non_empty("probs", probs)?;
-        for (i, &p) in probs.iter().enumerate() {
+    /// A categorical distribution with probabilities proportional to `probs` (`f64`s or
+    /// [`Real`]s): at least one element, each finite and `>= 0`, with a positive sum.
+    pub fn new<P: Into<Real> + Copy>(probs: &[P]) -> Result<Self, ParamError> {
+        let value = |p: &P| (*p).into().value();
+        non_empty("probs", probs.len())?;
+        for (i, p) in probs.iter().map(value).enumerate() {
             if !(p.is_finite() && p >= 0.0) {
                 return Err(ParamError::new(
                     FAMILY,
@@ -53,8 +92,9 @@ impl Categorical {
             }
         }
         // Scale by the largest weight first, so that the sum cannot overflow.
-        let max = probs.iter().copied().fold(0.0, f64::max);
+        let max = probs.iter().map(value).fold(0.0, f64::max);
         if max == 0.0 {
+            let probs: Vec<f64> = probs.iter().map(value).collect();
             return Err(ParamError::new(
                 FAMILY,
                 "probs",
@@ -62,17 +102,20 @@ impl Categorical {
                 "must have a positive sum",
             ));
         }
-        let sum: f64 = probs.iter().map(|p| p / max).sum();
-        let probs: Vec<f64> = probs.iter().map(|p| p / max / sum).collect();
+        let weights = probs;
+        let sum: f64 = weights.iter().map(|p| value(p) / max).sum();
+        let probs: Vec<f64> = weights.iter().map(|p| value(p) / max / sum).collect();
         let log_probs = probs.iter().map(|p| p.ln()).collect();
-        Self::build(probs, log_probs)
+        Self::build(probs, log_probs, Tracked::of(weights, Params::Probs))
     }
 
-    /// A categorical distribution with `P(i)` proportional to `exp(logits[i])`: at least one
-    /// element, none NaN or `+inf`, and at least one finite (`-inf` gives probability 0).
-    pub fn from_logits(logits: &[f64]) -> Result<Self, ParamError> {
-        non_empty("logits", logits)?;
-        for (i, &l) in logits.iter().enumerate() {
+    /// A categorical distribution with `P(i)` proportional to `exp(logits[i])` (`f64`s or
+    /// [`Real`]s): at least one element, none NaN or `+inf`, and at least one finite (`-inf`
+    /// gives probability 0).
+    pub fn from_logits<L: Into<Real> + Copy>(logits: &[L]) -> Result<Self, ParamError> {
+        let value = |l: &L| (*l).into().value();
+        non_empty("logits", logits.len())?;
+        for (i, l) in logits.iter().map(value).enumerate() {
             if l.is_nan() || l == f64::INFINITY {
                 return Err(ParamError::new(
                     FAMILY,
@@ -82,7 +125,7 @@ impl Categorical {
                 ));
             }
         }
-        let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let max = logits.iter().map(value).fold(f64::NEG_INFINITY, f64::max);
         if max == f64::NEG_INFINITY {
             return Err(ParamError::new(
                 FAMILY,
@@ -91,13 +134,18 @@ impl Categorical {
                 "must have a finite element",
             ));
         }
-        let log_sum = max + logits.iter().map(|l| (l - max).exp()).sum::<f64>().ln();
-        let log_probs: Vec<f64> = logits.iter().map(|l| l - log_sum).collect();
+        let log_sum = max
+            + logits
+                .iter()
+                .map(|l| (value(l) - max).exp())
+                .sum::<f64>()
+                .ln();
+        let log_probs: Vec<f64> = logits.iter().map(|l| value(l) - log_sum).collect();
         let probs = log_probs.iter().map(|l| l.exp()).collect();
-        Self::build(probs, log_probs)
+        Self::build(probs, log_probs, Tracked::of(logits, Params::Logits))
     }
 
-    fn build(probs: Vec<f64>, log_probs: Vec<f64>) -> Result<Self, ParamError> {
+    fn build(probs: Vec<f64>, log_probs: Vec<f64>, tracked: Tracked) -> Result<Self, ParamError> {
         let sampler = WeightedIndex::new(&probs).map_err(|_| {
             ParamError::new(
                 FAMILY,
@@ -110,10 +158,11 @@ impl Categorical {
             probs,
             log_probs,
             sampler,
+            tracked,
         })
     }
 
-    /// The normalised probabilities.
+    /// The normalised probabilities (values: the gradient flows through `log_prob_real`).
     pub fn probs(&self) -> &[f64] {
         &self.probs
     }
@@ -129,8 +178,8 @@ impl Categorical {
     }
 }
 
-fn non_empty(param: &'static str, v: &[f64]) -> Result<(), ParamError> {
-    if v.is_empty() {
+fn non_empty(param: &'static str, len: usize) -> Result<(), ParamError> {
+    if len == 0 {
         Err(ParamError::new(
             FAMILY,
             param,
@@ -161,6 +210,36 @@ impl Distribution for Categorical {
             .and_then(|i| self.log_probs.get(i))
             .copied()
             .unwrap_or(f64::NEG_INFINITY)
+    }
+
+    /// With `p` the normalised probabilities: with respect to the weights `w`,
+    /// `d/dw_j ln p_k = [j = k] / w_k - 1 / sum(w)`; with respect to the logits,
+    /// `[j = k] - p_j`. At `j = k` both use `1 - p_k` as the sum of the other `p_j`, which keeps
+    /// its relative precision where `p_k` is near 1.
+    fn log_prob_partials(&self, k: &i64, partials: &mut Partials) {
+        let Some(params) = &self.tracked.0 else {
+            return;
+        };
+        // Called only where log_prob is finite: k is an index with p_k > 0.
+        let k = *k as usize;
+        let others: f64 = (self.probs.iter().enumerate())
+            .filter_map(|(j, &p)| (j != k).then_some(p))
+            .sum();
+        match params {
+            Params::Probs(w) => {
+                let w_k = w[k].value();
+                // 1 / sum(w) = p_k / w_k.
+                let inv_total = self.probs[k] / w_k;
+                for (j, &w_j) in w.iter().enumerate() {
+                    partials.push(w_j, if j == k { others / w_k } else { -inv_total });
+                }
+            }
+            Params::Logits(l) => {
+                for (j, (&l_j, &p_j)) in l.iter().zip(&self.probs).enumerate() {
+                    partials.push(l_j, if j == k { others } else { -p_j });
+                }
+            }
+        }
     }
 
     fn support(&self) -> Constraint {
@@ -270,8 +349,11 @@ mod tests {
             Categorical::new(&[0.0, 0.0]).unwrap_err().to_string(),
             "Categorical: invalid parameter probs = [0.0, 0.0] (must have a positive sum)"
         );
-        assert_eq!(Categorical::new(&[]).unwrap_err().param, "probs");
-        assert_eq!(Categorical::from_logits(&[]).unwrap_err().param, "logits");
+        assert_eq!(Categorical::new::<f64>(&[]).unwrap_err().param, "probs");
+        assert_eq!(
+            Categorical::from_logits::<f64>(&[]).unwrap_err().param,
+            "logits"
+        );
         assert_eq!(
             Categorical::from_logits(&[0.0, f64::NAN])
                 .unwrap_err()
@@ -288,6 +370,100 @@ mod tests {
         assert_eq!(
             Categorical::from_logits(&all_masked).unwrap_err().param,
             "logits"
+        );
+    }
+
+    /// The gradient of `log_prob_real` with respect to all the parameters at `point`.
+    fn gradient_at(logits: bool, point: &[f64], k: i64) -> Vec<f64> {
+        let (_, g) = pyro_tape::gradient(point, |v| {
+            Ok::<_, pyro_tape::TapeError>(build_real(logits, v).log_prob_real(&k))
+        })
+        .unwrap();
+        g
+    }
+
+    fn build_real(logits: bool, v: &[Real]) -> Categorical {
+        if logits {
+            Categorical::from_logits(v).unwrap()
+        } else {
+            Categorical::new(v).unwrap()
+        }
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        // Weights: the length of each is its distance to 0.
+        let weights: &[&[f64]] = &[
+            &[1.0, 3.0],
+            &[0.2, 0.5, 0.3],
+            &[5.0, 5.0, 5.0, 5.0],
+            &[1e-100, 1.0, 1e100],
+            &[1e-6, 2.0, 1e6],
+            &[7.0],
+        ];
+        let mut points = 0;
+        for w in weights {
+            for k in 0..w.len() as i64 {
+                let at = |v: &[Real]| (Categorical::new(v).unwrap(), k);
+                testing::check_log_prob_gradient(at, w, w);
+                points += 1;
+            }
+        }
+        // Logits, which have no edge (length 1).
+        let logits: &[&[f64]] = &[
+            &[0.0, 0.0],
+            &[1.0, -2.0, 0.5, 3.0],
+            &[-40.0, 40.0, 0.0],
+            &[700.0, -700.0, 0.0],
+            &[1e3, 1e3 + 1.0],
+        ];
+        for l in logits {
+            for k in 0..l.len() as i64 {
+                let at = |v: &[Real]| (Categorical::from_logits(v).unwrap(), k);
+                testing::check_log_prob_gradient(at, l, &vec![1.0; l.len()]);
+                points += 1;
+            }
+        }
+        assert_eq!(points, 30);
+    }
+
+    #[test]
+    fn gradients_in_closed_form() {
+        // ln(w_1 / (w_0 + w_1)): d/dw_0 = -1/4, d/dw_1 = 1/3 - 1/4 at w = (1, 3).
+        let g = gradient_at(false, &[1.0, 3.0], 1);
+        assert!(
+            (g[0] + 0.25).abs() < 1e-16 && (g[1] - 1.0 / 12.0).abs() < 1e-16,
+            "{g:?}"
+        );
+        // [j = k] - p_j with respect to the logits.
+        assert_eq!(gradient_at(true, &[0.0, 0.0], 0), vec![0.5, -0.5]);
+        let g = gradient_at(true, &[2.0_f64.ln(), 0.0, 0.0], 0);
+        assert!(
+            (g[0] - 0.5).abs() < 1e-15 && (g[1] + 0.25).abs() < 1e-15,
+            "{g:?}"
+        );
+        // A zero weight and a -inf logit: the other categories' partials are unchanged.
+        assert_eq!(
+            gradient_at(false, &[0.0, 2.0, 2.0], 1),
+            vec![-0.25, 0.25, -0.25]
+        );
+        assert_eq!(
+            gradient_at(true, &[f64::NEG_INFINITY, 0.0, 0.0], 2),
+            vec![0.0, -0.5, 0.5]
+        );
+        // Mixed constant and tracked parameters; constants alone keep nothing and record
+        // nothing.
+        let (_, g) = pyro_tape::gradient(&[3.0], |v| {
+            let d = Categorical::new(&[Real::from(1.0), v[0]]).unwrap();
+            Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&0))
+        })
+        .unwrap();
+        assert_eq!(g, vec![-0.25]);
+        let d = Categorical::new(&[1.0, 3.0]).unwrap();
+        assert!(d.tracked.0.is_none() && d.log_prob_real(&1).is_constant());
+        assert_eq!(
+            d,
+            Categorical::new(&[Real::from(1.0), Real::from(3.0)]).unwrap()
         );
     }
 

@@ -1,9 +1,11 @@
 //! The geometric distribution.
 
+use super::bernoulli::ProbsOrLogits;
 use crate::constraint::Constraint;
-use crate::distribution::Distribution;
+use crate::distribution::{Distribution, Partials};
 use crate::error::ParamError;
 use crate::special::log_sigmoid;
+use pyro_tape::Real;
 use rand::{Rng, RngExt};
 use rand_distr::Open01;
 
@@ -14,6 +16,9 @@ use rand_distr::Open01;
 /// Built from `probs` in `(0, 1]` ([`Geometric::new`]) or from
 /// `logits = ln(probs / (1 - probs))` ([`Geometric::from_logits`]). Draws of a mean beyond
 /// `i64::MAX` (only for `probs` below about `1e-18`) saturate at `i64::MAX`.
+///
+/// `probs` and `logits` are [`Real`]s: a gradient flows through `log_prob_real` to the one the
+/// distribution was built from, when it is tracked on the tape.
 ///
 /// # Density
 /// `P(k) = probs (1 - probs)^k` for integers `k >= 0` (with `0^0 = 1`).
@@ -31,6 +36,8 @@ use rand_distr::Open01;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Geometric {
+    /// The parameter as given, through which a gradient flows.
+    param: ProbsOrLogits,
     probs: f64,
     log_p: f64,
     log_q: f64,
@@ -45,11 +52,14 @@ const FAMILY: &str = "Geometric";
 
 impl Geometric {
     /// A geometric distribution with success probability `probs` in `(0, 1]`.
-    pub fn new(probs: f64) -> Result<Self, ParamError> {
+    pub fn new(probs: impl Into<Real>) -> Result<Self, ParamError> {
+        let param = probs.into();
+        let probs = param.value();
         if !(probs > 0.0 && probs <= 1.0) {
             return Err(ParamError::new(FAMILY, "probs", probs, "must be in (0, 1]"));
         }
         Ok(Self::build(
+            ProbsOrLogits::Probs(param),
             probs,
             1.0 - probs,
             probs.ln(),
@@ -59,7 +69,9 @@ impl Geometric {
 
     /// A geometric distribution with success probability `sigmoid(logits)`; `logits` must not be
     /// NaN or `-inf` (`+inf` means `probs = 1`).
-    pub fn from_logits(logits: f64) -> Result<Self, ParamError> {
+    pub fn from_logits(logits: impl Into<Real>) -> Result<Self, ParamError> {
+        let param = logits.into();
+        let logits = param.value();
         if logits.is_nan() || logits == f64::NEG_INFINITY {
             return Err(ParamError::new(
                 FAMILY,
@@ -69,16 +81,23 @@ impl Geometric {
             ));
         }
         let (log_p, log_q) = (log_sigmoid(logits), log_sigmoid(-logits));
-        Ok(Self::build(log_p.exp(), log_q.exp(), log_p, log_q))
+        Ok(Self::build(
+            ProbsOrLogits::Logits(param),
+            log_p.exp(),
+            log_q.exp(),
+            log_p,
+            log_q,
+        ))
     }
 
-    fn build(probs: f64, complement: f64, log_p: f64, log_q: f64) -> Self {
+    fn build(param: ProbsOrLogits, probs: f64, complement: f64, log_p: f64, log_q: f64) -> Self {
         let sampler = if 1.0 - probs < 1.0 {
             rand_distr::Geometric::new(probs).ok()
         } else {
             None
         };
         Geometric {
+            param,
             probs,
             log_p,
             log_q,
@@ -87,14 +106,15 @@ impl Geometric {
         }
     }
 
-    /// The success probability of each trial.
-    pub fn probs(&self) -> f64 {
-        self.probs
+    /// The success probability of each trial (computed from `logits`, with its gradient, when
+    /// built from them).
+    pub fn probs(&self) -> Real {
+        self.param.probs()
     }
 
-    /// `ln(probs / (1 - probs))`.
-    pub fn logits(&self) -> f64 {
-        self.log_p - self.log_q
+    /// `ln(probs / (1 - probs))` (the parameter itself when built from logits).
+    pub fn logits(&self) -> Real {
+        self.param.logits()
     }
 }
 
@@ -125,6 +145,17 @@ impl Distribution for Geometric {
             0 => self.log_p,
             k => k as f64 * self.log_q + self.log_p,
         }
+    }
+
+    /// `1 / probs - k / (1 - probs)` with respect to `probs`, `(1 - probs) - k probs` with
+    /// respect to `logits`.
+    #[inline]
+    fn log_prob_partials(&self, k: &i64, partials: &mut Partials) {
+        if self.param.is_constant() {
+            return;
+        }
+        let (p, q) = (self.probs, self.complement);
+        self.param.push_partials(1.0, *k as f64, p, q, partials);
     }
 
     fn support(&self) -> Constraint {
@@ -229,6 +260,64 @@ mod tests {
             Geometric::from_logits(f64::NEG_INFINITY).unwrap_err().param,
             "logits"
         );
+    }
+
+    /// The gradient of `log_prob_real` at `point`, for closed-form checks.
+    fn gradient_at(build: impl Fn(&[Real]) -> (Geometric, i64), point: &[f64]) -> Vec<f64> {
+        let (_, g) = pyro_tape::gradient(point, |v| {
+            let (d, k) = build(v);
+            Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&k))
+        })
+        .unwrap();
+        g
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        // (k, probs); the length of probs is the distance to the nearer end of (0, 1].
+        for &(k, p) in &[
+            (0, 0.3),
+            (4, 0.3),
+            (2, 0.9),
+            (0, 1.0 - 1e-6),
+            (3, 1.0 - 1e-6),
+            (0, 1e-6),
+            (1_000_000, 1e-6),
+            (5, 1e-300),
+            (i64::MAX, 1e-17),
+        ] {
+            let at = |v: &[Real]| (Geometric::new(v[0]).unwrap(), k);
+            testing::check_log_prob_gradient(at, &[p], &[p.min(1.0 - p)]);
+        }
+        // (k, logits); logits has no edge (length 1).
+        for &(k, l) in &[
+            (0, 0.0),
+            (3, -1.5),
+            (3, 2.0),
+            (0, 40.0),
+            (2, 40.0),
+            (10, -40.0),
+            (0, -800.0),
+            (1000, -800.0),
+            (0, 800.0),
+        ] {
+            let at = |v: &[Real]| (Geometric::from_logits(v[0]).unwrap(), k);
+            testing::check_log_prob_gradient(at, &[l], &[1.0]);
+        }
+    }
+
+    #[test]
+    fn gradients_in_closed_form() {
+        let probs = |k: i64| move |v: &[Real]| (Geometric::new(v[0]).unwrap(), k);
+        let logits = |k: i64| move |v: &[Real]| (Geometric::from_logits(v[0]).unwrap(), k);
+        // 1 / p - k / (1 - p) = 2 - 2k at p = 1/2; (1 - p) - k p = (1 - k) / 2 at logits 0.
+        assert_eq!(gradient_at(probs(3), &[0.5]), vec![-4.0]);
+        assert_eq!(gradient_at(probs(0), &[0.25]), vec![4.0]);
+        assert!((gradient_at(logits(3), &[0.0])[0] + 1.0).abs() < 1e-15);
+        // At probs = 1, where k = 0 has probability 1: a one-sided derivative 1.
+        assert_eq!(gradient_at(probs(0), &[1.0]), vec![1.0]);
+        assert_eq!(gradient_at(logits(0), &[f64::INFINITY]), vec![0.0]);
+        assert!(Geometric::new(0.3).unwrap().log_prob_real(&2).is_constant());
     }
 
     proptest! {

@@ -1,10 +1,13 @@
 //! The negative binomial distribution.
 
+use super::bernoulli::ProbsOrLogits;
+use super::beta_binomial::digamma_diff;
 use super::poisson::draw_with_rate;
 use crate::constraint::Constraint;
-use crate::distribution::Distribution;
+use crate::distribution::{Distribution, Partials};
 use crate::error::{self, ParamError};
 use crate::special::{ln_gamma, ln_gamma_diff, ln_gamma_ratio, log_sigmoid};
+use pyro_tape::Real;
 use rand::{Rng, RngExt};
 
 /// The negative binomial distribution `NegativeBinomial(total_count, probs)` in torch's
@@ -15,6 +18,10 @@ use rand::{Rng, RngExt};
 /// `logits = ln(probs / (1 - probs))` ([`NegativeBinomial::from_logits`]). Draws are
 /// `Poisson(Gamma(total_count, scale = probs / (1 - probs)))`; draws beyond `i64::MAX`
 /// saturate there.
+///
+/// The parameters are [`Real`]s: a gradient flows through `log_prob_real` to `total_count` and to
+/// `probs` or `logits` (the one the distribution was built from), when they are tracked on the
+/// tape.
 ///
 /// # Density
 /// `P(k) = Gamma(k + r) / (Gamma(r) k!) probs^k (1 - probs)^r` for integers `k >= 0`, with
@@ -34,7 +41,9 @@ use rand::{Rng, RngExt};
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct NegativeBinomial {
-    total_count: f64,
+    total_count: Real,
+    /// The success probability as given, through which a gradient flows.
+    param: ProbsOrLogits,
     probs: f64,
     log_p: f64,
     log_q: f64,
@@ -53,19 +62,33 @@ const FAMILY: &str = "NegativeBinomial";
 impl NegativeBinomial {
     /// A negative binomial distribution; `total_count` must be finite and `> 0`, `probs` in
     /// `[0, 1)`.
-    pub fn new(total_count: f64, probs: f64) -> Result<Self, ParamError> {
-        let total_count = error::positive(FAMILY, "total_count", total_count)?;
+    pub fn new(total_count: impl Into<Real>, probs: impl Into<Real>) -> Result<Self, ParamError> {
+        let (total_count, param) = (total_count.into(), probs.into());
+        error::positive(FAMILY, "total_count", total_count.value())?;
+        let probs = param.value();
         if !(0.0..1.0).contains(&probs) {
             return Err(ParamError::new(FAMILY, "probs", probs, "must be in [0, 1)"));
         }
         let (log_p, log_q) = (probs.ln(), (-probs).ln_1p());
-        Ok(Self::build(total_count, probs, 1.0 - probs, log_p, log_q))
+        Ok(Self::build(
+            total_count,
+            ProbsOrLogits::Probs(param),
+            probs,
+            1.0 - probs,
+            log_p,
+            log_q,
+        ))
     }
 
     /// A negative binomial distribution with `probs = sigmoid(logits)`; `logits` must not be NaN
     /// or `+inf` (`-inf` means `probs = 0`).
-    pub fn from_logits(total_count: f64, logits: f64) -> Result<Self, ParamError> {
-        let total_count = error::positive(FAMILY, "total_count", total_count)?;
+    pub fn from_logits(
+        total_count: impl Into<Real>,
+        logits: impl Into<Real>,
+    ) -> Result<Self, ParamError> {
+        let (total_count, param) = (total_count.into(), logits.into());
+        error::positive(FAMILY, "total_count", total_count.value())?;
+        let logits = param.value();
         if logits.is_nan() || logits == f64::INFINITY {
             return Err(ParamError::new(
                 FAMILY,
@@ -77,6 +100,7 @@ impl NegativeBinomial {
         let (log_p, log_q) = (log_sigmoid(logits), log_sigmoid(-logits));
         Ok(Self::build(
             total_count,
+            ProbsOrLogits::Logits(param),
             log_p.exp(),
             log_q.exp(),
             log_p,
@@ -84,34 +108,44 @@ impl NegativeBinomial {
         ))
     }
 
-    fn build(total_count: f64, probs: f64, complement: f64, log_p: f64, log_q: f64) -> Self {
+    fn build(
+        total_count: Real,
+        param: ProbsOrLogits,
+        probs: f64,
+        complement: f64,
+        log_p: f64,
+        log_q: f64,
+    ) -> Self {
+        let r = total_count.value();
         // scale = probs / (1 - probs) = exp(logits); Gamma::new fails only for scale 0 (probs 0).
-        let gamma = rand_distr::Gamma::new(total_count, (log_p - log_q).exp()).ok();
+        let gamma = rand_distr::Gamma::new(r, (log_p - log_q).exp()).ok();
         NegativeBinomial {
             total_count,
+            param,
             probs,
             log_p,
             log_q,
             complement,
-            ln_gamma_r: ln_gamma(total_count),
-            r_log_q: total_count * log_q,
+            ln_gamma_r: ln_gamma(r),
+            r_log_q: r * log_q,
             gamma,
         }
     }
 
     /// The number of failures that ends the sequence (a positive real).
-    pub fn total_count(&self) -> f64 {
+    pub fn total_count(&self) -> Real {
         self.total_count
     }
 
-    /// The success probability of each trial.
-    pub fn probs(&self) -> f64 {
-        self.probs
+    /// The success probability of each trial (computed from `logits`, with its gradient, when
+    /// built from them).
+    pub fn probs(&self) -> Real {
+        self.param.probs()
     }
 
-    /// `ln(probs / (1 - probs))`.
-    pub fn logits(&self) -> f64 {
-        self.log_p - self.log_q
+    /// `ln(probs / (1 - probs))` (the parameter itself when built from logits).
+    pub fn logits(&self) -> Real {
+        self.param.logits()
     }
 
     /// `total_count probs / (1 - probs)^power`: the mean (`power = 1`) and the variance
@@ -120,7 +154,7 @@ impl NegativeBinomial {
     /// underflows, in logs (`ln r + ln p - power ln(1 - p)`, from the logits-accurate `ln p` and
     /// `ln(1 - p)`), so that a finite moment is never reported as infinite or zero.
     fn moment(&self, power: f64) -> f64 {
-        let (r, p, q) = (self.total_count, self.probs, self.complement);
+        let (r, p, q) = (self.total_count.value(), self.probs, self.complement);
         if p == 0.0 {
             return 0.0;
         }
@@ -157,7 +191,7 @@ impl Distribution for NegativeBinomial {
         if *k < 0 {
             return f64::NEG_INFINITY;
         }
-        let (k, r) = (*k as f64, self.total_count);
+        let (k, r) = (*k as f64, self.total_count.value());
         // `k ln p` with `0 ln 0 = 0`, so that probs = 0 gives exactly 0 at k = 0.
         let successes = if k == 0.0 { 0.0 } else { k * self.log_p };
         // ln Gamma(k + r) - ln Gamma(k + 1) - ln Gamma(r), grouped so that the two largest terms
@@ -170,6 +204,22 @@ impl Distribution for NegativeBinomial {
             ln_gamma_ratio(r, k) - ln_gamma(k + 1.0)
         };
         ln_coefficient + successes + self.r_log_q
+    }
+
+    /// With respect to `total_count`: `psi(k + r) - psi(r) + ln(1 - probs)` (`psi` the digamma
+    /// function, the difference taken without cancellation by `digamma_diff`); with respect to
+    /// `probs`: `k / probs - r / (1 - probs)`; with respect to `logits`:
+    /// `k (1 - probs) - r probs`.
+    #[inline]
+    fn log_prob_partials(&self, k: &i64, partials: &mut Partials) {
+        let (k, r) = (*k as f64, self.total_count.value());
+        if !self.total_count.is_constant() {
+            partials.push(self.total_count, digamma_diff(r, k) + self.log_q);
+        }
+        if !self.param.is_constant() {
+            self.param
+                .push_partials(k, r, self.probs, self.complement, partials);
+        }
     }
 
     fn support(&self) -> Constraint {
@@ -288,6 +338,77 @@ mod tests {
             NegativeBinomial::from_logits(-1.0, 0.0).unwrap_err().param,
             "total_count"
         );
+    }
+
+    /// The gradient of `log_prob_real` at `point`, for closed-form checks.
+    fn gradient_at(build: impl Fn(&[Real]) -> (NegativeBinomial, i64), point: &[f64]) -> Vec<f64> {
+        let (_, g) = pyro_tape::gradient(point, |v| {
+            let (d, k) = build(v);
+            Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&k))
+        })
+        .unwrap();
+        g
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        // Inputs (total_count, probs): the length of total_count is its distance to 0, that of
+        // probs its distance to the nearer end of [0, 1).
+        for &(k, r, p) in &[
+            (0, 2.5, 0.3),
+            (3, 2.5, 0.3),
+            (10, 0.5, 0.9),
+            (1000, 40.0, 0.95),
+            (0, 1e-6, 0.5),
+            (5, 1e-6, 0.5),
+            (5, 1e-300, 0.5),
+            (3, 1e6, 0.3),
+            (2, 1e10, 1e-11),
+            (1, 3.0, 1e-200),
+            (4, 7.0, 1.0 - 1e-6),
+            (1_000_000, 0.01, 0.999),
+        ] {
+            let at = |v: &[Real]| (NegativeBinomial::new(v[0], v[1]).unwrap(), k);
+            testing::check_log_prob_gradient(at, &[r, p], &[r, p.min(1.0 - p)]);
+        }
+        // Inputs (total_count, logits); logits has no edge (length 1).
+        for &(k, r, l) in &[
+            (3, 2.5, 0.0),
+            (0, 2.5, -3.0),
+            (7, 0.7, 2.0),
+            (2, 3.0, -40.0),
+            (2, 3.0, 30.0),
+            (2, 3.0, -800.0),
+            (0, 3.0, -800.0),
+            (2, 1e10, -25.0),
+            (100, 1e-4, 5.0),
+        ] {
+            let at = |v: &[Real]| (NegativeBinomial::from_logits(v[0], v[1]).unwrap(), k);
+            testing::check_log_prob_gradient(at, &[r, l], &[r, 1.0]);
+        }
+    }
+
+    #[test]
+    fn gradients_in_closed_form() {
+        let probs = |k: i64| move |v: &[Real]| (NegativeBinomial::new(v[0], v[1]).unwrap(), k);
+        let logits =
+            |k: i64| move |v: &[Real]| (NegativeBinomial::from_logits(v[0], v[1]).unwrap(), k);
+        // r = 1 is the geometric distribution: ln P(k) = k ln p + ln(1 - p); at k = 2, p = 1/2,
+        // d/dr = psi(3) - psi(1) + ln(1/2) = 3/2 - ln 2, d/dp = k / p - r / (1 - p) = 2.
+        let g = gradient_at(probs(2), &[1.0, 0.5]);
+        assert!((g[0] - (1.5 - 2.0_f64.ln())).abs() < 1e-15, "{g:?}");
+        assert_eq!(g[1], 2.0);
+        // With respect to logits: k (1 - p) - r p = (2 - 1) / 2 at logits 0.
+        let g = gradient_at(logits(2), &[1.0, 0.0]);
+        assert!((g[1] - 0.5).abs() < 1e-15, "{g:?}");
+        // At probs = 0, where k = 0 has probability 1: d/dr = 0, d/dp = -r (one-sided).
+        assert_eq!(gradient_at(probs(0), &[2.5, 0.0]), vec![0.0, -2.5]);
+        assert_eq!(
+            gradient_at(logits(0), &[2.5, f64::NEG_INFINITY]),
+            vec![0.0, 0.0]
+        );
+        let d = NegativeBinomial::new(2.5, 0.3).unwrap();
+        assert!(d.log_prob_real(&3).is_constant());
     }
 
     proptest! {
