@@ -466,6 +466,8 @@ pub(crate) fn check_log_prob_gradient<D: Distribution>(
 }
 
 /// The check of [`check_log_prob_gradient`], as a result.
+// (The comparison is negated so that a NaN on either side fails the check.)
+#[allow(clippy::type_complexity, clippy::neg_cmp_op_on_partial_ord)]
 pub(crate) fn log_prob_gradient_error<D: Distribution>(
     build: &dyn Fn(&[Real]) -> (D, D::Value),
     point: &[f64],
