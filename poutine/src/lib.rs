@@ -37,7 +37,7 @@ mod run_names;
 mod runtime;
 mod site_options;
 
-pub use direct::{DirectPlate, DirectSink, DirectSite};
+pub use direct::{DirectPlate, DirectSink, DirectSite, Supplied};
 pub use error::PyroError;
 pub use handlers::block::{BlockBuilder, BlockMessenger, SiteFilter, block};
 pub use handlers::condition::{ConditionMessenger, condition};

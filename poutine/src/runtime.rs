@@ -49,8 +49,9 @@ pub trait Messenger: 'static {
     }
 
     /// A shortcut for sample sites, offered by a handler that stops every sample message, draws
-    /// latent values with its own [`rng`](Messenger::rng) and records the processed message in
-    /// `postprocess` (the particle handler of importance sampling does). While this handler is
+    /// latent values with its own [`rng`](Messenger::rng) or supplies them (as its `process`
+    /// would), and records the processed message in `postprocess` (the particle handler of
+    /// importance sampling does, and the potential of gradient-based inference). While this handler is
     /// the innermost one, or only plates' handlers are inside it (see
     /// [`Messenger::direct_plate`]), [`sample`](crate::sample), [`observe`](crate::observe) and
     /// plates' index sites give their site to the sink and build no message. The sink must
