@@ -215,7 +215,7 @@ mod tests {
             let a: f64 = param("lift_t4", 0.0, Constraint::Real)?;
             let y = sample("y", Normal::new(0.0, 1.0))?;
             let b: f64 = param("lift_t4", 0.0, Constraint::Real)?;
-            Ok((a, y, b))
+            Ok((a, y.value(), b))
         };
         set_rng_seed(0);
         let tr = trace(lift(m, Normal::new(0.0, 1.0).unwrap()))

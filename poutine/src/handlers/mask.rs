@@ -136,7 +136,7 @@ pub fn mask<M: IntoModel<Mk>, Mk>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::distributions::{Batched, Constraint, Distribution, Normal};
+    use crate::distributions::{Batched, Constraint, Distribution, Normal, Real};
     use crate::{Model, Plate, TraceMessenger, observe, param, sample, stack_depth, trace};
 
     fn elements(v: &[bool]) -> Mask {

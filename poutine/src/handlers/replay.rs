@@ -151,7 +151,7 @@ mod tests {
     fn guide(_: ()) -> Result<f64, PyroError> {
         let z1 = sample("z1", Normal::new(5.0, 0.1))?;
         let z2 = sample("z2", Normal::new(-5.0, 0.1))?;
-        Ok(z1 + z2)
+        Ok((z1 + z2).value())
     }
 
     fn model(_: ()) -> Result<f64, PyroError> {
@@ -159,7 +159,7 @@ mod tests {
         let z2 = sample("z2", Normal::new(z1, 1.0))?;
         let z3 = sample("z3", Normal::new(z2, 1.0))?;
         observe("y", Normal::new(z3, 1.0), 1.0)?;
-        Ok(z1 + z2 + z3)
+        Ok((z1 + z2 + z3).value())
     }
 
     #[test]
@@ -281,7 +281,7 @@ mod tests {
         let out = both
             .run(|| -> Result<(f64, f64), PyroError> {
                 let p: f64 = param(name, 1.0, Constraint::Real)?;
-                Ok((p, sample("z1", Normal::new(0.0, 1.0))?))
+                Ok((p, sample("z1", Normal::new(0.0, 1.0))?.value()))
             })
             .unwrap();
         assert_eq!(out.0, -1.0);

@@ -125,7 +125,7 @@ mod tests {
         let m = |_: ()| -> Result<f64, PyroError> {
             let z = sample("z", Normal::new(0.0, 1.0))?;
             let w = sample("w", Normal::new(z, 1.0))?;
-            Ok(z + w)
+            Ok((z + w).value())
         };
         let tr = trace(substitute(m, [("z", real(2.0))]))
             .get_trace(())
