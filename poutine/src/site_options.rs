@@ -16,23 +16,23 @@ use std::sync::Arc;
 ///
 /// ```
 /// use pyro_poutine::{InferValue, Plate, PyroError, site, trace};
-/// use pyro_poutine::distributions::{Batched, Normal, Value};
+/// use pyro_poutine::distributions::{Batched, Normal, Observation, Real};
 ///
-/// let model = |ys: Vec<f64>| -> Result<Vec<f64>, PyroError> {
+/// let model = |ys: Vec<f64>| -> Result<Vec<Real>, PyroError> {
 ///     let mu = site("mu").infer("is_auxiliary", true).sample(Normal::new(0.0, 1.0))?;
 ///     // The second observation is missing: imputed by a latent site `y_unobserved`.
 ///     Plate::new("data", 3).run(|_| {
 ///         site("y")
 ///             .obs_mask(vec![true, false, true])
-///             .observe(Batched::iid(Normal::new(mu, 1.0)?, 3)?, ys)
+///             .observe(Batched::iid(Normal::new(mu, 1.0)?, 3)?, ys.into_observation())
 ///     })
 /// };
 /// let tr = trace(model).get_trace(vec![0.5, f64::NAN, 1.5])?;
 /// assert_eq!(tr.get("mu").unwrap().infer.get("is_auxiliary"), Some(&InferValue::Bool(true)));
 /// assert!(tr.get("y_observed").unwrap().is_observed);
 /// assert!(!tr.get("y_unobserved").unwrap().is_observed);
-/// let y = tr.output::<Vec<f64>>().unwrap();
-/// assert_eq!((y[0], y[2]), (0.5, 1.5));
+/// let y = tr.output::<Vec<Real>>().unwrap();
+/// assert_eq!((y[0].value(), y[2].value()), (0.5, 1.5));
 /// assert!(y[1].is_finite()); // imputed
 /// assert!(tr.log_prob_sum(|_| true)?.is_finite());
 /// # Ok::<(), PyroError>(())

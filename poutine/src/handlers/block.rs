@@ -34,9 +34,9 @@ pub type SiteFilter = Arc<dyn Fn(&Site) -> bool + Send + Sync>;
 ///
 /// ```
 /// use pyro_poutine::{BlockMessenger, Handler, PyroError, SiteType, TraceMessenger, block, observe, sample, trace};
-/// use pyro_poutine::distributions::Normal;
+/// use pyro_poutine::distributions::{Normal, Real};
 ///
-/// fn model(_: ()) -> Result<f64, PyroError> {
+/// fn model(_: ()) -> Result<Real, PyroError> {
 ///     let a = sample("a", Normal::new(0.0, 1.0))?;
 ///     let b = sample("b", Normal::new(a, 1.0))?;
 ///     observe("y", Normal::new(b, 1.0), 0.5)

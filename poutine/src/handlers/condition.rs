@@ -30,9 +30,9 @@ use std::sync::Arc;
 ///
 /// ```
 /// use pyro_poutine::{ConditionMessenger, Handler, PyroError, TraceMessenger, condition, sample, trace};
-/// use pyro_poutine::distributions::{Normal, Value};
+/// use pyro_poutine::distributions::{Normal, Real, Value};
 ///
-/// fn model(_: ()) -> Result<f64, PyroError> {
+/// fn model(_: ()) -> Result<Real, PyroError> {
 ///     let z = sample("z", Normal::new(0.0, 1.0))?;
 ///     sample("x", Normal::new(z, 1.0))
 /// }

@@ -20,10 +20,10 @@ type EscapeFn = Arc<dyn Fn(&Site) -> bool + Send + Sync>;
 ///
 /// ```
 /// use pyro_poutine::{EscapeMessenger, Handler, PyroError, TraceMessenger, escape, sample};
-/// use pyro_poutine::distributions::{Bernoulli, Normal};
+/// use pyro_poutine::distributions::{Bernoulli, Normal, Real};
 /// use pyro_poutine::Model;
 ///
-/// fn model(_: ()) -> Result<f64, PyroError> {
+/// fn model(_: ()) -> Result<Real, PyroError> {
 ///     let x = sample("x", Normal::new(0.0, 1.0))?;
 ///     let b = sample("b", Bernoulli::new(0.3))?;
 ///     sample("y", Normal::new(if b { x } else { -x }, 1.0))

@@ -25,16 +25,16 @@ use std::sync::Arc;
 ///
 /// ```
 /// use pyro_poutine::{Handler, InterveneMessenger, PyroError, TraceMessenger, intervene, sample, trace};
-/// use pyro_poutine::distributions::{Normal, Value};
+/// use pyro_poutine::distributions::{Normal, Real, Value};
 ///
-/// fn model(_: ()) -> Result<(f64, f64), PyroError> {
+/// fn model(_: ()) -> Result<(Real, Real), PyroError> {
 ///     let z = sample("z", Normal::new(0.0, 1.0))?;
 ///     let y = sample("y", Normal::new(z, 0.1))?;
 ///     Ok((z, y))
 /// }
 /// // Around a model: `y` is computed from z = 5.
 /// let tr = trace(intervene(model, [("z", Value::Real(5.0))])).get_trace(())?;
-/// let (z, y) = *tr.output::<(f64, f64)>().unwrap();
+/// let (z, y) = *tr.output::<(Real, Real)>().unwrap();
 /// assert_eq!(z, 5.0);
 /// assert!((y - 5.0).abs() < 1.0);
 /// // The recorded `z` is a fresh draw that nothing used.

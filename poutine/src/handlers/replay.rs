@@ -25,12 +25,12 @@ use std::sync::Arc;
 ///
 /// ```
 /// use pyro_poutine::{Handler, PyroError, ReplayMessenger, TraceMessenger, observe, replay, sample, trace};
-/// use pyro_poutine::distributions::Normal;
+/// use pyro_poutine::distributions::{Normal, Real};
 ///
-/// fn guide(_: ()) -> Result<f64, PyroError> {
+/// fn guide(_: ()) -> Result<Real, PyroError> {
 ///     sample("z", Normal::new(1.0, 0.5))
 /// }
-/// fn model(_: ()) -> Result<f64, PyroError> {
+/// fn model(_: ()) -> Result<Real, PyroError> {
 ///     let z = sample("z", Normal::new(0.0, 1.0))?;
 ///     observe("x", Normal::new(z, 1.0), 0.3)
 /// }
@@ -41,7 +41,7 @@ use std::sync::Arc;
 /// assert!(model_trace.get("x").unwrap().is_observed);
 /// // Scope form.
 /// let (z, _) = TraceMessenger::record(|| ReplayMessenger::trace(guide_trace.clone()).run(|| guide(())))?;
-/// assert_eq!(Some(&z), guide_trace.output::<f64>());
+/// assert_eq!(Some(&z), guide_trace.output::<Real>());
 /// # Ok::<(), PyroError>(())
 /// ```
 #[derive(Clone, Debug)]

@@ -11,9 +11,9 @@ use pyro_trace::Site;
 ///
 /// ```
 /// use pyro_poutine::{Handler, PyroError, ScaleMessenger, observe, sample, scale, trace, TraceMessenger};
-/// use pyro_poutine::distributions::Normal;
+/// use pyro_poutine::distributions::{Normal, Real};
 ///
-/// fn model(y: f64) -> Result<f64, PyroError> {
+/// fn model(y: f64) -> Result<Real, PyroError> {
 ///     let x = sample("x", Normal::new(0.0, 1.0))?;
 ///     observe("y", Normal::new(x, 1.0), y)
 /// }

@@ -15,10 +15,10 @@ use rand::SeedableRng;
 ///
 /// ```
 /// use pyro_poutine::{Handler, PyroError, SeedMessenger, sample, seed};
-/// use pyro_poutine::distributions::Normal;
+/// use pyro_poutine::distributions::{Normal, Real};
 /// use pyro_poutine::Model;
 ///
-/// fn model(loc: f64) -> Result<f64, PyroError> {
+/// fn model(loc: f64) -> Result<Real, PyroError> {
 ///     sample("x", Normal::new(loc, 1.0))
 /// }
 /// // Around a model: every call gives the same draw.

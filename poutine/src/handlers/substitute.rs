@@ -18,9 +18,9 @@ use std::sync::Arc;
 ///
 /// ```
 /// use pyro_poutine::{Handler, PyroError, SubstituteMessenger, param, sample, substitute, trace};
-/// use pyro_poutine::distributions::{Constraint, Normal, Value};
+/// use pyro_poutine::distributions::{Constraint, Normal, Real, Value};
 ///
-/// fn model(_: ()) -> Result<f64, PyroError> {
+/// fn model(_: ()) -> Result<Real, PyroError> {
 ///     let loc: f64 = param("doc_substitute_loc", 0.0, Constraint::Real)?;
 ///     sample("z", Normal::new(loc, 1.0))
 /// }

@@ -17,9 +17,9 @@ use pyro_trace::{InferValue, Name, Site, SiteKind};
 ///
 /// ```
 /// use pyro_poutine::{Handler, InferValue, PyroError, UnconditionMessenger, observe, trace, uncondition};
-/// use pyro_poutine::distributions::{Normal, Value};
+/// use pyro_poutine::distributions::{Normal, Real, Value};
 ///
-/// fn model(_: ()) -> Result<(f64, f64), PyroError> {
+/// fn model(_: ()) -> Result<(Real, Real), PyroError> {
 ///     let a = observe("a", Normal::new(0.0, 1.0), 10.0)?;
 ///     let b = observe("b", Normal::new(0.0, 1.0), 20.0)?;
 ///     Ok((a, b))
