@@ -236,15 +236,22 @@ mod tests {
         let Some(Value::Reals(imputed)) = &missing.value else {
             panic!()
         };
-        let joined: Vec<f64> = tr.output::<Vec<Real>>().unwrap().iter().map(|x| x.value()).collect();
+        let joined: Vec<f64> = tr
+            .output::<Vec<Real>>()
+            .unwrap()
+            .iter()
+            .map(|x| x.value())
+            .collect();
         assert_eq!(joined, vec![0.5, imputed[1], 1.5, imputed[3]]);
         let y = tr.get("y").unwrap();
         assert!(y.is_deterministic());
         assert_eq!(y.value, Some(Value::Reals(joined.clone())));
         // The log density: the observed elements and the imputed ones, each once.
         let d = Normal::new(0.0, 1.0).unwrap();
-        let expected =
-            d.log_prob(&Real::from(0.5)) + d.log_prob(&Real::from(1.5)) + d.log_prob(&Real::from(imputed[1])) + d.log_prob(&Real::from(imputed[3]));
+        let expected = d.log_prob(&Real::from(0.5))
+            + d.log_prob(&Real::from(1.5))
+            + d.log_prob(&Real::from(imputed[1]))
+            + d.log_prob(&Real::from(imputed[3]));
         assert!((tr.log_prob_sum(|_| true).unwrap() - expected).abs() < 1e-12);
     }
 
@@ -259,9 +266,10 @@ mod tests {
             "site 'x': obs_mask needs an observation: use observe"
         );
         let err = trace(|()| {
-            site("y")
-                .obs_mask(vec![true, false])
-                .observe(Batched::iid(Normal::new(0.0, 1.0)?, 3)?, vec![Real::from(0.0); 3])
+            site("y").obs_mask(vec![true, false]).observe(
+                Batched::iid(Normal::new(0.0, 1.0)?, 3)?,
+                vec![Real::from(0.0); 3],
+            )
         })
         .get_trace(())
         .unwrap_err();

@@ -74,7 +74,9 @@ fn interpret(specs: &[Spec]) -> Res<f64> {
     for spec in specs {
         let drift = acc.tanh();
         acc += match *spec {
-            Spec::Latent { name, loc, scale } => sample(name, Normal::new(loc + drift, scale))?.value(),
+            Spec::Latent { name, loc, scale } => {
+                sample(name, Normal::new(loc + drift, scale))?.value()
+            }
             Spec::Coin { name, p } => f64::from(u8::from(sample(name, Bernoulli::new(p))?)),
             Spec::Observed {
                 name,
