@@ -573,7 +573,7 @@ mod tests {
         let mut trace = Trace::new();
         // Gamma(0.5, 1) at 0 is +inf (the density's limit); Uniform(0, 1) at 2 is -inf.
         let plus = Gamma::new(0.5, 1.0).unwrap();
-        assert_eq!(plus.log_prob(&0.0), f64::INFINITY);
+        assert_eq!(plus.log_prob(&Real::from(0.0)), f64::INFINITY);
         trace
             .add_node(Site::observed(
                 Name::from("a"),
