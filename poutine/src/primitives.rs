@@ -80,9 +80,9 @@ impl<D: Distribution + Into<AnyDistribution>> DirectSite for Given<'_, D> {
 ///
 /// ```
 /// use pyro_poutine::{PyroError, sample};
-/// use pyro_poutine::distributions::{Bernoulli, Normal};
+/// use pyro_poutine::distributions::{Bernoulli, Normal, Real};
 ///
-/// let x: f64 = sample("x", Normal::new(0.0, 1.0))?;
+/// let x: Real = sample("x", Normal::new(0.0, 1.0))?;
 /// let b: bool = sample("b", Bernoulli::new(0.5))?;
 /// let err = sample("s", Normal::new(0.0, -1.0)).unwrap_err();
 /// assert_eq!(

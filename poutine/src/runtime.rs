@@ -157,9 +157,9 @@ pub fn stack_depth() -> usize {
 /// use pyro_poutine::distributions::Normal;
 ///
 /// set_rng_seed(3);
-/// let a: f64 = sample("x", Normal::new(0.0, 1.0))?;
+/// let a = sample("x", Normal::new(0.0, 1.0))?;
 /// set_rng_seed(3);
-/// let b: f64 = sample("x", Normal::new(0.0, 1.0))?;
+/// let b = sample("x", Normal::new(0.0, 1.0))?;
 /// assert_eq!(a, b);
 /// # Ok::<(), pyro_poutine::PyroError>(())
 /// ```

@@ -12,7 +12,7 @@
 //! fn scale(guess: f64) -> Result<f64, PyroError> {
 //!     let weight = sample("weight", Normal::new(guess, 1.0))?;
 //!     let measurement = sample("measurement", Normal::new(weight, 0.75))?;
-//!     Ok(measurement)
+//!     Ok(measurement.value())
 //! }
 //!
 //! // Condition on a measurement of 9.5, as Pyro's `poutine.condition`.
