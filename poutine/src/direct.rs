@@ -4,8 +4,8 @@
 use crate::error::PyroError;
 use crate::runtime::PyroRng;
 use pyro_distributions::{AnyDistribution, Real, Value};
-use smallvec::SmallVec;
 use pyro_trace::{DETERMINISTIC_FLAG, Frame, InferConfig, Name, SUBSAMPLE_FLAG, Site, TraceError};
+use smallvec::SmallVec;
 
 /// What a plate's handler does to the sample sites it encloses, for sites taken directly (see
 /// [`Messenger::direct_plate`](crate::Messenger::direct_plate)).

@@ -5,7 +5,9 @@ use crate::handlers::mask::MaskMessenger;
 use crate::model::Handler;
 use crate::primitives::{deterministic, distribution, typed};
 use crate::runtime::apply_stack;
-use pyro_distributions::{AnyDistribution, Distribution, IntoDistribution, Value, ValueType};
+use pyro_distributions::{
+    AnyDistribution, Distribution, IntoDistribution, Observation, Value, ValueType,
+};
 use pyro_trace::{InferConfig, InferValue, Name, Site};
 use std::sync::Arc;
 
@@ -16,7 +18,7 @@ use std::sync::Arc;
 ///
 /// ```
 /// use pyro_poutine::{InferValue, Plate, PyroError, site, trace};
-/// use pyro_poutine::distributions::{Batched, Normal, Observation, Real};
+/// use pyro_poutine::distributions::{Batched, Normal, Real};
 ///
 /// let model = |ys: Vec<f64>| -> Result<Vec<Real>, PyroError> {
 ///     let mu = site("mu").infer("is_auxiliary", true).sample(Normal::new(0.0, 1.0))?;
@@ -24,7 +26,7 @@ use std::sync::Arc;
 ///     Plate::new("data", 3).run(|_| {
 ///         site("y")
 ///             .obs_mask(vec![true, false, true])
-///             .observe(Batched::iid(Normal::new(mu, 1.0)?, 3)?, ys.into_observation())
+///             .observe(Batched::iid(Normal::new(mu, 1.0)?, 3)?, &ys)
 ///     })
 /// };
 /// let tr = trace(model).get_trace(vec![0.5, f64::NAN, 1.5])?;
@@ -97,13 +99,14 @@ impl SiteOptions {
     pub fn observe<A>(
         self,
         dist: A,
-        value: <A::Dist as Distribution>::Value,
+        value: impl Observation<<A::Dist as Distribution>::Value>,
     ) -> Result<<A::Dist as Distribution>::Value, PyroError>
     where
         A: IntoDistribution,
         A::Dist: Into<AnyDistribution>,
     {
         let dist = distribution(&self.name, dist)?;
+        let value = value.into_observation();
         let Some(mask) = self.obs_mask else {
             let mut msg = Site::observed(self.name, dist.into(), value.into_value());
             msg.infer = self.infer;
