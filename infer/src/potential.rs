@@ -211,7 +211,8 @@ impl<M> Potential<M> {
             layout: self.layout.clone(),
             leaves,
             seen: vec![false; self.layout.latents.len()],
-            log_density: Real::constant(0.0),
+            log_density: 0.0,
+            terms: Vec::new(),
             check_gradients,
             failure: None,
             rng: PyroRng::seed_from_u64(0),
@@ -230,7 +231,7 @@ impl<M> Potential<M> {
                     .into(),
             });
         }
-        let lp = run.log_density.value();
+        let lp = run.log_density;
         if lp.is_nan() {
             return Err(InferError::Run(PyroError::InvalidMessage {
                 site: Name::from("_potential"),
@@ -242,7 +243,9 @@ impl<M> Potential<M> {
             grad.resize(u.len(), 0.0);
             return Ok(lp);
         }
-        tape.backward_into(run.log_density, &run.leaves, grad)
+        // One node for the whole sum: each term's partial is 1.
+        let total = Real::record(lp, &run.terms);
+        tape.backward_into(total, &run.leaves, grad)
             .map_err(tape_error)?;
         Ok(lp)
     }
@@ -498,7 +501,10 @@ struct PotentialRun {
     layout: Arc<Layout>,
     leaves: Vec<Real>,
     seen: Vec<bool>,
-    log_density: Real,
+    /// The log joint density so far.
+    log_density: f64,
+    /// Its terms that are on the tape, each with partial 1 (one node for the sum at the end).
+    terms: Vec<(Real, f64)>,
     /// Whether to check that each latent's log-density depends on its value on the tape (done
     /// once, by [`Potential::new`]).
     check_gradients: bool,
@@ -545,9 +551,17 @@ impl PotentialRun {
             let reason = format!("its support {:?} has no bijection", latent.support);
             return Err(self.fail(name, reason));
         };
-        self.log_density += jacobian;
+        self.add_term(jacobian);
         self.supplied = true;
         Ok((value, tracked))
+    }
+
+    /// Adds `term` to the log joint density.
+    fn add_term(&mut self, term: Real) {
+        self.log_density += term.value();
+        if !term.is_constant() {
+            self.terms.push((term, 1.0));
+        }
     }
 
     /// Adds a sample site's scaled, masked log-density `lp`; `supplied` says whether the site
@@ -566,7 +580,7 @@ impl PotentialRun {
             );
             return Err(self.fail(name, reason));
         }
-        self.log_density += lp;
+        self.add_term(lp);
         Ok(())
     }
 }
