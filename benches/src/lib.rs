@@ -69,7 +69,7 @@ pub fn coin(data: &[bool]) -> Result<f64, PyroError> {
     for (i, x) in data.iter().enumerate() {
         observe(Name::indexed("x", i as u64), Bernoulli::new(p), *x)?;
     }
-    Ok(p)
+    Ok(p.value())
 }
 
 /// M3c: M3 written without observations, `x_{i} ~ Bernoulli(p)` sampled, for
@@ -79,7 +79,7 @@ pub fn coin_unobserved(data: &[bool]) -> Result<f64, PyroError> {
     for i in 0..data.len() {
         sample(Name::indexed("x", i as u64), Bernoulli::new(p))?;
     }
-    Ok(p)
+    Ok(p.value())
 }
 
 /// M3c's data: the flips under the names of [`coin_unobserved`]'s sites.
@@ -116,7 +116,7 @@ pub fn coin_vec(data: &[bool]) -> Result<f64, PyroError> {
             data.to_vec(),
         )
     })?;
-    Ok(p)
+    Ok(p.value())
 }
 
 /// M4 `random_walk`: `n ~ Geometric(0.3)`, `n` standard normal steps, `y ~ Normal(sum, 1)`

@@ -95,9 +95,11 @@ impl<M> Nuts<M> {
     }
 
     fn settings(&self, num_warmup: usize) -> DiagNutsSettings {
-        let mut settings = DiagNutsSettings::default();
-        settings.num_tune = num_warmup as u64;
-        settings.maxdepth = self.max_tree_depth;
+        let mut settings = DiagNutsSettings {
+            num_tune: num_warmup as u64,
+            maxdepth: self.max_tree_depth,
+            ..DiagNutsSettings::default()
+        };
         settings.adapt_options.step_size_settings.target_accept = self.target_accept;
         settings
     }

@@ -5,11 +5,11 @@ use crate::error::InferError;
 use crate::predictive::Latents;
 use pyro_poutine::distributions::{Constraint, Real, Value};
 use pyro_poutine::{
-    Messenger, Model, Name, PyroError, PyroRng, SeedMessenger, Site, SiteKind, TraceMessenger,
-    with_handler,
+    DirectSink, DirectSite, Messenger, Model, Name, PyroError, PyroRng, SeedMessenger, Site,
+    SiteKind, Supplied, TraceMessenger, with_handler,
 };
 use pyro_tape::{Tape, TapeError};
-use rand::{Rng, RngExt};
+use rand::{Rng, RngExt, SeedableRng};
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 use std::sync::Arc;
@@ -214,6 +214,8 @@ impl<M> Potential<M> {
             log_density: Real::constant(0.0),
             check_gradients,
             failure: None,
+            rng: PyroRng::seed_from_u64(0),
+            supplied: false,
         };
         let (mut run, result) = with_handler(run, || self.model.call(args.clone()));
         if let Some(failure) = run.failure.take() {
@@ -502,6 +504,11 @@ struct PotentialRun {
     check_gradients: bool,
     /// The error that stopped the run, in full (the run itself stops with a short one).
     failure: Option<InferError>,
+    /// The generator of the direct path's draws; every latent value is supplied, so it draws
+    /// nothing (a plate's index site is not random without subsampling, which is refused).
+    rng: PyroRng,
+    /// Whether the site being taken directly had its value supplied by this run.
+    supplied: bool,
 }
 
 impl PotentialRun {
@@ -517,35 +524,62 @@ impl PotentialRun {
     }
 }
 
-impl Messenger for PotentialRun {
-    fn process(&mut self, msg: &mut Site) -> Result<(), PyroError> {
-        if !is_latent(msg) || msg.value.is_some() {
-            return Ok(());
-        }
-        let Some(&i) = self.layout.index.get(&msg.name) else {
+impl PotentialRun {
+    /// The value of the latent site `name` at the run's point: the leaves of its coordinates
+    /// mapped into its support (the log-Jacobian of the map is added to the density).
+    fn supply_latent(&mut self, name: &Name) -> Result<Supplied, PyroError> {
+        let Some(&i) = self.layout.index.get(name) else {
             return Err(self.fail(
-                &msg.name,
+                name,
                 "the latent site was not in the model's first run (gradient-based inference \
                  needs the same latent sites in every run)"
                     .into(),
             ));
         };
         if std::mem::replace(&mut self.seen[i], true) {
-            return Err(self.fail(
-                &msg.name,
-                "the latent site appeared twice in one run".into(),
-            ));
+            return Err(self.fail(name, "the latent site appeared twice in one run".into()));
         }
         let latent = &self.layout.latents[i];
         let u = &self.leaves[latent.offset..latent.offset + latent.len];
         let Some((value, tracked, jacobian)) = constrain(latent, u) else {
             let reason = format!("its support {:?} has no bijection", latent.support);
-            return Err(self.fail(&msg.name, reason));
+            return Err(self.fail(name, reason));
         };
+        self.log_density += jacobian;
+        self.supplied = true;
+        Ok((value, tracked))
+    }
+
+    /// Adds a sample site's scaled, masked log-density `lp`; `supplied` says whether the site
+    /// is a latent one whose value this run supplied.
+    fn add(
+        &mut self,
+        name: &Name,
+        family: impl FnOnce() -> String,
+        lp: Real,
+        supplied: bool,
+    ) -> Result<(), PyroError> {
+        if self.check_gradients && supplied && lp.value().is_finite() && lp.is_constant() {
+            let reason = format!(
+                "its family ({}) gives no gradient with respect to its value",
+                family()
+            );
+            return Err(self.fail(name, reason));
+        }
+        self.log_density += lp;
+        Ok(())
+    }
+}
+
+impl Messenger for PotentialRun {
+    fn process(&mut self, msg: &mut Site) -> Result<(), PyroError> {
+        if !is_latent(msg) || msg.value.is_some() {
+            return Ok(());
+        }
+        let (value, tracked) = self.supply_latent(&msg.name)?;
         msg.value = Some(value);
         msg.tracked = tracked;
         msg.done = true;
-        self.log_density += jacobian;
         Ok(())
     }
 
@@ -554,19 +588,31 @@ impl Messenger for PotentialRun {
             return Ok(());
         }
         let lp = msg.log_prob_real()?;
-        if self.check_gradients
-            && !msg.tracked.is_empty()
-            && lp.value().is_finite()
-            && lp.is_constant()
-        {
-            let family = msg.dist.as_ref().map_or("?", |d| d.family());
-            return Err(self.fail(
-                &msg.name,
-                format!("its family ({family}) gives no gradient with respect to its value"),
-            ));
-        }
-        self.log_density += lp;
-        Ok(())
+        let family = || msg.family().unwrap_or("?").to_string();
+        self.add(&msg.name, family, lp, !msg.tracked.is_empty())
+    }
+
+    fn direct(&mut self) -> Option<&mut dyn DirectSink> {
+        Some(self)
+    }
+}
+
+/// Sites taken directly (when the potential's handler is the innermost one, or only plates are
+/// inside it): the same supply and sum as the message path, without building messages.
+impl DirectSink for PotentialRun {
+    fn rng(&mut self) -> &mut PyroRng {
+        &mut self.rng
+    }
+
+    fn supply(&mut self, name: &Name) -> Result<Option<Supplied>, PyroError> {
+        self.supply_latent(name).map(Some)
+    }
+
+    fn record(&mut self, site: &dyn DirectSite) -> Result<(), PyroError> {
+        let lp = site.log_prob_sum_real()?;
+        let family = || site.distribution().family().to_string();
+        let supplied = std::mem::take(&mut self.supplied);
+        self.add(site.name(), family, lp, supplied)
     }
 }
 

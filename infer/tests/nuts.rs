@@ -9,7 +9,7 @@ mod common;
 
 use checks::{check_mean, check_mean_near, series};
 use pyro_infer::poutine::distributions::{
-    Bernoulli, Batched, Constraint, Dirichlet, HalfCauchy, HalfNormal, Normal, Value,
+    Batched, Bernoulli, Constraint, Dirichlet, HalfCauchy, HalfNormal, Normal, Value,
 };
 use pyro_infer::poutine::{
     Mask, Model, Name, Plate, PyroError, PyroRng, condition, mask, observe, sample, scale,
@@ -38,7 +38,11 @@ fn linreg((xs, ys): (&[f64], &[f64])) -> Result<(), PyroError> {
     let b = sample("b", Normal::new(0.0, 10.0))?;
     let sigma = sample("sigma", HalfNormal::new(1.0))?;
     for (i, (x, y)) in xs.iter().zip(ys).enumerate() {
-        observe(Name::indexed("y", i as u64), Normal::new(a + b * *x, sigma), *y)?;
+        observe(
+            Name::indexed("y", i as u64),
+            Normal::new(a + b * *x, sigma),
+            *y,
+        )?;
     }
     Ok(())
 }
@@ -70,10 +74,17 @@ fn m2_linreg_matches_the_exact_posterior() {
     for (c, stats) in run.chain_stats().iter().enumerate() {
         assert_eq!(stats.divergences, 0, "chain {c}: {stats:?}");
         assert_eq!(stats.steps, 1000);
-        assert!(stats.mean_tree_depth.is_some_and(|d| (1.0..=10.0).contains(&d)));
+        assert!(
+            stats
+                .mean_tree_depth
+                .is_some_and(|d| (1.0..=10.0).contains(&d))
+        );
         assert!(stats.step_size.is_some_and(|s| s > 0.0));
         // Adapted to the target of 0.8; the mean acceptance of a chain lies near it.
-        assert!((0.6..0.99).contains(&stats.accept_rate), "chain {c}: {stats:?}");
+        assert!(
+            (0.6..0.99).contains(&stats.accept_rate),
+            "chain {c}: {stats:?}"
+        );
     }
 }
 
@@ -86,9 +97,16 @@ fn eight_schools(_: ()) -> Result<(), PyroError> {
     let mu = sample("mu", Normal::new(0.0, 5.0))?;
     let tau = sample("tau", HalfCauchy::new(5.0))?;
     for j in 0..8 {
-        let tilde = sample(Name::indexed("theta_tilde", j as u64), Normal::new(0.0, 1.0))?;
+        let tilde = sample(
+            Name::indexed("theta_tilde", j as u64),
+            Normal::new(0.0, 1.0),
+        )?;
         let theta = mu + tau * tilde;
-        observe(Name::indexed("y", j as u64), Normal::new(theta, SIGMA[j]), Y[j])?;
+        observe(
+            Name::indexed("y", j as u64),
+            Normal::new(theta, SIGMA[j]),
+            Y[j],
+        )?;
     }
     Ok(())
 }
@@ -134,7 +152,12 @@ fn eight_schools_matches_numpyro() {
         let effect = |v: &dyn Fn(&str) -> Option<f64>| {
             v("mu").unwrap() + v("tau").unwrap() * v(&tilde).unwrap()
         };
-        check_mean_near(&format!("theta_{j}"), &series(&run, effect), reference, mcse);
+        check_mean_near(
+            &format!("theta_{j}"),
+            &series(&run, effect),
+            reference,
+            mcse,
+        );
     }
     check_r_hat(&run);
 
@@ -207,7 +230,10 @@ fn a_discrete_latent_site_is_an_error_naming_it() {
         matches!(&*source, InferError::NotDifferentiable { site, .. } if *site == "z"),
         "{source}"
     );
-    assert!(source.to_string().contains("discrete latent site"), "{source}");
+    assert!(
+        source.to_string().contains("discrete latent site"),
+        "{source}"
+    );
 }
 
 #[test]
@@ -274,19 +300,26 @@ fn init_values_and_the_median_start_chains_where_asked() {
     let (xs, ys) = linreg_data();
     let mut rng = PyroRng::seed_from_u64(2);
     let potential = Potential::new(linreg, &(&xs[..], &ys[..]), &mut rng).unwrap();
-    let given = [(Name::from("sigma"), Value::Real(0.5))].into_iter().collect();
+    let given = [(Name::from("sigma"), Value::Real(0.5))]
+        .into_iter()
+        .collect();
     let args = (&xs[..], &ys[..]);
     let u = potential
         .init_point(&args, &Init::default(), Some(&given), &mut rng)
         .unwrap();
     let values = potential.constrained(&u).unwrap();
-    assert_eq!(values[2], (Name::from("sigma"), Value::Real(0.5_f64.ln().exp())));
+    assert_eq!(
+        values[2],
+        (Name::from("sigma"), Value::Real(0.5_f64.ln().exp()))
+    );
     assert!(u[..2].iter().all(|x| x.abs() < 2.0));
     let u = potential
         .init_point(&args, &Init::Median, None, &mut rng)
         .unwrap();
     assert!(u.iter().all(|x| x.is_finite()));
-    let bad = [(Name::from("sigma"), Value::Real(-1.0))].into_iter().collect();
+    let bad = [(Name::from("sigma"), Value::Real(-1.0))]
+        .into_iter()
+        .collect();
     let err = potential
         .init_point(&args, &Init::default(), Some(&bad), &mut rng)
         .unwrap_err();
@@ -305,7 +338,12 @@ fn handled_model(_: ()) -> Result<(), PyroError> {
     let spread = sample("spread", HalfNormal::new(1.5))?;
     let ys = [0.3, -1.2, 2.2];
     Plate::new("seq", 3).for_each(|i| {
-        observe(Name::indexed("y", i as u64), Normal::new(loc, spread), ys[i]).map(drop)
+        observe(
+            Name::indexed("y", i as u64),
+            Normal::new(loc, spread),
+            ys[i],
+        )
+        .map(drop)
     })?;
     // A masked-out site: if the mask were ignored its huge residual would dominate.
     let far = move |()| observe("masked", Normal::new(loc, 0.1), 100.0).map(drop);

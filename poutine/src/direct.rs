@@ -3,8 +3,9 @@
 
 use crate::error::PyroError;
 use crate::runtime::PyroRng;
-use pyro_distributions::{AnyDistribution, Value};
+use pyro_distributions::{AnyDistribution, Real, Value};
 use pyro_trace::{DETERMINISTIC_FLAG, Frame, InferConfig, Name, SUBSAMPLE_FLAG, Site, TraceError};
+use smallvec::SmallVec;
 
 /// What a plate's handler does to the sample sites it encloses, for sites taken directly (see
 /// [`Messenger::direct_plate`](crate::Messenger::direct_plate)).
@@ -27,6 +28,12 @@ pub trait DirectSite {
     fn is_observed(&self) -> bool;
     /// The unscaled, unmasked log-probability of the value (NaN is left for the sink to report).
     fn log_prob(&self) -> f64;
+    /// [`log_prob`](DirectSite::log_prob) as a tape [`Real`], through which a gradient flows to
+    /// the value and the distribution's parameters while one is being taken. Defaults to the
+    /// constant `log_prob`.
+    fn log_prob_real(&self) -> Real {
+        Real::constant(self.log_prob())
+    }
     /// The value, type-erased.
     fn value(&self) -> Value;
     /// The distribution, type-erased.
@@ -58,6 +65,25 @@ pub trait DirectSite {
         TraceError::check_scaled(self.name(), self.scale(), log_prob)
     }
 
+    /// [`log_prob_sum`](DirectSite::log_prob_sum) as a tape [`Real`] (the same checks, on
+    /// [`log_prob_real`](DirectSite::log_prob_real)), as [`Site::log_prob_real`] is of the
+    /// message.
+    fn log_prob_sum_real(&self) -> Result<Real, TraceError> {
+        let log_prob = self.log_prob_real();
+        TraceError::check_log_prob(self.name(), log_prob.value())?;
+        TraceError::check_support(self.name(), log_prob.value(), None, || {
+            (self.distribution(), self.value())
+        })?;
+        let scaled = TraceError::check_scaled(self.name(), self.scale(), log_prob.value())?;
+        Ok(if log_prob.is_constant() {
+            Real::constant(scaled)
+        } else if self.scale() == 1.0 {
+            log_prob
+        } else {
+            log_prob * self.scale()
+        })
+    }
+
     /// The message the handler's `postprocess` would have been given: the site's message,
     /// stopped and done, with its value.
     fn message(&self) -> Site {
@@ -77,12 +103,25 @@ pub trait DirectSite {
     }
 }
 
+/// A latent site's value supplied by a [`DirectSink`] instead of drawn: the value, and the same
+/// value as tape [`Real`]s when a gradient flows through it (else empty), as a handler would set
+/// a message's [`value`](Site::value) and [`tracked`](Site::tracked).
+pub type Supplied = (Value, SmallVec<[Real; 1]>);
+
 /// Where a handler takes sample sites directly (see
 /// [`Messenger::direct`](crate::Messenger::direct)).
 pub trait DirectSink {
     /// The generator latent values are drawn with: the handler's
     /// [`Messenger::rng`](crate::Messenger::rng).
     fn rng(&mut self) -> &mut PyroRng;
+
+    /// The value of the latent site `name`, if the handler supplies it (as its `process` would
+    /// set the message's value); `None` to draw it with [`rng`](DirectSink::rng). An error ends
+    /// the run, as an error from `process` does. Defaults to `None`.
+    fn supply(&mut self, name: &Name) -> Result<Option<Supplied>, PyroError> {
+        let _ = name;
+        Ok(None)
+    }
 
     /// Records a sample site, as the handler's `postprocess` records the message of the same
     /// site. An error ends the run, as an error from `postprocess` does.
@@ -136,6 +175,10 @@ impl DirectSink for ThroughPlates<'_> {
         self.sink.rng()
     }
 
+    fn supply(&mut self, name: &Name) -> Result<Option<Supplied>, PyroError> {
+        self.sink.supply(name)
+    }
+
     /// Records the site as the message path would: the plates' frames and scales on the way
     /// in, the sink's record, then the plates' checks from the outermost in.
     fn record(&mut self, site: &dyn DirectSite) -> Result<(), PyroError> {
@@ -167,6 +210,9 @@ impl DirectSite for Enclosed<'_> {
     }
     fn log_prob(&self) -> f64 {
         self.site.log_prob()
+    }
+    fn log_prob_real(&self) -> Real {
+        self.site.log_prob_real()
     }
     fn value(&self) -> Value {
         self.site.value()

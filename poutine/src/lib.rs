@@ -12,9 +12,9 @@
 //! # Quick start
 //! ```
 //! use pyro_poutine::{PyroError, observe, sample, trace};
-//! use pyro_poutine::distributions::Normal;
+//! use pyro_poutine::distributions::{Normal, Real};
 //!
-//! fn scale(guess: f64) -> Result<f64, PyroError> {
+//! fn scale(guess: f64) -> Result<Real, PyroError> {
 //!     let weight = sample("weight", Normal::new(guess, 1.0))?;
 //!     observe("measurement", Normal::new(weight, 0.75), 9.5)
 //! }
@@ -37,7 +37,7 @@ mod run_names;
 mod runtime;
 mod site_options;
 
-pub use direct::{DirectPlate, DirectSink, DirectSite};
+pub use direct::{DirectPlate, DirectSink, DirectSite, Supplied};
 pub use error::PyroError;
 pub use handlers::block::{BlockBuilder, BlockMessenger, SiteFilter, block};
 pub use handlers::condition::{ConditionMessenger, condition};

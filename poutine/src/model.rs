@@ -14,10 +14,10 @@ use std::marker::PhantomData;
 ///
 /// ```
 /// use pyro_poutine::{Model, PyroError, sample};
-/// use pyro_poutine::distributions::Normal;
+/// use pyro_poutine::distributions::{Normal, Real};
 ///
 /// // A model with its own errors: `?` works on them and on the primitives alike.
-/// fn model(text: &str) -> Result<f64, Box<dyn std::error::Error + Send + Sync>> {
+/// fn model(text: &str) -> Result<Real, Box<dyn std::error::Error + Send + Sync>> {
 ///     let loc: f64 = text.parse()?;
 ///     Ok(sample("x", Normal::new(loc, 1.0))?)
 /// }
@@ -29,9 +29,9 @@ use std::marker::PhantomData;
 ///
 /// ```
 /// use pyro_poutine::{Model, PyroError, sample};
-/// use pyro_poutine::distributions::Normal;
+/// use pyro_poutine::distributions::{Normal, Real};
 ///
-/// fn model(loc: f64) -> Result<f64, PyroError> {
+/// fn model(loc: f64) -> Result<Real, PyroError> {
 ///     sample("x", Normal::new(loc, 1.0))
 /// }
 /// let x = model.call(3.0)?;
@@ -65,9 +65,9 @@ where
 ///
 /// ```
 /// use pyro_poutine::{PyroError, sample, trace};
-/// use pyro_poutine::distributions::Normal;
+/// use pyro_poutine::distributions::{Normal, Real};
 ///
-/// fn model() -> Result<f64, PyroError> {
+/// fn model() -> Result<Real, PyroError> {
 ///     sample("x", Normal::new(0.0, 1.0))
 /// }
 /// let tr = trace(model).get_trace(())?;
@@ -169,9 +169,9 @@ pub trait Handler: Messenger + Sized {
     ///
     /// ```
     /// use pyro_poutine::{Handler, ScaleMessenger, sample};
-    /// use pyro_poutine::distributions::Normal;
+    /// use pyro_poutine::distributions::{Normal, Real};
     ///
-    /// let x: f64 = ScaleMessenger::new(2.0)?.run(|| sample("x", Normal::new(0.0, 1.0)))?;
+    /// let x: Real = ScaleMessenger::new(2.0)?.run(|| sample("x", Normal::new(0.0, 1.0)))?;
     /// # Ok::<(), pyro_poutine::PyroError>(())
     /// ```
     fn run<R>(self, body: impl FnOnce() -> R) -> R {

@@ -57,6 +57,9 @@ impl<D: Distribution + Into<AnyDistribution>> DirectSite for Given<'_, D> {
     fn log_prob(&self) -> f64 {
         self.dist.log_prob(self.value)
     }
+    fn log_prob_real(&self) -> Real {
+        self.dist.log_prob_real(self.value)
+    }
     fn value(&self) -> Value {
         self.value.clone().into_value()
     }
@@ -77,9 +80,9 @@ impl<D: Distribution + Into<AnyDistribution>> DirectSite for Given<'_, D> {
 ///
 /// ```
 /// use pyro_poutine::{PyroError, sample};
-/// use pyro_poutine::distributions::{Bernoulli, Normal};
+/// use pyro_poutine::distributions::{Bernoulli, Normal, Real};
 ///
-/// let x: f64 = sample("x", Normal::new(0.0, 1.0))?;
+/// let x: Real = sample("x", Normal::new(0.0, 1.0))?;
 /// let b: bool = sample("b", Bernoulli::new(0.5))?;
 /// let err = sample("s", Normal::new(0.0, -1.0)).unwrap_err();
 /// assert_eq!(
@@ -102,7 +105,19 @@ where
         return result.map_err(|e| *e);
     }
     let direct = with_direct(|sink| {
-        let value = dist.sample(sink.rng());
+        let value = match sink.supply(&name)? {
+            None => dist.sample(sink.rng()),
+            Some((value, tracked)) => {
+                let found = value.type_name();
+                <A::Dist as Distribution>::Value::take_tracked(value, &tracked).ok_or_else(
+                    || PyroError::ValueType {
+                        site: name.clone(),
+                        expected: <<A::Dist as Distribution>::Value as ValueType>::TYPE_NAME,
+                        found,
+                    },
+                )?
+            }
+        };
         sink.record(&Given {
             name: &name,
             dist: &dist,

@@ -49,8 +49,9 @@ pub trait Messenger: 'static {
     }
 
     /// A shortcut for sample sites, offered by a handler that stops every sample message, draws
-    /// latent values with its own [`rng`](Messenger::rng) and records the processed message in
-    /// `postprocess` (the particle handler of importance sampling does). While this handler is
+    /// latent values with its own [`rng`](Messenger::rng) or supplies them (as its `process`
+    /// would), and records the processed message in `postprocess` (the particle handler of
+    /// importance sampling does, and the potential of gradient-based inference). While this handler is
     /// the innermost one, or only plates' handlers are inside it (see
     /// [`Messenger::direct_plate`]), [`sample`](crate::sample), [`observe`](crate::observe) and
     /// plates' index sites give their site to the sink and build no message. The sink must
@@ -156,9 +157,9 @@ pub fn stack_depth() -> usize {
 /// use pyro_poutine::distributions::Normal;
 ///
 /// set_rng_seed(3);
-/// let a: f64 = sample("x", Normal::new(0.0, 1.0))?;
+/// let a = sample("x", Normal::new(0.0, 1.0))?;
 /// set_rng_seed(3);
-/// let b: f64 = sample("x", Normal::new(0.0, 1.0))?;
+/// let b = sample("x", Normal::new(0.0, 1.0))?;
 /// assert_eq!(a, b);
 /// # Ok::<(), pyro_poutine::PyroError>(())
 /// ```

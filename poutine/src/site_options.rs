@@ -5,7 +5,9 @@ use crate::handlers::mask::MaskMessenger;
 use crate::model::Handler;
 use crate::primitives::{deterministic, distribution, typed};
 use crate::runtime::apply_stack;
-use pyro_distributions::{AnyDistribution, Distribution, IntoDistribution, Value, ValueType};
+use pyro_distributions::{
+    AnyDistribution, Distribution, IntoDistribution, Observation, Value, ValueType,
+};
 use pyro_trace::{InferConfig, InferValue, Name, Site};
 use std::sync::Arc;
 
@@ -16,23 +18,23 @@ use std::sync::Arc;
 ///
 /// ```
 /// use pyro_poutine::{InferValue, Plate, PyroError, site, trace};
-/// use pyro_poutine::distributions::{Batched, Normal, Value};
+/// use pyro_poutine::distributions::{Batched, Normal, Real};
 ///
-/// let model = |ys: Vec<f64>| -> Result<Vec<f64>, PyroError> {
+/// let model = |ys: Vec<f64>| -> Result<Vec<Real>, PyroError> {
 ///     let mu = site("mu").infer("is_auxiliary", true).sample(Normal::new(0.0, 1.0))?;
 ///     // The second observation is missing: imputed by a latent site `y_unobserved`.
 ///     Plate::new("data", 3).run(|_| {
 ///         site("y")
 ///             .obs_mask(vec![true, false, true])
-///             .observe(Batched::iid(Normal::new(mu, 1.0)?, 3)?, ys)
+///             .observe(Batched::iid(Normal::new(mu, 1.0)?, 3)?, &ys)
 ///     })
 /// };
 /// let tr = trace(model).get_trace(vec![0.5, f64::NAN, 1.5])?;
 /// assert_eq!(tr.get("mu").unwrap().infer.get("is_auxiliary"), Some(&InferValue::Bool(true)));
 /// assert!(tr.get("y_observed").unwrap().is_observed);
 /// assert!(!tr.get("y_unobserved").unwrap().is_observed);
-/// let y = tr.output::<Vec<f64>>().unwrap();
-/// assert_eq!((y[0], y[2]), (0.5, 1.5));
+/// let y = tr.output::<Vec<Real>>().unwrap();
+/// assert_eq!((y[0].value(), y[2].value()), (0.5, 1.5));
 /// assert!(y[1].is_finite()); // imputed
 /// assert!(tr.log_prob_sum(|_| true)?.is_finite());
 /// # Ok::<(), PyroError>(())
@@ -97,13 +99,14 @@ impl SiteOptions {
     pub fn observe<A>(
         self,
         dist: A,
-        value: <A::Dist as Distribution>::Value,
+        value: impl Observation<<A::Dist as Distribution>::Value>,
     ) -> Result<<A::Dist as Distribution>::Value, PyroError>
     where
         A: IntoDistribution,
         A::Dist: Into<AnyDistribution>,
     {
         let dist = distribution(&self.name, dist)?;
+        let value = value.into_observation();
         let Some(mask) = self.obs_mask else {
             let mut msg = Site::observed(self.name, dist.into(), value.into_value());
             msg.infer = self.infer;
@@ -173,7 +176,7 @@ fn interleave(mask: &[bool], observed: Value, missing: Value) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::distributions::{Batched, Distribution, Normal};
+    use crate::distributions::{Batched, Distribution, Normal, Real};
     use crate::handlers::trace::trace;
     use crate::runtime::stack_depth;
     use crate::{InferConfigMessenger, Mask, Plate};
@@ -206,7 +209,7 @@ mod tests {
         let obs = |()| {
             site("y")
                 .infer("is_auxiliary", true)
-                .observe(Normal::new(0.0, 1.0), 0.5)
+                .observe(Normal::new(0.0, 1.0), Real::from(0.5))
         };
         let tr = trace(obs).get_trace(()).unwrap();
         let y = tr.get("y").unwrap();
@@ -215,9 +218,9 @@ mod tests {
 
     #[test]
     fn obs_mask_observes_some_elements_and_imputes_the_others() {
-        let ys = vec![0.5, 9.0, 1.5, 7.0];
+        let ys: Vec<Real> = [0.5, 9.0, 1.5, 7.0].map(Real::from).to_vec();
         let mask = vec![true, false, true, false];
-        let model = |(ys, mask): (Vec<f64>, Vec<bool>)| {
+        let model = |(ys, mask): (Vec<Real>, Vec<bool>)| {
             Plate::new("data", 4).run(|_| {
                 site("y")
                     .obs_mask(mask.clone())
@@ -236,15 +239,22 @@ mod tests {
         let Some(Value::Reals(imputed)) = &missing.value else {
             panic!()
         };
-        let joined = tr.output::<Vec<f64>>().unwrap();
-        assert_eq!(joined, &vec![0.5, imputed[1], 1.5, imputed[3]]);
+        let joined: Vec<f64> = tr
+            .output::<Vec<Real>>()
+            .unwrap()
+            .iter()
+            .map(|x| x.value())
+            .collect();
+        assert_eq!(joined, vec![0.5, imputed[1], 1.5, imputed[3]]);
         let y = tr.get("y").unwrap();
         assert!(y.is_deterministic());
         assert_eq!(y.value, Some(Value::Reals(joined.clone())));
         // The log density: the observed elements and the imputed ones, each once.
         let d = Normal::new(0.0, 1.0).unwrap();
-        let expected =
-            d.log_prob(&Real::from(0.5)) + d.log_prob(&Real::from(1.5)) + d.log_prob(&imputed[1]) + d.log_prob(&imputed[3]);
+        let expected = d.log_prob(&Real::from(0.5))
+            + d.log_prob(&Real::from(1.5))
+            + d.log_prob(&Real::from(imputed[1]))
+            + d.log_prob(&Real::from(imputed[3]));
         assert!((tr.log_prob_sum(|_| true).unwrap() - expected).abs() < 1e-12);
     }
 
@@ -259,9 +269,10 @@ mod tests {
             "site 'x': obs_mask needs an observation: use observe"
         );
         let err = trace(|()| {
-            site("y")
-                .obs_mask(vec![true, false])
-                .observe(Batched::iid(Normal::new(0.0, 1.0)?, 3)?, vec![0.0; 3])
+            site("y").obs_mask(vec![true, false]).observe(
+                Batched::iid(Normal::new(0.0, 1.0)?, 3)?,
+                vec![Real::from(0.0); 3],
+            )
         })
         .get_trace(())
         .unwrap_err();

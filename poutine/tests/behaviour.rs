@@ -8,7 +8,7 @@
 
 use pyro_poutine::distributions::{
     AnyDistribution, Batched, Bernoulli, Constraint, Distribution, Exponential, LogNormal, Normal,
-    Rng, Uniform, Value,
+    Real, Rng, Uniform, Value,
 };
 use pyro_poutine::{
     BlockMessenger, ConditionMessenger, EscapeMessenger, Handler, InferConfig,
@@ -68,7 +68,7 @@ fn nnn_model(_: ()) -> Res<f64> {
     let latent1 = sample("latent1", Normal::new(0.0, 1.0))?;
     let latent2 = sample("latent2", Normal::new(latent1, 5.0))?;
     observe("obs", Normal::new(latent2, 1.0), 1.0)?;
-    Ok(latent1)
+    Ok(latent1.value())
 }
 
 /// The name of guide parameter `p` for the test tagged `tag`.
@@ -84,7 +84,7 @@ fn nnn_guide(tag: &'static str) -> impl Fn(()) -> Res<f64> + Clone {
         sample("latent1", Normal::new(loc1, scale1))?;
         let loc2: f64 = param(pname(tag, "loc2"), -0.2, Constraint::Real)?;
         let scale2: f64 = param(pname(tag, "scale2"), 1.0, Constraint::Positive)?;
-        sample("latent2", Normal::new(loc2, scale2))
+        Ok(sample("latent2", Normal::new(loc2, scale2))?.value())
     }
 }
 
@@ -100,7 +100,7 @@ fn mixed_model(_: ()) -> Res<(f64, bool, f64)> {
     let x = sample("x", Normal::new(0.0, 1.0))?;
     let y = sample("y", Bernoulli::new(0.5))?;
     let z = sample("z", Normal::new(0.0, 1.0))?;
-    Ok((x, y, z))
+    Ok((x.value(), y, z.value()))
 }
 
 /// Pyro's `discrete_escape` with an empty trace: latent sites with enumerable support.
@@ -185,7 +185,7 @@ fn an_inner_trace_records_what_outer_handlers_did() {
 /// untraced run.
 #[test]
 fn duplicate_sample_names_are_an_error_only_when_traced() {
-    let dup = |_: ()| -> Res<f64> {
+    let dup = |_: ()| -> Res<Real> {
         sample("x", Normal::new(0.0, 1.0))?;
         sample("x", Normal::new(0.0, 1.0))
     };
@@ -206,7 +206,7 @@ fn duplicate_sample_names_are_an_error_only_when_traced() {
 #[test]
 fn a_sample_named_like_a_param_is_an_error_and_the_reverse_too() {
     let name = "behaviour_clash_param";
-    let param_first = move |_: ()| -> Res<f64> {
+    let param_first = move |_: ()| -> Res<Real> {
         param(name, 1.0, Constraint::Real)?;
         sample(name, Normal::new(0.0, 1.0))
     };
@@ -937,7 +937,7 @@ mod counterfactual {
         let y = sample("y", Normal::new(x, 1.0))?;
         let z = sample("z", Normal::new(y, 1.0))?;
         let w = sample("w", Normal::new(z, 1.0))?;
-        Ok((x, y, z, w))
+        Ok((x.value(), y.value(), z.value(), w.value()))
     }
 
     const SITES: [&str; 4] = ["x", "y", "z", "w"];
@@ -1272,7 +1272,7 @@ fn masks_zero_nan_and_negative_infinite_densities() {
     let expected = 4.0 * normal_lp(0.5, 0.0, 1.0);
     assert_close(tr.log_prob_sum(|_| true).unwrap(), expected);
     // Per element: the masked-out element lies outside the support.
-    let elements = |_: ()| -> Res<Vec<f64>> {
+    let elements = |_: ()| -> Res<Vec<Real>> {
         MaskMessenger::new([true, false, true]).run(|| {
             observe(
                 "u",

@@ -74,16 +74,18 @@ fn interpret(specs: &[Spec]) -> Res<f64> {
     for spec in specs {
         let drift = acc.tanh();
         acc += match *spec {
-            Spec::Latent { name, loc, scale } => sample(name, Normal::new(loc + drift, scale))?,
+            Spec::Latent { name, loc, scale } => {
+                sample(name, Normal::new(loc + drift, scale))?.value()
+            }
             Spec::Coin { name, p } => f64::from(u8::from(sample(name, Bernoulli::new(p))?)),
             Spec::Observed {
                 name,
                 loc,
                 scale,
                 value,
-            } => observe(name, Normal::new(loc + drift, scale), value)?,
+            } => observe(name, Normal::new(loc + drift, scale), value)?.value(),
             Spec::Param { name, init } => param(name, init, Constraint::Real)?,
-            Spec::Invalid { name } => sample(name, Normal::new(0.0, -1.0))?,
+            Spec::Invalid { name } => sample(name, Normal::new(0.0, -1.0))?.value(),
         };
     }
     Ok(acc)

@@ -2,7 +2,7 @@
 //! 5), through the public API.
 
 use pyro_poutine::distributions::Bernoulli;
-use pyro_poutine::distributions::{Batched, Constraint, Normal, Value};
+use pyro_poutine::distributions::{Batched, Constraint, Normal, Real, Value};
 use pyro_poutine::{
     ConditionMessenger, DirectSink, DirectSite, Handler, Messenger, Plate, PyroError, PyroRng,
     Site, TraceMessenger, apply_stack, deterministic, factor, observe, param, sample, set_rng_seed,
@@ -101,7 +101,7 @@ fn no_handler_means_a_plain_draw_or_the_observation() {
 
 #[test]
 fn stack_is_restored_after_errors_and_panics() {
-    let failing = |()| -> Result<f64, PyroError> {
+    let failing = |()| -> Result<Real, PyroError> {
         sample("x", Normal::new(0.0, 1.0))?;
         sample("x", Normal::new(0.0, 1.0))
     };
@@ -136,7 +136,7 @@ fn invalid_parameters_name_the_site() {
 #[test]
 fn a_sample_named_like_a_param_is_an_error() {
     let name = "runtime_test_clash";
-    let model = move |()| -> Result<f64, PyroError> {
+    let model = move |()| -> Result<Real, PyroError> {
         param(name, 1.0, Constraint::Real)?;
         sample(name, Normal::new(0.0, 1.0))
     };

@@ -12,7 +12,7 @@
 //! fn scale(guess: f64) -> Result<f64, PyroError> {
 //!     let weight = sample("weight", Normal::new(guess, 1.0))?;
 //!     let measurement = sample("measurement", Normal::new(weight, 0.75))?;
-//!     Ok(measurement)
+//!     Ok(measurement.value())
 //! }
 //!
 //! // Condition on a measurement of 9.5, as Pyro's `poutine.condition`.
@@ -62,9 +62,9 @@ pub mod prelude {
         Batched, Bernoulli, Beta, BetaBinomial, Binomial, Categorical, Cauchy, Chi2, Delta,
         Dirichlet, Distribution, Exponential, Gamma, Geometric, Gumbel, HalfCauchy, HalfNormal,
         InverseGamma, Laplace, LogNormal, MultivariateNormal, NegativeBinomial, Normal, Pareto,
-        Poisson, StudentT, Uniform, Value, VonMises, Weibull,
+        Poisson, Real, StudentT, Uniform, Value, VonMises, Weibull,
     };
-    pub use crate::infer::{Importance, InferError, Mcmc, Predictive, TraceMh};
+    pub use crate::infer::{Importance, InferError, Mcmc, Nuts, Predictive, TraceMh};
     pub use crate::poutine::{
         Handler, Model, Name, Plate, PyroError, Trace, block, condition, deterministic, escape,
         factor, infer_config, intervene, lift, mask, observe, param, replay, sample, scale, seed,

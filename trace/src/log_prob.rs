@@ -383,9 +383,15 @@ mod tests {
         let mut x = latent("x", d.into(), Value::Real(0.3));
         assert_eq!(x.log_prob_sum().unwrap(), d.log_prob(&Real::from(0.3)));
         x.scale = 2.5;
-        assert_eq!(x.log_prob_sum().unwrap(), 2.5 * d.log_prob(&Real::from(0.3)));
+        assert_eq!(
+            x.log_prob_sum().unwrap(),
+            2.5 * d.log_prob(&Real::from(0.3))
+        );
         x.mask = Some(Mask::All(true));
-        assert_eq!(x.log_prob_sum().unwrap(), 2.5 * d.log_prob(&Real::from(0.3)));
+        assert_eq!(
+            x.log_prob_sum().unwrap(),
+            2.5 * d.log_prob(&Real::from(0.3))
+        );
         let b = Bernoulli::new(0.25)?;
         let coin = Site::observed(Name::from("c"), b.into(), Value::Bool(true));
         assert_eq!(coin.log_prob_sum().unwrap(), 0.25_f64.ln());
@@ -457,7 +463,10 @@ mod tests {
         let mut y = Site::observed(Name::from("y"), d.into(), value);
         assert_eq!(y.log_prob_sum().unwrap(), f64::NEG_INFINITY);
         y.mask = Some(Mask::Elements(vec![false, true, false].into()));
-        assert_eq!(y.log_prob_sum().unwrap(), normal().log_prob(&Real::from(0.5)));
+        assert_eq!(
+            y.log_prob_sum().unwrap(),
+            normal().log_prob(&Real::from(0.5))
+        );
         y.mask = Some(Mask::Elements(vec![false, false, false].into()));
         assert_eq!(y.log_prob_sum().unwrap(), 0.0);
     }
@@ -564,7 +573,7 @@ mod tests {
         let mut trace = Trace::new();
         // Gamma(0.5, 1) at 0 is +inf (the density's limit); Uniform(0, 1) at 2 is -inf.
         let plus = Gamma::new(0.5, 1.0).unwrap();
-        assert_eq!(plus.log_prob(&0.0), f64::INFINITY);
+        assert_eq!(plus.log_prob(&Real::from(0.0)), f64::INFINITY);
         trace
             .add_node(Site::observed(
                 Name::from("a"),
@@ -641,7 +650,8 @@ mod tests {
         // A cached site is not scored again: the cache is what the sum uses.
         trace.nodes.get_mut(&Name::from("z")).unwrap().log_prob = Some(-1.0);
         assert_eq!(trace.log_prob_sum(|s| s.name == "z").unwrap(), -1.0);
-        trace.nodes.get_mut(&Name::from("z")).unwrap().log_prob = Some(normal().log_prob(&Real::from(0.5)));
+        trace.nodes.get_mut(&Name::from("z")).unwrap().log_prob =
+            Some(normal().log_prob(&Real::from(0.5)));
         assert_eq!(trace.log_prob_sum(|_| true).unwrap(), cached);
 
         trace.get_mut("z").unwrap().value = Some(Value::Real(-3.0));
@@ -650,7 +660,8 @@ mod tests {
             trace.get("y").unwrap().cached_log_prob(),
             Some(10.0 * normal().log_prob(&Real::from(2.0)))
         );
-        let expected = normal().log_prob(&Real::from(-3.0)) + 10.0 * normal().log_prob(&Real::from(2.0));
+        let expected =
+            normal().log_prob(&Real::from(-3.0)) + 10.0 * normal().log_prob(&Real::from(2.0));
         assert_eq!(trace.log_prob_sum(|_| true).unwrap(), expected);
         trace.get_mut("y").unwrap().scale = 1.0;
         assert_eq!(
@@ -666,6 +677,9 @@ mod tests {
         let mut z = trace.get("z").unwrap().clone();
         assert_eq!(z.cached_log_prob(), None);
         z.value = Some(Value::Real(4.0));
-        assert_eq!(z.log_prob_sum().unwrap(), normal().log_prob(&Real::from(4.0)));
+        assert_eq!(
+            z.log_prob_sum().unwrap(),
+            normal().log_prob(&Real::from(4.0))
+        );
     }
 }

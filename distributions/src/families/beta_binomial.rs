@@ -1,11 +1,10 @@
-//! The beta-binomial distribution, and `digamma_diff`, the difference of two digamma values a
-//! count apart (the derivatives of its log-probability, and the negative binomial's).
+//! The beta-binomial distribution.
 
 use super::binomial::count;
 use crate::constraint::Constraint;
 use crate::distribution::{Distribution, Partials};
 use crate::error::{self, ParamError};
-use crate::special::{ln_beta, ln_gamma_diff, ln_gamma_ratio_reduced, share};
+use crate::special::{digamma_diff, ln_beta, ln_gamma_diff, ln_gamma_ratio_reduced, share};
 use pyro_tape::Real;
 use rand::{Rng, RngExt};
 
@@ -194,52 +193,6 @@ impl Distribution for BetaBinomial {
     }
 }
 
-/// Where [`digamma_diff`] switches from the recurrence to the asymptotic expansion.
-const DIGAMMA_ASYMPTOTIC_FROM: f64 = 10.0;
-
-/// `psi(x + m) - psi(x)` for `x > 0` and a count `m >= 0` (an integer, as an `f64`), with `psi`
-/// the digamma function (the derivative of `ln Gamma`): the derivative of
-/// `ln Gamma(x + m) - ln Gamma(x)` with respect to `x`. Relative error a few ulps, for every
-/// `x` up to `f64::MAX` and `m` up to `2^63`; 0 for `m = 0` or `x = +inf` (the limit).
-///
-/// Computed as a sum of positive terms, so nothing cancels where `x` is large and the two
-/// `psi` nearly equal (`psi(1e15 + 3) - psi(1e15)` is `3e-15`, below the rounding of either):
-/// first the recurrence `psi(x + 1) = psi(x) + 1 / x` while `x < 10` (at most ten steps), then
-/// the asymptotic expansion `psi(y) = ln y - 1 / (2y) - T(y)`,
-/// `T(y) = sum_k B_2k / (2k y^2k)` (eight terms: truncation error below `4e-18` for `y >= 10`)
-/// at `y = x + m` and `y = x`, differenced by hand: `ln(1 + m / x) + m / (2 x (x + m))
-/// + T(x) - T(x + m)`.
-pub(crate) fn digamma_diff(x: f64, m: f64) -> f64 {
-    debug_assert!(
-        x > 0.0 && m >= 0.0 && m.fract() == 0.0,
-        "digamma_diff({x}, {m})"
-    );
-    let (mut x, mut m, mut sum) = (x, m, 0.0);
-    while x < DIGAMMA_ASYMPTOTIC_FROM && m > 0.0 {
-        sum += 1.0 / x;
-        x += 1.0;
-        m -= 1.0;
-    }
-    if m == 0.0 || x == f64::INFINITY {
-        return sum;
-    }
-    let u = m / x;
-    sum + (u.ln_1p() + 0.5 * u / (x + m) + (digamma_tail(x) - digamma_tail(x + m)))
-}
-
-/// `T(y) = sum_k B_2k / (2k y^2k)` to eight terms, the tail of the asymptotic expansion of
-/// `psi(y) = ln y - 1 / (2y) - T(y)`, for `y >= 10` (0 where `y^2` overflows).
-fn digamma_tail(y: f64) -> f64 {
-    let r2 = 1.0 / (y * y);
-    r2 * (1.0 / 12.0
-        + r2 * (-1.0 / 120.0
-            + r2 * (1.0 / 252.0
-                + r2 * (-1.0 / 240.0
-                    + r2 * (1.0 / 132.0
-                        + r2 * (-691.0 / 32_760.0
-                            + r2 * (1.0 / 12.0 + r2 * (-3617.0 / 8160.0))))))))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,41 +277,6 @@ mod tests {
             BetaBinomial::new(1.0, 1.0, u64::MAX).unwrap_err().param,
             "total_count"
         );
-    }
-
-    #[test]
-    fn digamma_diff_is_accurate() {
-        use spec_math::cephes64::psi;
-        assert_eq!(digamma_diff(1.0, 1.0), 1.0);
-        assert_eq!(digamma_diff(2.5, 0.0), 0.0);
-        assert_eq!(digamma_diff(f64::INFINITY, 3.0), 0.0);
-        // Against the sum of 1 / (x + j), j < m (each term rounded once; relative error m ulps).
-        for &x in &[
-            1e-3, 0.5, 1.0, 1.4616, 3.3, 9.75, 10.0, 10.5, 47.0, 1e4, 1e8, 1e15, 1e300,
-        ] {
-            for &m in &[1.0, 2.0, 3.0, 7.0, 25.0, 300.0] {
-                let direct: f64 = (0..m as i64).rev().map(|j| 1.0 / (x + j as f64)).sum();
-                let got = digamma_diff(x, m);
-                assert!(
-                    (got - direct).abs() <= 1e-15 * m.max(4.0) * direct,
-                    "digamma_diff({x}, {m}) = {got}, sum {direct}"
-                );
-            }
-        }
-        // Against Cephes' psi where the two values do not cancel.
-        for &x in &[1e-3, 0.5, 2.0, 7.5, 12.0] {
-            for &m in &[1e3, 1e6, 1e12, 9.2e18] {
-                let want = psi(x + m) - psi(x);
-                let got = digamma_diff(x, m);
-                assert!(
-                    (got - want).abs() <= 1e-14 * want,
-                    "digamma_diff({x}, {m}) = {got}, psi {want}"
-                );
-            }
-        }
-        // Where psi(x + m) - psi(x) is below the rounding of either: m / x to first order.
-        assert!((digamma_diff(1e300, 5.0) / 5e-300 - 1.0).abs() < 1e-15);
-        assert!(digamma_diff(f64::MAX, 1.0) > 0.0);
     }
 
     /// The gradient of `log_prob_real` at `point`, for closed-form checks.

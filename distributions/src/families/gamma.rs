@@ -1,10 +1,13 @@
 //! The gamma distribution.
 
 use crate::constraint::Constraint;
-use crate::distribution::{Cdf, Distribution};
+use crate::distribution::{Cdf, Distribution, Partials};
 use crate::error::{self, ParamError};
 use crate::memo::Memo;
-use crate::special::{GAMMA_SADDLE_FROM, gamma_deviance, gamma_log_norm, gamma_p_q};
+use crate::special::{
+    GAMMA_SADDLE_FROM, gamma_deviance, gamma_log_norm, gamma_p_q, gamma_shape_score,
+};
+use pyro_tape::Real;
 use rand::{Rng, RngExt};
 
 /// The gamma distribution `Gamma(concentration, rate)` with shape `concentration` and inverse
@@ -25,22 +28,29 @@ use rand::{Rng, RngExt};
 /// Draws are clamped into the positive normal `f64` range (below at `f64::MIN_POSITIVE`, as
 /// torch does), so a draw never underflows to `0` and its `log_prob` is always finite.
 ///
+/// The parameters and the value are [`Real`]s: a gradient flows through `log_prob_real` to each
+/// that is tracked on the tape (`d/dx = (concentration - 1) / x - rate`,
+/// `d/dconcentration = ln(rate x) - digamma(concentration)`,
+/// `d/drate = concentration / rate - x`). At `x = 0`, where the density is finite only for
+/// `concentration = 1`, the partials are their limits from inside the support (that of the
+/// concentration is `-inf`).
+///
 /// # Example
 /// ```
-/// use pyro_distributions::{Distribution, Gamma};
+/// use pyro_distributions::{Distribution, Gamma, Real};
 ///
 /// let d = Gamma::new(2.0, 3.0)?;
 /// // ln(9 * 0.5 * exp(-1.5)) = ln 4.5 - 1.5.
-/// assert!((d.log_prob(&0.5) - (4.5_f64.ln() - 1.5)).abs() < 1e-14);
-/// assert_eq!(d.log_prob(&-1.0), f64::NEG_INFINITY);
+/// assert!((d.log_prob(&Real::from(0.5)) - (4.5_f64.ln() - 1.5)).abs() < 1e-14);
+/// assert_eq!(d.log_prob(&Real::from(-1.0)), f64::NEG_INFINITY);
 /// assert_eq!(d.mean(), Some(2.0 / 3.0));
 /// assert!(Gamma::new(0.0, 1.0).is_err());
 /// # Ok::<(), pyro_distributions::ParamError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Gamma {
-    concentration: f64,
-    rate: f64,
+    concentration: Real,
+    rate: Real,
     /// `concentration ln(rate) - ln Gamma(concentration)` for `concentration < 10`, else the
     /// parameter-only part of the saddle-point form, `ln(a) / 2 - ln(2 pi) / 2 - corr(a)`;
     /// computed when first scored.
@@ -56,14 +66,15 @@ const FAMILY: &str = "Gamma";
 
 impl Gamma {
     /// A gamma distribution; `concentration` and `rate` must be finite and `> 0`.
-    pub fn new(concentration: f64, rate: f64) -> Result<Self, ParamError> {
-        let concentration = error::positive(FAMILY, "concentration", concentration)?;
-        let rate = error::positive(FAMILY, "rate", rate)?;
+    pub fn new(concentration: impl Into<Real>, rate: impl Into<Real>) -> Result<Self, ParamError> {
+        let (concentration_real, rate_real) = (concentration.into(), rate.into());
+        let concentration = error::positive(FAMILY, "concentration", concentration_real.value())?;
+        let rate = error::positive(FAMILY, "rate", rate_real.value())?;
         let sampler = rand_distr::Gamma::new(concentration, 1.0 / rate)
             .map_err(|_| ParamError::new(FAMILY, "rate", rate, "must be finite and > 0"))?;
         Ok(Gamma {
-            concentration,
-            rate,
+            concentration: concentration_real,
+            rate: rate_real,
             log_norm: Memo::new(),
             ln_rate: rate.ln(),
             shape_m1: concentration - 1.0,
@@ -72,24 +83,24 @@ impl Gamma {
     }
 
     /// The shape parameter.
-    pub fn concentration(&self) -> f64 {
+    pub fn concentration(&self) -> Real {
         self.concentration
     }
 
     /// The inverse scale.
-    pub fn rate(&self) -> f64 {
+    pub fn rate(&self) -> Real {
         self.rate
     }
 
     /// The log normalising constant (of the form in use, see the field).
     fn log_norm(&self) -> f64 {
         self.log_norm
-            .get_or(|| gamma_log_norm(self.concentration, self.ln_rate))
+            .get_or(|| gamma_log_norm(self.concentration.value(), self.ln_rate))
     }
 }
 
 impl Distribution for Gamma {
-    type Value = f64;
+    type Value = Real;
     type Moment = f64;
 
     fn family(&self) -> &'static str {
@@ -97,21 +108,21 @@ impl Distribution for Gamma {
     }
 
     #[inline]
-    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
-        rng.sample(self.sampler).clamp(f64::MIN_POSITIVE, f64::MAX)
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Real {
+        Real::constant(rng.sample(self.sampler).clamp(f64::MIN_POSITIVE, f64::MAX))
     }
 
     #[inline]
-    fn log_prob(&self, x: &f64) -> f64 {
-        let x = *x;
+    fn log_prob(&self, x: &Real) -> f64 {
+        let x = x.value();
+        let (a, rate) = (self.concentration.value(), self.rate.value());
         if x > 0.0 && x < f64::INFINITY {
             let ln_x = x.ln();
-            if self.concentration >= GAMMA_SADDLE_FROM {
-                let y = self.rate * x;
-                let a = self.concentration;
+            if a >= GAMMA_SADDLE_FROM {
+                let y = rate * x;
                 self.log_norm() - gamma_deviance(a, y, self.ln_rate + ln_x) - ln_x
             } else {
-                self.log_norm() + self.shape_m1 * ln_x - self.rate * x
+                self.log_norm() + self.shape_m1 * ln_x - rate * x
             }
         } else if x == 0.0 {
             // (concentration - 1) ln x at x -> 0+, without the NaN of 0 * -inf.
@@ -127,17 +138,48 @@ impl Distribution for Gamma {
         }
     }
 
+    /// `d/dx = (a - 1 - rate x) / x`, `d/da = ln(rate x) - digamma(a)` and
+    /// `d/drate = (a - rate x) / rate` for the concentration `a`, with `a - rate x` fused (one
+    /// rounding, so that near the mode of a large shape, where it is about `sqrt(a)` and the
+    /// partials small, they keep full precision) and `d/da` from the crate's
+    /// `special::gamma_shape_score` (without cancelling its two terms of size `ln a`). At `x = 0`
+    /// (finite only for `a = 1`): the limits from inside, `d/dx = -rate`, `d/da = -inf` and
+    /// `d/drate = 1 / rate`.
+    #[inline]
+    fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+        if x.is_constant() && self.concentration.is_constant() && self.rate.is_constant() {
+            return;
+        }
+        let (a, rate, x_value) = (self.concentration.value(), self.rate.value(), x.value());
+        // a - rate x, rounded once (and without overflow where rate x alone would).
+        let a_minus_y = (-rate).mul_add(x_value, a);
+        let d_x = if x_value == 0.0 {
+            // (a - 1) / x - rate with a - 1 = 0.
+            -rate
+        } else {
+            (a_minus_y - 1.0) / x_value
+        };
+        partials.push(*x, d_x);
+        if !self.concentration.is_constant() {
+            let ln_y = self.ln_rate + x_value.ln();
+            let score = gamma_shape_score(a, rate * x_value, ln_y, -a_minus_y);
+            partials.push(self.concentration, score);
+        }
+        partials.push(self.rate, a_minus_y / rate);
+    }
+
     fn support(&self) -> Constraint {
         Constraint::NonNegative
     }
 
     fn mean(&self) -> Option<f64> {
-        Some(self.concentration / self.rate)
+        Some(self.concentration.value() / self.rate.value())
     }
 
     fn variance(&self) -> Option<f64> {
         // Divided twice: rate^2 may overflow or underflow where the variance does not.
-        Some(self.concentration / self.rate / self.rate)
+        let rate = self.rate.value();
+        Some(self.concentration.value() / rate / rate)
     }
 }
 
@@ -149,7 +191,8 @@ impl Cdf for Gamma {
         if x <= 0.0 {
             0.0
         } else {
-            gamma_p_q(self.concentration, self.rate * x, self.ln_rate + x.ln()).0
+            let (a, rate) = (self.concentration.value(), self.rate.value());
+            gamma_p_q(a, rate * x, self.ln_rate + x.ln()).0
         }
     }
 }
@@ -158,7 +201,7 @@ impl Cdf for Gamma {
 mod tests {
     use super::*;
     use crate::distribution::ErasedDistribution;
-    use crate::testing;
+    use crate::testing::{self, r, rs};
     use crate::value::Value;
     use proptest::prelude::*;
 
@@ -199,7 +242,7 @@ mod tests {
         testing::assert_first_draws(
             &Gamma::new(2.0, 3.0).unwrap(),
             42,
-            &[0.9975361129090623, 1.408211177971349, 1.0752961410567852],
+            &rs(&[0.9975361129090623, 1.408211177971349, 1.0752961410567852]),
         );
     }
 
@@ -226,27 +269,138 @@ mod tests {
             assert_eq!(Gamma::new(1.0, bad).unwrap_err().param, "rate");
         }
         // The density at 0 is the limit from inside.
-        assert_eq!(Gamma::new(0.5, 1.0).unwrap().log_prob(&0.0), f64::INFINITY);
-        assert_eq!(Gamma::new(1.0, 2.0).unwrap().log_prob(&0.0), 2.0_f64.ln());
         assert_eq!(
-            Gamma::new(1.5, 1.0).unwrap().log_prob(&0.0),
+            Gamma::new(0.5, 1.0).unwrap().log_prob(&r(0.0)),
+            f64::INFINITY
+        );
+        assert_eq!(
+            Gamma::new(1.0, 2.0).unwrap().log_prob(&r(0.0)),
+            2.0_f64.ln()
+        );
+        assert_eq!(
+            Gamma::new(1.5, 1.0).unwrap().log_prob(&r(0.0)),
             f64::NEG_INFINITY
         );
         let d = Gamma::new(2.0, 1.0).unwrap();
         for x in [-1e-300, -1.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN] {
-            assert_eq!(d.log_prob(&x), f64::NEG_INFINITY, "x = {x}");
+            assert_eq!(d.log_prob(&r(x)), f64::NEG_INFINITY, "x = {x}");
         }
-        assert!(d.log_prob(&f64::MIN_POSITIVE).is_finite());
+        assert!(d.log_prob(&r(f64::MIN_POSITIVE)).is_finite());
         assert!(d.support().contains(&Value::Real(0.0)));
         assert_eq!(d.log_prob_value(&Value::Bool(true)), f64::NEG_INFINITY);
         assert_eq!(
             d.log_prob_value(&Value::Reals(vec![1.0])),
             f64::NEG_INFINITY
         );
-        assert_eq!(d.log_prob_value(&Value::Int(2)), d.log_prob(&2.0));
+        assert_eq!(d.log_prob_value(&Value::Int(2)), d.log_prob(&r(2.0)));
         assert_eq!(d.cdf(-1.0), 0.0);
         assert_eq!(d.cdf(f64::INFINITY), 1.0);
-        assert_eq!((d.concentration(), d.rate()), (2.0, 1.0));
+        assert_eq!((d.concentration().value(), d.rate().value()), (2.0, 1.0));
+    }
+
+    fn gamma_at(v: &[Real]) -> (Gamma, Real) {
+        (Gamma::new(v[1], v[2]).unwrap(), v[0])
+    }
+
+    /// The scales of inputs `(x, concentration, rate)` for `check_log_prob_gradient`: each the
+    /// distance to the edge (0), or for a large shape `a` the width of the density's peak along
+    /// that input (the standard deviation `sqrt(a) / rate` in `x`, and correspondingly
+    /// `sqrt(a)` in the shape and `rate / sqrt(a)` in the rate), whichever is smaller: the length
+    /// over which the log-density varies.
+    fn gamma_scales(x: f64, a: f64, rate: f64) -> [f64; 3] {
+        let w = a.max(1.0).sqrt();
+        [x.min(w / rate), a.min(w), rate / w]
+    }
+
+    /// Finite differences check the partials up to shapes of about 1e6: beyond, a value near the
+    /// mode (where `x d/dx` is about `sqrt(a)`) carries more rounding than the check allows for
+    /// (`rate x` is rounded, which moves the log-density by `sqrt(a) eps`); the large shapes are
+    /// checked against mpmath in `gradient_closed_forms`.
+    #[test]
+    fn gradients_match_finite_differences() {
+        for &(x, a, rate) in &[
+            (0.5, 2.0, 3.0),
+            (3.7, 0.3, 1.2),
+            (1e-3, 0.05, 2.0),
+            (1e-200, 0.5, 1.0),
+            (1e-200, 3.0, 1.0),
+            (40.0, 1.0, 0.1),
+            (12.0, 9.5, 0.8),
+            (14.0, 10.5, 0.8),
+            (20.0, 100.0, 1.0),
+            (400.0, 100.0, 1.0),
+            (1.002e6, 1e6, 1.0),
+            (0.998e6, 1e6, 1.0),
+            (1e-290, 1.5, 1e290),
+            (1e5, 3.0, 1e-4),
+            (2.5, 1e-8, 1.0),
+        ] {
+            testing::check_log_prob_gradient(gamma_at, &[x, a, rate], &gamma_scales(x, a, rate));
+        }
+    }
+
+    #[test]
+    fn gradient_closed_forms() {
+        let grad = |point: &[f64]| {
+            pyro_tape::gradient(point, |v| {
+                let (d, x) = gamma_at(v);
+                Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&x))
+            })
+            .unwrap()
+            .1
+        };
+        // Gamma(2, 3) at 0.5: d/dx = 1 / 0.5 - 3, d/da = ln 1.5 - digamma(2) with
+        // digamma(2) = 1 - Euler's gamma, d/drate = 2 / 3 - 0.5.
+        let g = grad(&[0.5, 2.0, 3.0]);
+        let euler = 0.577_215_664_901_532_9;
+        assert_eq!(g[0], -1.0);
+        assert!(
+            (g[1] - (1.5_f64.ln() - (1.0 - euler))).abs() < 1e-15,
+            "{g:?}"
+        );
+        assert!((g[2] - 1.0 / 6.0).abs() < 1e-16, "{g:?}");
+        // At the edge x = 0 of Gamma(1, rate), an exponential: the limits from inside.
+        let g = grad(&[0.0, 1.0, 4.0]);
+        assert_eq!(g, vec![-4.0, f64::NEG_INFINITY, 0.25]);
+        // At the mode of a huge shape the shape's partial is 1 / (2a) + O(1 / a^2).
+        let g = grad(&[1e300, 1e300, 1.0]);
+        assert_eq!(g[1], 0.5e-300);
+        // Large shapes near the mode, against mpmath (200 digits, at these doubles): the partials
+        // are differences of terms about sqrt(a) times larger, kept to a few ulps.
+        for (point, want) in [
+            (
+                [1.00002e10, 1e10, 1.0],
+                [
+                    -1.999_970_000_599_988e-5,
+                    1.999_985_000_266_662_7e-5,
+                    -200_000.0,
+                ],
+            ),
+            (
+                [9.999_999_999e24, 1e20, 1e-5],
+                [
+                    9.999_998_064_947_73e-16,
+                    -9.999_998_064_947_729e-11,
+                    9.999_998_064_947_729e14,
+                ],
+            ),
+            (
+                [1e306, 1e300, 1e-6],
+                [
+                    8.054_058_383_258_17e-23,
+                    -8.054_058_383_258_171e-17,
+                    8.054_058_383_258_17e289,
+                ],
+            ),
+        ] {
+            let g = grad(&point);
+            for i in 0..3 {
+                assert!(
+                    (g[i] - want[i]).abs() <= 1e-14 * want[i].abs(),
+                    "{point:?}: {g:?} vs {want:?}"
+                );
+            }
+        }
     }
 
     proptest! {
@@ -255,7 +409,7 @@ mod tests {
             c in 1e-3..1e3_f64, rate in 1e-3..1e3_f64, x in 1e-300..1e6_f64,
         ) {
             let d = Gamma::new(c, rate).unwrap();
-            prop_assert!(d.log_prob(&x).is_finite());
+            prop_assert!(d.log_prob(&r(x)).is_finite());
         }
 
         #[test]

@@ -1,12 +1,11 @@
 //! The negative binomial distribution.
 
 use super::bernoulli::ProbsOrLogits;
-use super::beta_binomial::digamma_diff;
 use super::poisson::draw_with_rate;
 use crate::constraint::Constraint;
 use crate::distribution::{Distribution, Partials};
 use crate::error::{self, ParamError};
-use crate::special::{ln_gamma, ln_gamma_diff, ln_gamma_ratio, log_sigmoid};
+use crate::special::{digamma_diff, ln_gamma, ln_gamma_diff, ln_gamma_ratio, log_sigmoid};
 use pyro_tape::Real;
 use rand::{Rng, RngExt};
 

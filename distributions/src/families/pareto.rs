@@ -1,8 +1,9 @@
 //! The Pareto distribution.
 
 use crate::constraint::Constraint;
-use crate::distribution::{Cdf, Distribution};
+use crate::distribution::{Cdf, Distribution, Partials};
 use crate::error::{self, ParamError};
+use pyro_tape::Real;
 use rand::{Rng, RngExt};
 
 /// The Pareto (type I) distribution `Pareto(scale, alpha)` on `[scale, inf)`.
@@ -15,21 +16,26 @@ use rand::{Rng, RngExt};
 /// torch and SciPy report them). Draws are clamped at `f64::MAX`, so a heavy-tailed draw never
 /// overflows to infinity.
 ///
+/// The parameters and the value are [`Real`]s: a gradient flows through `log_prob_real` to each
+/// that is tracked on the tape (`d/dx = -(alpha + 1) / x`, `d/dscale = alpha / scale`,
+/// `d/dalpha = 1 / alpha - ln(x / scale)`). At the lower end `x = scale` the partials are those
+/// from inside the support (the density is `0` for a larger scale).
+///
 /// # Example
 /// ```
-/// use pyro_distributions::{Distribution, Pareto};
+/// use pyro_distributions::{Distribution, Pareto, Real};
 ///
 /// let d = Pareto::new(1.0, 2.0)?;
-/// assert!((d.log_prob(&1.0) - 2.0_f64.ln()).abs() < 1e-15);
-/// assert_eq!(d.log_prob(&0.999), f64::NEG_INFINITY);
+/// assert!((d.log_prob(&Real::from(1.0)) - 2.0_f64.ln()).abs() < 1e-15);
+/// assert_eq!(d.log_prob(&Real::from(0.999)), f64::NEG_INFINITY);
 /// assert_eq!(d.mean(), Some(2.0));
 /// assert_eq!(d.variance(), Some(f64::INFINITY));
 /// # Ok::<(), pyro_distributions::ParamError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Pareto {
-    scale: f64,
-    alpha: f64,
+    scale: Real,
+    alpha: Real,
     /// `ln(alpha / scale)`.
     log_norm: f64,
     /// `ln(scale)`.
@@ -44,15 +50,16 @@ const FAMILY: &str = "Pareto";
 impl Pareto {
     /// A Pareto distribution; `scale` (the minimum) and `alpha` (the tail index) must be finite
     /// and `> 0`.
-    pub fn new(scale: f64, alpha: f64) -> Result<Self, ParamError> {
-        let scale = error::positive(FAMILY, "scale", scale)?;
-        let alpha = error::positive(FAMILY, "alpha", alpha)?;
+    pub fn new(scale: impl Into<Real>, alpha: impl Into<Real>) -> Result<Self, ParamError> {
+        let (scale_real, alpha_real) = (scale.into(), alpha.into());
+        let scale = error::positive(FAMILY, "scale", scale_real.value())?;
+        let alpha = error::positive(FAMILY, "alpha", alpha_real.value())?;
         let sampler = rand_distr::Pareto::new(scale, alpha)
             .map_err(|_| ParamError::new(FAMILY, "scale", scale, "must be finite and > 0"))?;
         let ln_scale = scale.ln();
         Ok(Pareto {
-            scale,
-            alpha,
+            scale: scale_real,
+            alpha: alpha_real,
             log_norm: alpha.ln() - ln_scale,
             ln_scale,
             neg_alpha_p1: -(alpha + 1.0),
@@ -61,65 +68,85 @@ impl Pareto {
     }
 
     /// The minimum value.
-    pub fn scale(&self) -> f64 {
+    pub fn scale(&self) -> Real {
         self.scale
     }
 
     /// The tail index.
-    pub fn alpha(&self) -> f64 {
+    pub fn alpha(&self) -> Real {
         self.alpha
+    }
+
+    /// `ln(x / scale)` for finite `x >= scale`: accurate near the lower end, where
+    /// `ln x - ln scale` would cancel; the quotient overflows only for `x` beyond
+    /// `scale * f64::MAX`, where the difference of logarithms is taken.
+    #[inline]
+    fn ln_ratio(&self, x: f64) -> f64 {
+        let r = x / self.scale.value();
+        if r < f64::INFINITY {
+            r.ln()
+        } else {
+            x.ln() - self.ln_scale
+        }
     }
 }
 
 impl Distribution for Pareto {
-    type Value = f64;
+    type Value = Real;
     type Moment = f64;
 
     fn family(&self) -> &'static str {
         FAMILY
     }
 
-    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
-        rng.sample(self.sampler).min(f64::MAX)
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Real {
+        Real::constant(rng.sample(self.sampler).min(f64::MAX))
     }
 
     #[inline]
-    fn log_prob(&self, x: &f64) -> f64 {
-        let x = *x;
-        if x >= self.scale && x < f64::INFINITY {
-            // ln(x / scale) is accurate near the lower end, where ln x - ln scale would cancel;
-            // the quotient overflows only for x beyond scale * f64::MAX.
-            let r = x / self.scale;
-            let ln_r = if r < f64::INFINITY {
-                r.ln()
-            } else {
-                x.ln() - self.ln_scale
-            };
-            self.log_norm + self.neg_alpha_p1 * ln_r
+    fn log_prob(&self, x: &Real) -> f64 {
+        let x = x.value();
+        if x >= self.scale.value() && x < f64::INFINITY {
+            self.log_norm + self.neg_alpha_p1 * self.ln_ratio(x)
         } else {
             f64::NEG_INFINITY
         }
     }
 
+    /// `d/dx = -(alpha + 1) / x`, `d/dscale = alpha / scale` and
+    /// `d/dalpha = 1 / alpha - ln(x / scale)`.
+    #[inline]
+    fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+        if x.is_constant() && self.scale.is_constant() && self.alpha.is_constant() {
+            return;
+        }
+        let (scale, alpha, x_value) = (self.scale.value(), self.alpha.value(), x.value());
+        partials.push(*x, self.neg_alpha_p1 / x_value);
+        partials.push(self.scale, alpha / scale);
+        if !self.alpha.is_constant() {
+            partials.push(self.alpha, 1.0 / alpha - self.ln_ratio(x_value));
+        }
+    }
+
     fn support(&self) -> Constraint {
-        Constraint::GreaterThanEq(self.scale)
+        Constraint::GreaterThanEq(self.scale.value())
     }
 
     fn mean(&self) -> Option<f64> {
-        let a = self.alpha;
+        let a = self.alpha.value();
         Some(if a > 1.0 {
             // a / (a - 1) is at most 4.5e15 (a > 1 is at least 1 + 2.2e-16), so only a mean
             // beyond f64::MAX overflows (a scale would, for a near f64::MAX).
-            self.scale * (a / (a - 1.0))
+            self.scale.value() * (a / (a - 1.0))
         } else {
             f64::INFINITY
         })
     }
 
     fn variance(&self) -> Option<f64> {
-        let a = self.alpha;
+        let a = self.alpha.value();
         Some(if a > 2.0 {
-            let m = self.scale / (a - 1.0);
+            let m = self.scale.value() / (a - 1.0);
             // Not m^2 a / (a - 2), whose m^2 may overflow or underflow where the variance does
             // not.
             m * (m * (a / (a - 2.0)))
@@ -132,20 +159,14 @@ impl Distribution for Pareto {
 impl Cdf for Pareto {
     /// `1 - (scale / x)^alpha` for `x >= scale`.
     fn cdf(&self, x: f64) -> f64 {
-        if x <= self.scale {
+        if x <= self.scale.value() {
             0.0
         } else if x.is_nan() {
             x
         } else {
             // 1 - (scale / x)^alpha; ln(x / scale) in logs where the quotient overflows, which
             // for a small alpha still leaves the cdf well below 1.
-            let r = x / self.scale;
-            let ln_r = if r < f64::INFINITY {
-                r.ln()
-            } else {
-                x.ln() - self.ln_scale
-            };
-            -(-self.alpha * ln_r).exp_m1()
+            -(-self.alpha.value() * self.ln_ratio(x)).exp_m1()
         }
     }
 }
@@ -154,7 +175,7 @@ impl Cdf for Pareto {
 mod tests {
     use super::*;
     use crate::distribution::ErasedDistribution;
-    use crate::testing;
+    use crate::testing::{self, r, rs};
     use crate::value::Value;
     use proptest::prelude::*;
 
@@ -186,7 +207,7 @@ mod tests {
         testing::assert_first_draws(
             &Pareto::new(1.0, 2.0).unwrap(),
             42,
-            &[1.1081700552700595, 1.7710324263845432, 1.0081515143308242],
+            &rs(&[1.1081700552700595, 1.7710324263845432, 1.0081515143308242]),
         );
     }
 
@@ -202,7 +223,7 @@ mod tests {
             assert_eq!(Pareto::new(1.0, bad).unwrap_err().param, "alpha");
         }
         let d = Pareto::new(2.0, 3.0).unwrap();
-        assert!((d.log_prob(&2.0) - 1.5_f64.ln()).abs() < 1e-15);
+        assert!((d.log_prob(&r(2.0)) - 1.5_f64.ln()).abs() < 1e-15);
         for x in [
             1.999_999_999,
             0.0,
@@ -211,7 +232,7 @@ mod tests {
             f64::NEG_INFINITY,
             f64::NAN,
         ] {
-            assert_eq!(d.log_prob(&x), f64::NEG_INFINITY, "x = {x}");
+            assert_eq!(d.log_prob(&r(x)), f64::NEG_INFINITY, "x = {x}");
         }
         assert!(d.support().contains(&Value::Real(2.0)));
         assert!(!d.support().contains(&Value::Real(1.999)));
@@ -221,12 +242,12 @@ mod tests {
             f64::NEG_INFINITY
         );
         assert_eq!((d.cdf(2.0), d.cdf(f64::INFINITY)), (0.0, 1.0));
-        assert_eq!((d.scale(), d.alpha()), (2.0, 3.0));
+        assert_eq!((d.scale().value(), d.alpha().value()), (2.0, 3.0));
         assert_eq!(Pareto::new(1.0, 1.0).unwrap().mean(), Some(f64::INFINITY));
         // x / scale overflows; the density is still representable.
         let d = Pareto::new(1e-10, 0.5).unwrap();
         let expected = 0.5_f64.ln() + 0.5 * 1e-10_f64.ln() - 1.5 * 1e300_f64.ln();
-        testing::assert_close(d.log_prob(&1e300), expected, 1e-14, "log_prob(1e300)");
+        testing::assert_close(d.log_prob(&r(1e300)), expected, 1e-14, "log_prob(1e300)");
         // Heavy tails: alpha = 0.01 draws overflow an f64 with probability ~0.1%.
         let d = Pareto::new(1.0, 0.01).unwrap();
         let mut r = testing::rng(6);
@@ -236,13 +257,49 @@ mod tests {
         }
     }
 
+    fn pareto_at(v: &[Real]) -> (Pareto, Real) {
+        (Pareto::new(v[1], v[2]).unwrap(), v[0])
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        // Inputs (x, scale, alpha); the support's lower end is the scale, so the scales of x and
+        // of the scale are the distance x - scale to it (or to 0 for the scale, if nearer).
+        for &(x, scale, alpha) in &[
+            (3.0_f64, 1.0_f64, 2.0_f64),
+            (1.5, 1.0, 0.5),
+            (1.001, 1.0, 3.0),
+            (1e300, 1e-10, 0.5),
+            (3e-300, 1e-300, 1e3),
+            (50.0, 2.0, 1e-6),
+            (2e10, 1e10, 1e8),
+        ] {
+            let gap = x - scale;
+            let scales = [gap, gap.min(scale), alpha];
+            testing::check_log_prob_gradient(pareto_at, &[x, scale, alpha], &scales);
+        }
+    }
+
+    #[test]
+    fn gradient_closed_forms() {
+        // Pareto(2, 3) at its lower end 2, with the partials from inside the support:
+        // d/dx = -4 / 2, d/dscale = 3 / 2, d/dalpha = 1 / 3 - ln 1.
+        let (lp, g) = pyro_tape::gradient(&[2.0, 2.0, 3.0], |v| {
+            let (d, x) = pareto_at(v);
+            Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&x))
+        })
+        .unwrap();
+        assert!((lp - 1.5_f64.ln()).abs() < 1e-15);
+        assert_eq!(g, vec![-2.0, 1.5, 1.0 / 3.0]);
+    }
+
     proptest! {
         #[test]
         fn finite_inside_support(
             scale in 1e-6..1e6_f64, alpha in 1e-3..1e3_f64, t in 1.0..1e6_f64,
         ) {
             let d = Pareto::new(scale, alpha).unwrap();
-            prop_assert!(d.log_prob(&(scale * t)).is_finite());
+            prop_assert!(d.log_prob(&r(scale * t)).is_finite());
         }
 
         #[test]

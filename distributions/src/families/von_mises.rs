@@ -1,8 +1,9 @@
 //! The von Mises distribution on the circle.
 
 use crate::constraint::Constraint;
-use crate::distribution::Distribution;
+use crate::distribution::{Distribution, Partials};
 use crate::error::{self, ParamError};
+use pyro_tape::Real;
 use rand::{Rng, RngExt};
 use spec_math::cephes64::{i0e, i1e};
 use std::f64::consts::{FRAC_PI_2, PI, TAU};
@@ -30,31 +31,38 @@ use std::f64::consts::{FRAC_PI_2, PI, TAU};
 ///
 /// `loc` may be any finite real; draws and the [`mean`](Distribution::mean) are wrapped into
 /// `[-pi, pi]`. The [`variance`](Distribution::variance) is the circular variance
-/// `1 - I1(kappa) / I0(kappa)` (torch's convention). Draws use the rejection sampler of Best and
-/// Fisher (1979), as torch does, rearranged so that it neither overflows nor loses precision for
-/// tiny or huge `kappa`. There is no `Cdf` (it has no closed form).
+/// `1 - I1(kappa) / I0(kappa)` (torch's convention), computed without cancellation for large
+/// `kappa` (by its asymptotic series from `kappa = 50` on). Draws use the rejection sampler of
+/// Best and Fisher (1979), as torch does, rearranged so that it neither overflows nor loses
+/// precision for tiny or huge `kappa`. There is no `Cdf` (it has no closed form).
+///
+/// The parameters and the value are [`Real`]s: a gradient flows through `log_prob_real` to each
+/// that is tracked on the tape (`d/dx = -kappa sin(x - loc)`, `d/dloc = kappa sin(x - loc)`,
+/// `d/dkappa = cos(x - loc) - I1(kappa) / I0(kappa)`, the last as
+/// `(1 - I1(kappa) / I0(kappa)) - 2 sin^2((x - loc) / 2)`).
 ///
 /// # Example
 /// ```
-/// use pyro_distributions::{Constraint, Distribution, VonMises};
+/// use pyro_distributions::{Constraint, Distribution, Real, VonMises};
 /// use std::f64::consts::PI;
 ///
 /// let d = VonMises::new(0.0, 1e-12)?; // almost uniform on the circle
-/// assert!((d.log_prob(&2.0) + (2.0 * PI).ln()).abs() < 1e-11);
+/// assert!((d.log_prob(&Real::from(2.0)) + (2.0 * PI).ln()).abs() < 1e-11);
 /// // 2 pi-periodic, as torch and SciPy: 4 is the angle 4 - 2 pi.
 /// let d = VonMises::new(0.0, 1.0)?;
-/// assert!((d.log_prob(&4.0) - -2.727435045780136).abs() < 1e-15);
-/// assert!((d.log_prob(&4.0) - d.log_prob(&(4.0 - 2.0 * PI))).abs() < 1e-15);
+/// let (x, y) = (Real::from(4.0), Real::from(4.0 - 2.0 * PI));
+/// assert!((d.log_prob(&x) - -2.727435045780136).abs() < 1e-15);
+/// assert!((d.log_prob(&x) - d.log_prob(&y)).abs() < 1e-15);
 /// assert_eq!(d.support(), Constraint::Real);
-/// assert_eq!(d.log_prob(&f64::INFINITY), f64::NEG_INFINITY);
+/// assert_eq!(d.log_prob(&Real::from(f64::INFINITY)), f64::NEG_INFINITY);
 /// assert!((VonMises::new(7.0, 1.0)?.mean().unwrap() - (7.0 - 2.0 * PI)).abs() < 1e-14);
 /// assert!(VonMises::new(0.0, 0.0).is_err());
 /// # Ok::<(), pyro_distributions::ParamError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct VonMises {
-    loc: f64,
-    concentration: f64,
+    loc: Real,
+    concentration: Real,
     /// `loc / 2`, the half-angle of the mean direction (exact: `loc` is finite and halving a
     /// double loses nothing above the subnormal range).
     half_loc: f64,
@@ -125,6 +133,17 @@ impl BestFisher {
     }
 }
 
+/// `a - b` for finite `a` and `b` split exactly into its rounded value `h` and the rounding
+/// error `l` (Knuth's two-sum): `a - b = h + l`.
+#[inline]
+fn two_diff(a: f64, b: f64) -> (f64, f64) {
+    let c = -b;
+    let h = a + c;
+    let c_virtual = h - a;
+    let a_virtual = h - c_virtual;
+    (h, (a - a_virtual) + (c - c_virtual))
+}
+
 /// `sin(a - b)` for finite `a` and `b` (half-angles, so that `a - b` cannot overflow), accurate
 /// for every pair: `a - b` is split exactly into its rounded value `h` and the rounding error `l`
 /// (Knuth's two-sum), and `sin(h + l) = sin h cos l + cos h sin l`, where `sin` and `cos` reduce
@@ -132,11 +151,7 @@ impl BestFisher {
 /// nearby values, by Sterbenz's lemma) this is `sin h`, correct to an ulp relative to the result.
 #[inline]
 fn half_angle_sin(a: f64, b: f64) -> f64 {
-    let c = -b;
-    let h = a + c;
-    let c_virtual = h - a;
-    let a_virtual = h - c_virtual;
-    let l = (a - a_virtual) + (c - c_virtual);
+    let (h, l) = two_diff(a, b);
     if l == 0.0 {
         h.sin()
     } else {
@@ -146,6 +161,64 @@ fn half_angle_sin(a: f64, b: f64) -> f64 {
     }
 }
 
+/// `(sin(a - b), cos(a - b))` as [`half_angle_sin`] forms the sine (and the cosine by
+/// `cos(h + l) = cos h cos l - sin h sin l`).
+#[inline]
+fn half_angle_sin_cos(a: f64, b: f64) -> (f64, f64) {
+    let (h, l) = two_diff(a, b);
+    let (sin_h, cos_h) = h.sin_cos();
+    if l == 0.0 {
+        (sin_h, cos_h)
+    } else {
+        let (sin_l, cos_l) = l.sin_cos();
+        (sin_h * cos_l + cos_h * sin_l, cos_h * cos_l - sin_h * sin_l)
+    }
+}
+
+/// From this concentration on, `1 - I1 / I0` is its asymptotic series (see
+/// [`one_minus_bessel_ratio`]).
+const BESSEL_RATIO_SERIES_FROM: f64 = 50.0;
+
+/// `1 - I1(kappa) / I0(kappa)` for `kappa > 0`: the circular variance, and
+/// `-d/dkappa ln(i0e(kappa))` (`i0e(kappa) = exp(-kappa) I0(kappa)`, the normaliser's Bessel
+/// function).
+///
+/// Below 50 it is `1 - i1e(kappa) / i0e(kappa)` (Cephes' exponentially scaled Bessel
+/// functions), which loses at most a factor `2 kappa < 100` to cancellation (a relative error
+/// below 1e-13). From 50 on, where the ratio tends to 1 (`1 - I1 / I0` is about `1 / (2 kappa)`)
+/// and the difference would cancel, it is the asymptotic series in `w = 1 / kappa` that the
+/// quotient of Hankel's expansions of `I1` and `I0` gives,
+/// `w / 2 + w^2 / 8 + w^3 / 8 + 25 w^4 / 128 + 13 w^5 / 32 + ...`, to sixteen terms: the first
+/// omitted is below `2e-19` of the sum at 50.
+fn one_minus_bessel_ratio(kappa: f64) -> f64 {
+    if kappa < BESSEL_RATIO_SERIES_FROM {
+        return 1.0 - i1e(kappa) / i0e(kappa);
+    }
+    // Exact rationals: 1/2, 1/8, 1/8, 25/128, 13/32, 1073/1024, 103/32, 375733/32768,
+    // 23797/512, 55384775/262144, 2180461/2048, 24713030909/4194304, 72763141/2048,
+    // 7780757249041/33554432, 13342715521/8192, 26308967412122125/2147483648.
+    const C: [f64; 16] = [
+        0.5,
+        0.125,
+        0.125,
+        0.195_312_5,
+        0.406_25,
+        1.047_851_562_5,
+        3.218_75,
+        11.466_461_181_640_625,
+        46.478_515_625,
+        211.276_149_749_755_86,
+        1_064.678_222_656_25,
+        5_892.045_714_616_776,
+        35_528.877_441_406_25,
+        231_884.635_956_317_2,
+        1_628_749.453_247_070_3,
+        12_251_067.632_866_15,
+    ];
+    let w = 1.0 / kappa;
+    w * C.iter().rev().fold(0.0, |sum, &c| c + w * sum)
+}
+
 const FAMILY: &str = "VonMises";
 
 /// `ln(2 pi)`.
@@ -153,9 +226,10 @@ const LN_2PI: f64 = 1.837_877_066_409_345_5;
 
 impl VonMises {
     /// A von Mises distribution; `loc` must be finite and `concentration` finite and `> 0`.
-    pub fn new(loc: f64, concentration: f64) -> Result<Self, ParamError> {
-        let loc = error::finite(FAMILY, "loc", loc)?;
-        let concentration = error::positive(FAMILY, "concentration", concentration)?;
+    pub fn new(loc: impl Into<Real>, concentration: impl Into<Real>) -> Result<Self, ParamError> {
+        let (loc_real, concentration_real) = (loc.into(), concentration.into());
+        let loc = error::finite(FAMILY, "loc", loc_real.value())?;
+        let concentration = error::positive(FAMILY, "concentration", concentration_real.value())?;
         let loc_wrapped = if (-PI..=PI).contains(&loc) {
             loc
         } else {
@@ -167,8 +241,8 @@ impl VonMises {
             sin.atan2(cos)
         };
         Ok(VonMises {
-            loc,
-            concentration,
+            loc: loc_real,
+            concentration: concentration_real,
             half_loc: 0.5 * loc,
             loc_wrapped,
             log_norm: -LN_2PI - i0e(concentration).ln(),
@@ -177,46 +251,68 @@ impl VonMises {
     }
 
     /// The mean direction, as given (not wrapped).
-    pub fn loc(&self) -> f64 {
+    pub fn loc(&self) -> Real {
         self.loc
     }
 
     /// The concentration `kappa`.
-    pub fn concentration(&self) -> f64 {
+    pub fn concentration(&self) -> Real {
         self.concentration
     }
 }
 
 impl Distribution for VonMises {
-    type Value = f64;
+    type Value = Real;
     type Moment = f64;
 
     fn family(&self) -> &'static str {
         FAMILY
     }
 
-    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Real {
         let x = self.loc_wrapped + self.sampler.sample(rng);
         // Wrap into [-pi, pi] only when needed, so that tiny angles around loc keep their digits.
-        if x > PI {
+        Real::constant(if x > PI {
             x - TAU
         } else if x < -PI {
             x + TAU
         } else {
             x
-        }
+        })
     }
 
     #[inline]
-    fn log_prob(&self, x: &f64) -> f64 {
-        let x = *x;
+    fn log_prob(&self, x: &Real) -> f64 {
+        let x = x.value();
         if !x.is_finite() {
             return f64::NEG_INFINITY;
         }
         // kappa (cos d - 1) = -2 kappa sin^2(d / 2), without cancellation near d = 0.
         let s = half_angle_sin(0.5 * x, self.half_loc);
         // (2 kappa would overflow for kappa near f64::MAX, and inf * 0 is NaN.)
-        self.log_norm - self.concentration * (2.0 * s * s)
+        self.log_norm - self.concentration.value() * (2.0 * s * s)
+    }
+
+    /// With `s` and `c` the sine and cosine of the half-angle `(x - loc) / 2` (formed as
+    /// `log_prob` forms it, so the partials are 2 pi-periodic to the same accuracy):
+    /// `d/dx = -kappa (2 s c)`, `d/dloc = kappa (2 s c)` and
+    /// `d/dkappa = (1 - I1(kappa) / I0(kappa)) - 2 s^2` (`cos(x - loc) - I1 / I0` without
+    /// cancellation near the mode of a large `kappa`, where both terms are about `1 / kappa`).
+    #[inline]
+    fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+        if x.is_constant() && self.loc.is_constant() && self.concentration.is_constant() {
+            return;
+        }
+        let kappa = self.concentration.value();
+        let (s, c) = half_angle_sin_cos(0.5 * x.value(), self.half_loc);
+        // kappa sin(x - loc); (2 kappa would overflow for kappa near f64::MAX.)
+        let slope = kappa * (2.0 * s * c);
+        partials.push(*x, -slope);
+        partials.push(self.loc, slope);
+        if !self.concentration.is_constant() {
+            let d_kappa = one_minus_bessel_ratio(kappa) - 2.0 * s * s;
+            partials.push(self.concentration, d_kappa);
+        }
     }
 
     /// The real line: the density is 2 pi-periodic (as torch's support, `constraints.real`).
@@ -231,8 +327,7 @@ impl Distribution for VonMises {
 
     /// The circular variance `1 - I1(kappa) / I0(kappa)`.
     fn variance(&self) -> Option<f64> {
-        let k = self.concentration;
-        Some(1.0 - i1e(k) / i0e(k))
+        Some(one_minus_bessel_ratio(self.concentration.value()))
     }
 }
 
@@ -240,7 +335,7 @@ impl Distribution for VonMises {
 mod tests {
     use super::*;
     use crate::distribution::ErasedDistribution;
-    use crate::testing;
+    use crate::testing::{self, r, rs};
     use crate::value::Value;
     use proptest::prelude::*;
 
@@ -253,7 +348,7 @@ mod tests {
     fn numeric_cdf(d: VonMises) -> impl Fn(f64) -> f64 {
         const CELLS: usize = 8192;
         let h = TAU / CELLS as f64;
-        let pdf = move |x: f64| d.log_prob(&x.clamp(-PI, PI)).exp();
+        let pdf = move |x: f64| d.log_prob(&r(x.clamp(-PI, PI))).exp();
         let simpson =
             move |a: f64, b: f64| (b - a) / 6.0 * (pdf(a) + 4.0 * pdf(0.5 * (a + b)) + pdf(b));
         let mut cum = vec![0.0; CELLS + 1];
@@ -294,7 +389,7 @@ mod tests {
                 // measured is 7e-16 relative. (Where the sine is the sum of two terms, near a
                 // periodic copy of the mode far from loc, a kappa above 1e6 would need more.)
                 let what = format!("{d:?} log_prob({x:e})");
-                testing::assert_close(d.log_prob(&x), want, 1e-14, &what);
+                testing::assert_close(d.log_prob(&r(x)), want, 1e-14, &what);
             }
         }
     }
@@ -304,12 +399,12 @@ mod tests {
     fn check_trig_moments(d: &VonMises, seed: u64) {
         let mut r = testing::rng(seed);
         let xs: Vec<f64> = (0..testing::MOMENT_DRAWS)
-            .map(|_| d.sample(&mut r))
+            .map(|_| d.sample(&mut r).value())
             .collect();
-        let k = d.concentration();
+        let (k, loc) = (d.concentration().value(), d.loc().value());
         let a = 1.0 - d.variance().unwrap();
-        let cos: Vec<f64> = xs.iter().map(|x| (x - d.loc()).cos()).collect();
-        let sin: Vec<f64> = xs.iter().map(|x| (x - d.loc()).sin()).collect();
+        let cos: Vec<f64> = xs.iter().map(|x| (x - loc).cos()).collect();
+        let sin: Vec<f64> = xs.iter().map(|x| (x - loc).sin()).collect();
         testing::check_moments_of(&cos, a, 1.0 - a / k - a * a, &format!("{d:?} cos"));
         testing::check_moments_of(&sin, 0.0, a / k, &format!("{d:?} sin"));
     }
@@ -328,7 +423,7 @@ mod tests {
         let d = VonMises::new(1.0, k).unwrap();
         let mut r = testing::rng(10);
         let z: Vec<f64> = (0..testing::MOMENT_DRAWS)
-            .map(|_| (d.sample(&mut r) - 1.0) * k.sqrt())
+            .map(|_| (d.sample(&mut r).value() - 1.0) * k.sqrt())
             .collect();
         testing::check_moments_of(&z, 0.0, 1.0, "VonMises(1, 1e10) standardised");
         // At the far end of the range: finite draws and densities, no hang.
@@ -338,7 +433,7 @@ mod tests {
             for _ in 0..100 {
                 let x = d.sample(&mut r);
                 assert!(
-                    x.abs() < 1e-140 && d.log_prob(&x).is_finite(),
+                    x.value().abs() < 1e-140 && d.log_prob(&x).is_finite(),
                     "kappa {k}: draw {x}"
                 );
             }
@@ -353,14 +448,16 @@ mod tests {
         {
             let d = VonMises::new(loc, k).unwrap();
             let mut r = testing::rng(20 + i as u64);
-            testing::ks_test_with(|| d.sample(&mut r), numeric_cdf(d), &format!("{d:?}"));
+            let draw = || d.sample(&mut r).value();
+            testing::ks_test_with(draw, numeric_cdf(d), &format!("{d:?}"));
         }
         // Tiny concentration: uniform on the circle up to O(kappa); also subnormal kappa.
         for k in [1e-300, 5e-324] {
             let d = VonMises::new(0.7, k).unwrap();
             let mut r = testing::rng(30);
             let uniform = |x: f64| (x + PI) / TAU;
-            testing::ks_test_with(|| d.sample(&mut r), uniform, &format!("{d:?}"));
+            let draw = || d.sample(&mut r).value();
+            testing::ks_test_with(draw, uniform, &format!("{d:?}"));
         }
     }
 
@@ -370,7 +467,7 @@ mod tests {
         testing::assert_first_draws(
             &VonMises::new(1.0, 2.0).unwrap(),
             42,
-            &[2.7259440216126958, 1.8695475203966363, 1.801195032375602],
+            &rs(&[2.7259440216126958, 1.8695475203966363, 1.801195032375602]),
         );
     }
 
@@ -388,12 +485,12 @@ mod tests {
             assert_eq!(VonMises::new(bad, 1.0).unwrap_err().param, "loc");
         }
         let d = VonMises::new(3.0, 2.0).unwrap();
-        assert!(d.log_prob(&PI).is_finite() && d.log_prob(&-PI).is_finite());
+        assert!(d.log_prob(&r(PI)).is_finite() && d.log_prob(&r(-PI)).is_finite());
         // The two ends are the same point of the circle.
-        assert!((d.log_prob(&PI) - d.log_prob(&-PI)).abs() < 1e-14);
+        assert!((d.log_prob(&r(PI)) - d.log_prob(&r(-PI))).abs() < 1e-14);
         // Only the non-finite numbers are outside the support (the real line).
         for x in [f64::INFINITY, f64::NEG_INFINITY, f64::NAN] {
-            assert_eq!(d.log_prob(&x), f64::NEG_INFINITY, "x = {x}");
+            assert_eq!(d.log_prob(&r(x)), f64::NEG_INFINITY, "x = {x}");
         }
         assert_eq!(d.support(), Constraint::Real);
         assert!(d.support().contains(&Value::Real(PI)));
@@ -405,7 +502,7 @@ mod tests {
             for turns in [-2.0, -1.0, 1.0, 3.0] {
                 let y = x + turns * TAU;
                 assert!(
-                    (d.log_prob(&x) - d.log_prob(&y)).abs() < 1e-12,
+                    (d.log_prob(&r(x)) - d.log_prob(&r(y))).abs() < 1e-12,
                     "x = {x}, {y}"
                 );
             }
@@ -418,7 +515,7 @@ mod tests {
         // loc outside [-pi, pi] is the same distribution as its wrapped value.
         let far = VonMises::new(3.0 + 4.0 * TAU, 2.0).unwrap();
         assert!((far.mean().unwrap() - 3.0).abs() < 1e-14);
-        assert!((far.log_prob(&-3.0) - d.log_prob(&-3.0)).abs() < 1e-13);
+        assert!((far.log_prob(&r(-3.0)) - d.log_prob(&r(-3.0))).abs() < 1e-13);
         assert_eq!(far.loc(), 3.0 + 4.0 * TAU);
         assert_eq!(VonMises::new(PI, 1.0).unwrap().mean(), Some(PI));
         assert_eq!(VonMises::new(-PI, 1.0).unwrap().mean(), Some(-PI));
@@ -430,13 +527,107 @@ mod tests {
         }
     }
 
+    fn von_mises_at(v: &[Real]) -> (VonMises, Real) {
+        (VonMises::new(v[1], v[2]).unwrap(), v[0])
+    }
+
+    fn grad(point: &[f64]) -> Vec<f64> {
+        pyro_tape::gradient(point, |v| {
+            let (d, x) = von_mises_at(v);
+            Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&x))
+        })
+        .unwrap()
+        .1
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        // Inputs (x, loc, kappa). The log-density varies in x and loc over the width of its
+        // peak, 1 / sqrt(kappa), or over a radian (its period is 2 pi), whichever is smaller, and
+        // in kappa over kappa (the distance to 0; for large kappa it is a function of ln kappa
+        // and 1 / kappa).
+        for &(x, loc, kappa) in &[
+            (1.0_f64, 0.5_f64, 2.0_f64),
+            (-3.0, 3.0, 0.3),
+            (0.5, 0.0, 1e-6),
+            (100.0, 0.7, 5.0),
+            (3.1, -3.1, 4.0),
+            (2.0, 1e6, 3.0),
+            (0.02, 0.0, 1e4),
+            (0.003, 0.0, 1e5),
+            (0.2, 0.0, 49.9),
+            (0.2, 0.0, 50.1),
+            (1e-5, 0.0, 1e10),
+            (1.5, -0.5, 1e-300),
+        ] {
+            let width = kappa.sqrt().recip().min(1.0);
+            let scales = [width, width, kappa];
+            testing::check_log_prob_gradient(von_mises_at, &[x, loc, kappa], &scales);
+        }
+    }
+
+    /// `1 - I1 / I0` on both sides of the switch to the series at 50, against mpmath (60 digits;
+    /// from 1e4 on, the series to 25 terms in 60-digit arithmetic).
+    #[test]
+    fn bessel_ratio_matches_mpmath() {
+        for (kappa, want) in [
+            (1e-300, 1.0),
+            (1e-3, 0.999_500_000_062_5),
+            (1.0, 0.553_610_034_103_465_5),
+            (10.0, 0.051_400_174_045_154_04),
+            (49.9, 0.010_071_279_592_553_98),
+            (50.0, 0.010_051_032_621_502_247),
+            (50.1, 0.010_030_866_901_447_317),
+            (100.0, 0.005_012_626_994_831_235),
+            (1e4, 5.000_125_012_501_954e-5),
+            (1e10, 5.000_000_000_125e-11),
+            (1e300, 5e-301),
+        ] {
+            let got = one_minus_bessel_ratio(kappa);
+            assert!(
+                (got - want).abs() <= 1e-14 * want,
+                "kappa = {kappa}: {got:e} vs {want:e}"
+            );
+        }
+    }
+
+    #[test]
+    fn gradient_closed_forms() {
+        // A quarter turn from loc: d/dx = -kappa, d/dloc = kappa and
+        // d/dkappa = cos(pi / 2) - I1 / I0 = -(1 - 0.55361...) for kappa = 1.
+        let g = grad(&[0.25 + FRAC_PI_2, 0.25, 1.0]);
+        assert!(
+            (g[0] + 1.0).abs() < 1e-15 && (g[1] - 1.0).abs() < 1e-15,
+            "{g:?}"
+        );
+        assert!(
+            (g[2] + (1.0 - 0.553_610_034_103_465_5)).abs() < 1e-15,
+            "{g:?}"
+        );
+        // At the mode: d/dx = 0 and d/dkappa = 1 - I1 / I0, about 1 / (2 kappa) for large
+        // kappa (where 1 - i1e / i0e would keep few digits), even a whole number of turns away
+        // (where x - loc is a multiple of 2 pi only to within 1e-14, which d/dx = -kappa sin
+        // shows and d/dkappa, quadratic in it, does not).
+        for kappa in [0.5, 30.0, 1e6, 1e12] {
+            for turns in [0.0, 3.0, -10.0] {
+                let g = grad(&[1.0 + turns * TAU, 1.0, kappa]);
+                let want = one_minus_bessel_ratio(kappa);
+                assert!(g[0].abs() <= 1e-13 * kappa, "{g:?}");
+                assert!(
+                    (g[2] - want).abs() <= 1e-13 * want,
+                    "{kappa}, {turns}: {g:?}"
+                );
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn finite_inside_support(
             loc in -1e3..1e3_f64, k in 1e-8..1e8_f64, x in -PI..=PI,
         ) {
             let d = VonMises::new(loc, k).unwrap();
-            prop_assert!(d.log_prob(&x).is_finite());
+            prop_assert!(d.log_prob(&r(x)).is_finite());
         }
 
         #[test]
@@ -460,7 +651,7 @@ mod tests {
             // x + turns 2 pi is rounded (by at most 1e-13 here) and TAU is 2 pi to 2.5e-16, so
             // the angle moves by at most 1e-13 and the log-density by at most kappa 1e-13.
             let y = x + f64::from(turns) * TAU;
-            prop_assert!((d.log_prob(&x) - d.log_prob(&y)).abs() <= 1e-9);
+            prop_assert!((d.log_prob(&r(x)) - d.log_prob(&r(y))).abs() <= 1e-9);
         }
     }
 }

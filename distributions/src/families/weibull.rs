@@ -1,8 +1,9 @@
 //! The Weibull distribution.
 
 use crate::constraint::Constraint;
-use crate::distribution::{Cdf, Distribution};
+use crate::distribution::{Cdf, Distribution, Partials};
 use crate::error::{self, ParamError};
+use pyro_tape::Real;
 use rand::{Rng, RngExt};
 use spec_math::cephes64::lgam1p;
 
@@ -22,21 +23,26 @@ use spec_math::cephes64::lgam1p;
 /// `ln Gamma(1 + 2/k) - 2 ln Gamma(1 + 1/k)` in `1 / k`). Draws are clamped into the positive normal
 /// `f64` range, so a draw never underflows to `0` nor overflows to infinity.
 ///
+/// The parameters and the value are [`Real`]s: a gradient flows through `log_prob_real` to each
+/// that is tracked on the tape (`d/dx = (k - 1 - k z^k) / x`, `d/ds = k (z^k - 1) / s`,
+/// `d/dk = 1 / k - ln(z) (z^k - 1)`). At `x = 0`, where the density is finite only for `k = 1`,
+/// the partials are their limits from inside the support (that of `k` is `-inf`).
+///
 /// # Example
 /// ```
-/// use pyro_distributions::{Distribution, Weibull};
+/// use pyro_distributions::{Distribution, Real, Weibull};
 ///
 /// let d = Weibull::new(1.0, 1.0)?; // Exponential(1)
-/// assert_eq!(d.log_prob(&0.0), 0.0);
-/// assert!((d.log_prob(&2.0) + 2.0).abs() < 1e-15);
+/// assert_eq!(d.log_prob(&Real::from(0.0)), 0.0);
+/// assert!((d.log_prob(&Real::from(2.0)) + 2.0).abs() < 1e-15);
 /// assert!((d.mean().unwrap() - 1.0).abs() < 1e-15);
 /// assert!(Weibull::new(1.0, 0.0).is_err());
 /// # Ok::<(), pyro_distributions::ParamError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Weibull {
-    scale: f64,
-    concentration: f64,
+    scale: Real,
+    concentration: Real,
     /// `ln(concentration / scale)`.
     log_norm: f64,
     /// `ln(scale)`.
@@ -50,14 +56,15 @@ const FAMILY: &str = "Weibull";
 
 impl Weibull {
     /// A Weibull distribution; `scale` and `concentration` must be finite and `> 0`.
-    pub fn new(scale: f64, concentration: f64) -> Result<Self, ParamError> {
-        let scale = error::positive(FAMILY, "scale", scale)?;
-        let concentration = error::positive(FAMILY, "concentration", concentration)?;
+    pub fn new(scale: impl Into<Real>, concentration: impl Into<Real>) -> Result<Self, ParamError> {
+        let (scale_real, concentration_real) = (scale.into(), concentration.into());
+        let scale = error::positive(FAMILY, "scale", scale_real.value())?;
+        let concentration = error::positive(FAMILY, "concentration", concentration_real.value())?;
         let sampler = rand_distr::Weibull::new(scale, concentration)
             .map_err(|_| ParamError::new(FAMILY, "scale", scale, "must be finite and > 0"))?;
         Ok(Weibull {
-            scale,
-            concentration,
+            scale: scale_real,
+            concentration: concentration_real,
             log_norm: concentration.ln() - scale.ln(),
             ln_scale: scale.ln(),
             shape_m1: concentration - 1.0,
@@ -66,12 +73,12 @@ impl Weibull {
     }
 
     /// The scale `s`.
-    pub fn scale(&self) -> f64 {
+    pub fn scale(&self) -> Real {
         self.scale
     }
 
     /// The shape `k`.
-    pub fn concentration(&self) -> f64 {
+    pub fn concentration(&self) -> Real {
         self.concentration
     }
 
@@ -79,31 +86,32 @@ impl Weibull {
     /// double, else from `ln z = ln x - ln scale` (`z^k = exp(k ln z)`).
     #[inline]
     fn ln_z_and_power(&self, x: f64) -> (f64, f64) {
-        let z = x / self.scale;
+        let z = x / self.scale.value();
+        let k = self.concentration.value();
         if z.is_normal() {
-            (z.ln(), z.powf(self.concentration))
+            (z.ln(), z.powf(k))
         } else {
             let ln_z = x.ln() - self.ln_scale;
-            (ln_z, (self.concentration * ln_z).exp())
+            (ln_z, (k * ln_z).exp())
         }
     }
 }
 
 impl Distribution for Weibull {
-    type Value = f64;
+    type Value = Real;
     type Moment = f64;
 
     fn family(&self) -> &'static str {
         FAMILY
     }
 
-    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
-        rng.sample(self.sampler).clamp(f64::MIN_POSITIVE, f64::MAX)
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Real {
+        Real::constant(rng.sample(self.sampler).clamp(f64::MIN_POSITIVE, f64::MAX))
     }
 
     #[inline]
-    fn log_prob(&self, x: &f64) -> f64 {
-        let x = *x;
+    fn log_prob(&self, x: &Real) -> f64 {
+        let x = x.value();
         if x > 0.0 && x < f64::INFINITY {
             let (ln_z, z_k) = self.ln_z_and_power(x);
             if z_k == f64::INFINITY {
@@ -125,18 +133,41 @@ impl Distribution for Weibull {
         }
     }
 
+    /// With `z = x / s` and `e = z^k - 1` (as `expm1(k ln z)`, accurate near `z = 1`):
+    /// `d/dx = (-k e - 1) / x`, `d/ds = k e / s` and `d/dk = 1 / k - e ln z`. At `x = 0` (finite
+    /// only for `k = 1`): the limits from inside, `d/dx = -1 / s`, `d/ds = -1 / s` and
+    /// `d/dk = -inf`.
+    #[inline]
+    fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+        if x.is_constant() && self.scale.is_constant() && self.concentration.is_constant() {
+            return;
+        }
+        let (s, k, x_value) = (self.scale.value(), self.concentration.value(), x.value());
+        let ln_z = self.ln_z_and_power(x_value).0;
+        let e = (k * ln_z).exp_m1();
+        let d_x = if x_value == 0.0 {
+            // (k - 1 - k z^k) / x with k = 1: -z / x.
+            -1.0 / s
+        } else {
+            (-k * e - 1.0) / x_value
+        };
+        partials.push(*x, d_x);
+        partials.push(self.scale, k * e / s);
+        partials.push(self.concentration, 1.0 / k - e * ln_z);
+    }
+
     fn support(&self) -> Constraint {
         Constraint::NonNegative
     }
 
     fn mean(&self) -> Option<f64> {
-        Some((self.scale.ln() + lgam1p(1.0 / self.concentration)).exp())
+        Some((self.ln_scale + lgam1p(1.0 / self.concentration.value())).exp())
     }
 
     fn variance(&self) -> Option<f64> {
         // Gamma(1 + 2/k) - Gamma(1 + 1/k)^2 = Gamma(1 + 2/k) (1 - exp(-d)) with
         // d = lg2 - 2 lg1 >= 0 (log-convexity), in log space so that neither gamma overflows.
-        let k = self.concentration;
+        let k = self.concentration.value();
         let inv_k = 1.0 / k;
         let lg2 = lgam1p(2.0 * inv_k);
         if lg2 == f64::INFINITY {
@@ -187,7 +218,7 @@ impl Cdf for Weibull {
 mod tests {
     use super::*;
     use crate::distribution::ErasedDistribution;
-    use crate::testing;
+    use crate::testing::{self, r, rs};
     use crate::value::Value;
     use proptest::prelude::*;
 
@@ -226,7 +257,7 @@ mod tests {
         testing::assert_first_draws(
             &Weibull::new(2.0, 1.5).unwrap(),
             42,
-            &[0.6962929055285381, 2.1865490767144657, 0.12824274133626204],
+            &rs(&[0.6962929055285381, 2.1865490767144657, 0.12824274133626204]),
         );
     }
 
@@ -257,20 +288,20 @@ mod tests {
             assert_eq!(Weibull::new(1.0, bad).unwrap_err().param, "concentration");
         }
         assert_eq!(
-            Weibull::new(1.0, 0.5).unwrap().log_prob(&0.0),
+            Weibull::new(1.0, 0.5).unwrap().log_prob(&r(0.0)),
             f64::INFINITY
         );
         assert_eq!(
-            Weibull::new(2.0, 1.0).unwrap().log_prob(&0.0),
+            Weibull::new(2.0, 1.0).unwrap().log_prob(&r(0.0)),
             -std::f64::consts::LN_2
         );
         assert_eq!(
-            Weibull::new(1.0, 1.5).unwrap().log_prob(&0.0),
+            Weibull::new(1.0, 1.5).unwrap().log_prob(&r(0.0)),
             f64::NEG_INFINITY
         );
         let d = Weibull::new(1.0, 0.5).unwrap();
         for x in [-1e-300, -1.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN] {
-            assert_eq!(d.log_prob(&x), f64::NEG_INFINITY, "x = {x}");
+            assert_eq!(d.log_prob(&r(x)), f64::NEG_INFINITY, "x = {x}");
         }
         assert!(d.support().contains(&Value::Real(0.0)));
         assert_eq!(d.log_prob_value(&Value::Bool(true)), f64::NEG_INFINITY);
@@ -279,7 +310,7 @@ mod tests {
             f64::NEG_INFINITY
         );
         assert_eq!((d.cdf(0.0), d.cdf(f64::INFINITY)), (0.0, 1.0));
-        assert_eq!((d.scale(), d.concentration()), (1.0, 0.5));
+        assert_eq!((d.scale().value(), d.concentration().value()), (1.0, 0.5));
         // Tiny shapes: many draws would underflow to 0 or overflow to inf without the clamp.
         let d = Weibull::new(1.0, 0.002).unwrap();
         let mut r = testing::rng(9);
@@ -289,6 +320,56 @@ mod tests {
         }
     }
 
+    fn weibull_at(v: &[Real]) -> (Weibull, Real) {
+        (Weibull::new(v[1], v[2]).unwrap(), v[0])
+    }
+
+    fn grad(point: &[f64]) -> Vec<f64> {
+        pyro_tape::gradient(point, |v| {
+            let (d, x) = weibull_at(v);
+            Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&x))
+        })
+        .unwrap()
+        .1
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        // Inputs (x, scale s, concentration k). The log-density depends on x and s through
+        // z^k = exp(k ln(x / s)), which varies over x / k and s / k, and on k through ln k and
+        // z^k, which vary over k and 1 / |ln z|: each scale is the smallest of those lengths
+        // (and the distance to 0). Shapes up to 1e3: beyond, the rounding of x / s, amplified k
+        // times in z^k, exceeds what finite differences allow for.
+        for &(x, s, k) in &[
+            (0.7_f64, 2.0_f64, 1.5_f64),
+            (2.5, 1.0, 0.5),
+            (1e-5, 1.0, 0.3),
+            (1e-200, 1.0, 2.0),
+            (1e-200, 3.0, 0.01),
+            (5.0, 2.0, 1.0),
+            (1.0001, 1.0, 1e3),
+            (0.99, 1.0, 1e3),
+            (30.0, 1.0, 0.2),
+            (1e250, 1e249, 3.0),
+            (2e-300, 1e-300, 4.0),
+        ] {
+            let ln_z = (x / s).ln();
+            let scales = [x / k.max(1.0), s / k.max(1.0), k.min(1.0 / ln_z.abs())];
+            testing::check_log_prob_gradient(weibull_at, &[x, s, k], &scales);
+        }
+    }
+
+    #[test]
+    fn gradient_closed_forms() {
+        // Weibull(1, 1) at 2, the exponential: d/dx = -1, d/ds = z^k - 1 = 1,
+        // d/dk = 1 - ln 2 (z^k - 1).
+        assert_eq!(grad(&[2.0, 1.0, 1.0]), vec![-1.0, 1.0, 1.0 - 2.0_f64.ln()]);
+        // At the edge x = 0 of Weibull(2, 1): the limits from inside.
+        assert_eq!(grad(&[0.0, 2.0, 1.0]), vec![-0.5, -0.5, f64::NEG_INFINITY]);
+        // At z = 1 the partials in x and s are (k - 1 - k) / x and 0, that in k is 1 / k.
+        assert_eq!(grad(&[3.0, 3.0, 4.0]), vec![-1.0 / 3.0, 0.0, 0.25]);
+    }
+
     proptest! {
         #[test]
         fn finite_inside_support(
@@ -296,7 +377,7 @@ mod tests {
         ) {
             // (x / scale)^k <= 1e60: the log-density is representable.
             let d = Weibull::new(scale, k).unwrap();
-            prop_assert!(d.log_prob(&x).is_finite());
+            prop_assert!(d.log_prob(&r(x)).is_finite());
         }
 
         #[test]

@@ -5,13 +5,13 @@
 //!
 //! Run: `cargo run --release -p pyro-examples --bin scale` (`-- --fast` for a short run).
 
-use pyro_core::distributions::Normal;
+use pyro_core::distributions::{Normal, Real};
 use pyro_core::infer::Importance;
 use pyro_core::poutine::{Name, PyroError, observe, sample};
 use std::error::Error;
 
 /// The model: a guess of the weight, then one noisy measurement of it.
-fn scale(guess: f64) -> Result<f64, PyroError> {
+fn scale(guess: f64) -> Result<Real, PyroError> {
     let weight = sample("weight", Normal::new(guess, 1.0))?;
     observe("measurement", Normal::new(weight, 0.75), 9.5)?;
     Ok(weight)

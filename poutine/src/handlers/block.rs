@@ -34,9 +34,9 @@ pub type SiteFilter = Arc<dyn Fn(&Site) -> bool + Send + Sync>;
 ///
 /// ```
 /// use pyro_poutine::{BlockMessenger, Handler, PyroError, SiteType, TraceMessenger, block, observe, sample, trace};
-/// use pyro_poutine::distributions::Normal;
+/// use pyro_poutine::distributions::{Normal, Real};
 ///
-/// fn model(_: ()) -> Result<f64, PyroError> {
+/// fn model(_: ()) -> Result<Real, PyroError> {
 ///     let a = sample("a", Normal::new(0.0, 1.0))?;
 ///     let b = sample("b", Normal::new(a, 1.0))?;
 ///     observe("y", Normal::new(b, 1.0), 0.5)
@@ -464,7 +464,7 @@ impl TypeSet {
 mod tests {
     use super::*;
     use crate::distributions::Constraint;
-    use crate::distributions::{Batched, Normal, Value};
+    use crate::distributions::{Batched, Normal, Real, Value};
     use crate::handlers::trace::{TraceMessenger, trace};
     use crate::runtime::stack_depth;
     use crate::{Model, Plate, deterministic, factor, observe, param, sample};
@@ -703,7 +703,7 @@ mod tests {
         ));
     }
 
-    fn model(_: ()) -> Result<f64, PyroError> {
+    fn model(_: ()) -> Result<Real, PyroError> {
         let a = sample("a", Normal::new(0.0, 1.0))?;
         let b = sample("b", Normal::new(a, 1.0))?;
         observe("y", Normal::new(b, 1.0), 0.5)
@@ -741,7 +741,7 @@ mod tests {
             factor("f", -1.0)?;
             deterministic("d", 2.0)?;
             let x = sample("x", Normal::new(p, 1.0))?;
-            Ok(x + p)
+            Ok(x.value() + p)
         }))
         .get_trace(())
         .unwrap();
@@ -826,7 +826,7 @@ mod tests {
 
     #[test]
     fn stack_is_empty_after_errors() {
-        let failing = |_: ()| -> Result<f64, PyroError> {
+        let failing = |_: ()| -> Result<Real, PyroError> {
             sample("x", Normal::new(0.0, 1.0))?;
             sample("bad", Normal::new(0.0, -1.0))
         };

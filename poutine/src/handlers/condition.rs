@@ -30,9 +30,9 @@ use std::sync::Arc;
 ///
 /// ```
 /// use pyro_poutine::{ConditionMessenger, Handler, PyroError, TraceMessenger, condition, sample, trace};
-/// use pyro_poutine::distributions::{Normal, Value};
+/// use pyro_poutine::distributions::{Normal, Real, Value};
 ///
-/// fn model(_: ()) -> Result<f64, PyroError> {
+/// fn model(_: ()) -> Result<Real, PyroError> {
 ///     let z = sample("z", Normal::new(0.0, 1.0))?;
 ///     sample("x", Normal::new(z, 1.0))
 /// }
@@ -171,7 +171,7 @@ pub fn condition<M: IntoModel<Mk>, Mk, K: Into<Name>, V: Into<Value>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::distributions::{Bernoulli, Constraint, Normal, ValueType};
+    use crate::distributions::{Bernoulli, Constraint, Normal, Real, ValueType};
     use crate::handlers::block::BlockMessenger;
     use crate::handlers::trace::{TraceMessenger, trace};
     use crate::runtime::stack_depth;
@@ -180,7 +180,7 @@ mod tests {
     fn model(_: ()) -> Result<f64, PyroError> {
         let z = sample("z", Normal::new(0.0, 1.0))?;
         let y = observe("y", Normal::new(z, 1.0), 2.0)?;
-        Ok(z + y)
+        Ok((z + y).value())
     }
 
     fn real(x: f64) -> Value {
@@ -200,7 +200,7 @@ mod tests {
             let b = sample("b", Bernoulli::new(0.5))?;
             let n = sample("n", Poisson::new(2.0))?;
             let v = sample("v", Batched::iid(Normal::new(0.0, 1.0)?, 2)?)?;
-            Ok((w, b, n, v))
+            Ok((w.value(), b, n, v.iter().map(|x| x.value()).collect()))
         };
         let conditioned = condition(
             condition(
@@ -298,7 +298,7 @@ mod tests {
 
     #[test]
     fn strict_model_error_takes_precedence() {
-        let failing = |_: ()| -> Result<f64, PyroError> { sample("z", Normal::new(0.0, -1.0)) };
+        let failing = |_: ()| -> Result<Real, PyroError> { sample("z", Normal::new(0.0, -1.0)) };
         let err = ConditionMessenger::new([("w", real(0.0))])
             .strict()
             .wrap(failing)
@@ -359,7 +359,7 @@ mod tests {
             Ok(())
         };
         let source_tr = trace(source).get_trace(()).unwrap();
-        let target = |_: ()| -> Result<f64, PyroError> {
+        let target = |_: ()| -> Result<Real, PyroError> {
             // A sample named like the source's param is not conditioned.
             let p = sample("condition_test_param_b", Normal::new(0.0, 1.0))?;
             let z = sample("z", Normal::new(0.0, 1.0))?;
@@ -419,7 +419,7 @@ mod tests {
         let m = |_: ()| -> Result<f64, PyroError> {
             let mut total = 0.0;
             Plate::new("steps", 3).for_each(|i| {
-                total += sample(Name::indexed("x", i as u64), Normal::new(0.0, 1.0))?;
+                total += sample(Name::indexed("x", i as u64), Normal::new(0.0, 1.0))?.value();
                 Ok(())
             })?;
             Ok(total)

@@ -20,10 +20,10 @@ type EscapeFn = Arc<dyn Fn(&Site) -> bool + Send + Sync>;
 ///
 /// ```
 /// use pyro_poutine::{EscapeMessenger, Handler, PyroError, TraceMessenger, escape, sample};
-/// use pyro_poutine::distributions::{Bernoulli, Normal};
+/// use pyro_poutine::distributions::{Bernoulli, Normal, Real};
 /// use pyro_poutine::Model;
 ///
-/// fn model(_: ()) -> Result<f64, PyroError> {
+/// fn model(_: ()) -> Result<Real, PyroError> {
 ///     let x = sample("x", Normal::new(0.0, 1.0))?;
 ///     let b = sample("b", Bernoulli::new(0.3))?;
 ///     sample("y", Normal::new(if b { x } else { -x }, 1.0))
@@ -84,7 +84,7 @@ pub fn escape<M: IntoModel<Mk>, Mk>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::distributions::{Constraint, Normal};
+    use crate::distributions::{Constraint, Normal, Real};
     use crate::{Model, TraceMessenger, observe, param, sample, stack_depth, trace, with_handler};
     use std::cell::Cell;
 
@@ -92,7 +92,7 @@ mod tests {
         static REACHED: Cell<usize> = const { Cell::new(0) };
     }
 
-    fn model(_: ()) -> Result<f64, PyroError> {
+    fn model(_: ()) -> Result<Real, PyroError> {
         REACHED.with(|r| r.set(0));
         let x = sample("x", Normal::new(0.0, 1.0))?;
         REACHED.with(|r| r.set(1));
@@ -148,7 +148,7 @@ mod tests {
 
     #[test]
     fn only_sample_sites_escape() {
-        let m = |()| -> Result<f64, PyroError> {
+        let m = |()| -> Result<Real, PyroError> {
             param("escape_test_param_p", 1.0, Constraint::Real)?;
             sample("s", Normal::new(0.0, 1.0))
         };
@@ -168,7 +168,7 @@ mod tests {
 
     #[test]
     fn escape_inside_the_model_can_be_caught() {
-        let m = |()| -> Result<f64, PyroError> {
+        let m = |()| -> Result<Real, PyroError> {
             let first = EscapeMessenger::new(|s| s.name == "x").run(|| model(()));
             let site = escaped(first);
             assert_eq!(site.name, "x");

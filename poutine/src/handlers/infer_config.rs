@@ -88,7 +88,7 @@ pub fn infer_config<M: IntoModel<Mk>, Mk>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::distributions::{Constraint, Normal};
+    use crate::distributions::{Constraint, Normal, Real};
     use crate::{InferValue, Model, TraceMessenger, observe, param, sample, stack_depth, trace};
 
     fn model(_: ()) -> Result<(), PyroError> {
@@ -167,7 +167,7 @@ mod tests {
             .get_trace(())
             .unwrap();
         assert!(tr.iter().all(|s| s.infer.is_empty()));
-        let failing = |()| -> Result<f64, PyroError> { sample("bad", Normal::new(0.0, -1.0)) };
+        let failing = |()| -> Result<Real, PyroError> { sample("bad", Normal::new(0.0, -1.0)) };
         assert!(infer_config(failing, tag("k", 1)).call(()).is_err());
         assert_eq!(stack_depth(), 0);
         let (_, tr) =

@@ -25,16 +25,16 @@ use std::sync::Arc;
 ///
 /// ```
 /// use pyro_poutine::{Handler, InterveneMessenger, PyroError, TraceMessenger, intervene, sample, trace};
-/// use pyro_poutine::distributions::{Normal, Value};
+/// use pyro_poutine::distributions::{Normal, Real, Value};
 ///
-/// fn model(_: ()) -> Result<(f64, f64), PyroError> {
+/// fn model(_: ()) -> Result<(Real, Real), PyroError> {
 ///     let z = sample("z", Normal::new(0.0, 1.0))?;
 ///     let y = sample("y", Normal::new(z, 0.1))?;
 ///     Ok((z, y))
 /// }
 /// // Around a model: `y` is computed from z = 5.
 /// let tr = trace(intervene(model, [("z", Value::Real(5.0))])).get_trace(())?;
-/// let (z, y) = *tr.output::<(f64, f64)>().unwrap();
+/// let (z, y) = *tr.output::<(Real, Real)>().unwrap();
 /// assert_eq!(z, 5.0);
 /// assert!((y - 5.0).abs() < 1.0);
 /// // The recorded `z` is a fresh draw that nothing used.
@@ -126,7 +126,7 @@ pub fn intervene<M: IntoModel<Mk>, Mk, K: Into<Name>, V: Into<Value>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::distributions::{Batched, Normal};
+    use crate::distributions::{Batched, Normal, Real};
     use crate::{
         ConditionMessenger, Model, Plate, ScaleMessenger, TraceMessenger, observe, sample,
         stack_depth, trace, with_handler,
@@ -140,7 +140,7 @@ mod tests {
         let y = sample("y", Normal::new(x, 1.0))?;
         let z = sample("z", Normal::new(y, 1.0))?;
         let w = sample("w", Normal::new(z, 1.0))?;
-        Ok((x, y, z, w))
+        Ok((x.value(), y.value(), z.value(), w.value()))
     }
 
     const SITES: [&str; 4] = ["x", "y", "z", "w"];
@@ -278,7 +278,7 @@ mod tests {
         let m = |()| -> Result<(f64, f64), PyroError> {
             let y = observe("y", Normal::new(0.0, 1.0), 0.5)?;
             let z = sample("z", Normal::new(y, 1.0))?;
-            Ok((y, z))
+            Ok((y.value(), z.value()))
         };
         let tr = trace(intervene(m, [("y", Value::Real(-2.0))]))
             .get_trace(())
@@ -297,7 +297,7 @@ mod tests {
                 Ok(())
             })
         };
-        fn intervene_scope() -> Result<Vec<f64>, PyroError> {
+        fn intervene_scope() -> Result<Vec<Real>, PyroError> {
             InterveneMessenger::value("a", vec![1.0; 5])
                 .run(|| sample("a", Batched::iid(Normal::new(0.0, 1.0)?, 5)?))
         }

@@ -31,9 +31,9 @@ enum Prior {
 ///
 /// ```
 /// use pyro_poutine::{Handler, LiftMessenger, PyroError, SiteKind, TraceMessenger, lift, param, sample, trace};
-/// use pyro_poutine::distributions::{Constraint, Normal};
+/// use pyro_poutine::distributions::{Constraint, Normal, Real};
 ///
-/// fn model(x: f64) -> Result<f64, PyroError> {
+/// fn model(x: f64) -> Result<Real, PyroError> {
 ///     let loc: f64 = param("lift_doc_loc", 0.0, Constraint::Real)?;
 ///     sample("y", Normal::new(loc + x, 1.0))
 /// }
@@ -215,7 +215,7 @@ mod tests {
             let a: f64 = param("lift_t4", 0.0, Constraint::Real)?;
             let y = sample("y", Normal::new(0.0, 1.0))?;
             let b: f64 = param("lift_t4", 0.0, Constraint::Real)?;
-            Ok((a, y, b))
+            Ok((a, y.value(), b))
         };
         set_rng_seed(0);
         let tr = trace(lift(m, Normal::new(0.0, 1.0).unwrap()))

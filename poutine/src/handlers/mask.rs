@@ -19,9 +19,9 @@ use std::sync::Arc;
 ///
 /// ```
 /// use pyro_poutine::{Handler, MaskMessenger, PyroError, Mask, TraceMessenger, mask, observe, sample, trace};
-/// use pyro_poutine::distributions::{Batched, Normal};
+/// use pyro_poutine::distributions::{Batched, Normal, Real};
 ///
-/// fn model(ys: Vec<f64>) -> Result<f64, PyroError> {
+/// fn model(ys: Vec<f64>) -> Result<Real, PyroError> {
 ///     let x = sample("x", Normal::new(0.0, 1.0))?;
 ///     observe("ys", Batched::iid(Normal::new(x, 1.0)?, ys.len()), ys)?;
 ///     Ok(x)
@@ -136,7 +136,7 @@ pub fn mask<M: IntoModel<Mk>, Mk>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::distributions::{Batched, Constraint, Distribution, Normal};
+    use crate::distributions::{Batched, Constraint, Distribution, Normal, Real};
     use crate::{Model, Plate, TraceMessenger, observe, param, sample, stack_depth, trace};
 
     fn elements(v: &[bool]) -> Mask {

@@ -25,12 +25,12 @@ use std::sync::Arc;
 ///
 /// ```
 /// use pyro_poutine::{Handler, PyroError, ReplayMessenger, TraceMessenger, observe, replay, sample, trace};
-/// use pyro_poutine::distributions::Normal;
+/// use pyro_poutine::distributions::{Normal, Real};
 ///
-/// fn guide(_: ()) -> Result<f64, PyroError> {
+/// fn guide(_: ()) -> Result<Real, PyroError> {
 ///     sample("z", Normal::new(1.0, 0.5))
 /// }
-/// fn model(_: ()) -> Result<f64, PyroError> {
+/// fn model(_: ()) -> Result<Real, PyroError> {
 ///     let z = sample("z", Normal::new(0.0, 1.0))?;
 ///     observe("x", Normal::new(z, 1.0), 0.3)
 /// }
@@ -41,7 +41,7 @@ use std::sync::Arc;
 /// assert!(model_trace.get("x").unwrap().is_observed);
 /// // Scope form.
 /// let (z, _) = TraceMessenger::record(|| ReplayMessenger::trace(guide_trace.clone()).run(|| guide(())))?;
-/// assert_eq!(Some(&z), guide_trace.output::<f64>());
+/// assert_eq!(Some(&z), guide_trace.output::<Real>());
 /// # Ok::<(), PyroError>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -151,7 +151,7 @@ mod tests {
     fn guide(_: ()) -> Result<f64, PyroError> {
         let z1 = sample("z1", Normal::new(5.0, 0.1))?;
         let z2 = sample("z2", Normal::new(-5.0, 0.1))?;
-        Ok(z1 + z2)
+        Ok((z1 + z2).value())
     }
 
     fn model(_: ()) -> Result<f64, PyroError> {
@@ -159,7 +159,7 @@ mod tests {
         let z2 = sample("z2", Normal::new(z1, 1.0))?;
         let z3 = sample("z3", Normal::new(z2, 1.0))?;
         observe("y", Normal::new(z3, 1.0), 1.0)?;
-        Ok(z1 + z2 + z3)
+        Ok((z1 + z2 + z3).value())
     }
 
     #[test]
@@ -281,7 +281,7 @@ mod tests {
         let out = both
             .run(|| -> Result<(f64, f64), PyroError> {
                 let p: f64 = param(name, 1.0, Constraint::Real)?;
-                Ok((p, sample("z1", Normal::new(0.0, 1.0))?))
+                Ok((p, sample("z1", Normal::new(0.0, 1.0))?.value()))
             })
             .unwrap();
         assert_eq!(out.0, -1.0);

@@ -11,9 +11,9 @@ use pyro_trace::Site;
 ///
 /// ```
 /// use pyro_poutine::{Handler, PyroError, ScaleMessenger, observe, sample, scale, trace, TraceMessenger};
-/// use pyro_poutine::distributions::Normal;
+/// use pyro_poutine::distributions::{Normal, Real};
 ///
-/// fn model(y: f64) -> Result<f64, PyroError> {
+/// fn model(y: f64) -> Result<Real, PyroError> {
 ///     let x = sample("x", Normal::new(0.0, 1.0))?;
 ///     observe("y", Normal::new(x, 1.0), y)
 /// }
@@ -70,10 +70,10 @@ pub fn scale<M: IntoModel<Mk>, Mk>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::distributions::{Batched, Constraint, Normal};
+    use crate::distributions::{Batched, Constraint, Normal, Real};
     use crate::{Model, Plate, TraceMessenger, observe, param, sample, stack_depth, trace};
 
-    fn model(_: ()) -> Result<f64, PyroError> {
+    fn model(_: ()) -> Result<Real, PyroError> {
         let x = sample("x", Normal::new(0.0, 1.0))?;
         observe("y", Normal::new(x, 1.0), 0.25)
     }
@@ -161,12 +161,12 @@ mod tests {
 
     #[test]
     fn scope_form_and_stack_after_error() {
-        let x: f64 = ScaleMessenger::new(2.0)
+        let x = ScaleMessenger::new(2.0)
             .unwrap()
             .run(|| sample("x", Normal::new(0.0, 1.0)))
             .unwrap();
         assert!(x.is_finite());
-        let failing = |()| -> Result<f64, PyroError> { sample("bad", Normal::new(0.0, -1.0)) };
+        let failing = |()| -> Result<Real, PyroError> { sample("bad", Normal::new(0.0, -1.0)) };
         assert!(scale(failing, 2.0).unwrap().call(()).is_err());
         assert_eq!(stack_depth(), 0);
         assert_eq!(ScaleMessenger::new(1.5).unwrap().factor(), 1.5);

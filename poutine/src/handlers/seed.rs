@@ -15,10 +15,10 @@ use rand::SeedableRng;
 ///
 /// ```
 /// use pyro_poutine::{Handler, PyroError, SeedMessenger, sample, seed};
-/// use pyro_poutine::distributions::Normal;
+/// use pyro_poutine::distributions::{Normal, Real};
 /// use pyro_poutine::Model;
 ///
-/// fn model(loc: f64) -> Result<f64, PyroError> {
+/// fn model(loc: f64) -> Result<Real, PyroError> {
 ///     sample("x", Normal::new(loc, 1.0))
 /// }
 /// // Around a model: every call gives the same draw.
@@ -64,7 +64,7 @@ pub fn seed<M: IntoModel<Mk>, Mk>(model: M, seed: u64) -> Handled<M::Model, Seed
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::distributions::{Bernoulli, Normal, Value};
+    use crate::distributions::{Bernoulli, Normal, Real, Value};
     use crate::error::PyroError;
     use crate::{
         Model, Plate, PlateIndices, TraceMessenger, sample, set_rng_seed, stack_depth, trace,
@@ -74,7 +74,7 @@ mod tests {
         let x = sample("x", Normal::new(0.0, 1.0))?;
         let y = sample("y", Normal::new(x, 1.0))?;
         let b = sample("b", Bernoulli::new(0.5))?;
-        Ok((x, y, b))
+        Ok((x.value(), y.value(), b))
     }
 
     #[test]
@@ -118,10 +118,10 @@ mod tests {
     #[test]
     fn does_not_touch_the_thread_generator() {
         set_rng_seed(5);
-        let a: f64 = sample("a", Normal::new(0.0, 1.0)).unwrap();
+        let a = sample("a", Normal::new(0.0, 1.0)).unwrap();
         set_rng_seed(5);
         seed(model, 3).call(()).unwrap();
-        let b: f64 = sample("a", Normal::new(0.0, 1.0)).unwrap();
+        let b = sample("a", Normal::new(0.0, 1.0)).unwrap();
         assert_eq!(a, b);
     }
 
@@ -161,7 +161,7 @@ mod tests {
 
     #[test]
     fn stack_is_empty_after_an_error() {
-        let failing = |()| -> Result<f64, PyroError> {
+        let failing = |()| -> Result<Real, PyroError> {
             sample("ok", Normal::new(0.0, 1.0))?;
             sample("bad", Normal::new(0.0, -1.0))
         };

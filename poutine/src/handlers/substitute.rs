@@ -18,9 +18,9 @@ use std::sync::Arc;
 ///
 /// ```
 /// use pyro_poutine::{Handler, PyroError, SubstituteMessenger, param, sample, substitute, trace};
-/// use pyro_poutine::distributions::{Constraint, Normal, Value};
+/// use pyro_poutine::distributions::{Constraint, Normal, Real, Value};
 ///
-/// fn model(_: ()) -> Result<f64, PyroError> {
+/// fn model(_: ()) -> Result<Real, PyroError> {
 ///     let loc: f64 = param("doc_substitute_loc", 0.0, Constraint::Real)?;
 ///     sample("z", Normal::new(loc, 1.0))
 /// }
@@ -125,7 +125,7 @@ mod tests {
         let m = |_: ()| -> Result<f64, PyroError> {
             let z = sample("z", Normal::new(0.0, 1.0))?;
             let w = sample("w", Normal::new(z, 1.0))?;
-            Ok(z + w)
+            Ok((z + w).value())
         };
         let tr = trace(substitute(m, [("z", real(2.0))]))
             .get_trace(())

@@ -13,17 +13,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 ///
 /// ```
 /// use pyro_poutine::{PyroError, TraceMessenger, sample, trace};
-/// use pyro_poutine::distributions::Normal;
+/// use pyro_poutine::distributions::{Normal, Real};
 ///
-/// fn model(loc: f64) -> Result<f64, PyroError> {
+/// fn model(loc: f64) -> Result<Real, PyroError> {
 ///     let x = sample("x", Normal::new(loc, 1.0))?;
 ///     sample("y", Normal::new(x, 1.0))
 /// }
 /// // Around a model:
 /// let tr = trace(model).get_trace(0.0)?;
 /// assert_eq!(tr.len(), 2);
-/// assert_eq!(tr.output::<f64>(), tr.get("y").and_then(|s| s.value.as_ref()).map(|v| match v {
-///     pyro_poutine::distributions::Value::Real(y) => y,
+/// assert_eq!(tr.output::<Real>().map(|y| y.value()), tr.get("y").and_then(|s| s.value.as_ref()).map(|v| match v {
+///     pyro_poutine::distributions::Value::Real(y) => *y,
 ///     _ => unreachable!(),
 /// }));
 /// // Around a closure:
@@ -132,9 +132,9 @@ impl<M> Handled<M, TraceMessenger> {
     ///
     /// ```
     /// use pyro_poutine::{PyroError, sample, trace};
-    /// use pyro_poutine::distributions::Normal;
+    /// use pyro_poutine::distributions::{Normal, Real};
     ///
-    /// let model = |(loc, scale): (f64, f64)| -> Result<f64, PyroError> {
+    /// let model = |(loc, scale): (f64, f64)| -> Result<Real, PyroError> {
     ///     sample("x", Normal::new(loc, scale))
     /// };
     /// let tr = trace(model).get_trace((1.0, 2.0))?;

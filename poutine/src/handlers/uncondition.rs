@@ -17,9 +17,9 @@ use pyro_trace::{InferValue, Name, Site, SiteKind};
 ///
 /// ```
 /// use pyro_poutine::{Handler, InferValue, PyroError, UnconditionMessenger, observe, trace, uncondition};
-/// use pyro_poutine::distributions::{Normal, Value};
+/// use pyro_poutine::distributions::{Normal, Real, Value};
 ///
-/// fn model(_: ()) -> Result<(f64, f64), PyroError> {
+/// fn model(_: ()) -> Result<(Real, Real), PyroError> {
 ///     let a = observe("a", Normal::new(0.0, 1.0), 10.0)?;
 ///     let b = observe("b", Normal::new(0.0, 1.0), 20.0)?;
 ///     Ok((a, b))
@@ -82,7 +82,7 @@ pub fn uncondition<M: IntoModel<Mk>, Mk>(model: M) -> Handled<M::Model, Uncondit
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::distributions::{Constraint, Normal, Value};
+    use crate::distributions::{Constraint, Normal, Real, Value};
     use crate::handlers::block::BlockMessenger;
     use crate::handlers::condition::condition;
     use crate::handlers::replay::replay;
@@ -96,7 +96,7 @@ mod tests {
 
     fn model(_: ()) -> Result<f64, PyroError> {
         let z = sample("z", Normal::new(0.0, 1.0))?;
-        observe("y", Normal::new(z, 0.001), 100.0)
+        Ok(observe("y", Normal::new(z, 0.001), 100.0)?.value())
     }
 
     #[test]
@@ -151,7 +151,7 @@ mod tests {
             let a = observe("a", Normal::new(0.0, 1.0), 10.0)?;
             let b = observe(Name::indexed("b", 1), Normal::new(0.0, 1.0), 20.0)?;
             let c = observe("c", Normal::new(0.0, 1.0), 30.0)?;
-            Ok((a, b, c))
+            Ok((a.value(), b.value(), c.value()))
         };
         let tr = trace(UnconditionMessenger::sites(["b_1", "c"]).wrap(m))
             .get_trace(())
@@ -223,7 +223,7 @@ mod tests {
     fn blocked_sites_are_not_unconditioned_and_stack_unwinds() {
         let m = uncondition(BlockMessenger::hide(["y"]).wrap(model));
         assert_eq!(m.call(()).unwrap(), 100.0);
-        let failing = |_: ()| -> Result<f64, PyroError> {
+        let failing = |_: ()| -> Result<Real, PyroError> {
             observe("y", Normal::new(0.0, 1.0), 1.0)?;
             sample("bad", Normal::new(0.0, f64::NAN))
         };

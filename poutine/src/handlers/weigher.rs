@@ -37,12 +37,12 @@ pub type SiteValues = SmallVec<[Option<Value>; 4]>;
 ///
 /// ```
 /// use pyro_poutine::{Name, PyroError, Weigher, observe, sample};
-/// use pyro_poutine::distributions::{Distribution, Normal, Value};
+/// use pyro_poutine::distributions::{Distribution, Normal, Real, Value};
 /// use std::{cell::RefCell, rc::Rc};
 ///
 /// let weigher = Rc::new(RefCell::new(Weigher::new([Name::from("w")].into())));
 /// weigher.borrow_mut().start(7, true);
-/// let w = Weigher::run(&weigher, || -> Result<f64, PyroError> {
+/// let w = Weigher::run(&weigher, || -> Result<Real, PyroError> {
 ///     let w = sample("w", Normal::new(8.5, 1.0))?;
 ///     observe("y", Normal::new(w, 0.75), 9.5)?;
 ///     Ok(w)
@@ -50,7 +50,7 @@ pub type SiteValues = SmallVec<[Option<Value>; 4]>;
 /// let mut weigher = weigher.borrow_mut();
 /// // Observed sites only: the log-likelihood of the draw.
 /// assert_eq!(weigher.finish(), Normal::new(w, 0.75)?.log_prob(&Real::from(9.5)));
-/// assert_eq!(weigher.values()[0], Some(Value::Real(w)));
+/// assert_eq!(weigher.values()[0], Some(Value::Real(w.value())));
 /// # Ok::<(), PyroError>(())
 /// ```
 pub struct Weigher {
