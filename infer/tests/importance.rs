@@ -28,7 +28,7 @@ fn coin(_: ()) -> Result<f64, PyroError> {
     for i in 0..100 {
         observe(Name::indexed("x", i), Bernoulli::new(p), i < 60)?;
     }
-    Ok(p)
+    Ok(p.value())
 }
 
 fn random_walk(_: ()) -> Result<i64, PyroError> {

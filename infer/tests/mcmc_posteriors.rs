@@ -46,7 +46,7 @@ fn m1_scale() {
 #[test]
 fn m3_coin() {
     let flips: Vec<bool> = (0..100).map(|i| i < 60).collect();
-    let model = |flips: &[bool]| -> Result<f64, PyroError> {
+    let model = |flips: &[bool]| -> Result<Real, PyroError> {
         let p = sample("p", Beta::new(10.0, 10.0))?;
         for (i, &x) in flips.iter().enumerate() {
             observe(Name::indexed("x", i as u64), Bernoulli::new(p), x)?;
