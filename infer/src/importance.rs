@@ -53,11 +53,11 @@ const MAX_WAVE_CHUNKS: usize = 2048;
 ///
 /// ```
 /// use pyro_infer::Importance;
-/// use pyro_poutine::distributions::Normal;
+/// use pyro_poutine::distributions::{Normal, Real};
 /// use pyro_poutine::{PyroError, observe, sample};
 ///
 /// // Pyro's introductory model: the posterior of `weight` is Normal(9.14, 0.6).
-/// let scale = |guess: f64| -> Result<f64, PyroError> {
+/// let scale = |guess: f64| -> Result<Real, PyroError> {
 ///     let weight = sample("weight", Normal::new(guess, 1.0))?;
 ///     observe("measurement", Normal::new(weight, 0.75), 9.5)?;
 ///     Ok(weight)
@@ -396,10 +396,10 @@ impl StreamingPosterior {
     ///
     /// ```
     /// use pyro_infer::{Importance, StreamingPosterior};
-    /// use pyro_infer::poutine::distributions::Normal;
+    /// use pyro_infer::poutine::distributions::{Normal, Real};
     /// use pyro_infer::poutine::{Name, PyroError, observe, sample};
     ///
-    /// let scale = |_: ()| -> Result<f64, PyroError> {
+    /// let scale = |_: ()| -> Result<Real, PyroError> {
     ///     let weight = sample("weight", Normal::new(8.5, 1.0))?;
     ///     observe("measurement", Normal::new(weight, 0.75), 9.5)?;
     ///     Ok(weight)
@@ -991,10 +991,10 @@ impl<M, G> Importance<M, G> {
     ///
     /// ```
     /// use pyro_infer::Importance;
-    /// use pyro_infer::poutine::distributions::Normal;
+    /// use pyro_infer::poutine::distributions::{Normal, Real};
     /// use pyro_infer::poutine::{Name, PyroError, sample};
     ///
-    /// let model = |_: ()| -> Result<f64, PyroError> { sample("x", Normal::new(0.0, 1.0)) };
+    /// let model = |_: ()| -> Result<Real, PyroError> { sample("x", Normal::new(0.0, 1.0)) };
     /// let run = Importance::new(model, 1000).seed(1);
     /// let x = [Name::from("x")];
     /// let mut shard = run.run_streaming_range((), &x, 0..512)?;

@@ -25,7 +25,7 @@
 //!     for (i, &x) in flips.iter().enumerate() {
 //!         observe(Name::indexed("x", i as u64), Bernoulli::new(p), x)?;
 //!     }
-//!     Ok(p)
+//!     Ok(p.value())
 //! };
 //! let flips = [true, true, false, true, false, true, true, false, false, true];
 //! let posterior = Importance::new(coin, 20_000).seed(7).run(&flips[..])?;

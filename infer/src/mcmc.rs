@@ -155,11 +155,11 @@ impl fmt::Display for ChainStep {
 ///
 /// ```
 /// use pyro_infer::{Mcmc, TraceMh};
-/// use pyro_infer::poutine::distributions::Normal;
+/// use pyro_infer::poutine::distributions::{Normal, Real};
 /// use pyro_infer::poutine::{Name, PyroError, observe, sample};
 ///
 /// // Pyro's introductory model: the posterior of `weight` is Normal(9.14, 0.6).
-/// let scale = |guess: f64| -> Result<f64, PyroError> {
+/// let scale = |guess: f64| -> Result<Real, PyroError> {
 ///     let weight = sample("weight", Normal::new(guess, 1.0))?;
 ///     observe("measurement", Normal::new(weight, 0.75), 9.5)?;
 ///     Ok(weight)

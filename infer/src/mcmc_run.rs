@@ -15,10 +15,10 @@ use std::io::{self, Write};
 ///
 /// ```
 /// use pyro_infer::{Mcmc, Predictive, TraceMh};
-/// use pyro_infer::poutine::distributions::Normal;
+/// use pyro_infer::poutine::distributions::{Normal, Real};
 /// use pyro_infer::poutine::{Name, PyroError, observe, sample};
 ///
-/// let model = |y: f64| -> Result<f64, PyroError> {
+/// let model = |y: f64| -> Result<Real, PyroError> {
 ///     let mu = sample("mu", Normal::new(0.0, 1.0))?;
 ///     observe("y", Normal::new(mu, 1.0), y)
 /// };

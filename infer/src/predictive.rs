@@ -68,10 +68,10 @@ where
 ///
 /// ```
 /// use pyro_infer::Predictive;
-/// use pyro_infer::poutine::distributions::{Normal, Value};
+/// use pyro_infer::poutine::distributions::{Normal, Real, Value};
 /// use pyro_infer::poutine::{Name, PyroError, observe, sample};
 ///
-/// let model = |y: f64| -> Result<f64, PyroError> {
+/// let model = |y: f64| -> Result<Real, PyroError> {
 ///     let mu = sample("mu", Normal::new(0.0, 1.0))?;
 ///     observe("y", Normal::new(mu, 0.5), y)
 /// };

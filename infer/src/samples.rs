@@ -19,10 +19,10 @@ use rustc_hash::FxBuildHasher;
 ///
 /// ```
 /// use pyro_infer::Predictive;
-/// use pyro_infer::poutine::distributions::{Normal, Value};
+/// use pyro_infer::poutine::distributions::{Normal, Real, Value};
 /// use pyro_infer::poutine::{Name, PyroError, sample};
 ///
-/// let model = |()| -> Result<f64, PyroError> { sample("x", Normal::new(0.0, 1.0)) };
+/// let model = |()| -> Result<Real, PyroError> { sample("x", Normal::new(0.0, 1.0)) };
 /// let samples = Predictive::prior(model, 100).seed(3).run(())?;
 /// assert_eq!(samples.len(), 100);
 /// let xs = samples.reals(&Name::from("x"))?;

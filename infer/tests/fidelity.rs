@@ -2,7 +2,7 @@
 //! weigher's fast path, models with their own errors.
 
 use pyro_infer::Importance;
-use pyro_infer::poutine::distributions::Normal;
+use pyro_infer::poutine::distributions::{Normal, Real};
 use pyro_infer::poutine::{EscapeMessenger, Handler, Name, Plate, PyroError, observe, sample};
 
 /// Item 1 on importance sampling's streaming path (the weigher takes plate sites itself).
@@ -48,7 +48,7 @@ fn models_return_their_own_errors_with_the_particle() {
         }
         let parsed: f64 = "0.5".parse()?;
         observe("y", Normal::new(x, 1.0), parsed)?;
-        Ok(x)
+        Ok(x.value())
     };
     let err = Importance::new(model, 2000).seed(3).run(2.0).unwrap_err();
     let pyro_infer::InferError::Model { index, source } = &err else {
@@ -60,7 +60,7 @@ fn models_return_their_own_errors_with_the_particle() {
         format!("particle {index}: sensor 7 is broken")
     );
     // A PyroError passed through the box keeps its kind: an escape still escapes.
-    let escaping = |()| -> Result<f64, Box<dyn std::error::Error + Send + Sync>> {
+    let escaping = |()| -> Result<Real, Box<dyn std::error::Error + Send + Sync>> {
         Ok(EscapeMessenger::new(|s| s.name == "x").run(|| sample("x", Normal::new(0.0, 1.0)))?)
     };
     let err = pyro_infer::poutine::Model::call(&escaping, ()).unwrap_err();
@@ -71,7 +71,7 @@ fn models_return_their_own_errors_with_the_particle() {
 fn no_args() -> Result<f64, PyroError> {
     let weight = sample("weight", Normal::new(8.5, 1.0))?;
     observe("measurement", Normal::new(weight, 0.75), 9.5)?;
-    Ok(weight)
+    Ok(weight.value())
 }
 
 /// Item 15: a model of no arguments works with trace, handlers, Predictive and MCMC, run on

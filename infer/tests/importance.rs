@@ -10,7 +10,7 @@ mod common;
 
 use pyro_infer::{Importance, InferError};
 use pyro_poutine::distributions::{
-    Batched, Bernoulli, Beta, Distribution, Geometric, Normal, Value,
+    Batched, Bernoulli, Beta, Distribution, Geometric, Normal, Real, Value,
 };
 use pyro_poutine::{
     Messenger, Name, Plate, PyroError, TraceMessenger, deterministic, observe, sample, stack_depth,
@@ -20,7 +20,7 @@ use pyro_poutine::{
 fn scale(_: ()) -> Result<f64, PyroError> {
     let weight = sample("weight", Normal::new(8.5, 1.0))?;
     observe("measurement", Normal::new(weight, 0.75), 9.5)?;
-    Ok(weight)
+    Ok(weight.value())
 }
 
 fn coin(_: ()) -> Result<f64, PyroError> {
@@ -28,12 +28,12 @@ fn coin(_: ()) -> Result<f64, PyroError> {
     for i in 0..100 {
         observe(Name::indexed("x", i), Bernoulli::new(p), i < 60)?;
     }
-    Ok(p)
+    Ok(p.value())
 }
 
 fn random_walk(_: ()) -> Result<i64, PyroError> {
     let n = sample("n", Geometric::new(0.3))?;
-    let mut total = 0.0;
+    let mut total = Real::from(0.0);
     for i in 0..n {
         total += sample(Name::indexed("step", i as u64), Normal::new(0.0, 1.0))?;
     }
@@ -357,7 +357,7 @@ fn errors_are_clear_and_nothing_leaks() {
         post.normalized_weights(),
         Err(InferError::ZeroWeights { .. })
     ));
-    let failing = |_: ()| -> Result<f64, PyroError> { sample("s", Normal::new(0.0, -1.0)) };
+    let failing = |_: ()| -> Result<Real, PyroError> { sample("s", Normal::new(0.0, -1.0)) };
     let err = Importance::new(failing, 700).run(()).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -378,7 +378,7 @@ fn a_repeated_name_fails_alike_in_every_mode() {
     // Particles with `coin = true` repeat `x`; the others use distinct names. The streaming
     // recorder checks names against the previous particle's sequence and must still see the
     // repeat wherever it comes.
-    let model = |_: ()| -> Result<f64, PyroError> {
+    let model = |_: ()| -> Result<Real, PyroError> {
         let coin: bool = sample("coin", Bernoulli::new(0.2))?;
         let x = sample("x", Normal::new(0.0, 1.0))?;
         sample(if coin { "x" } else { "y" }, Normal::new(0.0, 1.0))?;
@@ -437,7 +437,7 @@ fn sites_taken_directly_weigh_as_messages_do() {
 
     // A plate's index site, drawn and kept, and a minibatch scored through the plate.
     let data = [0.3, -0.1, 0.8, 1.2, 0.5, -0.4];
-    let minibatch = move |_: ()| -> Result<f64, PyroError> {
+    let minibatch = move |_: ()| -> Result<Real, PyroError> {
         let loc = sample("loc", Normal::new(0.0, 1.0))?;
         Plate::new("data", data.len())
             .subsample_size(2)
@@ -468,7 +468,7 @@ fn sites_in_nested_plates_weigh_alike_on_every_path() {
     // the bit, with scales from two subsampled plates multiplied in the same order.
     struct Pass;
     impl Messenger for Pass {}
-    let model = |_: ()| -> Result<f64, PyroError> {
+    let model = |_: ()| -> Result<Real, PyroError> {
         let loc = sample("loc", Normal::new(0.0, 1.0))?;
         Plate::new("groups", 5).subsample_size(3).run(|groups| {
             let shift = sample("shift", Batched::iid(Normal::new(0.0, 0.5)?, groups.len()))?;

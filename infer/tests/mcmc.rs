@@ -4,21 +4,21 @@
 mod common;
 
 use common::on_threads;
-use pyro_infer::poutine::distributions::{Batched, Bernoulli, Constraint, Normal, Value};
+use pyro_infer::poutine::distributions::{Batched, Bernoulli, Constraint, Normal, Real, Value};
 use pyro_infer::poutine::{
     Handler, Name, Plate, PyroError, SubstituteMessenger, condition, observe, param, sample,
 };
 use pyro_infer::{ChainStep, InferError, Latents, Mcmc, MhProposal, Predictive, TraceMh};
 
 /// Pyro's introductory model.
-fn scale(guess: f64) -> Result<f64, PyroError> {
+fn scale(guess: f64) -> Result<Real, PyroError> {
     let weight = sample("weight", Normal::new(guess, 1.0))?;
     observe("measurement", Normal::new(weight, 0.75), 9.5)?;
     Ok(weight)
 }
 
 /// A model mixing a discrete and a continuous latent site.
-fn mixed(y: f64) -> Result<f64, PyroError> {
+fn mixed(y: f64) -> Result<Real, PyroError> {
     let high = sample("high", Bernoulli::new(0.5))?;
     let mu = sample("mu", Normal::new(if high { 3.0 } else { 0.0 }, 1.0))?;
     observe("y", Normal::new(mu, 1.0), y)
@@ -124,7 +124,7 @@ fn observed_conditioned_param_and_substituted_sites_never_move() {
 #[test]
 fn a_model_error_names_chain_step_and_site_and_keeps_every_draw() {
     // Chain 1 reaches an invalid scale once `mu` wanders above 1.5; the others are fine.
-    let model = |chain_limit: f64| -> Result<f64, PyroError> {
+    let model = |chain_limit: f64| -> Result<Real, PyroError> {
         let mu = sample("mu", Normal::new(0.0, 1.0))?;
         let s = if mu > chain_limit { -1.0 } else { 1.0 };
         observe("y", Normal::new(mu, s), 0.0)
@@ -186,7 +186,7 @@ fn a_model_error_names_chain_step_and_site_and_keeps_every_draw() {
 #[test]
 fn no_valid_start_names_the_impossible_sites() {
     // The observation is outside the support for every prior draw.
-    let model = |()| -> Result<f64, PyroError> {
+    let model = |()| -> Result<Real, PyroError> {
         let rate = sample(
             "rate",
             pyro_infer::poutine::distributions::Exponential::new(1.0),
@@ -234,7 +234,7 @@ fn init_values_start_the_chain_and_must_name_latent_sites() {
 #[test]
 fn a_subsampled_plate_is_an_error_and_a_full_plate_is_not() {
     let data = [0.5, 1.0, 1.5, 2.0];
-    let model = |k: usize| -> Result<f64, PyroError> {
+    let model = |k: usize| -> Result<Real, PyroError> {
         let mu = sample("mu", Normal::new(0.0, 1.0))?;
         Plate::new("data", data.len())
             .subsample_size(k)

@@ -8,16 +8,16 @@ mod checks;
 
 use checks::{check_mean, series};
 use pyro_infer::poutine::distributions::{
-    Batched, Bernoulli, Beta, Dirichlet, Gamma, Geometric, HalfNormal, Normal, Pareto, Uniform,
-    Value,
+    Batched, Bernoulli, Beta, Dirichlet, Gamma, Geometric, HalfNormal, Normal, Pareto, Real,
+    Uniform, Value,
 };
 use pyro_infer::poutine::{Name, PyroError, observe, sample};
-use pyro_infer::{Mcmc, McmcRun, TraceMh};
+use pyro_infer::{Mcmc, TraceMh};
 
 /// M1 `scale`: the posterior of `weight` is Normal(9.14, 0.6).
 #[test]
 fn m1_scale() {
-    let model = |_: ()| -> Result<f64, PyroError> {
+    let model = |_: ()| -> Result<Real, PyroError> {
         let weight = sample("weight", Normal::new(8.5, 1.0))?;
         observe("measurement", Normal::new(weight, 0.75), 9.5)?;
         Ok(weight)
@@ -46,7 +46,7 @@ fn m1_scale() {
 #[test]
 fn m3_coin() {
     let flips: Vec<bool> = (0..100).map(|i| i < 60).collect();
-    let model = |flips: &[bool]| -> Result<f64, PyroError> {
+    let model = |flips: &[bool]| -> Result<Real, PyroError> {
         let p = sample("p", Beta::new(10.0, 10.0))?;
         for (i, &x) in flips.iter().enumerate() {
             observe(Name::indexed("x", i as u64), Bernoulli::new(p), x)?;
@@ -82,7 +82,7 @@ fn m2_linreg() {
         .zip(&eps)
         .map(|(x, e)| 1.0 + 2.0 * x + 0.5 * e)
         .collect();
-    let model = |(xs, ys): (&[f64], &[f64])| -> Result<f64, PyroError> {
+    let model = |(xs, ys): (&[f64], &[f64])| -> Result<Real, PyroError> {
         let a = sample("a", Normal::new(0.0, 10.0))?;
         let b = sample("b", Normal::new(0.0, 10.0))?;
         let sigma = sample("sigma", HalfNormal::new(1.0))?;
@@ -130,7 +130,7 @@ fn m2_linreg() {
 fn m4_random_walk() {
     let model = |_: ()| -> Result<i64, PyroError> {
         let n = sample("n", Geometric::new(0.3))?;
-        let mut total = 0.0;
+        let mut total = Real::from(0.0);
         for i in 0..n {
             total += sample(Name::indexed("step", i as u64), Normal::new(0.0, 1.0))?;
         }

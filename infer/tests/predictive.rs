@@ -7,11 +7,11 @@
 mod common;
 
 use pyro_infer::{Importance, InferError, Latents, Predictive};
-use pyro_poutine::distributions::{Normal, Value};
+use pyro_poutine::distributions::{Normal, Real, Value};
 use pyro_poutine::{Name, PyroError, TraceMessenger, observe, sample, stack_depth};
 
 /// `mu ~ Normal(0, 1)`, `y ~ Normal(mu, 0.5)` observed at `y`.
-fn model(y: f64) -> Result<f64, PyroError> {
+fn model(y: f64) -> Result<Real, PyroError> {
     let mu = sample("mu", Normal::new(0.0, 1.0))?;
     observe("y", Normal::new(mu, 0.5), y)
 }
@@ -152,7 +152,7 @@ fn errors_name_the_sample_and_nothing_leaks() {
     let err = Predictive::prior(failing, 10).run(-1.0).unwrap_err();
     assert!(matches!(err, InferError::Model { index: 0, .. }), "{err}");
     // Only some runs fail: the lowest failing index is reported on any number of threads.
-    let some_fail = |_: ()| -> Result<f64, PyroError> {
+    let some_fail = |_: ()| -> Result<Real, PyroError> {
         let x = sample("x", Normal::new(0.0, 1.0))?;
         sample("y", Normal::new(0.0, if x > 1.0 { -1.0 } else { 1.0 }))
     };

@@ -5,18 +5,18 @@
 mod common;
 
 use pyro_infer::{Importance, InferError, StreamingPosterior};
-use pyro_poutine::distributions::{Bernoulli, Geometric, HalfNormal, Normal, Uniform};
+use pyro_poutine::distributions::{Bernoulli, Geometric, HalfNormal, Normal, Real, Uniform};
 use pyro_poutine::{Name, PyroError, deterministic, observe, sample};
 
 /// M4 with a vector site: `n ~ Geometric(0.3)`, `n` steps, `y ~ Normal(sum, 1)` observed at 2;
 /// `v = [n, sum]` is tracked beside `n`.
 fn walk(_: ()) -> Result<i64, PyroError> {
     let n = sample("n", Geometric::new(0.3))?;
-    let mut total = 0.0;
+    let mut total = Real::from(0.0);
     for i in 0..n {
         total += sample(Name::indexed("step", i as u64), Normal::new(0.0, 1.0))?;
     }
-    deterministic("v", vec![n as f64, total])?;
+    deterministic("v", vec![n as f64, total.value()])?;
     observe("y", Normal::new(total, 1.0), 2.0)?;
     Ok(n)
 }
@@ -128,7 +128,7 @@ fn shards_survive_json_with_non_finite_numbers() {
         let u = sample("u", Uniform::new(0.0, 1.0))?;
         let p = if u < 0.995 { 0.0 } else { 0.5 };
         observe("y", Bernoulli::new(p), true)?;
-        Ok(u)
+        Ok(u.value())
     };
     let u = [Name::from("u")];
     let run = Importance::new(rare, 6000).seed(2);
@@ -273,7 +273,7 @@ fn failing_below(p: f64) -> impl Fn(()) -> Result<f64, PyroError> + Sync + Clone
             sample("bad", Normal::new(0.0, -1.0))?;
         }
         observe("y", Normal::new(u, 1.0), 0.5)?;
-        Ok(u)
+        Ok(u.value())
     }
 }
 
@@ -321,7 +321,7 @@ fn zero_weights_name_the_sites_that_scored_minus_inf() {
         observe("a", Normal::new(x, 1.0), 0.3)?;
         observe("y", Bernoulli::new(0.0), true)?;
         observe("z", Uniform::new(0.0, 1.0), 2.0)?;
-        Ok(x)
+        Ok(x.value())
     };
     let x = [Name::from("x")];
     let run = Importance::new(impossible, 1000).seed(5);
@@ -377,7 +377,7 @@ fn zero_weights_name_the_sites_that_scored_minus_inf() {
     let model = |_: ()| -> Result<f64, PyroError> {
         let s = sample("s", HalfNormal::new(1.0))?;
         observe("y", Normal::new(0.0, s.abs() + 1.0), 0.5)?;
-        Ok(s)
+        Ok(s.value())
     };
     let guide = |_: ()| sample("s", Normal::new(-10.0, 0.1));
     let e = Importance::new(model, 300)
@@ -408,7 +408,7 @@ fn an_infinite_value_has_infinite_variance_never_nan() {
     // `v` is +inf (and `w`'s first element -inf) in about one particle in ten; `u` stays finite.
     let model = |sign: f64| {
         move |_: ()| -> Result<f64, PyroError> {
-            let u = sample("u", Uniform::new(0.0, 1.0))?;
+            let u = sample("u", Uniform::new(0.0, 1.0))?.value();
             let v = if u < 0.1 { f64::INFINITY } else { u };
             deterministic("v", v)?;
             let w0 = if u > 0.9 { sign * f64::INFINITY } else { u };
@@ -455,7 +455,7 @@ fn an_infinite_value_has_infinite_variance_never_nan() {
 
     // +inf in some particles and -inf in others: no mean (an error), infinite variance.
     let both = |_: ()| -> Result<f64, PyroError> {
-        let u = sample("u", Uniform::new(0.0, 1.0))?;
+        let u = sample("u", Uniform::new(0.0, 1.0))?.value();
         let v = if u < 0.1 {
             f64::INFINITY
         } else if u > 0.9 {

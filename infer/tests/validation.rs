@@ -6,7 +6,7 @@
 //! a process of its own).
 
 use pyro_infer::poutine::distributions::{
-    Batched, Uniform, Value, enable_validation, is_validation_enabled,
+    Batched, Real, Uniform, Value, enable_validation, is_validation_enabled,
 };
 use pyro_infer::poutine::{
     Handler, MaskMessenger, Name, Plate, PyroError, condition, observe, sample, trace,
@@ -14,7 +14,7 @@ use pyro_infer::poutine::{
 use pyro_infer::{Importance, Mcmc, TraceMh};
 
 /// `y` observed outside Uniform(0, 1) when `y = 2`.
-fn model(y: f64) -> Result<f64, PyroError> {
+fn model(y: f64) -> Result<Real, PyroError> {
     let x = sample("x", Uniform::new(0.0, 1.0))?;
     observe("y", Uniform::new(0.0, 1.0), y)?;
     Ok(x)
