@@ -350,12 +350,10 @@ fn handled_model(_: ()) -> Result<(), PyroError> {
     mask(far, Mask::All(false)).call(())?;
     let scaled = move |()| observe("scaled", Normal::new(loc * spread, 1.0), 0.4).map(drop);
     scale(scaled, 3.0)?.call(())?;
-    Plate::new("vec", 4).run(|_| {
-        let z = sample("z", Batched::iid(Normal::new(loc, spread)?, 4))?;
-        let w = sample("w", Normal::new(z[1] * 0.5, 1.0))?;
-        observe("obs_w", Normal::new(w, 0.7), 1.0)?;
-        Ok(())
-    })?;
+    let z =
+        Plate::new("vec", 4).run(|_| sample("z", Batched::iid(Normal::new(loc, spread)?, 4)))?;
+    let w = sample("w", Normal::new(z[1] * 0.5, 1.0))?;
+    observe("obs_w", Normal::new(w, 0.7), 1.0)?;
     // Conditioned from outside: data, not a latent.
     sample("c", Normal::new(loc + spread, 1.0))?;
     Ok(())
@@ -371,12 +369,26 @@ fn handled_model(_: ()) -> Result<(), PyroError> {
 /// `1e-6 (|g| + max(|f|, 1))` leaves a margin of 500.
 #[test]
 fn the_gradient_matches_finite_differences_of_log_prob_sum() {
+    // Under handlers (`scale`, `condition`): the potential takes the sites as messages.
     let handled = || scale(condition(handled_model, [("c", 1.7)]), 0.5).unwrap();
+    check_gradient(handled, &["loc", "spread", "z", "w"], 7);
+    // The model alone (`c` is then latent): sites outside the model's own handlers are taken on
+    // the direct path.
+    check_gradient(|| handled_model, &["loc", "spread", "z", "w", "c"], 8);
+}
+
+/// Checks the potential of `make()` at two points against finite differences of the trace's
+/// `log_prob_sum` plus the log-Jacobians (see the test above).
+fn check_gradient<M: Model<(), Output = ()> + Clone>(
+    make: impl Fn() -> M,
+    latent: &[&str],
+    dim: usize,
+) {
     let mut rng = PyroRng::seed_from_u64(4);
-    let potential = Potential::new(handled(), &(), &mut rng).unwrap();
+    let potential = Potential::new(make(), &(), &mut rng).unwrap();
     let names: Vec<String> = potential.sites().map(|(n, _)| n.to_string()).collect();
-    assert_eq!(names, ["loc", "spread", "z", "w"]);
-    assert_eq!(potential.dim(), 7);
+    assert_eq!(names, latent);
+    assert_eq!(potential.dim(), dim);
     let reference = |u: &[f64]| -> f64 {
         let values = potential.constrained(u).unwrap();
         let supports: Vec<Constraint> = potential.sites().map(|(_, c)| *c).collect();
@@ -391,21 +403,22 @@ fn the_gradient_matches_finite_differences_of_log_prob_sum() {
             jacobian += support.log_abs_det_jacobian(&coords).unwrap();
             offset += len;
         }
-        let substituted = substitute(handled(), values);
+        let substituted = substitute(make(), values);
         let tr = trace(substituted).get_trace(()).unwrap();
         tr.log_prob_sum(|_| true).unwrap() + jacobian
     };
-    for point in [
-        [0.1, -0.3, 0.2, -0.5, 1.0, 0.3, 0.7],
-        [-1.0, 0.8, 1.5, 0.0, -0.7, 2.0, -1.1],
-    ] {
+    let points = [
+        [0.1, -0.3, 0.2, -0.5, 1.0, 0.3, 0.7, 0.4],
+        [-1.0, 0.8, 1.5, 0.0, -0.7, 2.0, -1.1, -0.2],
+    ];
+    for point in points.map(|p| p[..dim].to_vec()) {
         let mut grad = Vec::new();
         let lp = potential.log_density(&(), &point, &mut grad).unwrap();
         let f = reference(&point);
         assert!((lp - f).abs() <= 1e-12 * f.abs().max(1.0), "{lp} vs {f}");
         for i in 0..point.len() {
             let h = f64::EPSILON.cbrt();
-            let (mut plus, mut minus) = (point, point);
+            let (mut plus, mut minus) = (point.clone(), point.clone());
             plus[i] += h;
             minus[i] -= h;
             let fd = (reference(&plus) - reference(&minus)) / (plus[i] - minus[i]);
