@@ -519,3 +519,17 @@ pub(crate) fn r(x: f64) -> Real {
 pub(crate) fn rs(xs: &[f64]) -> Vec<Real> {
     constants_of(xs)
 }
+
+/// The tape gradient of [`Distribution::log_prob_real`] of `build(inputs)` at `point`, with
+/// respect to all the inputs, for closed-form checks.
+pub(crate) fn log_prob_gradient<D: Distribution>(
+    build: impl Fn(&[Real]) -> (D, D::Value),
+    point: &[f64],
+) -> Vec<f64> {
+    pyro_tape::gradient(point, |inputs| {
+        let (d, x) = build(inputs);
+        Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&x))
+    })
+    .expect("a gradient of fresh leaves")
+    .1
+}

@@ -417,12 +417,7 @@ mod tests {
     }
 
     fn grad(point: &[f64]) -> Vec<f64> {
-        pyro_tape::gradient(point, |v| {
-            let (d, x) = beta_at(v);
-            Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&x))
-        })
-        .unwrap()
-        .1
+        testing::log_prob_gradient(beta_at, point)
     }
 
     /// Inputs `(x, a, b)`. The scale of `x` is its distance to the nearer end, shrunk by

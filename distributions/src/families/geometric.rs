@@ -262,15 +262,6 @@ mod tests {
         );
     }
 
-    /// The gradient of `log_prob_real` at `point`, for closed-form checks.
-    fn gradient_at(build: impl Fn(&[Real]) -> (Geometric, i64), point: &[f64]) -> Vec<f64> {
-        let (_, g) = pyro_tape::gradient(point, |v| {
-            let (d, k) = build(v);
-            Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&k))
-        })
-        .unwrap();
-        g
-    }
 
     #[test]
     fn gradients_match_finite_differences() {
@@ -311,12 +302,12 @@ mod tests {
         let probs = |k: i64| move |v: &[Real]| (Geometric::new(v[0]).unwrap(), k);
         let logits = |k: i64| move |v: &[Real]| (Geometric::from_logits(v[0]).unwrap(), k);
         // 1 / p - k / (1 - p) = 2 - 2k at p = 1/2; (1 - p) - k p = (1 - k) / 2 at logits 0.
-        assert_eq!(gradient_at(probs(3), &[0.5]), vec![-4.0]);
-        assert_eq!(gradient_at(probs(0), &[0.25]), vec![4.0]);
-        assert!((gradient_at(logits(3), &[0.0])[0] + 1.0).abs() < 1e-15);
+        assert_eq!(testing::log_prob_gradient(probs(3), &[0.5]), vec![-4.0]);
+        assert_eq!(testing::log_prob_gradient(probs(0), &[0.25]), vec![4.0]);
+        assert!((testing::log_prob_gradient(logits(3), &[0.0])[0] + 1.0).abs() < 1e-15);
         // At probs = 1, where k = 0 has probability 1: a one-sided derivative 1.
-        assert_eq!(gradient_at(probs(0), &[1.0]), vec![1.0]);
-        assert_eq!(gradient_at(logits(0), &[f64::INFINITY]), vec![0.0]);
+        assert_eq!(testing::log_prob_gradient(probs(0), &[1.0]), vec![1.0]);
+        assert_eq!(testing::log_prob_gradient(logits(0), &[f64::INFINITY]), vec![0.0]);
         assert!(Geometric::new(0.3).unwrap().log_prob_real(&2).is_constant());
     }
 

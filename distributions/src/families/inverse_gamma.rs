@@ -293,12 +293,7 @@ mod tests {
     }
 
     fn grad(point: &[f64]) -> Vec<f64> {
-        pyro_tape::gradient(point, |v| {
-            let (d, x) = inverse_gamma_at(v);
-            Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&x))
-        })
-        .unwrap()
-        .1
+        testing::log_prob_gradient(inverse_gamma_at, point)
     }
 
     /// Inputs `(x, concentration, rate)`; each scale is the distance to the edge (0), or for a

@@ -339,15 +339,6 @@ mod tests {
         );
     }
 
-    /// The gradient of `log_prob_real` at `point`, for closed-form checks.
-    fn gradient_at(build: impl Fn(&[Real]) -> (NegativeBinomial, i64), point: &[f64]) -> Vec<f64> {
-        let (_, g) = pyro_tape::gradient(point, |v| {
-            let (d, k) = build(v);
-            Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&k))
-        })
-        .unwrap();
-        g
-    }
 
     #[test]
     fn gradients_match_finite_differences() {
@@ -394,16 +385,16 @@ mod tests {
             |k: i64| move |v: &[Real]| (NegativeBinomial::from_logits(v[0], v[1]).unwrap(), k);
         // r = 1 is the geometric distribution: ln P(k) = k ln p + ln(1 - p); at k = 2, p = 1/2,
         // d/dr = psi(3) - psi(1) + ln(1/2) = 3/2 - ln 2, d/dp = k / p - r / (1 - p) = 2.
-        let g = gradient_at(probs(2), &[1.0, 0.5]);
+        let g = testing::log_prob_gradient(probs(2), &[1.0, 0.5]);
         assert!((g[0] - (1.5 - 2.0_f64.ln())).abs() < 1e-15, "{g:?}");
         assert_eq!(g[1], 2.0);
         // With respect to logits: k (1 - p) - r p = (2 - 1) / 2 at logits 0.
-        let g = gradient_at(logits(2), &[1.0, 0.0]);
+        let g = testing::log_prob_gradient(logits(2), &[1.0, 0.0]);
         assert!((g[1] - 0.5).abs() < 1e-15, "{g:?}");
         // At probs = 0, where k = 0 has probability 1: d/dr = 0, d/dp = -r (one-sided).
-        assert_eq!(gradient_at(probs(0), &[2.5, 0.0]), vec![0.0, -2.5]);
+        assert_eq!(testing::log_prob_gradient(probs(0), &[2.5, 0.0]), vec![0.0, -2.5]);
         assert_eq!(
-            gradient_at(logits(0), &[2.5, f64::NEG_INFINITY]),
+            testing::log_prob_gradient(logits(0), &[2.5, f64::NEG_INFINITY]),
             vec![0.0, 0.0]
         );
         let d = NegativeBinomial::new(2.5, 0.3).unwrap();

@@ -559,12 +559,7 @@ mod tests {
     }
 
     fn grad(point: &[f64]) -> Vec<f64> {
-        pyro_tape::gradient(point, |v| {
-            let (d, x) = student_t_at(v);
-            Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&x))
-        })
-        .unwrap()
-        .1
+        testing::log_prob_gradient(student_t_at, point)
     }
 
     #[test]
