@@ -195,16 +195,7 @@ impl<M> Potential<M> {
         M: Model<A>,
         A: Clone,
     {
-        if u.len() != self.layout.dim {
-            return Err(InferError::InvalidArgument {
-                name: "u",
-                reason: format!(
-                    "the point has {} coordinates, the model {}",
-                    u.len(),
-                    self.layout.dim
-                ),
-            });
-        }
+        self.check_len(u)?;
         let tape = Tape::start().map_err(tape_error)?;
         let leaves: Vec<Real> = u.iter().map(|&x| tape.leaf(x)).collect();
         let run = PotentialRun {
@@ -359,22 +350,28 @@ impl<M> Potential<M> {
             .collect())
     }
 
+    /// An error unless `u` has one coordinate per unconstrained dimension.
+    fn check_len(&self, u: &[f64]) -> Result<(), InferError> {
+        if u.len() == self.layout.dim {
+            return Ok(());
+        }
+        Err(InferError::InvalidArgument {
+            name: "u",
+            reason: format!(
+                "the point has {} coordinates, the model {}",
+                u.len(),
+                self.layout.dim
+            ),
+        })
+    }
+
     /// The latent sites' values in their supports at the unconstrained point `u`, in the order
     /// of [`sites`](Potential::sites).
     ///
     /// # Errors
     /// [`InferError::InvalidArgument`] if `u` has the wrong length.
     pub fn constrained(&self, u: &[f64]) -> Result<Vec<(Name, Value)>, InferError> {
-        if u.len() != self.layout.dim {
-            return Err(InferError::InvalidArgument {
-                name: "u",
-                reason: format!(
-                    "the point has {} coordinates, the model {}",
-                    u.len(),
-                    self.layout.dim
-                ),
-            });
-        }
+        self.check_len(u)?;
         Ok(self
             .layout
             .latents

@@ -324,6 +324,11 @@ fn init_values_and_the_median_start_chains_where_asked() {
         .init_point(&args, &Init::default(), Some(&bad), &mut rng)
         .unwrap_err();
     assert!(matches!(err, InferError::BadValue { .. }), "{err}");
+    let err = potential
+        .log_density(&args, &[0.0, 1.0], &mut Vec::new())
+        .unwrap_err();
+    assert_eq!(err.to_string(), "u: the point has 2 coordinates, the model 3");
+    assert!(potential.constrained(&[0.0; 4]).is_err());
     let unknown = [(Name::from("s"), Value::Real(1.0))].into_iter().collect();
     let err = potential
         .init_point(&args, &Init::default(), Some(&unknown), &mut rng)
