@@ -244,3 +244,64 @@ impl DirectSite for Enclosed<'_> {
         frames
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pyro_distributions::{Distribution, Normal};
+    use pyro_tape::Tape;
+
+    /// A site of `Normal(loc, 1)` at 1.5, scaled by `scale`.
+    struct Scaled {
+        name: Name,
+        dist: Normal,
+        scale: f64,
+    }
+
+    impl DirectSite for Scaled {
+        fn name(&self) -> &Name {
+            &self.name
+        }
+        fn is_observed(&self) -> bool {
+            true
+        }
+        fn log_prob(&self) -> f64 {
+            self.dist.log_prob(&Real::from(1.5))
+        }
+        fn log_prob_real(&self) -> Real {
+            self.dist.log_prob_real(&Real::from(1.5))
+        }
+        fn value(&self) -> Value {
+            Value::Real(1.5)
+        }
+        fn distribution(&self) -> AnyDistribution {
+            self.dist.into()
+        }
+        fn scale(&self) -> f64 {
+            self.scale
+        }
+    }
+
+    #[test]
+    fn the_real_score_is_scaled_and_carries_the_gradient() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let tape = Tape::start()?;
+        let loc = tape.leaf(0.5);
+        let site = Scaled {
+            name: Name::from("y"),
+            dist: Normal::new(loc, 1.0)?,
+            scale: 3.0,
+        };
+        let lp = site.log_prob_sum_real()?;
+        assert_eq!(lp.value(), site.log_prob_sum()?);
+        assert_eq!(lp.value(), 3.0 * site.log_prob());
+        // d/dloc of 3 ln N(1.5 | loc, 1) = 3 (1.5 - loc).
+        assert_eq!(tape.backward(lp, &[loc])?, vec![3.0]);
+        let constant = Scaled {
+            dist: Normal::new(0.5, 1.0)?,
+            ..site
+        };
+        assert!(constant.log_prob_sum_real()?.is_constant());
+        Ok(())
+    }
+}

@@ -300,6 +300,43 @@ mod tests {
         Batched, Bernoulli, Constraint, Distribution, Normal, ParamError, Rng,
     };
 
+    /// The real score is the scaled, masked log-density with its gradient: the latent value's
+    /// tape `Real` (in `tracked`) and the distribution's tracked parameter both get theirs.
+    #[test]
+    fn the_real_score_carries_the_gradient() -> Result<(), Box<dyn std::error::Error>> {
+        let tape = pyro_tape::Tape::start()?;
+        let (x, loc) = (tape.leaf(1.5), tape.leaf(0.5));
+        let mut site = Site::sample(Name::from("x"), Normal::new(loc, 1.0)?.into());
+        site.value = Some(Value::Real(1.5));
+        site.tracked.push(x);
+        site.scale = 2.0;
+        let lp = site.log_prob_real()?;
+        assert_eq!(lp.value(), site.log_prob_sum()?);
+        // 2 ln N(x | loc, 1): d/dx = -2 (x - loc) = -2, d/dloc = 2.
+        assert_eq!(tape.backward(lp, &[x, loc])?, vec![-2.0, 2.0]);
+        site.mask = Some(Mask::All(false));
+        assert_eq!(
+            tape.backward(site.log_prob_real()?, &[x, loc])?,
+            vec![0.0, 0.0]
+        );
+        // An element mask on a site with a gradient is refused, naming the site.
+        let mut batch = Site::sample(
+            Name::from("b"),
+            AnyDistribution::custom(Batched::iid(Normal::new(loc, 1.0)?, 2)?),
+        );
+        batch.value = Some(Value::Reals(vec![0.0, 1.0]));
+        batch.mask = Some(Mask::Elements(vec![true, false].into()));
+        let err = batch.log_prob_real().unwrap_err();
+        assert!(err.to_string().contains("site 'b'"), "{err}");
+        // Without a gradient the element mask works as in `log_prob_sum`.
+        batch.dist = Some(AnyDistribution::custom(Batched::iid(
+            Normal::new(0.5, 1.0)?,
+            2,
+        )?));
+        assert_eq!(batch.log_prob_real()?.value(), batch.log_prob_sum()?);
+        Ok(())
+    }
+
     /// `-x^2` except NaN at `nan_at`: a density that misbehaves on purpose.
     #[derive(Clone, Debug)]
     struct NanAt(f64);
