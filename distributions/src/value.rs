@@ -73,6 +73,9 @@ impl Value {
 pub trait ValueType: Clone + Send + Sync + 'static {
     /// The name of the type as [`Value::type_name`] spells it, for error messages.
     const TYPE_NAME: &'static str;
+    /// Whether a value of this type can carry a gradient ([`Real`], `Vec<Real>`): see
+    /// [`take_tracked`](ValueType::take_tracked).
+    const TRACKS: bool = false;
     /// Wraps the value.
     fn into_value(self) -> Value;
     /// Reads the value back, or `None` when `value` does not hold this type.
@@ -217,6 +220,7 @@ impl ValueType for f64 {
 
 impl ValueType for Real {
     const TYPE_NAME: &'static str = "real";
+    const TRACKS: bool = true;
     #[inline]
     fn into_value(self) -> Value {
         Value::Real(self.value())
@@ -236,6 +240,7 @@ impl ValueType for Real {
 
 impl ValueType for Vec<Real> {
     const TYPE_NAME: &'static str = "real vector";
+    const TRACKS: bool = true;
     fn into_value(self) -> Value {
         Value::Reals(values(&self))
     }

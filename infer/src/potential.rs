@@ -6,7 +6,7 @@ use crate::predictive::Latents;
 use pyro_poutine::distributions::{Constraint, Real, Value};
 use pyro_poutine::{
     DirectSink, DirectSite, Messenger, Model, Name, PyroError, PyroRng, SeedMessenger, Site,
-    SiteKind, Supplied, TraceMessenger, with_handler,
+    SiteKind, Supplied, TraceMessenger, with_handler, with_param_store,
 };
 use pyro_tape::{Tape, TapeError};
 use rand::{Rng, RngExt, SeedableRng};
@@ -26,6 +26,9 @@ struct Latent {
     len: usize,
     /// A vector value (a batched site, a simplex), even of one element.
     vector: bool,
+    /// A `param` site (its map into the support adds no log-Jacobian: it is not a random
+    /// variable).
+    param: bool,
 }
 
 /// Where each latent site of a model lives in the unconstrained space.
@@ -34,6 +37,16 @@ struct Layout {
     latents: Vec<Latent>,
     index: FxHashMap<Name, usize>,
     dim: usize,
+    /// Whether `param` sites are coordinates too.
+    params: bool,
+}
+
+impl Layout {
+    /// Whether the site's value is a coordinate: a latent sample site, or a `param` site when
+    /// they are included.
+    fn takes(&self, site: &Site) -> bool {
+        is_latent(site) || (self.params && site.kind == SiteKind::Param)
+    }
 }
 
 /// How a chain's starting point is chosen (Pyro's init strategies), for the sites without a
@@ -125,10 +138,62 @@ impl<M> Potential<M> {
         M: Model<A>,
         A: Clone,
     {
+        Self::build(model, args, rng, false)
+    }
+
+    /// As [`new`](Potential::new), with the model's `param` sites as coordinates too, after
+    /// the latent sites they follow in the model's first run: each is the unconstrained value of
+    /// its parameter (through the parameter store's constraint), so the gradient with respect to
+    /// the parameters comes with the latent sites' (what variational inference needs). A
+    /// parameter is not a random variable: its map into its support adds no log-Jacobian, and it
+    /// scores nothing. The parameter store is read once, for the starting values and the
+    /// constraints; evaluations take the parameters' values from the point.
+    ///
+    /// ```
+    /// use pyro_infer::Potential;
+    /// use pyro_infer::poutine::distributions::{Constraint, Normal, Real};
+    /// use pyro_infer::poutine::{PyroError, PyroRng, observe, param};
+    /// use rand::SeedableRng;
+    ///
+    /// // Parameters a gradient is taken for are read as `Real`s.
+    /// let model = |y: f64| -> Result<(), PyroError> {
+    ///     let loc = param("doc_loc", Real::from(0.0), Constraint::Real)?;
+    ///     let scale = param("doc_scale", Real::from(1.0), Constraint::Positive)?;
+    ///     observe("y", Normal::new(loc, scale), y)?;
+    ///     Ok(())
+    /// };
+    /// let potential = Potential::with_params(model, &2.0, &mut PyroRng::seed_from_u64(0))?;
+    /// assert_eq!(potential.dim(), 2);
+    /// // At loc = 0 and scale = exp(0) = 1: d/dloc = y - loc = 2, d/du_scale = (y - loc)^2 - 1 = 3.
+    /// let mut grad = Vec::new();
+    /// potential.log_density(&2.0, &[0.0, 0.0], &mut grad)?;
+    /// assert_eq!(grad, vec![2.0, 3.0]);
+    /// # Ok::<(), pyro_infer::InferError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`new`](Potential::new); a parameter whose value is not real is
+    /// [`InferError::NotDifferentiable`].
+    pub fn with_params<A>(model: M, args: &A, rng: &mut PyroRng) -> Result<Self, InferError>
+    where
+        M: Model<A>,
+        A: Clone,
+    {
+        Self::build(model, args, rng, true)
+    }
+
+    fn build<A>(model: M, args: &A, rng: &mut PyroRng, params: bool) -> Result<Self, InferError>
+    where
+        M: Model<A>,
+        A: Clone,
+    {
         let trace = prior_trace(&model, args, rng)?;
-        let mut layout = Layout::default();
+        let mut layout = Layout {
+            params,
+            ..Layout::default()
+        };
         for site in trace.iter() {
-            if !is_latent(site) {
+            if !layout.takes(site) {
                 continue;
             }
             let latent = latent_of(site, layout.dim)?;
@@ -141,7 +206,7 @@ impl<M> Potential<M> {
             layout: Arc::new(layout),
         };
         // One evaluation at the prior draw checks that every latent's family gives a gradient.
-        let u = potential.unconstrained(&trace_values(&trace))?;
+        let u = potential.unconstrained(&trace_values(&trace, &potential.layout))?;
         potential.evaluate(args, &u, &mut Vec::new(), true)?;
         Ok(potential)
     }
@@ -339,7 +404,7 @@ impl<M> Potential<M> {
         let mut draws = Vec::with_capacity(MEDIAN_DRAWS);
         for _ in 0..MEDIAN_DRAWS {
             let trace = prior_trace(&self.model, args, rng)?;
-            draws.push(self.unconstrained(&trace_values(&trace))?);
+            draws.push(self.unconstrained(&trace_values(&trace, &self.layout))?);
         }
         Ok((0..self.layout.dim)
             .map(|j| {
@@ -403,10 +468,10 @@ fn prior_trace<M: Model<A>, A: Clone>(
     Ok(tracer.into_trace())
 }
 
-fn trace_values(trace: &pyro_poutine::Trace) -> FxHashMap<Name, Value> {
+fn trace_values(trace: &pyro_poutine::Trace, layout: &Layout) -> FxHashMap<Name, Value> {
     trace
         .iter()
-        .filter(|s| is_latent(s))
+        .filter(|s| layout.takes(s))
         .filter_map(|s| Some((s.name.clone(), s.value.clone()?)))
         .collect()
 }
@@ -417,12 +482,38 @@ fn is_latent(site: &Site) -> bool {
     site.kind == SiteKind::Sample && !site.is_observed && !site.is_subsample()
 }
 
-/// The layout entry of a latent site of the first run.
+/// The layout entry of a latent site (or a `param` site) of the first run.
 fn latent_of(site: &Site, offset: usize) -> Result<Latent, InferError> {
     let not = |reason: String| InferError::NotDifferentiable {
         site: site.name.clone(),
         reason,
     };
+    if site.kind == SiteKind::Param {
+        let support =
+            with_param_store(|s| s.constraint(&site.name.as_cow())).unwrap_or(Constraint::Real);
+        let (len, vector, support) = match (&site.value, support.scalar()) {
+            (Some(Value::Real(_)), _) => (1, false, support),
+            (Some(Value::Reals(v)), Some(scalar)) => {
+                (v.len(), true, Constraint::Elementwise(scalar))
+            }
+            (Some(Value::Reals(v)), None) if support.is_continuous() => {
+                let len = match support {
+                    Constraint::Simplex => v.len().saturating_sub(1),
+                    _ => v.len(),
+                };
+                (len, true, support)
+            }
+            _ => return Err(not("the parameter's value is not real".into())),
+        };
+        return Ok(Latent {
+            name: site.name.clone(),
+            support,
+            offset,
+            len,
+            vector,
+            param: true,
+        });
+    }
     let dist = site
         .dist
         .as_ref()
@@ -461,6 +552,7 @@ fn latent_of(site: &Site, offset: usize) -> Result<Latent, InferError> {
         offset,
         len,
         vector,
+        param: false,
     })
 }
 
@@ -548,8 +640,9 @@ impl PotentialRun {
             let reason = format!("its support {:?} has no bijection", latent.support);
             return Err(self.fail(name, reason));
         };
-        self.add_term(jacobian);
-        self.supplied = true;
+        if !latent.param {
+            self.add_term(jacobian);
+        }
         Ok((value, tracked))
     }
 
@@ -584,7 +677,7 @@ impl PotentialRun {
 
 impl Messenger for PotentialRun {
     fn process(&mut self, msg: &mut Site) -> Result<(), PyroError> {
-        if !is_latent(msg) || msg.value.is_some() {
+        if !self.layout.takes(msg) || msg.value.is_some() {
             return Ok(());
         }
         let (value, tracked) = self.supply_latent(&msg.name)?;
@@ -616,7 +709,9 @@ impl DirectSink for PotentialRun {
     }
 
     fn supply(&mut self, name: &Name) -> Result<Option<Supplied>, PyroError> {
-        self.supply_latent(name).map(Some)
+        let supplied = self.supply_latent(name)?;
+        self.supplied = true;
+        Ok(Some(supplied))
     }
 
     fn record(&mut self, site: &dyn DirectSite) -> Result<(), PyroError> {

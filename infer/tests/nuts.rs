@@ -9,7 +9,7 @@ mod common;
 
 use checks::{check_mean, check_mean_near, series};
 use pyro_infer::poutine::distributions::{
-    Batched, Bernoulli, Constraint, Dirichlet, HalfCauchy, HalfNormal, Normal, Value,
+    Batched, Bernoulli, Constraint, Dirichlet, HalfCauchy, HalfNormal, Normal, Real, Value,
 };
 use pyro_infer::poutine::{
     Mask, Model, Name, Plate, PyroError, PyroRng, condition, mask, observe, sample, scale,
@@ -327,7 +327,10 @@ fn init_values_and_the_median_start_chains_where_asked() {
     let err = potential
         .log_density(&args, &[0.0, 1.0], &mut Vec::new())
         .unwrap_err();
-    assert_eq!(err.to_string(), "u: the point has 2 coordinates, the model 3");
+    assert_eq!(
+        err.to_string(),
+        "u: the point has 2 coordinates, the model 3"
+    );
     assert!(potential.constrained(&[0.0; 4]).is_err());
     let unknown = [(Name::from("s"), Value::Real(1.0))].into_iter().collect();
     let err = potential
@@ -435,4 +438,56 @@ fn check_gradient<M: Model<(), Output = ()> + Clone>(
             );
         }
     }
+}
+
+/// With `param` sites as coordinates: the gradient with respect to a latent site and two
+/// parameters against its closed form (no log-Jacobian for the parameters); a parameter read as
+/// a plain number is an error naming it.
+#[test]
+fn parameters_as_coordinates() {
+    use pyro_infer::poutine::param;
+    let model = |y: f64| -> Result<(), PyroError> {
+        let loc = param("potential_test_loc", Real::from(0.2), Constraint::Real)?;
+        let scale = param(
+            "potential_test_scale",
+            Real::from(1.0),
+            Constraint::Positive,
+        )?;
+        let mu = sample("mu", Normal::new(loc, 1.0))?;
+        observe("y", Normal::new(mu, scale), y)?;
+        Ok(())
+    };
+    let mut rng = PyroRng::seed_from_u64(5);
+    let potential = Potential::with_params(model, &1.0, &mut rng).unwrap();
+    let names: Vec<String> = potential.sites().map(|(n, _)| n.to_string()).collect();
+    assert_eq!(names, ["potential_test_loc", "potential_test_scale", "mu"]);
+    let (loc, log_scale, mu, y) = (0.2, 0.3_f64, 0.5, 1.0);
+    let scale = log_scale.exp();
+    let mut grad = Vec::new();
+    let lp = potential
+        .log_density(&y, &[loc, log_scale, mu], &mut grad)
+        .unwrap();
+    let half_ln_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
+    let exact = -half_ln_2pi - 0.5 * (mu - loc) * (mu - loc)
+        + (-half_ln_2pi - log_scale - 0.5 * ((y - mu) / scale).powi(2));
+    assert!((lp - exact).abs() < 1e-12, "{lp} vs {exact}");
+    let want = [
+        mu - loc,
+        -1.0 + ((y - mu) / scale).powi(2),
+        -(mu - loc) + (y - mu) / (scale * scale),
+    ];
+    for (g, w) in grad.iter().zip(want) {
+        assert!((g - w).abs() < 1e-12, "{grad:?} vs {want:?}");
+    }
+    // Without parameters as coordinates they are data: one coordinate.
+    assert_eq!(Potential::new(model, &1.0, &mut rng).unwrap().dim(), 1);
+
+    let plain = |_: ()| -> Result<(), PyroError> {
+        let loc: f64 = param("potential_test_plain", 0.0, Constraint::Real)?;
+        observe("y", Normal::new(loc, 1.0), 0.5)?;
+        Ok(())
+    };
+    let err = Potential::with_params(plain, &(), &mut rng).err().unwrap();
+    assert!(err.to_string().contains("potential_test_plain"), "{err}");
+    assert!(err.to_string().contains("read it as a Real"), "{err}");
 }

@@ -187,7 +187,9 @@ where
 }
 
 /// A learnable parameter: the value stored under `name` in the parameter store, initialised to
-/// `init` (which must satisfy `constraint`) on first use. The first initialisation wins; later
+/// `init` (which must satisfy `constraint`) on first use. A parameter a gradient is taken for
+/// (variational inference, [`Potential::with_params`](https://docs.rs/pyro-infer)) is read as
+/// a `Real` (`param(name, Real::from(0.5), ..)`), through which the gradient flows. The first initialisation wins; later
 /// calls read the stored value. Handlers may supply the value instead (`substitute`) or turn the
 /// site into a sample (`lift`).
 ///
@@ -217,6 +219,13 @@ pub fn param<T: ValueType>(
     };
     let mut msg = Site::param(name, None);
     apply_stack(&mut msg, Some(&mut read_store))?;
+    if !msg.tracked.is_empty() && !T::TRACKS {
+        return Err(PyroError::InvalidMessage {
+            site: msg.name,
+            reason: "a gradient is being taken with respect to this parameter, but it is read \
+                     as a plain number: read it as a Real (param(name, Real::from(x), ..))",
+        });
+    }
     typed(&mut msg)
 }
 

@@ -306,7 +306,6 @@ mod tests {
         assert_eq!(Bernoulli::new(0.5).unwrap().log_prob_iid(&[]), 0.0);
     }
 
-
     #[test]
     fn gradients_match_finite_differences() {
         // With respect to probs; its length is the distance to the nearer end of [0, 1].
@@ -331,15 +330,24 @@ mod tests {
         let logits = |x: bool| move |v: &[Real]| (Bernoulli::from_logits(v[0]).unwrap(), x);
         // d/dp ln p = 1 / p, d/dp ln(1 - p) = -1 / (1 - p).
         assert_eq!(testing::log_prob_gradient(probs(true), &[0.25]), vec![4.0]);
-        assert_eq!(testing::log_prob_gradient(probs(false), &[0.75]), vec![-4.0]);
+        assert_eq!(
+            testing::log_prob_gradient(probs(false), &[0.75]),
+            vec![-4.0]
+        );
         // At the ends, where the log-probability is finite: one-sided derivatives.
         assert_eq!(testing::log_prob_gradient(probs(false), &[0.0]), vec![-1.0]);
         assert_eq!(testing::log_prob_gradient(probs(true), &[1.0]), vec![1.0]);
         // d/dl ln sigmoid(l) = 1 - sigmoid(l), d/dl ln sigmoid(-l) = -sigmoid(l): 1/2 at 0.
         assert!((testing::log_prob_gradient(logits(true), &[0.0])[0] - 0.5).abs() < 1e-16);
         assert!((testing::log_prob_gradient(logits(false), &[0.0])[0] + 0.5).abs() < 1e-16);
-        assert_eq!(testing::log_prob_gradient(logits(true), &[f64::INFINITY]), vec![0.0]);
-        assert_eq!(testing::log_prob_gradient(logits(false), &[f64::NEG_INFINITY]), vec![0.0]);
+        assert_eq!(
+            testing::log_prob_gradient(logits(true), &[f64::INFINITY]),
+            vec![0.0]
+        );
+        assert_eq!(
+            testing::log_prob_gradient(logits(false), &[f64::NEG_INFINITY]),
+            vec![0.0]
+        );
         // Far in the tails the derivative keeps its relative precision.
         let g = testing::log_prob_gradient(logits(true), &[40.0])[0];
         assert!((g / (-40.0_f64).exp() - 1.0).abs() < 1e-15, "{g}");

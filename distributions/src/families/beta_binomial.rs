@@ -279,7 +279,6 @@ mod tests {
         );
     }
 
-
     #[test]
     fn gradients_match_finite_differences() {
         // (k, n, a, b); the length of each concentration is its distance to 0.
@@ -309,7 +308,10 @@ mod tests {
         let at = |k: i64, n: u64| move |v: &[Real]| (BetaBinomial::new(v[0], v[1], n).unwrap(), k);
         // a = b = 1, n = 1: P(k) = 1/2 for both k; d/da ln P(1) = psi(2) - psi(1) - (psi(3) -
         // psi(2)) = 1 - 1/2, d/db = 0 - 1/2.
-        assert_eq!(testing::log_prob_gradient(at(1, 1), &[1.0, 1.0]), vec![0.5, -0.5]);
+        assert_eq!(
+            testing::log_prob_gradient(at(1, 1), &[1.0, 1.0]),
+            vec![0.5, -0.5]
+        );
         // n = 2, k = 0, a = 1, b = 2: ln P(0) = ln(b (b + 1) / ((a + b) (a + b + 1))), so
         // d/da = -1/3 - 1/4 and d/db = 1/2 + 1/3 - 1/3 - 1/4.
         let g = testing::log_prob_gradient(at(0, 2), &[1.0, 2.0]);

@@ -284,7 +284,6 @@ mod tests {
         );
     }
 
-
     #[test]
     fn gradients_match_finite_differences() {
         // (n, k, probs); the length of probs is the distance to the nearer end of [0, 1].
@@ -331,13 +330,28 @@ mod tests {
             |n: u64, k: i64| move |v: &[Real]| (Binomial::from_logits(n, v[0]).unwrap(), k);
         // k / p - (n - k) / (1 - p) = 4k - 2n at p = 1/2; k - n p with respect to logits.
         assert_eq!(testing::log_prob_gradient(probs(10, 3), &[0.5]), vec![-8.0]);
-        assert_eq!(testing::log_prob_gradient(probs(1_000_000, 500_000), &[0.5]), vec![0.0]);
+        assert_eq!(
+            testing::log_prob_gradient(probs(1_000_000, 500_000), &[0.5]),
+            vec![0.0]
+        );
         assert!((testing::log_prob_gradient(logits(10, 3), &[0.0])[0] + 2.0).abs() < 1e-14);
         // At the ends, where the log-probability is finite: one-sided derivatives -n and n.
-        assert_eq!(testing::log_prob_gradient(probs(10, 0), &[0.0]), vec![-10.0]);
-        assert_eq!(testing::log_prob_gradient(probs(10, 10), &[1.0]), vec![10.0]);
-        assert_eq!(testing::log_prob_gradient(logits(10, 10), &[f64::INFINITY]), vec![0.0]);
-        assert_eq!(testing::log_prob_gradient(logits(10, 0), &[f64::NEG_INFINITY]), vec![0.0]);
+        assert_eq!(
+            testing::log_prob_gradient(probs(10, 0), &[0.0]),
+            vec![-10.0]
+        );
+        assert_eq!(
+            testing::log_prob_gradient(probs(10, 10), &[1.0]),
+            vec![10.0]
+        );
+        assert_eq!(
+            testing::log_prob_gradient(logits(10, 10), &[f64::INFINITY]),
+            vec![0.0]
+        );
+        assert_eq!(
+            testing::log_prob_gradient(logits(10, 0), &[f64::NEG_INFINITY]),
+            vec![0.0]
+        );
         // All successes at logits 40: n (1 - probs), which keeps its relative precision.
         let g = testing::log_prob_gradient(logits(10, 10), &[40.0])[0];
         assert!((g / (10.0 * (-40.0_f64).exp()) - 1.0).abs() < 1e-14, "{g}");

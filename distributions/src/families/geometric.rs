@@ -262,7 +262,6 @@ mod tests {
         );
     }
 
-
     #[test]
     fn gradients_match_finite_differences() {
         // (k, probs); the length of probs is the distance to the nearer end of (0, 1].
@@ -307,7 +306,10 @@ mod tests {
         assert!((testing::log_prob_gradient(logits(3), &[0.0])[0] + 1.0).abs() < 1e-15);
         // At probs = 1, where k = 0 has probability 1: a one-sided derivative 1.
         assert_eq!(testing::log_prob_gradient(probs(0), &[1.0]), vec![1.0]);
-        assert_eq!(testing::log_prob_gradient(logits(0), &[f64::INFINITY]), vec![0.0]);
+        assert_eq!(
+            testing::log_prob_gradient(logits(0), &[f64::INFINITY]),
+            vec![0.0]
+        );
         assert!(Geometric::new(0.3).unwrap().log_prob_real(&2).is_constant());
     }
 

@@ -339,7 +339,6 @@ mod tests {
         );
     }
 
-
     #[test]
     fn gradients_match_finite_differences() {
         // Inputs (total_count, probs): the length of total_count is its distance to 0, that of
@@ -392,7 +391,10 @@ mod tests {
         let g = testing::log_prob_gradient(logits(2), &[1.0, 0.0]);
         assert!((g[1] - 0.5).abs() < 1e-15, "{g:?}");
         // At probs = 0, where k = 0 has probability 1: d/dr = 0, d/dp = -r (one-sided).
-        assert_eq!(testing::log_prob_gradient(probs(0), &[2.5, 0.0]), vec![0.0, -2.5]);
+        assert_eq!(
+            testing::log_prob_gradient(probs(0), &[2.5, 0.0]),
+            vec![0.0, -2.5]
+        );
         assert_eq!(
             testing::log_prob_gradient(logits(0), &[2.5, f64::NEG_INFINITY]),
             vec![0.0, 0.0]
