@@ -28,5 +28,8 @@ fn main() {
             .expect("the density");
         std::hint::black_box(lp);
     }
-    println!("{which}: {:?} per evaluation", start.elapsed() / runs as u32);
+    println!(
+        "{which}: {:?} per evaluation",
+        start.elapsed() / runs as u32
+    );
 }
