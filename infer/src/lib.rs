@@ -6,7 +6,9 @@
 //! - [`Mcmc`] runs Markov chains of a [`Kernel`]: [`TraceMh`] is Metropolis-Hastings over
 //!   execution traces, for any model (discrete and continuous latents, and sites that come and
 //!   go with random choices). The draws ([`McmcRun`]) come with a [`Summary`] (rank-normalised
-//!   R-hat and bulk/tail ESS of [`diagnostics`]) and export to CSV and JSON.
+//!   R-hat and bulk/tail ESS of [`diagnostics`]) and export to CSV and JSON. [`Nuts`] is the
+//!   No-U-Turn sampler, on the gradient of the model's log density ([`Potential`]), for models
+//!   whose latent sites are continuous.
 //! - [`Predictive`] runs the model again with latent values from the prior, from draws or from
 //!   a guide, into [`Samples`].
 //!
@@ -40,6 +42,11 @@
 //! assert!((p.mean - 16.0 / 30.0).abs() < 0.02);
 //! assert!(p.r_hat.unwrap() < 1.05);
 //! println!("{summary}");
+//!
+//! // And by NUTS, on the gradient (`p` is a `Real`; the Bernoulli's probability carries it).
+//! use pyro_infer::Nuts;
+//! let run = Mcmc::new(Nuts::new(coin), 300, 1000).num_chains(2).seed(7).run(&flips[..])?;
+//! assert!((run.summary().get("p").unwrap().mean - 16.0 / 30.0).abs() < 0.02);
 //! # Ok::<(), pyro_infer::InferError>(())
 //! ```
 

@@ -24,7 +24,11 @@
 //! let posterior = Importance::new(conditioned.clone(), 10_000).seed(1).run(8.5)?;
 //! let weight = posterior.marginal("weight")?;
 //! assert!((weight.mean()[0] - 9.14).abs() < 0.05); // exact: Normal(9.14, 0.6)
-//! let run = Mcmc::new(TraceMh::new(conditioned), 500, 2000).num_chains(2).run(8.5)?;
+//! let run = Mcmc::new(TraceMh::new(conditioned.clone()), 500, 2000).num_chains(2).run(8.5)?;
+//! assert!((run.summary().get("weight").unwrap().mean - 9.14).abs() < 0.1);
+//!
+//! // NUTS on the model's gradient: `weight` is a `Real`, an f64 the gradient flows through.
+//! let run = Mcmc::new(Nuts::new(conditioned), 300, 1000).num_chains(2).run(8.5)?;
 //! assert!((run.summary().get("weight").unwrap().mean - 9.14).abs() < 0.1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -33,10 +37,11 @@
 //! - [`distributions`]: the families, `Distribution`, `AnyDistribution`, `Batched`, constraints.
 //! - [`trace`]: `Site`, `Name`, `Trace`.
 //! - [`poutine`]: primitives, plates, the handler stack and every handler.
-//! - [`tape`]: reverse-mode gradients, the `Real` scalar and its tape (the foundation of the
-//!   gradient-based inference to come; the constraints' bijections are written on it).
+//! - [`tape`]: reverse-mode gradients, the `Real` scalar and its tape (continuous values and
+//!   parameters, log-densities, the constraints' bijections and NUTS's potential are on it).
 //! - [`infer`]: importance sampling, `EmpiricalMarginal`, `Predictive`, and MCMC (`Mcmc` with the
-//!   trace Metropolis-Hastings kernel `TraceMh`, convergence diagnostics, CSV/JSON export).
+//!   trace Metropolis-Hastings kernel `TraceMh` and the No-U-Turn sampler `Nuts`, convergence
+//!   diagnostics, CSV/JSON export); `Potential`, a model's log density and its gradient.
 
 #[doc(inline)]
 pub use pyro_distributions as distributions;
