@@ -9,6 +9,9 @@
 //!   R-hat and bulk/tail ESS of [`diagnostics`]) and export to CSV and JSON. [`Nuts`] is the
 //!   No-U-Turn sampler, on the gradient of the model's log density ([`Potential`]), for models
 //!   whose latent sites are continuous.
+//! - Optimisers for variational inference ([`Optimizer`]: [`Sgd`], [`Adam`], [`ClippedAdam`],
+//!   with learning-rate [`Schedule`]s) update the unconstrained values of a
+//!   [`ParamStore`](poutine::ParamStore) against a loss's gradient.
 //! - [`Predictive`] runs the model again with latent values from the prior, from draws or from
 //!   a guide, into [`Samples`].
 //!
@@ -60,6 +63,7 @@ mod mcmc_run;
 mod mh;
 mod mh_run;
 mod nuts;
+mod optim;
 mod particle;
 mod potential;
 mod predictive;
@@ -74,6 +78,7 @@ pub use mcmc::{ChainSetup, ChainStats, ChainStep, GroupStats, Kernel, Mcmc};
 pub use mcmc_run::McmcRun;
 pub use mh::{MhChain, MhProposal, TraceMh};
 pub use nuts::{Nuts, NutsChain};
+pub use optim::{Adam, ClippedAdam, Optimizer, Schedule, Sgd};
 pub use particle::{Guide, Prior, Proposal};
 pub use potential::{Init, Potential};
 pub use predictive::{Latents, Predictive, PredictiveGuide};
