@@ -363,6 +363,33 @@ fn check_weight_decay(x: f64) -> Result<(), InferError> {
     }
 }
 
+/// The builders of the moment estimates Adam and ClippedAdam share.
+macro_rules! moment_builders {
+    ($ty:ident) => {
+        impl $ty {
+            /// Sets the decay rates of the moment estimates (default (0.9, 0.999)).
+            ///
+            /// # Errors
+            /// [`InferError::InvalidArgument`] (`betas`) unless both are in `[0, 1)`.
+            pub fn betas(mut self, beta1: f64, beta2: f64) -> Result<Self, InferError> {
+                check_betas((beta1, beta2))?;
+                self.betas = (beta1, beta2);
+                Ok(self)
+            }
+
+            /// Sets the term added to the denominator (default 1e-8).
+            ///
+            /// # Errors
+            /// [`InferError::InvalidArgument`] (`eps`) unless `eps` is positive and finite.
+            pub fn eps(mut self, eps: f64) -> Result<Self, InferError> {
+                check_positive("eps", "eps", eps)?;
+                self.eps = eps;
+                Ok(self)
+            }
+        }
+    };
+}
+
 /// The builders of the learning-rate schedule and the gradient clipping, and the parts of
 /// [`Optimizer`] that only read `common` and `state`.
 macro_rules! common_builders {
@@ -633,26 +660,6 @@ impl Adam {
         })
     }
 
-    /// Sets the decay rates of the moment estimates (default (0.9, 0.999)).
-    ///
-    /// # Errors
-    /// [`InferError::InvalidArgument`] (`betas`) unless both are in `[0, 1)`.
-    pub fn betas(mut self, beta1: f64, beta2: f64) -> Result<Self, InferError> {
-        check_betas((beta1, beta2))?;
-        self.betas = (beta1, beta2);
-        Ok(self)
-    }
-
-    /// Sets the term added to the denominator (default 1e-8).
-    ///
-    /// # Errors
-    /// [`InferError::InvalidArgument`] (`eps`) unless `eps` is positive and finite.
-    pub fn eps(mut self, eps: f64) -> Result<Self, InferError> {
-        check_positive("eps", "eps", eps)?;
-        self.eps = eps;
-        Ok(self)
-    }
-
     /// Sets the weight decay (an L2 penalty: `weight_decay * p` is added to the gradient;
     /// default 0).
     ///
@@ -666,6 +673,7 @@ impl Adam {
 }
 
 common_builders!(Adam);
+moment_builders!(Adam);
 
 impl Optimizer for Adam {
     fn step(&mut self, name: &str, value: &mut [f64], grad: &[f64]) -> Result<(), InferError> {
@@ -764,26 +772,6 @@ impl ClippedAdam {
         })
     }
 
-    /// Sets the decay rates of the moment estimates (default (0.9, 0.999)).
-    ///
-    /// # Errors
-    /// [`InferError::InvalidArgument`] (`betas`) unless both are in `[0, 1)`.
-    pub fn betas(mut self, beta1: f64, beta2: f64) -> Result<Self, InferError> {
-        check_betas((beta1, beta2))?;
-        self.betas = (beta1, beta2);
-        Ok(self)
-    }
-
-    /// Sets the term added to the denominator (default 1e-8).
-    ///
-    /// # Errors
-    /// [`InferError::InvalidArgument`] (`eps`) unless `eps` is positive and finite.
-    pub fn eps(mut self, eps: f64) -> Result<Self, InferError> {
-        check_positive("eps", "eps", eps)?;
-        self.eps = eps;
-        Ok(self)
-    }
-
     /// Sets the weight decay (an L2 penalty: `weight_decay * p` is added to the clipped
     /// gradient; default 0).
     ///
@@ -840,6 +828,8 @@ impl ClippedAdam {
         self.learning_rate() * (decay * self.lrd)
     }
 }
+
+moment_builders!(ClippedAdam);
 
 impl Optimizer for ClippedAdam {
     fn step(&mut self, name: &str, value: &mut [f64], grad: &[f64]) -> Result<(), InferError> {
