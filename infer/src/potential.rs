@@ -216,8 +216,9 @@ impl<M> Potential<M> {
         self.layout.dim
     }
 
-    /// The latent sites in the order the model reached them in its first run, with their
-    /// supports.
+    /// The sites whose values are the coordinates (the latent sites, and the `param` sites for
+    /// [`with_params`](Potential::with_params)), in the order the model reached them in its
+    /// first run, with their supports.
     pub fn sites(&self) -> impl Iterator<Item = (&Name, &Constraint)> {
         self.layout.latents.iter().map(|l| (&l.name, &l.support))
     }
