@@ -29,7 +29,10 @@ use std::rc::Rc;
 /// Every latent site must be continuous (a discrete latent site is an
 /// [`InferError::NotDifferentiable`] naming it) and the model must reach the same latent sites
 /// in every run. Inside a trajectory, a point where the model cannot be evaluated (a parameter
-/// out of range, say, after an overflow) counts as a divergence, as in Stan and NumPyro.
+/// out of range, say, after an overflow) counts as a divergence, as in Stan and NumPyro. A
+/// starting coordinate at which the gradient is exactly zero (an initial value at a prior's
+/// mode) is moved by 1e-6 in unconstrained space: `nuts-rs` needs a nonzero gradient to start
+/// its mass matrix.
 ///
 /// ```
 /// use pyro_infer::{Mcmc, Nuts};
@@ -221,6 +224,34 @@ impl<M: Model<A>, A: Clone> NutsChain<M, A> {
     }
 }
 
+/// How far a starting coordinate whose gradient is exactly zero is moved (in unconstrained
+/// space).
+const NUDGE: f64 = 1e-6;
+
+/// `start`, with each coordinate whose gradient is exactly zero there moved by [`NUDGE`]:
+/// `nuts-rs` refuses a start with a zero in its gradient (its first mass matrix divides by it),
+/// which a start at a prior mode (an initial value at a Normal's mean, say) would have. Tried a
+/// few times; the last point is returned as it is.
+fn nudged<M: Model<A>, A: Clone>(
+    potential: &Potential<M>,
+    args: &A,
+    mut start: Vec<f64>,
+) -> Result<Vec<f64>, InferError> {
+    let mut grad = Vec::with_capacity(start.len());
+    for _ in 0..3 {
+        potential.log_density(args, &start, &mut grad)?;
+        if !grad.contains(&0.0) {
+            break;
+        }
+        for (x, g) in start.iter_mut().zip(&grad) {
+            if *g == 0.0 {
+                *x += NUDGE;
+            }
+        }
+    }
+    Ok(start)
+}
+
 fn sampler_failure(e: impl fmt::Display) -> InferError {
     InferError::InvalidArgument {
         name: "nuts",
@@ -266,7 +297,11 @@ where
         rng: &mut PyroRng,
     ) -> Result<NutsChain<M, A>, InferError> {
         let potential = Potential::new(self.model.clone(), args, rng)?;
-        let start = potential.init_point(args, &self.init, setup.init_values, rng)?;
+        let start = nudged(
+            &potential,
+            args,
+            potential.init_point(args, &self.init, setup.init_values, rng)?,
+        )?;
         let failure = Rc::new(RefCell::new(None));
         let density = LogDensity {
             potential: potential.clone(),

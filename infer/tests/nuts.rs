@@ -282,6 +282,22 @@ fn latent_sites_that_change_between_runs_are_an_error() {
     );
 }
 
+/// A start where the gradient is exactly zero (an initial value at a prior mode) works: the
+/// sampler underneath refuses such a start, so the coordinate is moved by 1e-6.
+#[test]
+fn a_start_at_a_mode_works() {
+    let model = |_: ()| sample("x", Normal::new(0.0, 1.0)).map(drop);
+    let init = [(Name::from("x"), Value::Real(0.0))].into_iter().collect();
+    let run = Mcmc::new(Nuts::new(model), 200, 400)
+        .init_values(init)
+        .run(())
+        .unwrap();
+    assert_eq!(
+        run.get_samples().reals(&Name::from("x")).unwrap().len(),
+        400
+    );
+}
+
 #[test]
 fn invalid_settings_are_errors() {
     let model = |_: ()| sample("x", Normal::new(0.0, 1.0)).map(drop);
