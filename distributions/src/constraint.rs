@@ -195,11 +195,20 @@ impl Constraint {
 
 /// Whether `v` is a non-empty vector of non-negative reals summing to one.
 pub(crate) fn is_simplex(v: &[f64]) -> bool {
-    if v.is_empty() || !v.iter().all(|&x| (0.0..=1.0).contains(&x)) {
-        return false;
+    is_simplex_iter(v.iter().copied())
+}
+
+/// [`is_simplex`] of the elements of `v` (e.g. the values of a `Vec<Real>`), summed in order.
+pub(crate) fn is_simplex_iter(v: impl Iterator<Item = f64>) -> bool {
+    let (mut sum, mut empty) = (0.0, true);
+    for x in v {
+        if !(0.0..=1.0).contains(&x) {
+            return false;
+        }
+        sum += x;
+        empty = false;
     }
-    let sum: f64 = v.iter().sum();
-    (sum - 1.0).abs() <= SIMPLEX_TOLERANCE
+    !empty && (sum - 1.0).abs() <= SIMPLEX_TOLERANCE
 }
 
 impl fmt::Display for Constraint {

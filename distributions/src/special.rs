@@ -112,6 +112,58 @@ pub(crate) fn digamma_diff(x: f64, m: f64) -> f64 {
     sum + (u.ln_1p() + 0.5 * u / (x + m) + (digamma_corr(x + m) - digamma_corr(x)))
 }
 
+/// `ln t - digamma(s) + digamma(sum)`: the derivative of a Dirichlet log-density with respect
+/// to the concentration `s` of its coordinate `t`, where `sum` is the sum of all the
+/// concentrations (it may have overflowed to `+inf`), and so of the beta log-density with
+/// respect to the exponent `s` of its factor `t` (`t = x` for `concentration1`, `t = 1 - x` for
+/// `concentration0`, `sum = a + b`). Given `ln_t`, the share `ps = s / sum` and its logarithm
+/// `ln_ps` (to full precision also where `ps` underflows), its complement `po = 1 - ps` (to full
+/// relative precision, from the other concentrations) and the deviation `dev = (t - ps) / ps`.
+///
+/// Where `sum < 10` it is `ln t + digamma(sum + 1) - digamma(s + 1) + po / s`, which does not
+/// subtract two infinities where the concentrations are subnormal. Where `sum >= 10` the terms
+/// of size `ln(sum)` are cancelled by hand, with `digamma(y) = ln y - 1 / (2y) + digamma_corr(y)`
+/// ([`digamma_corr`]): it is `ln(t / ps) + po / (2s) + digamma_corr(sum) - digamma_corr(s)` for
+/// `s >= 10`, and `ln(t / ps) + ln s - digamma(s) - 1 / (2 sum) + digamma_corr(sum)` below, with
+/// `ln(t / ps) = ln(1 + dev)` near the mode (`dev` in `[-1/2, 1]`), else the logarithm of the
+/// quotient (or `ln t - ln ps` where it is not a normal double). So the derivative keeps its
+/// precision where it is small next to `ln(sum)` (near the mode of large concentrations).
+/// (`digamma_corr(inf) = 0`.)
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn shape_score(
+    s: f64,
+    sum: f64,
+    t: f64,
+    ln_t: f64,
+    ps: f64,
+    ln_ps: f64,
+    po: f64,
+    dev: f64,
+) -> f64 {
+    if sum < STIRLING_SERIES_FROM {
+        // digamma(y) = digamma(y + 1) - 1 / y, and 1 / s - 1 / sum = po / s: no inf - inf where
+        // the concentrations are so small that their digamma overflow.
+        return ln_t + (digamma(sum + 1.0) - digamma(s + 1.0)) + po / s;
+    }
+    let ln_t_over_ps = if (-0.5..=1.0).contains(&dev) {
+        dev.ln_1p()
+    } else {
+        let ratio = t / ps;
+        if ratio.is_normal() {
+            ratio.ln()
+        } else {
+            ln_t - ln_ps
+        }
+    };
+    if s >= STIRLING_SERIES_FROM {
+        // po / (2s), without overflow of 2s.
+        ln_t_over_ps + 0.5 * (po / s) + (digamma_corr(sum) - digamma_corr(s))
+    } else {
+        ln_t_over_ps + (s.ln() - digamma(s)) - 0.5 / sum + digamma_corr(sum)
+    }
+}
+
 /// `ln y - psi(a)`, the derivative with respect to the shape `a` of the gamma log-density
 /// `(a - 1) ln y - y - ln Gamma(a)` at the scaled value `y` (of `Gamma(a, rate)` at `x`, with
 /// `y = rate x`, and so of the inverse-gamma and chi-squared densities), for `a > 0` and `y > 0`

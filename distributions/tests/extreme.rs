@@ -450,8 +450,13 @@ fn grid_categorical_and_delta() {
     f.assert_none("Categorical and Delta");
 }
 
+/// Constant [`Real`]s: a vector family's value.
+fn constants(xs: &[f64]) -> Vec<Real> {
+    xs.iter().map(|&x| Real::from(x)).collect()
+}
+
 /// Points on (and near) the simplex of dimension `k`.
-fn simplex_points(k: usize) -> Vec<Vec<f64>> {
+fn simplex_points(k: usize) -> Vec<Vec<Real>> {
     let mut pts = vec![vec![1.0 / k as f64; k]];
     for i in 0..k {
         let mut vertex = vec![0.0; k];
@@ -469,7 +474,7 @@ fn simplex_points(k: usize) -> Vec<Vec<f64>> {
     skew[1] = 0.7;
     pts.push(skew);
     pts.push(vec![0.5; k]);
-    pts
+    pts.iter().map(|p| constants(p)).collect()
 }
 
 #[test]
@@ -500,9 +505,15 @@ fn grid_dirichlet() {
 fn grid_multivariate_normal() {
     let mut f = Failures::default();
     let locs = [-MAX, -1e300, 0.0, 1.0, 1e300, MAX];
-    let xs: Vec<Vec<f64>> = [-MAX, -1.0, 0.0, 1e-300, 1e300, MAX]
+    let xs: Vec<Vec<Real>> = [-MAX, -1.0, 0.0, 1e-300, 1e300, MAX]
         .iter()
-        .flat_map(|&a| [vec![a, a], vec![a, -a], vec![0.0, a]])
+        .flat_map(|&a| {
+            [
+                constants(&[a, a]),
+                constants(&[a, -a]),
+                constants(&[0.0, a]),
+            ]
+        })
         .collect();
     for &l0 in &locs {
         for &d in &POS {
@@ -714,9 +725,9 @@ proptest! {
         }
         // Also the mean, where a concentrated Dirichlet has its mass.
         let mean = d.0.as_ref().ok().and_then(|d| d.mean());
-        one("Dirichlet", d.clone(), x)?;
+        one("Dirichlet", d.clone(), constants(&x))?;
         if let Some(m) = mean {
-            one("Dirichlet", d, m)?;
+            one("Dirichlet", d, constants(&m))?;
         }
     }
 
@@ -731,10 +742,10 @@ proptest! {
         one(
             "MultivariateNormal",
             made!(MultivariateNormal::from_scale_tril, loc.clone(), &tril),
-            x.clone(),
+            constants(&x),
         )?;
         let c = off.abs().min(diag[0].min(diag[1])) * off.signum();
         let cov = [vec![diag[0], c], vec![c, diag[1]]];
-        one("MultivariateNormal", made!(MultivariateNormal::new, loc, &cov), x)?;
+        one("MultivariateNormal", made!(MultivariateNormal::new, loc, &cov), constants(&x))?;
     }
 }

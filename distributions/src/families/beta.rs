@@ -5,8 +5,7 @@ use crate::distribution::{Cdf, Distribution, Partials};
 use crate::error::{self, ParamError};
 use crate::memo::Memo;
 use crate::special::{
-    HALF_LN_2PI, beta_cdf, beta_deviations, digamma, digamma_corr, ln_beta, log1pmx, share,
-    stirling_corr,
+    HALF_LN_2PI, beta_cdf, beta_deviations, ln_beta, log1pmx, shape_score, share, stirling_corr,
 };
 use pyro_tape::Real;
 use rand::{Rng, RngExt};
@@ -157,46 +156,6 @@ fn deviations(x: f64, p: f64, q: f64) -> (f64, f64) {
     (u, v)
 }
 
-/// `ln t - digamma(s) + digamma(s + o)`, the derivative of the beta log-density with respect to
-/// the exponent `s` of its factor `t` (`t = x` for `concentration1`, `t = 1 - x` for
-/// `concentration0`), `o` the other exponent, given `ln_t`, the share `ps = s / (s + o)`, its
-/// complement `po` and the deviation `dev = (t - ps) / ps` (see `deviations`).
-///
-/// Where `s + o < 10` it is `ln t + digamma(s + o + 1) - digamma(s + 1) + po / s`, which does
-/// not subtract two infinities where both shapes are subnormal. Where `s + o >= 10` the terms of
-/// size `ln(s + o)` are cancelled by hand, with
-/// `digamma(y) = ln y - 1 / (2y) + digamma_corr(y)`: it is
-/// `ln(t / ps) + po / (2s) + digamma_corr(s + o) - digamma_corr(s)` for `s >= 10`, and
-/// `ln(t / ps) + ln s - digamma(s) - 1 / (2 (s + o)) + digamma_corr(s + o)` below, with
-/// `ln(t / ps) = ln(1 + dev)` near the mode (`dev` in `[-1/2, 1]`), else the logarithm of the
-/// quotient (or `ln t - ln ps` where it is not a normal double). So the derivative keeps its
-/// precision where it is small next to `ln(s + o)` (near the mode of large concentrations).
-/// (`s + o` may overflow: `digamma_corr(inf) = 0`.)
-#[inline]
-fn shape_score(s: f64, o: f64, t: f64, ln_t: f64, ps: f64, po: f64, dev: f64) -> f64 {
-    let sum = s + o;
-    if sum < SADDLE_FROM {
-        // digamma(y) = digamma(y + 1) - 1 / y, and 1 / s - 1 / (s + o) = po / s: no inf - inf
-        // where both shapes are so small that their digamma overflow.
-        return ln_t + (digamma(sum + 1.0) - digamma(s + 1.0)) + po / s;
-    }
-    let ln_t_over_ps = if (-0.5..=1.0).contains(&dev) {
-        dev.ln_1p()
-    } else {
-        let ratio = t / ps;
-        if ratio.is_normal() {
-            ratio.ln()
-        } else {
-            ln_t - ps.ln()
-        }
-    };
-    if s >= SADDLE_FROM {
-        ln_t_over_ps + po / (2.0 * s) + (digamma_corr(sum) - digamma_corr(s))
-    } else {
-        ln_t_over_ps + (s.ln() - digamma(s)) - 0.5 / sum + digamma_corr(sum)
-    }
-}
-
 impl Distribution for Beta {
     type Value = Real;
     type Moment = f64;
@@ -241,9 +200,9 @@ impl Distribution for Beta {
 
     /// `d/dx = (a - 1) / x - (b - 1) / (1 - x)`, in the saddle-point regime as
     /// `(2x - 1 - a u) / (x (1 - x))` with `a u = (a + b) (x - p)` (`u` from `deviations`), which
-    /// does not cancel the terms of size `a + b` near the mode; `d/da` and `d/db` from
-    /// `shape_score` (digamma differences without cancellation for large concentrations). At
-    /// `x = 0` (finite only for `a = 1`) and `x = 1` (only for `b = 1`), the limits from inside:
+    /// does not cancel the terms of size `a + b` near the mode; `d/da` and `d/db` from the
+    /// crate's `special::shape_score` (digamma differences without cancellation for large
+    /// concentrations). At `x = 0` (finite only for `a = 1`) and `x = 1` (only for `b = 1`), the limits from inside:
     /// `d/dx = 1 - b` or `a - 1`, and `-inf` for the exponent of the vanishing factor.
     #[inline]
     fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
@@ -264,12 +223,14 @@ impl Distribution for Beta {
         };
         partials.push(*x, d_x);
         if !c1.is_constant() {
-            let score = shape_score(a, b, x_value, x_value.ln(), self.p, self.q, u);
+            let (ln_x, ln_p) = (x_value.ln(), self.p.ln());
+            let score = shape_score(a, a + b, x_value, ln_x, self.p, ln_p, self.q, u);
             partials.push(c1, score);
         }
         if !c0.is_constant() {
             let (y, ln_y) = (1.0 - x_value, (-x_value).ln_1p());
-            partials.push(c0, shape_score(b, a, y, ln_y, self.q, self.p, v));
+            let score = shape_score(b, a + b, y, ln_y, self.q, self.q.ln(), self.p, v);
+            partials.push(c0, score);
         }
     }
 

@@ -1,9 +1,10 @@
 //! The Dirichlet distribution.
 
-use crate::constraint::{Constraint, is_simplex};
-use crate::distribution::Distribution;
+use crate::constraint::{Constraint, is_simplex_iter};
+use crate::distribution::{Distribution, Partials};
 use crate::error::ParamError;
-use crate::special::{HALF_LN_2PI, stirling_corr};
+use crate::special::{HALF_LN_2PI, shape_score, stirling_corr};
+use pyro_tape::Real;
 use rand::{Rng, RngExt};
 use rand_distr::{Gamma, Open01};
 
@@ -31,29 +32,51 @@ use rand_distr::{Gamma, Open01};
 /// Draws normalise independent `Gamma(a_i, 1)` draws, computed in log space so that small
 /// concentrations (whose Gamma draws underflow) still give points on the simplex.
 ///
+/// # Gradients
+/// The concentrations and the value are [`Real`]s: a gradient flows through `log_prob_real` to
+/// each that is tracked on the tape, with `d/dx_i = (a_i - 1) / x_i` (the density's formula
+/// differentiated in each coordinate as a free variable: a gradient-based sampler moves `x` on
+/// the simplex through its stick-breaking map, whose chain rule projects it) and
+/// `d/da_i = ln x_i - digamma(a_i) + digamma(a_0)` (computed without cancelling its terms of
+/// size `ln a_0` for large concentrations, as the beta family does). At a zero coordinate, where
+/// the density is finite only for `a_i = 1`, the partials are their limits from inside:
+/// `d/dx_i = 0` and `d/da_i = -inf`.
+///
 /// # Example
 /// ```
-/// use pyro_distributions::{Dirichlet, Distribution};
+/// use pyro_distributions::{Dirichlet, Distribution, Real};
+/// use pyro_tape::gradient;
 ///
 /// // Dirichlet(1, 1, 1) is uniform on the simplex, of density Gamma(3) = 2.
 /// let d = Dirichlet::new(&[1.0, 1.0, 1.0])?;
-/// assert!((d.log_prob(&vec![0.2, 0.3, 0.5]) - 2.0_f64.ln()).abs() < 1e-15);
-/// assert_eq!(d.log_prob(&vec![0.2, 0.3, 0.6]), f64::NEG_INFINITY);
-/// assert_eq!(d.log_prob(&vec![0.5, 0.5]), f64::NEG_INFINITY);
+/// let x = |v: &[f64]| -> Vec<Real> { v.iter().map(|&x| Real::from(x)).collect() };
+/// assert!((d.log_prob(&x(&[0.2, 0.3, 0.5])) - 2.0_f64.ln()).abs() < 1e-15);
+/// assert_eq!(d.log_prob(&x(&[0.2, 0.3, 0.6])), f64::NEG_INFINITY);
+/// assert_eq!(d.log_prob(&x(&[0.5, 0.5])), f64::NEG_INFINITY);
 /// assert!(Dirichlet::new(&[1.0]).is_err());
-/// # Ok::<(), pyro_distributions::ParamError>(())
+///
+/// // The gradient with respect to the value: (a_i - 1) / x_i.
+/// let d = Dirichlet::new(&[2.0, 4.0])?;
+/// let (_, g) = gradient(&[0.25, 0.75], |v| {
+///     Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&v.to_vec()))
+/// })?;
+/// assert_eq!(g, vec![4.0, 4.0]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dirichlet {
-    concentration: Vec<f64>,
+    concentration: Vec<Real>,
+    /// `a_0 = sum_i a_i`; `+inf` where it overflows.
+    total: f64,
     /// `(sum_i ln a_i - ln a_0) / 2 - (K - 1) ln(2 pi) / 2 - sum_i corr(a_i) + corr(a_0)`.
     log_norm: f64,
     /// The mean `p_i = a_i / a_0`, without overflow of `a_0`.
     mean: Vec<f64>,
     /// `ln p_i`.
     ln_mean: Vec<f64>,
-    /// `(1 - p_i) / (a_0 + 1)`, the variance over the mean, with `1 - p_i` from the sum of the
-    /// other concentrations (not a difference from 1).
+    /// `1 - p_i`, from the sum of the other concentrations (not a difference from 1).
+    complement: Vec<f64>,
+    /// `(1 - p_i) / (a_0 + 1)`, the variance over the mean.
     var_over_mean: Vec<f64>,
     samplers: Vec<LogGamma>,
 }
@@ -94,10 +117,16 @@ impl LogGamma {
 
 const FAMILY: &str = "Dirichlet";
 
+fn constants(x: Vec<f64>) -> Vec<Real> {
+    x.into_iter().map(Real::constant).collect()
+}
+
 impl Dirichlet {
-    /// A Dirichlet distribution; `concentration` must have at least 2 elements, each finite
-    /// and `> 0`.
-    pub fn new(concentration: &[f64]) -> Result<Self, ParamError> {
+    /// A Dirichlet distribution; `concentration` (`f64`s or [`Real`]s) must have at least 2
+    /// elements, each finite and `> 0`.
+    pub fn new<A: Into<Real> + Copy>(concentration: &[A]) -> Result<Self, ParamError> {
+        let reals: Vec<Real> = concentration.iter().map(|&a| a.into()).collect();
+        let concentration: Vec<f64> = reals.iter().map(|a| a.value()).collect();
         if concentration.len() < 2 {
             return Err(ParamError::new(
                 FAMILY,
@@ -153,10 +182,12 @@ impl Dirichlet {
             suffix[i] = suffix[i + 1] + scaled[i];
         }
         let mut prefix = 0.0;
+        let mut complement = Vec::with_capacity(scaled.len());
         let mut var_over_mean = Vec::with_capacity(scaled.len());
         for (i, &a) in scaled.iter().enumerate() {
             let others = prefix + suffix[i + 1];
             prefix += a;
+            complement.push(others / s);
             // (1 - p_i) / (a_0 + 1), with a_0 + 1 = max (s + 1 / max) where a_0 overflows.
             let denominator = if total.is_finite() {
                 total + 1.0
@@ -166,62 +197,65 @@ impl Dirichlet {
             var_over_mean.push(others / s / denominator);
         }
         Ok(Dirichlet {
-            concentration: concentration.to_vec(),
+            concentration: reals,
+            total,
             log_norm,
             mean,
             ln_mean,
+            complement,
             var_over_mean,
             samplers,
         })
     }
 
     /// The concentration parameters `a_i`.
-    pub fn concentration(&self) -> &[f64] {
+    pub fn concentration(&self) -> &[Real] {
         &self.concentration
     }
 }
 
 impl Distribution for Dirichlet {
-    type Value = Vec<f64>;
+    type Value = Vec<Real>;
     type Moment = Vec<f64>;
 
     fn family(&self) -> &'static str {
         FAMILY
     }
 
-    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Vec<f64> {
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Vec<Real> {
         let mut x: Vec<f64> = self.samplers.iter().map(|s| s.sample(rng)).collect();
         let max = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         if max == f64::NEG_INFINITY {
             // Every log-Gamma draw overflowed to -inf, which takes concentrations below about
             // 1e-306. In that limit a Dirichlet draw is a vertex, vertex i with probability
             // a_i / a_0.
-            let total: f64 = self.concentration.iter().sum();
+            let total: f64 = self.concentration.iter().map(|a| a.value()).sum();
             let mut u = rng.random::<f64>() * total;
             let last = x.len() - 1;
             let vertex = (0..last)
                 .find(|&i| {
-                    u -= self.concentration[i];
+                    u -= self.concentration[i].value();
                     u < 0.0
                 })
                 .unwrap_or(last);
             x.iter_mut().for_each(|xi| *xi = 0.0);
             x[vertex] = 1.0;
-            return x;
+            return constants(x);
         }
         // Each exp(ln G_i - max) is in [0, 1] and one of them is 1, so the sum is in [1, K].
         x.iter_mut().for_each(|xi| *xi = (*xi - max).exp());
         let sum: f64 = x.iter().sum();
         x.iter_mut().for_each(|xi| *xi /= sum);
-        x
+        constants(x)
     }
 
-    fn log_prob(&self, x: &Vec<f64>) -> f64 {
-        if x.len() != self.concentration.len() || !is_simplex(x) {
+    fn log_prob(&self, x: &Vec<Real>) -> f64 {
+        if x.len() != self.concentration.len() || !is_simplex_iter(x.iter().map(|xi| xi.value())) {
             return f64::NEG_INFINITY;
         }
         let mut lp = self.log_norm;
-        for ((&a, &xi), &ln_p) in self.concentration.iter().zip(x).zip(&self.ln_mean) {
+        for ((a, xi), &ln_p) in self.concentration.iter().zip(x).zip(&self.ln_mean) {
+            let (a, xi) = (a.value(), xi.value());
             let term = if xi > 0.0 {
                 let ln_x = xi.ln();
                 a * (ln_x - ln_p) - ln_x
@@ -240,6 +274,43 @@ impl Distribution for Dirichlet {
         // whose sum -a_0 KL(p, x) is then below -f64::MAX, or a zero coordinate with a < 1 met
         // such an overflow; both leave a density that underflows.
         if lp.is_nan() { f64::NEG_INFINITY } else { lp }
+    }
+
+    /// `d/dx_i = (a_i - 1) / x_i` (0 at a zero coordinate, where the density is finite only for
+    /// `a_i = 1`) and `d/da_i = ln x_i - digamma(a_i) + digamma(a_0)` from the crate's
+    /// `special::shape_score` (the digamma difference without cancellation for large
+    /// concentrations; `-inf` at a zero coordinate), with `ln(x_i / p_i)` near the mean
+    /// `p_i = a_i / a_0` from the deviation `(x_i - p_i) / p_i`, formed where `p_i > 1/2` as
+    /// `((1 - p_i) - (1 - x_i)) / p_i` from the complement of the mean (exact) and `1 - x_i`
+    /// (exact where `x_i >= 1/2`), so that the rounding of `p_i` does not swamp a derivative
+    /// that is tiny there.
+    fn log_prob_partials(&self, x: &Vec<Real>, partials: &mut Partials) {
+        let tracked = |v: &[Real]| v.iter().any(|r| !r.is_constant());
+        if !tracked(x) && !tracked(&self.concentration) {
+            return;
+        }
+        for (i, (&a, &xi)) in self.concentration.iter().zip(x).enumerate() {
+            let (a_value, x_value) = (a.value(), xi.value());
+            if !xi.is_constant() {
+                let d_x = if x_value > 0.0 {
+                    (a_value - 1.0) / x_value
+                } else {
+                    0.0
+                };
+                partials.push(xi, d_x);
+            }
+            if !a.is_constant() {
+                let (p, q) = (self.mean[i], self.complement[i]);
+                let dev = if p <= 0.5 {
+                    (x_value - p) / p
+                } else {
+                    (q - (1.0 - x_value)) / p
+                };
+                let (ln_x, ln_p) = (x_value.ln(), self.ln_mean[i]);
+                let score = shape_score(a_value, self.total, x_value, ln_x, p, ln_p, q, dev);
+                partials.push(a, score);
+            }
+        }
     }
 
     fn support(&self) -> Constraint {
@@ -265,10 +336,15 @@ impl Distribution for Dirichlet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::constraint::is_simplex;
     use crate::distribution::ErasedDistribution;
-    use crate::testing;
+    use crate::testing::{self, rs};
     use crate::value::Value;
     use proptest::prelude::*;
+
+    fn values(x: &[Real]) -> Vec<f64> {
+        x.iter().map(|xi| xi.value()).collect()
+    }
 
     fn build(p: &testing::Params) -> Dirichlet {
         Dirichlet::new(&p.get_reals("concentration").unwrap()).unwrap()
@@ -291,7 +367,7 @@ mod tests {
     fn check_draws(d: &Dirichlet, seed: u64) {
         let mut r = testing::rng(seed);
         let draws: Vec<Vec<f64>> = (0..testing::MOMENT_DRAWS)
-            .map(|_| d.sample(&mut r))
+            .map(|_| values(&d.sample(&mut r)))
             .collect();
         for x in &draws {
             assert!(is_simplex(x), "{d:?}: draw {x:?} is off the simplex");
@@ -316,10 +392,10 @@ mod tests {
         // Gamma(1e-3) draws underflow to 0 in linear space; ours stay finite in log space.
         let d = Dirichlet::new(&[1e-3, 1e-3, 1e-3]).unwrap();
         let mut r = testing::rng(7);
-        assert!((0..10_000).all(|_| is_simplex(&d.sample(&mut r))));
+        assert!((0..10_000).all(|_| is_simplex(&values(&d.sample(&mut r)))));
         // Subnormal concentrations: every log-draw is -inf, and the vertex fallback is used.
         let d = Dirichlet::new(&[1e-310, 3e-310]).unwrap();
-        let draws: Vec<Vec<f64>> = (0..20_000).map(|_| d.sample(&mut r)).collect();
+        let draws: Vec<Vec<f64>> = (0..20_000).map(|_| values(&d.sample(&mut r))).collect();
         assert!(draws.iter().all(|x| x == &[1.0, 0.0] || x == &[0.0, 1.0]));
         // Vertex 1 has probability 3/4: 15000 expected, standard deviation 61.
         let ones = draws.iter().filter(|x| x[1] == 1.0).count() as f64;
@@ -333,9 +409,9 @@ mod tests {
             &d,
             42,
             &[
-                vec![0.18833395685447119, 0.19228283255551168, 0.6193832105900171],
-                vec![0.3100160425624762, 0.13761571931209327, 0.5523682381254306],
-                vec![0.17340743318979093, 0.6646163355418523, 0.16197623126835684],
+                rs(&[0.18833395685447119, 0.19228283255551168, 0.6193832105900171]),
+                rs(&[0.3100160425624762, 0.13761571931209327, 0.5523682381254306]),
+                rs(&[0.17340743318979093, 0.6646163355418523, 0.16197623126835684]),
             ],
         );
         let small = Dirichlet::new(&[0.1, 0.1]).unwrap();
@@ -343,9 +419,9 @@ mod tests {
             &small,
             42,
             &[
-                vec![0.9958700586416328, 0.004129941358367273],
-                vec![3.6432992064450575e-8, 0.999999963567008],
-                vec![0.9999999993469713, 6.530286548145507e-10],
+                rs(&[0.9958700586416328, 0.004129941358367273]),
+                rs(&[3.6432992064450575e-8, 0.999999963567008]),
+                rs(&[0.9999999993469713, 6.530286548145507e-10]),
             ],
         );
     }
@@ -354,26 +430,26 @@ mod tests {
     fn edges_and_errors() {
         let d = Dirichlet::new(&[1.0, 2.0, 0.5]).unwrap();
         let ninf = f64::NEG_INFINITY;
-        assert_eq!(d.log_prob(&vec![0.2, 0.3]), ninf);
-        assert_eq!(d.log_prob(&vec![0.2, 0.3, 0.5, 0.0]), ninf);
-        assert_eq!(d.log_prob(&vec![]), ninf);
-        assert_eq!(d.log_prob(&vec![0.2, 0.3, 0.6]), ninf);
-        assert_eq!(d.log_prob(&vec![-0.1, 0.6, 0.5]), ninf);
-        assert_eq!(d.log_prob(&vec![f64::NAN, 0.5, 0.5]), ninf);
-        assert_eq!(d.log_prob(&vec![f64::INFINITY, 0.5, 0.5]), ninf);
+        assert_eq!(d.log_prob(&rs(&[0.2, 0.3])), ninf);
+        assert_eq!(d.log_prob(&rs(&[0.2, 0.3, 0.5, 0.0])), ninf);
+        assert_eq!(d.log_prob(&rs(&[])), ninf);
+        assert_eq!(d.log_prob(&rs(&[0.2, 0.3, 0.6])), ninf);
+        assert_eq!(d.log_prob(&rs(&[-0.1, 0.6, 0.5])), ninf);
+        assert_eq!(d.log_prob(&rs(&[f64::NAN, 0.5, 0.5])), ninf);
+        assert_eq!(d.log_prob(&rs(&[f64::INFINITY, 0.5, 0.5])), ninf);
         // Within the simplex tolerance the density is still evaluated.
-        assert!(d.log_prob(&vec![0.2, 0.3, 0.5 + 1e-9]).is_finite());
+        assert!(d.log_prob(&rs(&[0.2, 0.3, 0.5 + 1e-9])).is_finite());
         // Zero coordinates: a = 1 contributes nothing, a > 1 gives -inf, a < 1 gives +inf.
-        assert!(d.log_prob(&vec![0.0, 0.5, 0.5]).is_finite());
-        assert_eq!(d.log_prob(&vec![0.5, 0.0, 0.5]), ninf);
-        assert_eq!(d.log_prob(&vec![0.5, 0.5, 0.0]), f64::INFINITY);
-        assert_eq!(d.log_prob(&vec![0.0, 0.0, 1.0]), ninf);
-        assert_eq!(d.log_prob(&vec![1.0, 0.0, 0.0]), ninf);
+        assert!(d.log_prob(&rs(&[0.0, 0.5, 0.5])).is_finite());
+        assert_eq!(d.log_prob(&rs(&[0.5, 0.0, 0.5])), ninf);
+        assert_eq!(d.log_prob(&rs(&[0.5, 0.5, 0.0])), f64::INFINITY);
+        assert_eq!(d.log_prob(&rs(&[0.0, 0.0, 1.0])), ninf);
+        assert_eq!(d.log_prob(&rs(&[1.0, 0.0, 0.0])), ninf);
         assert!(d.support().contains(&Value::Reals(vec![0.5, 0.5, 0.0])));
         assert_eq!(d.log_prob_value(&Value::Real(1.0)), ninf);
         assert_eq!(
             d.log_prob_value(&Value::Ints(vec![0, 1, 0])),
-            d.log_prob(&vec![0.0, 1.0, 0.0])
+            d.log_prob(&rs(&[0.0, 1.0, 0.0]))
         );
         assert_eq!(
             d.log_prob_value(&Value::Bools(vec![true, false, false])),
@@ -388,7 +464,10 @@ mod tests {
             Dirichlet::new(&[1.0]).unwrap_err().to_string(),
             "Dirichlet: invalid parameter concentration = [1.0] (must have at least 2 elements)"
         );
-        assert_eq!(Dirichlet::new(&[]).unwrap_err().param, "concentration");
+        assert_eq!(
+            Dirichlet::new::<f64>(&[]).unwrap_err().param,
+            "concentration"
+        );
         assert_eq!(
             Dirichlet::new(&[f64::NAN, 1.0]).unwrap_err().param,
             "concentration[0]"
@@ -403,6 +482,329 @@ mod tests {
         );
     }
 
+    /// `Dirichlet(a)` at `x` from inputs `(x without x_j, a_1, ..., a_K)`, with
+    /// `x_j = 1 - (the sum of the others)`: a point of the simplex whatever the inputs, so that
+    /// finite differences stay on it (off it the density is 0). The derivative along input
+    /// `x_i` is then `d/dx_i - d/dx_j`, the gradient along the simplex, which is what a sampler
+    /// moving on the simplex uses.
+    fn on_simplex(j: usize, k: usize) -> impl Fn(&[Real]) -> (Dirichlet, Vec<Real>) {
+        move |v| {
+            let mut x = v[..k - 1].to_vec();
+            let rest = 1.0 - x.iter().sum::<Real>();
+            x.insert(j, rest);
+            (Dirichlet::new(&v[k - 1..]).unwrap(), x)
+        }
+    }
+
+    /// `Dirichlet(a)` at `x` from inputs `(x_1, ..., x_K, a_1, ..., a_K)`, each coordinate a
+    /// free input: for closed forms of `d/dx_i` (finite differences would leave the simplex).
+    fn free(v: &[Real]) -> (Dirichlet, Vec<Real>) {
+        let k = v.len() / 2;
+        (Dirichlet::new(&v[k..]).unwrap(), v[..k].to_vec())
+    }
+
+    /// Points `(x, a, j)` with `x_j` the coordinate computed from the others (see
+    /// `on_simplex`). As for `Beta`, of which a Dirichlet is the multivariate form: the scale
+    /// of `x_i` is its distance to 0 shrunk by `sqrt(a_i)` for large exponents, or that of
+    /// `x_j` (shrunk by `sqrt(a_j)`), whichever is smaller (moving `x_i` moves `x_j` the other
+    /// way: the width of the peak along the simplex); that of `a_i` is the smaller of `a_i`
+    /// (the distance to 0) and `sqrt(a_i a_0 / (a_0 - a_i))`, the width of the log-density in
+    /// `a_i` (its second derivative is `trigamma(a_0) - trigamma(a_i)`, about
+    /// `-(a_0 - a_i) / (a_i a_0)`).
+    ///
+    /// The tolerance's derivation (`testing::check_log_prob_gradient`) needs the largest term
+    /// `T` of the log-density as computed that changes along an input to be at most
+    /// `50 max(|f|, 1)`, and each point is checked to meet it. Along the coordinates these are
+    /// `a_i ln x_i` and `ln x_i`, and `(a_j - 1) / x_j`: `x_j = 1 - ...` is rounded by up to
+    /// `(K - 1) / 2` ulps of 1, which moves the log-density as would a rounding of a term of
+    /// that size. Along the concentrations they are `a_i ln x_i`, `a_i ln p_i` (with
+    /// `p_i = a_i / a_0` rounded, so at least `a_i` in size, however small `ln p_i`) and the
+    /// normalising constant's, of size `ln a_i` and `ln a_0`. So concentrations reach 100 near
+    /// the mode (at 1e3, `a ln(1/3)` is already 120 times the log-density; at 1e6, seventy
+    /// thousand times), and 1e6 near a vertex, where only the coordinates' partials are checked
+    /// (with the computed coordinate of exponent 1); larger ones, and the concentrations'
+    /// partials there, are checked against mpmath in `gradient_closed_forms`.
+    #[test]
+    fn gradients_match_finite_differences() {
+        let points: &[(&[f64], &[f64], usize, bool)] = &[
+            (&[0.2, 0.3, 0.5], &[1.0, 2.0, 3.0], 2, true),
+            (&[0.1, 0.2, 0.7], &[0.5, 0.5, 0.5], 2, true),
+            (&[1e-3, 0.1, 0.899], &[0.3, 2.0, 5.0], 2, true),
+            // A coordinate near 0, with an exponent below and at 1.
+            (&[1e-200, 0.4, 0.6], &[0.5, 3.0, 2.0], 2, true),
+            (&[1e-7, 0.2, 0.799_999_9], &[1.0, 1.0, 1.0], 2, true),
+            // Each side of the saddle-point regime of the concentration scores (a_0 >= 10,
+            // a_i >= 10).
+            (&[0.1, 0.3, 0.6], &[0.5, 2.0, 7.0], 2, true),
+            (&[0.1, 0.3, 0.6], &[0.5, 2.0, 7.5], 2, true),
+            (&[0.2, 0.3, 0.5], &[9.5, 0.5, 2.0], 2, true),
+            (&[0.3, 0.3, 0.4], &[12.0, 11.0, 12.5], 2, true),
+            (&[0.1, 0.3, 0.6], &[12.5, 0.5, 3.0], 2, true),
+            // Larger concentrations near the mode, and up to 1e6 near a vertex.
+            (&[0.45, 0.1, 0.45], &[100.0, 20.0, 100.0], 2, true),
+            (&[0.3334, 0.3333, 0.3333], &[50.0, 50.0, 50.0], 2, true),
+            (&[2e-6, 1e-6, 0.999_997], &[2.0, 1.0, 1e6], 1, false),
+            // Tiny concentrations.
+            (&[0.3, 0.2, 0.5], &[1e-8, 1e-8, 1e-8], 2, true),
+            (&[0.3, 0.2, 0.5], &[1e-300, 2e-300, 1e-300], 2, true),
+            // Two and five coordinates.
+            (&[0.3, 0.7], &[2.0, 5.0], 1, true),
+            (&[0.4, 0.6], &[0.2, 40.0], 1, true),
+            (
+                &[0.1, 0.2, 0.05, 0.15, 0.5],
+                &[1.0, 2.0, 0.5, 3.0, 4.0],
+                4,
+                true,
+            ),
+        ];
+        for &(x, a, j, concentrations) in points {
+            let k = a.len();
+            let a0: f64 = a.iter().sum();
+            let peak = |i: usize| x[i] / a[i].max(1.0).sqrt();
+            let mut point: Vec<f64> = (0..k).filter(|&i| i != j).map(|i| x[i]).collect();
+            let mut scales: Vec<f64> = (0..k)
+                .filter(|&i| i != j)
+                .map(|i| peak(i).min(peak(j)))
+                .collect();
+            point.extend(a);
+            scales.extend(
+                a.iter()
+                    .map(|&ai| ai.min(ai.sqrt() * (a0 / (a0 - ai)).sqrt())),
+            );
+            let (d, on) = on_simplex(j, k)(&rs(&point));
+            assert!(
+                (on[j].value() - x[j]).abs() < 1e-12,
+                "{x:?}: x_{j} = {:?}",
+                on[j]
+            );
+            // The largest terms that change along the coordinates, and along the
+            // concentrations.
+            let terms = |t: &dyn Fn(f64, f64) -> f64| {
+                x.iter()
+                    .zip(a)
+                    .map(|(&xi, &ai)| t(xi, ai))
+                    .fold(0.0, f64::max)
+            };
+            let along_x =
+                terms(&|xi, ai| ai.max(1.0) * xi.ln().abs()).max((a[j] - 1.0).abs() / x[j]);
+            let along_a = terms(&|xi, ai| {
+                let logs = xi.ln().abs().max((ai / a0).ln().abs()).max(1.0);
+                (ai * logs).max(ai.ln().abs())
+            })
+            .max(a0.ln().abs());
+            let f = d.log_prob(&on).abs().max(1.0);
+            assert!(along_x <= 50.0 * f, "{x:?}, {a:?}: T = {along_x}, |f| {f}");
+            if concentrations {
+                assert!(along_a <= 50.0 * f, "{x:?}, {a:?}: T = {along_a}, |f| {f}");
+            } else {
+                scales.truncate(k - 1);
+            }
+            testing::check_log_prob_gradient(on_simplex(j, k), &point, &scales);
+        }
+    }
+
+    #[test]
+    fn gradient_closed_forms() {
+        // Dirichlet(1, 2, 3) at (0.2, 0.3, 0.5): d/dx_i = (a_i - 1) / x_i, and
+        // d/da_i = ln x_i - digamma(a_i) + digamma(6), with digamma(6) - digamma(n) =
+        // 1 / n + ... + 1 / 5.
+        let g = testing::log_prob_gradient(free, &[0.2, 0.3, 0.5, 1.0, 2.0, 3.0]);
+        assert_eq!(&g[..3], &[0.0, 1.0 / 0.3, 4.0]);
+        let h = |n: u32| (n..6).map(|j| 1.0 / f64::from(j)).sum::<f64>();
+        for (i, (x, n)) in [(0.2_f64, 1), (0.3, 2), (0.5, 3)].into_iter().enumerate() {
+            let want = x.ln() + h(n);
+            assert!((g[3 + i] - want).abs() < 1e-15, "{g:?}");
+        }
+        // A zero coordinate, where the density is finite for an exponent of 1: the limits from
+        // inside.
+        let g = testing::log_prob_gradient(free, &[0.0, 0.5, 0.5, 1.0, 2.0, 1.5]);
+        assert_eq!((g[0], g[1], g[2], g[3]), (0.0, 2.0, 1.0, f64::NEG_INFINITY));
+        assert!(g[4..].iter().all(|d| d.is_finite()), "{g:?}");
+        // Near it: d/dx_0 = 0 for the exponent 1, and d/da_0 = ln x_0 + digamma(5) - digamma(1).
+        let g = testing::log_prob_gradient(free, &[1e-250, 0.3, 0.7, 1.0, 2.0, 2.0]);
+        let want = 1e-250_f64.ln() + (1.0 + 1.0 / 2.0 + 1.0 / 3.0 + 1.0 / 4.0);
+        assert_eq!(g[0], 0.0);
+        assert!((g[3] - want).abs() <= 1e-15 * want.abs(), "{g:?}");
+        // Against mpmath (800 digits, at these doubles), within a relative 1e-14, plus the
+        // rounding of the mean p_i = a_i / a_0 where it is not an exact binary fraction
+        // (`dyadic`): a relative (K + 1) eps / 2 from the sum of the concentrations, or, for
+        // p_i > 1/2, of its complement 1 - p_i (from the sum of the others), which moves
+        // ln(x_i / p_i) by up to (K + 1) eps / 2 min(1, (1 - p_i) / p_i). (The score
+        // 4.0e-18 near the vertex of the second case is 1.4e-13 of it, the beta family's 0.0147
+        // in the last two coordinates' cases 1.5e-14.)
+        let check = |x: &[f64], a: &[f64], want: &[f64], dyadic: bool| {
+            let k = a.len();
+            let point: Vec<f64> = x.iter().chain(a).copied().collect();
+            let g = testing::log_prob_gradient(free, &point);
+            let d = Dirichlet::new(a).unwrap();
+            for i in 0..k {
+                // d/dx_i = (a_i - 1) / x_i, two roundings (+inf where it overflows).
+                let d_x = (a[i] - 1.0) / x[i];
+                assert!(
+                    (g[i] - d_x).abs() <= 4.0 * f64::EPSILON * d_x.abs() || g[i] == d_x,
+                    "{point:?}: {g:?}"
+                );
+                let (p, q) = (d.mean[i], d.complement[i]);
+                let rounding = if dyadic {
+                    0.0
+                } else {
+                    (k + 1) as f64 / 2.0 * f64::EPSILON * (q / p).min(1.0)
+                };
+                let got = g[k + i];
+                assert!(
+                    (got - want[i]).abs() <= 1e-14 * want[i].abs() + rounding,
+                    "{point:?}: d/da_{i} = {got:e}, mpmath {:e}",
+                    want[i]
+                );
+            }
+        };
+        // Large concentrations near the mode (where the score is tiny next to the digamma
+        // terms of size ln a_0), near a vertex (where the largest coordinate's score is below
+        // the rounding of its mean), a sum of concentrations beyond f64::MAX, tiny ones, and
+        // both sides of 10.
+        let big = 8e307;
+        // (x, a, the scores, whether the means are exact binary fractions)
+        type Case<'a> = (&'a [f64], &'a [f64], &'a [f64], bool);
+        let cases: [Case<'_>; 8] = [
+            (
+                &[0.250_000_1, 0.25, 0.499_999_9],
+                &[1e10, 1e10, 2e10],
+                &[
+                    4.000_374_200_115_244e-7,
+                    3.750_000_000_078_125e-11,
+                    -1.999_875_200_057_536_4e-7,
+                ],
+                true,
+            ),
+            (
+                &[1.0 - 5e-15, 3e-15, 2e-15],
+                &[1e15, 3.0, 2.0],
+                &[
+                    3.996_389_186_773_088e-18,
+                    0.175_827_953_569_647,
+                    0.270_362_845_461_482_76,
+                ],
+                false,
+            ),
+            (
+                &[0.125_000_000_001, 0.375, 0.499_999_999_999],
+                &[1e20, 3e20, 4e20],
+                &[
+                    8.000_045_075_186_953e-12,
+                    1.041_666_666_666_666_6e-21,
+                    -1.999_955_755_936_756_7e-12,
+                ],
+                true,
+            ),
+            (
+                &[0.3, 0.2, 0.5],
+                &[big, big, 2.0 * big],
+                &[
+                    0.182_321_556_793_954_6,
+                    -0.223_143_551_314_209_7,
+                    1.5625e-309,
+                ],
+                true,
+            ),
+            (
+                &[0.3, 0.2, 0.5],
+                &[1e-300, 2e-300, 1e-300],
+                &[7.5e299, 2.499_999_999_999_999_8e299, 7.5e299],
+                true,
+            ),
+            (
+                &[0.1, 0.3, 0.6],
+                &[0.5, 2.0, 7.5],
+                &[
+                    1.912_677_522_094_099,
+                    0.624_995_449_642_317_9,
+                    -0.205_830_518_945_356_4,
+                ],
+                false,
+            ),
+            (
+                &[0.1, 0.3, 0.6],
+                &[12.5, 0.5, 3.0],
+                &[
+                    -2.046_767_415_941_497_2,
+                    3.500_550_550_022_947_7,
+                    1.307_403_369_463_002_5,
+                ],
+                false,
+            ),
+            (
+                &[0.1, 0.3, 0.6],
+                &[0.5, 2.0, 3.0],
+                &[
+                    1.272_018_081_609_128_9,
+                    -0.015_663_990_842_652_045,
+                    0.177_483_189_717_293_27,
+                ],
+                false,
+            ),
+        ];
+        for (x, a, want, dyadic) in cases {
+            check(x, a, want, dyadic);
+        }
+        // Two coordinates (x, 1 - x): the beta family's concentration scores (its mpmath
+        // references), except at x = 2.5e-15, whose 1 - x rounds (the beta family's reference
+        // is at the exact 1 - x): mpmath at the double; d/dx as above.
+        for ([x, a, b], want, dyadic) in [
+            (
+                [0.500_000_1, 1e10, 1e10],
+                [2.000_249_798_947_321_5e-7, -1.999_750_198_947_308_6e-7],
+                true,
+            ),
+            (
+                [0.250_000_000_01, 1e20, 3e20],
+                [4.000_000_331_256_484e-11, -1.333_333_443_621_050_2e-11],
+                true,
+            ),
+            (
+                [1.0 - 2.5e-15, 1e15, 3.0],
+                [4.464_870_433_621_337e-16, 0.014_685_706_064_268_913],
+                false,
+            ),
+            (
+                [2.5e-15, 3.0, 1e15],
+                [-0.006_493_603_224_309_576, 4.464_870_433_621_337e-16],
+                false,
+            ),
+        ] {
+            check(&[x, 1.0 - x], &[a, b], &want, dyadic);
+        }
+    }
+
+    /// A sampler's use: the gradient through the stick-breaking map (`Constraint::Simplex`'s
+    /// bijection on `Real`s) of the log-density plus the log-Jacobian, against finite
+    /// differences in the unconstrained coordinates.
+    #[test]
+    fn the_gradient_flows_through_the_simplex_map() {
+        let d = Dirichlet::new(&[2.0, 3.0, 0.7, 5.0]).unwrap();
+        let f = |u: &[Real]| -> Real {
+            let x = Constraint::Simplex.to_constrained_reals(u).unwrap();
+            d.log_prob_real(&x) + Constraint::Simplex.log_abs_det_jacobian_reals(u).unwrap()
+        };
+        for point in [[0.1, -0.4, 0.7], [-2.0, 1.5, 0.3]] {
+            let (value, g) =
+                pyro_tape::gradient(&point, |u| Ok::<_, pyro_tape::TapeError>(f(u))).unwrap();
+            for i in 0..3 {
+                let h = f64::EPSILON.cbrt();
+                let (mut plus, mut minus) = (point, point);
+                plus[i] += h;
+                minus[i] -= h;
+                let at = |p: &[f64]| f(&rs(p)).value();
+                let fd = (at(&plus) - at(&minus)) / (plus[i] - minus[i]);
+                // Unit scales, as in `testing::check_log_prob_gradient`.
+                let tolerance = 1e-7 * (g[i].abs() + value.abs().max(1.0));
+                assert!(
+                    (g[i] - fd).abs() <= tolerance,
+                    "{point:?}: {g:?}, {i}: {fd}"
+                );
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn finite_inside_support(
@@ -413,14 +815,14 @@ mod tests {
             let w = &w[..a.len()];
             let sum: f64 = w.iter().sum();
             let x: Vec<f64> = w.iter().map(|wi| wi / sum).collect();
-            prop_assert!(d.log_prob(&x).is_finite());
+            prop_assert!(d.log_prob(&rs(&x)).is_finite());
         }
 
         #[test]
         fn draws_are_on_the_simplex(a in prop::collection::vec(1e-4..1e4_f64, 2..6), seed in 0..1000_u64) {
             let d = Dirichlet::new(&a).unwrap();
             let x = d.sample(&mut testing::rng(seed));
-            prop_assert!(is_simplex(&x), "{:?}", x);
+            prop_assert!(is_simplex(&values(&x)), "{:?}", x);
             prop_assert!(d.log_prob(&x) > f64::NEG_INFINITY);
         }
 

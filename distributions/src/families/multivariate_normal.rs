@@ -2,8 +2,9 @@
 
 use super::normal::LN_SQRT_2PI;
 use crate::constraint::Constraint;
-use crate::distribution::Distribution;
+use crate::distribution::{Distribution, Partials};
 use crate::error::ParamError;
+use pyro_tape::Real;
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
 
@@ -18,23 +19,38 @@ use rand_distr::StandardNormal;
 /// `p(x) = exp(-(x - loc)^T covariance^-1 (x - loc) / 2) / sqrt((2 pi)^d det(covariance))` for
 /// `x` in `R^d`.
 ///
+/// # Gradients
+/// The mean `loc` and the value are [`Real`]s: a gradient flows through `log_prob_real` to each
+/// element that is tracked on the tape, `d/dx = -covariance^-1 (x - loc)` and
+/// `d/dloc = covariance^-1 (x - loc)` (two triangular solves with the Cholesky factor). The
+/// covariance and `scale_tril` are plain `f64` matrices: no gradient flows to them (a model
+/// that needs one, e.g. a learned correlation, cannot take it from this family yet).
+///
 /// # Example
 /// ```
-/// use pyro_distributions::{Distribution, MultivariateNormal};
+/// use pyro_distributions::{Distribution, MultivariateNormal, Real};
+/// use pyro_tape::gradient;
 ///
 /// let d = MultivariateNormal::new(vec![0.0, 1.0], &[vec![4.0, 0.0], vec![0.0, 1.0]])?;
+/// let x = |v: &[f64]| -> Vec<Real> { v.iter().map(|&x| Real::from(x)).collect() };
 /// // Independent coordinates: the sum of two normal log-densities.
 /// let ln_2pi = (2.0 * std::f64::consts::PI).ln();
 /// let expected = -0.5 * ((2.0_f64 / 2.0).powi(2) + 0.0) - 2.0_f64.ln() - ln_2pi;
-/// assert!((d.log_prob(&vec![2.0, 1.0]) - expected).abs() < 1e-14);
-/// assert_eq!(d.log_prob(&vec![2.0]), f64::NEG_INFINITY);
+/// assert!((d.log_prob(&x(&[2.0, 1.0])) - expected).abs() < 1e-14);
+/// assert_eq!(d.log_prob(&x(&[2.0])), f64::NEG_INFINITY);
 /// assert_eq!(d.variance(), Some(vec![4.0, 1.0]));
 /// assert!(MultivariateNormal::new(vec![0.0, 0.0], &[vec![1.0, 2.0], vec![2.0, 1.0]]).is_err());
-/// # Ok::<(), pyro_distributions::ParamError>(())
+///
+/// // The gradient with respect to the value: -covariance^-1 (x - loc).
+/// let (_, g) = gradient(&[2.0, 3.0], |v| {
+///     Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&v.to_vec()))
+/// })?;
+/// assert_eq!(g, vec![-0.5, -2.0]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct MultivariateNormal {
-    loc: Vec<f64>,
+    loc: Vec<Real>,
     /// The Cholesky factor `L`, row-major `d x d` (zero above the diagonal).
     scale_tril: Vec<f64>,
     /// The diagonal of `L L^T`.
@@ -49,9 +65,14 @@ const FAMILY: &str = "MultivariateNormal";
 const SYMMETRY_TOLERANCE: f64 = 1e-10;
 
 impl MultivariateNormal {
-    /// A multivariate normal with mean `loc` (at least one element, all finite) and a symmetric
-    /// positive-definite `covariance` with one row and one column per element of `loc`.
-    pub fn new(loc: Vec<f64>, covariance: &[Vec<f64>]) -> Result<Self, ParamError> {
+    /// A multivariate normal with mean `loc` (`f64`s or [`Real`]s: at least one element, all
+    /// finite) and a symmetric positive-definite `covariance` with one row and one column per
+    /// element of `loc`.
+    pub fn new<L: Into<Real>>(
+        loc: impl IntoIterator<Item = L>,
+        covariance: &[Vec<f64>],
+    ) -> Result<Self, ParamError> {
+        let loc = reals(loc);
         check_loc(&loc)?;
         let d = loc.len();
         check_square("covariance", covariance, d)?;
@@ -95,10 +116,14 @@ impl MultivariateNormal {
         Ok(Self::build(loc, l, variance))
     }
 
-    /// A multivariate normal with mean `loc` and covariance `scale_tril scale_tril^T`, where
-    /// `scale_tril` is lower triangular (zero above the diagonal) with a positive diagonal and
-    /// one row and one column per element of `loc`.
-    pub fn from_scale_tril(loc: Vec<f64>, scale_tril: &[Vec<f64>]) -> Result<Self, ParamError> {
+    /// A multivariate normal with mean `loc` (`f64`s or [`Real`]s) and covariance
+    /// `scale_tril scale_tril^T`, where `scale_tril` is lower triangular (zero above the
+    /// diagonal) with a positive diagonal and one row and one column per element of `loc`.
+    pub fn from_scale_tril<L: Into<Real>>(
+        loc: impl IntoIterator<Item = L>,
+        scale_tril: &[Vec<f64>],
+    ) -> Result<Self, ParamError> {
+        let loc = reals(loc);
         check_loc(&loc)?;
         let d = loc.len();
         check_square("scale_tril", scale_tril, d)?;
@@ -128,7 +153,7 @@ impl MultivariateNormal {
         Ok(Self::build(loc, l, variance))
     }
 
-    fn build(loc: Vec<f64>, scale_tril: Vec<f64>, variance: Vec<f64>) -> Self {
+    fn build(loc: Vec<Real>, scale_tril: Vec<f64>, variance: Vec<f64>) -> Self {
         let d = loc.len();
         let log_det: f64 = (0..d).map(|i| scale_tril[i * d + i].ln()).sum();
         MultivariateNormal {
@@ -140,7 +165,7 @@ impl MultivariateNormal {
     }
 
     /// The mean.
-    pub fn loc(&self) -> &[f64] {
+    pub fn loc(&self) -> &[Real] {
         &self.loc
     }
 
@@ -172,23 +197,40 @@ impl MultivariateNormal {
 }
 
 impl MultivariateNormal {
-    /// `|y|^2` for the solution `y` of `L y = f (x - loc)` by forward substitution (the residual
-    /// formed as `f x_i - f loc_i`, so that `f = 1/2` cannot overflow).
-    fn quadratic_form(&self, x: &[f64], f: f64) -> f64 {
+    /// The solution `y` of `L y = f (x - loc)` by forward substitution (the residual formed as
+    /// `f x_i - f loc_i`, so that `f = 1/2` cannot overflow), and `|y|^2`.
+    fn whiten(&self, x: &[Real], f: f64) -> (Vec<f64>, f64) {
         let d = self.dim();
         let mut y = vec![0.0; d];
         let mut quad = 0.0;
         for i in 0..d {
             let row = &self.scale_tril[i * d..i * d + i];
             let dot: f64 = row.iter().zip(&y).map(|(l, y)| l * y).sum();
-            y[i] = (f * x[i] - f * self.loc[i] - dot) / self.scale_tril[i * d + i];
+            y[i] = (f * x[i].value() - f * self.loc[i].value() - dot) / self.scale_tril[i * d + i];
             quad += y[i] * y[i];
         }
-        quad
+        (y, quad)
+    }
+
+    /// The whitened residual of [`whiten`](Self::whiten) at `f = 1`, or at `f = 1/2` where
+    /// that overflows (its quadratic form then times four), with the `f` used.
+    fn whiten_scaled(&self, x: &[Real]) -> (Vec<f64>, f64, f64) {
+        let (y, quad) = self.whiten(x, 1.0);
+        if quad.is_finite() {
+            return (y, quad, 1.0);
+        }
+        // An x_i - loc_i or a partial sum overflowed: again on half the residual, which cannot
+        // overflow, and four times its quadratic form.
+        let (y, quad) = self.whiten(x, 0.5);
+        (y, 4.0 * quad, 0.5)
     }
 }
 
-fn check_loc(loc: &[f64]) -> Result<(), ParamError> {
+fn reals<L: Into<Real>>(loc: impl IntoIterator<Item = L>) -> Vec<Real> {
+    loc.into_iter().map(Into::into).collect()
+}
+
+fn check_loc(loc: &[Real]) -> Result<(), ParamError> {
     if loc.is_empty() {
         return Err(ParamError::new(
             FAMILY,
@@ -201,7 +243,7 @@ fn check_loc(loc: &[f64]) -> Result<(), ParamError> {
         Some(i) => Err(ParamError::new(
             FAMILY,
             format!("loc[{i}]"),
-            loc[i],
+            loc[i].value(),
             "must be finite",
         )),
         None => Ok(()),
@@ -240,41 +282,60 @@ fn check_square(param: &'static str, m: &[Vec<f64>], d: usize) -> Result<(), Par
 }
 
 impl Distribution for MultivariateNormal {
-    type Value = Vec<f64>;
+    type Value = Vec<Real>;
     type Moment = Vec<f64>;
 
     fn family(&self) -> &'static str {
         FAMILY
     }
 
-    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Vec<f64> {
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Vec<Real> {
         let d = self.dim();
         let z: Vec<f64> = (0..d).map(|_| rng.sample(StandardNormal)).collect();
         (0..d)
             .map(|i| {
                 let row = &self.scale_tril[i * d..=i * d + i];
-                self.loc[i] + row.iter().zip(&z).map(|(l, z)| l * z).sum::<f64>()
+                let x = self.loc[i].value() + row.iter().zip(&z).map(|(l, z)| l * z).sum::<f64>();
+                Real::constant(x)
             })
             .collect()
     }
 
-    fn log_prob(&self, x: &Vec<f64>) -> f64 {
+    fn log_prob(&self, x: &Vec<Real>) -> f64 {
         let d = self.dim();
         if x.len() != d || !x.iter().all(|xi| xi.is_finite()) {
             return f64::NEG_INFINITY;
         }
-        let mut quad = self.quadratic_form(x, 1.0);
-        if !quad.is_finite() {
-            // An x_i - loc_i or a partial sum overflowed: again on half the residual, which
-            // cannot overflow, and four times its quadratic form.
-            quad = 4.0 * self.quadratic_form(x, 0.5);
-            if quad.is_nan() {
-                // Partial sums of the triangular solve overflowed with opposite signs: the
-                // solution has a coordinate beyond f64::MAX / 2, and the density underflows.
-                return f64::NEG_INFINITY;
-            }
+        let (_, quad, _) = self.whiten_scaled(x);
+        if quad.is_nan() {
+            // Partial sums of the triangular solve overflowed with opposite signs: the solution
+            // has a coordinate beyond f64::MAX / 2, and the density underflows.
+            return f64::NEG_INFINITY;
         }
         -0.5 * quad - self.log_norm
+    }
+
+    /// `d/dloc = covariance^-1 (x - loc) = L^-T y` with `y` the whitened residual
+    /// (`L y = x - loc`, as `log_prob` solves it), by back substitution, and `d/dx` its
+    /// negative. Where the residual overflows, the solves run on half of it, as in `log_prob`
+    /// (the partials are then doubled, and may overflow to infinities).
+    fn log_prob_partials(&self, x: &Vec<Real>, partials: &mut Partials) {
+        let tracked = |v: &[Real]| v.iter().any(|r| !r.is_constant());
+        if !tracked(x) && !tracked(&self.loc) {
+            return;
+        }
+        let d = self.dim();
+        let (mut z, _, f) = self.whiten_scaled(x);
+        // L^T z = y, in place: column i of L below the diagonal is row i of L^T.
+        for i in (0..d).rev() {
+            let dot: f64 = (i + 1..d).map(|k| self.scale_tril[k * d + i] * z[k]).sum();
+            z[i] = (z[i] - dot) / self.scale_tril[i * d + i];
+        }
+        for ((&xi, &loc), zi) in x.iter().zip(&self.loc).zip(z) {
+            let score = zi / f;
+            partials.push(xi, -score);
+            partials.push(loc, score);
+        }
     }
 
     fn support(&self) -> Constraint {
@@ -282,7 +343,7 @@ impl Distribution for MultivariateNormal {
     }
 
     fn mean(&self) -> Option<Vec<f64>> {
-        Some(self.loc.clone())
+        Some(self.loc.iter().map(|m| m.value()).collect())
     }
 
     fn variance(&self) -> Option<Vec<f64>> {
@@ -294,7 +355,7 @@ impl Distribution for MultivariateNormal {
 mod tests {
     use super::*;
     use crate::distribution::ErasedDistribution;
-    use crate::testing;
+    use crate::testing::{self, rs};
     use crate::value::Value;
     use proptest::prelude::*;
 
@@ -330,7 +391,7 @@ mod tests {
         let d = MultivariateNormal::new(vec![1.0, -2.0, 0.0], &cov).unwrap();
         let mut r = testing::rng(1);
         let draws: Vec<Vec<f64>> = (0..testing::MOMENT_DRAWS)
-            .map(|_| d.sample(&mut r))
+            .map(|_| d.sample(&mut r).iter().map(|x| x.value()).collect())
             .collect();
         let (mean, var) = (d.mean().unwrap(), d.variance().unwrap());
         for i in 0..3 {
@@ -352,9 +413,9 @@ mod tests {
             &d,
             42,
             &[
-                vec![1.180016327157336, 0.8133003707850677],
-                vec![1.9908274260325134, 1.9321645970897454],
-                vec![1.3486886218407457, 1.5935837795216017],
+                rs(&[1.180016327157336, 0.8133003707850677]),
+                rs(&[1.9908274260325134, 1.9321645970897454]),
+                rs(&[1.3486886218407457, 1.5935837795216017]),
             ],
         );
     }
@@ -364,7 +425,7 @@ mod tests {
         let cov = [vec![2.0, 0.5], vec![0.5, 1.0]];
         let a = MultivariateNormal::new(vec![0.0, 1.0], &cov).unwrap();
         let b = MultivariateNormal::from_scale_tril(vec![0.0, 1.0], &a.scale_tril()).unwrap();
-        let x = vec![0.3, -0.7];
+        let x = rs(&[0.3, -0.7]);
         assert!((a.log_prob(&x) - b.log_prob(&x)).abs() < 1e-14);
         for (row, expected) in b.covariance().iter().zip(&cov) {
             for (c, e) in row.iter().zip(expected) {
@@ -378,24 +439,24 @@ mod tests {
         let cov = [vec![2.0, 0.5], vec![0.5, 1.0]];
         let d = MultivariateNormal::new(vec![0.0, 1.0], &cov).unwrap();
         let ninf = f64::NEG_INFINITY;
-        assert_eq!(d.log_prob(&vec![0.0]), ninf);
-        assert_eq!(d.log_prob(&vec![0.0, 1.0, 2.0]), ninf);
-        assert_eq!(d.log_prob(&vec![]), ninf);
-        assert_eq!(d.log_prob(&vec![f64::NAN, 1.0]), ninf);
-        assert_eq!(d.log_prob(&vec![0.0, f64::INFINITY]), ninf);
-        assert!(d.log_prob(&vec![1e150, -1e150]).is_finite());
+        assert_eq!(d.log_prob(&rs(&[0.0])), ninf);
+        assert_eq!(d.log_prob(&rs(&[0.0, 1.0, 2.0])), ninf);
+        assert_eq!(d.log_prob(&rs(&[])), ninf);
+        assert_eq!(d.log_prob(&rs(&[f64::NAN, 1.0])), ninf);
+        assert_eq!(d.log_prob(&rs(&[0.0, f64::INFINITY])), ninf);
+        assert!(d.log_prob(&rs(&[1e150, -1e150])).is_finite());
         assert_eq!(d.log_prob_value(&Value::Real(0.0)), ninf);
         assert_eq!(d.log_prob_value(&Value::Bools(vec![true, false])), ninf);
         assert_eq!(
             d.log_prob_value(&Value::Ints(vec![0, 1])),
-            d.log_prob(&vec![0.0, 1.0])
+            d.log_prob(&rs(&[0.0, 1.0]))
         );
         assert_eq!(d.dim(), 2);
         // A one-dimensional MVN is a normal.
         let one = MultivariateNormal::new(vec![1.0], &[vec![4.0]]).unwrap();
         let normal = crate::Normal::new(1.0, 2.0).unwrap();
         assert!(
-            (one.log_prob(&vec![2.5]) - normal.log_prob(&crate::testing::r(2.5))).abs() < 1e-15
+            (one.log_prob(&rs(&[2.5])) - normal.log_prob(&crate::testing::r(2.5))).abs() < 1e-15
         );
 
         let e = MultivariateNormal::new(vec![0.0, 0.0], &[vec![1.0, 2.0], vec![2.0, 1.0]]);
@@ -421,7 +482,9 @@ mod tests {
         let e = MultivariateNormal::new(vec![f64::INFINITY], &cov).unwrap_err();
         assert_eq!(e.param, "loc[0]");
         assert_eq!(
-            MultivariateNormal::new(vec![], &[]).unwrap_err().param,
+            MultivariateNormal::new(Vec::<f64>::new(), &[])
+                .unwrap_err()
+                .param,
             "loc"
         );
         // A rounding-level asymmetry is accepted.
@@ -459,6 +522,141 @@ mod tests {
         );
     }
 
+    /// `MultivariateNormal::from_scale_tril(loc, tril)` at `x` from inputs
+    /// `(x_1, ..., x_d, loc_1, ..., loc_d)`.
+    fn mvn_at(tril: &[Vec<f64>]) -> impl Fn(&[Real]) -> (MultivariateNormal, Vec<Real>) + '_ {
+        move |v| {
+            let d = tril.len();
+            let dist = MultivariateNormal::from_scale_tril(v[d..].to_vec(), tril).unwrap();
+            (dist, v[..d].to_vec())
+        }
+    }
+
+    /// The conditional standard deviations `1 / sqrt((covariance^-1)_ii)`, from
+    /// `(covariance^-1)_ii = |L^-1 e_i|^2`: the widths of the log-density along each input.
+    fn conditional_sds(tril: &[Vec<f64>]) -> Vec<f64> {
+        let d = tril.len();
+        (0..d)
+            .map(|i| {
+                let mut w = vec![0.0; d];
+                for r in 0..d {
+                    let dot: f64 = (0..r).map(|c| tril[r][c] * w[c]).sum();
+                    w[r] = (f64::from(u8::from(r == i)) - dot) / tril[r][r];
+                }
+                1.0 / w.iter().map(|w| w * w).sum::<f64>().sqrt()
+            })
+            .collect()
+    }
+
+    /// Inputs `(x, loc)`. The log-density is quadratic, so central differences have no
+    /// truncation error; the scale of each input is the conditional standard deviation along
+    /// it (the width of the log-density there, which a nearly singular covariance makes small).
+    /// The largest term of the log-density is the quadratic form or the log-normaliser, within
+    /// the derivation's `50 max(|f|, 1)` at each point.
+    #[test]
+    fn gradients_match_finite_differences() {
+        let cov2 = vec![vec![2.0, 0.5], vec![0.5, 1.0]];
+        let cov3 = vec![
+            vec![2.0, 0.5, -0.3],
+            vec![0.5, 1.0, 0.2],
+            vec![-0.3, 0.2, 0.5],
+        ];
+        let tril = |cov: &[Vec<f64>]| {
+            MultivariateNormal::new(vec![0.0; cov.len()], cov)
+                .unwrap()
+                .scale_tril()
+        };
+        // (scale_tril, x, loc)
+        type Case = (Vec<Vec<f64>>, Vec<f64>, Vec<f64>);
+        let cases: Vec<Case> = vec![
+            (tril(&cov2), vec![0.3, -0.7], vec![0.0, 1.0]),
+            (tril(&cov3), vec![1.0, -2.0, 0.5], vec![0.5, -1.0, 0.0]),
+            (vec![vec![2.0]], vec![2.5], vec![1.0]),
+            // Far in the tail, and at the mean.
+            (tril(&cov2), vec![1e3, -1e3], vec![0.0, 0.0]),
+            (tril(&cov3), vec![0.5, -1.0, 0.0], vec![0.5, -1.0, 0.0]),
+            // Large locations (the residual formed exactly), a nearly singular covariance,
+            // tiny and large scales.
+            (
+                tril(&cov2),
+                vec![1e10 + 1.0, -1e10 + 2.0],
+                vec![1e10, -1e10],
+            ),
+            (
+                tril(&[vec![1.0, 0.999], vec![0.999, 1.0]]),
+                vec![0.5, 0.4],
+                vec![0.0, 0.0],
+            ),
+            (
+                vec![vec![1e-6, 0.0], vec![-3e-6, 2e-6]],
+                vec![1e-6, 2e-6],
+                vec![-1e-6, 0.0],
+            ),
+            (
+                vec![vec![1e3, 0.0], vec![-2e3, 0.5]],
+                vec![300.0, -1e3],
+                vec![0.0, 0.0],
+            ),
+            (
+                vec![
+                    vec![1.5, 0.0, 0.0, 0.0],
+                    vec![0.3, 0.8, 0.0, 0.0],
+                    vec![-0.7, 0.2, 2.0, 0.0],
+                    vec![0.1, -0.4, 0.6, 0.3],
+                ],
+                vec![0.2, -1.1, 2.3, 0.4],
+                vec![-0.5, 0.0, 1.0, 0.9],
+            ),
+        ];
+        for (tril, x, loc) in &cases {
+            let sds = conditional_sds(tril);
+            let scales: Vec<f64> = sds.iter().chain(&sds).copied().collect();
+            let point: Vec<f64> = x.iter().chain(loc).copied().collect();
+            let (d, value) = mvn_at(tril)(&rs(&point));
+            let f = d.log_prob(&value);
+            let half_quad = -(f + d.log_norm);
+            let largest_term = half_quad.max(d.log_norm.abs());
+            assert!(largest_term <= 50.0 * f.abs().max(1.0), "{point:?}: {f}");
+            testing::check_log_prob_gradient(mvn_at(tril), &point, &scales);
+        }
+        // Through the covariance constructor too.
+        let at = |v: &[Real]| {
+            let dist = MultivariateNormal::new(v[3..].to_vec(), &cov3).unwrap();
+            (dist, v[..3].to_vec())
+        };
+        let sds = conditional_sds(&tril(&cov3));
+        let scales: Vec<f64> = sds.iter().chain(&sds).copied().collect();
+        testing::check_log_prob_gradient(at, &[1.0, -2.0, 0.5, 0.5, -1.0, 0.0], &scales);
+    }
+
+    #[test]
+    fn gradient_closed_forms() {
+        // covariance^-1 = [[1, -0.5], [-0.5, 2]] / 1.75; at x - loc = (1, -1) the score
+        // covariance^-1 (x - loc) is (1.5, -2.5) / 1.75.
+        let tril2 = MultivariateNormal::new(vec![0.0, 0.0], &[vec![2.0, 0.5], vec![0.5, 1.0]])
+            .unwrap()
+            .scale_tril();
+        let g = testing::log_prob_gradient(mvn_at(&tril2), &[1.5, 0.0, 0.5, 1.0]);
+        let want = [-1.5 / 1.75, 2.5 / 1.75, 1.5 / 1.75, -2.5 / 1.75];
+        for (g, w) in g.iter().zip(want) {
+            assert!((g - w).abs() <= 4.0 * f64::EPSILON * w.abs(), "{g} vs {w}");
+        }
+        // One dimension: the normal family's partials, (x - loc) / scale^2.
+        let g = testing::log_prob_gradient(mvn_at(&[vec![2.0]]), &[2.5, 1.0]);
+        assert_eq!(g, vec![-0.375, 0.375]);
+        // Where x - loc overflows (the half residual is solved): -(x - loc) / scale^2 =
+        // -3e308 / 1e616.
+        let g = testing::log_prob_gradient(mvn_at(&[vec![1e308]]), &[1.5e308, -1.5e308]);
+        assert!((g[0] + 3e-308).abs() <= 1e-323 && g[1] == -g[0], "{g:?}");
+        // Only what is tracked gets a partial: a constant location, a tracked value.
+        let d = MultivariateNormal::new(vec![0.0, 1.0], &[vec![4.0, 0.0], vec![0.0, 1.0]]).unwrap();
+        let (_, g) = pyro_tape::gradient(&[2.0, 3.0], |v| {
+            Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&v.to_vec()))
+        })
+        .unwrap();
+        assert_eq!(g, vec![-0.5, -2.0]);
+    }
+
     /// A random lower-triangular factor with a diagonal in [0.1, 10].
     fn tril_strategy() -> impl Strategy<Value = Vec<Vec<f64>>> {
         (1..5_usize).prop_flat_map(|d| {
@@ -483,7 +681,7 @@ mod tests {
         fn finite_inside_support(l in tril_strategy(), x in prop::collection::vec(-1e3..1e3_f64, 4)) {
             let d = l.len();
             let a = MultivariateNormal::from_scale_tril(vec![0.5; d], &l).unwrap();
-            let x = x[..d].to_vec();
+            let x = rs(&x[..d]);
             prop_assert!(a.log_prob(&x).is_finite());
             // The covariance form agrees with the factor it was built from.
             let b = MultivariateNormal::new(vec![0.5; d], &a.covariance()).unwrap();
