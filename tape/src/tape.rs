@@ -570,6 +570,25 @@ impl Tape {
         })
     }
 
+    /// Whether a gradient is being taken on this thread (a [`Tape`] is in scope): only then can
+    /// a `Real` be tracked, so a caller may skip gradient work otherwise.
+    ///
+    /// ```
+    /// use pyro_tape::Tape;
+    ///
+    /// assert!(!Tape::is_recording());
+    /// let tape = Tape::start()?;
+    /// assert!(Tape::is_recording());
+    /// drop(tape);
+    /// assert!(!Tape::is_recording());
+    /// # Ok::<(), pyro_tape::TapeError>(())
+    /// ```
+    pub fn is_recording() -> bool {
+        STATE
+            .try_with(|state| state.borrow().active)
+            .unwrap_or(false)
+    }
+
     /// A new variable of this gradient, with value `value`: a leaf of the tape.
     pub fn leaf(&self, value: f64) -> Real {
         STATE.with(|state| state.borrow_mut().leaf(value))

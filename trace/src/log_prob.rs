@@ -5,6 +5,7 @@ use crate::name::Name;
 use crate::site::{Mask, Site, SiteKind};
 use crate::trace::Trace;
 use pyro_distributions::{AnyDistribution, Real, Value};
+use pyro_tape::Tape;
 
 impl Site {
     /// The scaled, masked log-probability of the site:
@@ -97,7 +98,8 @@ impl Site {
             }
             Some(mask) => {
                 let sum = self.masked_sum(dist, value, mask)?;
-                if !dist.log_prob_real(value, &self.tracked).is_constant() {
+                // Only while a gradient is being taken can one flow through the site.
+                if Tape::is_recording() && !dist.log_prob_real(value, &self.tracked).is_constant() {
                     return Err(self.log_prob_error(
                         "an element mask on a site through which a gradient flows is not \
                          supported yet (mask the whole site, or split it)",
