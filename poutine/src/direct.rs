@@ -58,16 +58,12 @@ pub trait DirectSite {
 
     /// The scaled log-probability, checked as [`Site::log_prob_sum`] checks the message's.
     fn log_prob_sum(&self) -> Result<f64, TraceError> {
-        let log_prob = TraceError::check_log_prob(self.name(), self.log_prob())?;
-        TraceError::check_support(self.name(), log_prob, None, || {
-            (self.distribution(), self.value())
-        })?;
-        TraceError::check_scaled(self.name(), self.scale(), log_prob)
+        self.log_prob_sum_real().map(Real::value)
     }
 
-    /// [`log_prob_sum`](DirectSite::log_prob_sum) as a tape [`Real`] (the same checks, on
-    /// [`log_prob_real`](DirectSite::log_prob_real)), as [`Site::log_prob_real`] is of the
-    /// message.
+    /// [`log_prob_sum`](DirectSite::log_prob_sum) as a tape [`Real`]: the checks on
+    /// [`log_prob_real`](DirectSite::log_prob_real), as [`Site::log_prob_real`] is of the
+    /// message (one rule, of which `log_prob_sum` is the value).
     fn log_prob_sum_real(&self) -> Result<Real, TraceError> {
         let log_prob = self.log_prob_real();
         TraceError::check_log_prob(self.name(), log_prob.value())?;
