@@ -1,6 +1,7 @@
 //! Evaluates the log density and its gradient of M2 or M2v through `Potential`, for profilers
 //! (`valgrind --tool=callgrind`): `cargo run --release -p pyro-benches --example
-//! profile_gradient -- m2 100000` runs 100000 evaluations of M2 and prints the time of one.
+//! profile_gradient -- m2 100000` runs 100000 evaluations of M2 and prints the time of one;
+//! `hand` runs the hand-written gradient of M2 instead, the baseline.
 
 use pyro_benches::*;
 use pyro_core::infer::Potential;
@@ -11,16 +12,25 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let which = args.get(1).map_or("m2", String::as_str);
     let runs: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let data = linreg_data();
+    let u = [0.9, 2.1, -0.7];
+    if which == "hand" {
+        let start = std::time::Instant::now();
+        for _ in 0..runs {
+            std::hint::black_box(linreg_gradient_by_hand(&data, std::hint::black_box(&u)));
+        }
+        println!("hand: {:?} per evaluation", start.elapsed() / runs as u32);
+        return;
+    }
     type Build = fn(&(Vec<f64>, Vec<f64>)) -> Result<f64, PyroError>;
     let model: Build = match which {
         "m2" => linreg,
         "m2v" => linreg_vec,
-        other => panic!("unknown model {other}: m2 or m2v"),
+        other => panic!("unknown model {other}: m2, m2v or hand"),
     };
-    let data = linreg_data();
     let potential =
         Potential::new(model, &&data, &mut PyroRng::seed_from_u64(0)).expect("the model runs");
-    let (u, mut grad) = ([0.9, 2.1, -0.7], Vec::new());
+    let mut grad = Vec::new();
     let start = std::time::Instant::now();
     for _ in 0..runs {
         let lp = potential

@@ -23,32 +23,6 @@ use std::time::Instant;
 /// How many times each timing is repeated; the table shows medians.
 const REPEATS: usize = 5;
 
-/// The log density of M2 in unconstrained space `(a, b, ln sigma)` and its gradient, by hand:
-/// the baseline. `lp = ln N(a | 0, 10) + ln N(b | 0, 10) + ln HalfNormal(sigma | 1) + ln sigma
-/// + sum_i ln N(y_i | a + b x_i, sigma)`.
-fn linreg_gradient_by_hand((xs, ys): &(Vec<f64>, Vec<f64>), u: &[f64; 3]) -> (f64, [f64; 3]) {
-    const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
-    let [a, b, log_sigma] = *u;
-    let sigma = log_sigma.exp();
-    let (mut sum_sq, mut sum_r, mut sum_rx) = (0.0, 0.0, 0.0);
-    for (x, y) in xs.iter().zip(ys) {
-        let r = (y - a - b * x) / sigma;
-        sum_sq += r * r;
-        sum_r += r;
-        sum_rx += r * x;
-    }
-    let n = xs.len() as f64;
-    let prior = -0.5 * (a * a + b * b) / 100.0 - 2.0 * (10.0_f64.ln() + LN_SQRT_2PI)
-        + (-0.5 * sigma * sigma - LN_SQRT_2PI + std::f64::consts::LN_2);
-    let lp = prior + log_sigma - 0.5 * sum_sq - n * (log_sigma + LN_SQRT_2PI);
-    let grad = [
-        -a / 100.0 + sum_r / sigma,
-        -b / 100.0 + sum_rx / sigma,
-        -sigma * sigma + 1.0 + sum_sq - n,
-    ];
-    (lp, grad)
-}
-
 /// Seconds per call of `f`, the median of [`REPEATS`] timings of `calls` calls.
 fn per_call(calls: usize, mut f: impl FnMut()) -> f64 {
     let times = (0..REPEATS)
