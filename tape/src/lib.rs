@@ -84,8 +84,10 @@
 mod error;
 mod ops;
 mod real;
+mod reals;
 mod tape;
 
 pub use error::TapeError;
 pub use real::Real;
+pub use reals::{Parent, Reals, Weights};
 pub use tape::{Tape, gradient};

@@ -1,6 +1,6 @@
 //! The thread-local tape, the gradient scope ([`Tape`]) and [`gradient`].
 
-use crate::{Real, TapeError};
+use crate::{Real, TapeError, Weights};
 use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
@@ -10,16 +10,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// The id of constants: they have no node.
 pub(crate) const CONSTANT: u64 = 0;
 
-/// The most nodes one gradient can record: node indices are `u32`s.
-const MAX_NODES: usize = u32::MAX as usize;
+/// The most nodes one gradient can record: node indices are `u32`s below [`BLOCK`].
+const MAX_NODES: usize = BLOCK as usize;
+
+/// The id that the elements of a vector computed outside any gradient from a tracked one start
+/// from ([`detached_block`]): ids from it up to [`ID_BLOCK`] are never given to a node.
+pub(crate) const DETACHED: u64 = CONSTANT + 1;
 
 /// How many node ids a thread reserves from [`NEXT_BLOCK`] at a time: room for at least three
 /// gradients of [`MAX_NODES`] nodes, and for millions of gradients of a typical model.
 const ID_BLOCK: u64 = 1 << 34;
 
 /// The first node id not yet reserved by any thread. Ids are unique across threads and gradients
-/// (2^30 blocks; running out is [`TapeError::Exhausted`], never a reused id).
-static NEXT_BLOCK: AtomicU64 = AtomicU64::new(CONSTANT + 1);
+/// (2^30 blocks; running out is [`TapeError::Exhausted`], never a reused id). The first block is
+/// never reserved: its ids are [`DETACHED`]'s.
+static NEXT_BLOCK: AtomicU64 = AtomicU64::new(ID_BLOCK);
 
 /// A node of the tape: two parents, each with the partial derivative of the node with respect to
 /// it, inline. Node `i` is one of
@@ -30,7 +35,9 @@ static NEXT_BLOCK: AtomicU64 = AtomicU64::new(CONSTANT + 1);
 ///   node is two multiply-adds, without a branch;
 /// - a leaf: `parents == [OUT_OF_LINE, OUT_OF_LINE]`;
 /// - a recorded node with more parents: `parents == [OUT_OF_LINE, k]`, its parents and partials
-///   in `State::edges[spans[k].0..spans[k].1]`.
+///   in `State::edges[spans[k].0..spans[k].1]`;
+/// - an element of block `k` (a run of nodes recorded together, [`Block`]):
+///   `parents == [BLOCK, k]`.
 #[derive(Clone, Copy)]
 struct Node {
     parents: [u32; 2],
@@ -38,8 +45,49 @@ struct Node {
 }
 
 /// The first parent of a node whose parents are not inline, as [`Node`] describes. No node has
-/// this index: it is at least [`MAX_NODES`].
+/// this index: it is above [`MAX_NODES`].
 const OUT_OF_LINE: u32 = u32::MAX;
+
+/// The first parent of an element of a block, as [`Node`] describes: [`MAX_NODES`], which no
+/// node has as index.
+const BLOCK: u32 = u32::MAX - 1;
+
+/// A block: `len` nodes from index `start` recorded together, as the elements of one vector
+/// ([`Reals`](crate::Reals)), or as one scalar whose parents are vectors. Its parents are the
+/// [`BlockEdge`]s `State::block_edges[edges.0..edges.1]`; the backward sweep takes the block as
+/// a whole, one loop per edge over contiguous adjoints.
+#[derive(Clone, Copy)]
+struct Block {
+    start: u32,
+    len: u32,
+    edges: (usize, usize),
+}
+
+/// A parent of a [`Block`] of `m` elements: the `parent_len` nodes from index `parent`, and the
+/// partials, `weight` for all or `State::weights[weights..]` one by one when `weights` is not
+/// [`ALL`]. Either `parent_len == m` (element `i` depends on parent element `i`, with partial
+/// `i`), `parent_len == 1` (each element depends on the one parent, with partial `i`), or
+/// `m == 1` (the one element depends on every parent element, with partial `i`).
+#[derive(Clone, Copy)]
+struct BlockEdge {
+    parent: u32,
+    parent_len: u32,
+    weight: f64,
+    weights: usize,
+}
+
+/// [`BlockEdge::weights`] of an edge whose partials are all `weight`.
+const ALL: usize = usize::MAX;
+
+/// A parent of a block being recorded: a tape id (a vector's first element), the number of
+/// elements, and the partials.
+pub(crate) struct BlockParent<'a> {
+    /// The value of its first element, for the error if it is stale.
+    pub(crate) value: f64,
+    pub(crate) id: u64,
+    pub(crate) len: usize,
+    pub(crate) weights: Weights<'a>,
+}
 
 /// A leaf.
 const LEAF: Node = Node {
@@ -64,6 +112,10 @@ struct State {
     /// The edges of the nodes with more than two parents, and their spans in node order.
     edges: Vec<(u32, f64)>,
     spans: Vec<(usize, usize)>,
+    /// The blocks, their edges, and the partials of edges that have one per element.
+    blocks: Vec<Block>,
+    block_edges: Vec<BlockEdge>,
+    weights: Vec<f64>,
     /// The backward sweep's buffer, one adjoint per node.
     adjoints: Vec<f64>,
     /// The first problem met while recording, returned by `backward`.
@@ -82,6 +134,9 @@ impl State {
         nodes: Vec::new(),
         edges: Vec::new(),
         spans: Vec::new(),
+        blocks: Vec::new(),
+        block_edges: Vec::new(),
+        weights: Vec::new(),
         adjoints: Vec::new(),
         poison: None,
         next_id: CONSTANT,
@@ -141,6 +196,28 @@ pub(crate) fn record1(value: f64, x: Real, dx: f64) -> Real {
 pub(crate) fn record2(value: f64, a: Real, da: f64, b: Real, db: f64) -> Real {
     let location = Location::caller();
     STATE.with(|state| state.borrow_mut().record2(value, a, da, b, db, location))
+}
+
+/// Records a block of `len` nodes (`len >= 1`) with the given parents on this thread's tape: the
+/// id of its first element, or [`CONSTANT`] when every parent is a constant. Outside a gradient,
+/// [`DETACHED`] if a parent is tracked.
+#[inline(never)]
+#[track_caller]
+pub(crate) fn record_block(len: usize, parents: &[BlockParent<'_>]) -> u64 {
+    if parents.iter().all(|parent| parent.id == CONSTANT) {
+        return CONSTANT;
+    }
+    let location = Location::caller();
+    STATE.with(|state| state.borrow_mut().record_block(len, parents, location))
+}
+
+/// The id of a vector whose element `i` is `reals[i]` (not all constants), on this thread's tape:
+/// see `State::gather`.
+#[inline(never)]
+#[track_caller]
+pub(crate) fn gather(reals: &[Real]) -> u64 {
+    let location = Location::caller();
+    STATE.with(|state| state.borrow_mut().gather(reals, location))
 }
 
 /// The result of an operation on a tracked `Real` when no gradient is being taken: the right
@@ -386,15 +463,133 @@ impl State {
 
     /// Makes room for one more node, or poisons the tape if it is full.
     fn make_room(&mut self) -> bool {
-        if self.len == MAX_NODES {
+        self.make_room_for(1)
+    }
+
+    /// Makes room for `count` more nodes, or poisons the tape if they do not fit.
+    fn make_room_for(&mut self, count: usize) -> bool {
+        if count > MAX_NODES - self.len {
             self.poison(TapeError::Full);
             return false;
         }
-        if self.len == self.nodes.len() {
-            let len = (2 * self.nodes.len()).clamp(64, MAX_NODES);
+        let needed = self.len + count;
+        if needed > self.nodes.len() {
+            let len = (2 * self.nodes.len()).max(needed).clamp(64, MAX_NODES);
             self.nodes.resize(len, LEAF);
         }
         true
+    }
+
+    /// See [`record_block`].
+    fn record_block(
+        &mut self,
+        len: usize,
+        parents: &[BlockParent<'_>],
+        location: &'static Location<'static>,
+    ) -> u64 {
+        if !self.active {
+            return DETACHED;
+        }
+        if len == 0 {
+            return CONSTANT;
+        }
+        let start = self.len;
+        let first_edge = self.block_edges.len();
+        for parent in parents {
+            if parent.id == CONSTANT || parent.len == 0 {
+                continue;
+            }
+            let index = parent.id.wrapping_sub(self.base);
+            if index >= start as u64 || parent.len as u64 > start as u64 - index {
+                self.poison(TapeError::Stale {
+                    value: parent.value,
+                    location,
+                });
+                continue;
+            }
+            let span = len.max(parent.len);
+            debug_assert!(parent.len == len || parent.len == 1 || len == 1);
+            let (weight, weights) = match parent.weights {
+                Weights::All(weight) => (weight, ALL),
+                Weights::Each(each) => {
+                    debug_assert_eq!(each.len(), span);
+                    let at = self.weights.len();
+                    self.weights.extend_from_slice(&each[..span]);
+                    (0.0, at)
+                }
+            };
+            // Below `start`, so it fits a u32; `parent.len` is at most `start`.
+            self.block_edges.push(BlockEdge {
+                parent: index as u32,
+                parent_len: parent.len as u32,
+                weight,
+                weights,
+            });
+        }
+        if self.block_edges.len() == first_edge || !self.make_room_for(len) {
+            return CONSTANT;
+        }
+        // One block per node at most, so fewer than MAX_NODES: not OUT_OF_LINE.
+        let block = self.blocks.len() as u32;
+        self.blocks.push(Block {
+            start: start as u32,
+            len: len as u32,
+            edges: (first_edge, self.block_edges.len()),
+        });
+        let element = Node {
+            parents: [BLOCK, block],
+            partials: [0.0; 2],
+        };
+        self.nodes[start..start + len].fill(element);
+        self.len = start + len;
+        self.base + start as u64
+    }
+
+    /// A vector whose element `i` is `reals[i]`: nodes in a row, one per element, each with its
+    /// element as one parent (a constant element's node has none). The id of the first.
+    fn gather(&mut self, reals: &[Real], location: &'static Location<'static>) -> u64 {
+        if !self.active {
+            return DETACHED;
+        }
+        if !self.make_room_for(reals.len()) {
+            return CONSTANT;
+        }
+        let start = self.len;
+        for (offset, real) in reals.iter().enumerate() {
+            let index = (start + offset) as u32;
+            let node = match self.index(*real) {
+                Some(parent) => Node {
+                    parents: [parent, index],
+                    partials: [1.0, 0.0],
+                },
+                None => {
+                    if !real.is_constant() {
+                        self.poison(TapeError::Stale {
+                            value: real.value,
+                            location,
+                        });
+                    }
+                    Node {
+                        parents: [index; 2],
+                        partials: [0.0; 2],
+                    }
+                }
+            };
+            self.nodes[start + offset] = node;
+        }
+        self.len = start + reals.len();
+        self.base + start as u64
+    }
+
+    /// `count` new leaves in a row, the elements of a vector: the id of the first.
+    fn leaves(&mut self, count: usize) -> u64 {
+        if count == 0 || !self.active || !self.make_room_for(count) {
+            return CONSTANT;
+        }
+        let start = self.len;
+        self.nodes[start..start + count].fill(LEAF);
+        self.len = start + count;
+        self.base + start as u64
     }
 
     fn poison(&mut self, error: TapeError) {
@@ -427,6 +622,9 @@ impl State {
         self.len = 0;
         self.edges.clear();
         self.spans.clear();
+        self.blocks.clear();
+        self.block_edges.clear();
+        self.weights.clear();
         self.poison = None;
     }
 
@@ -477,6 +675,9 @@ impl State {
             nodes,
             edges,
             spans,
+            blocks,
+            block_edges,
+            weights,
             adjoints,
             ..
         } = self;
@@ -484,7 +685,22 @@ impl State {
         adjoints.resize(*len, 0.0);
         if let Some(last) = output {
             adjoints[last] = 1.0;
-            sweep(&nodes[..=last], &mut adjoints[..=last], edges, spans);
+            // The sweep takes a block whole: from its last element when the output is in one.
+            let top = match nodes[last].parents {
+                [BLOCK, block] => {
+                    let block = blocks[block as usize];
+                    (block.start + block.len - 1) as usize
+                }
+                _ => last,
+            };
+            let extra = Extra {
+                edges,
+                spans,
+                blocks,
+                block_edges,
+                weights,
+            };
+            sweep(&nodes[..=top], &mut adjoints[..=top], extra);
         }
         gradient.extend(
             wrt.iter()
@@ -498,22 +714,92 @@ impl State {
     }
 }
 
+/// What the backward sweep reads besides the nodes: the out-of-line parents of nodes and blocks.
+struct Extra<'a> {
+    edges: &'a [(u32, f64)],
+    spans: &'a [(usize, usize)],
+    blocks: &'a [Block],
+    block_edges: &'a [BlockEdge],
+    weights: &'a [f64],
+}
+
 /// The backward sweep: from the last of `nodes` down, adds each node's adjoint times its partials
-/// to its parents' adjoints. `adjoints` has one per node, the last one's set.
+/// to its parents' adjoints, and a block's all at once from its last element. `adjoints` has one
+/// per node, the last one's set; the last node is not inside a block.
 #[inline(never)]
-fn sweep(nodes: &[Node], adjoints: &mut [f64], edges: &[(u32, f64)], spans: &[(usize, usize)]) {
-    for (index, node) in nodes.iter().enumerate().rev() {
+fn sweep(nodes: &[Node], adjoints: &mut [f64], extra: Extra<'_>) {
+    let mut index = nodes.len();
+    while index > 0 {
+        index -= 1;
+        let [a, b] = nodes[index].parents;
+        if a == BLOCK {
+            let block = extra.blocks[b as usize];
+            sweep_block(block, &extra, adjoints);
+            index = block.start as usize;
+            continue;
+        }
         let adjoint = adjoints[index];
         if adjoint == 0.0 {
             continue;
         }
-        let [a, b] = node.parents;
         if a != OUT_OF_LINE {
-            adjoints[a as usize] += adjoint * node.partials[0];
-            adjoints[b as usize] += adjoint * node.partials[1];
+            let partials = nodes[index].partials;
+            adjoints[a as usize] += adjoint * partials[0];
+            adjoints[b as usize] += adjoint * partials[1];
         } else if b != OUT_OF_LINE {
-            let (start, end) = spans[b as usize];
-            sweep_span(adjoint, &edges[start..end], adjoints);
+            let (start, end) = extra.spans[b as usize];
+            sweep_span(adjoint, &extra.edges[start..end], adjoints);
+        }
+    }
+}
+
+/// [`sweep`] for a block: one loop over contiguous adjoints per parent.
+#[inline(never)]
+fn sweep_block(block: Block, extra: &Extra<'_>, adjoints: &mut [f64]) {
+    let (start, len) = (block.start as usize, block.len as usize);
+    // Every parent is below the block.
+    let (below, this) = adjoints.split_at_mut(start);
+    let out = &this[..len];
+    if out.iter().all(|&adjoint| adjoint == 0.0) {
+        return;
+    }
+    for edge in &extra.block_edges[block.edges.0..block.edges.1] {
+        let (parent, parent_len) = (edge.parent as usize, edge.parent_len as usize);
+        let span = len.max(parent_len);
+        let weights = (edge.weights != ALL).then(|| &extra.weights[edge.weights..][..span]);
+        if parent_len == len {
+            let parents = &mut below[parent..parent + len];
+            match weights {
+                Some(weights) => {
+                    for ((p, o), w) in parents.iter_mut().zip(out).zip(weights) {
+                        *p += o * w;
+                    }
+                }
+                None => {
+                    for (p, o) in parents.iter_mut().zip(out) {
+                        *p += o * edge.weight;
+                    }
+                }
+            }
+        } else if parent_len == 1 {
+            below[parent] += match weights {
+                Some(weights) => out.iter().zip(weights).map(|(o, w)| o * w).sum::<f64>(),
+                None => edge.weight * out.iter().sum::<f64>(),
+            };
+        } else {
+            let (adjoint, parents) = (out[0], &mut below[parent..parent + parent_len]);
+            match weights {
+                Some(weights) => {
+                    for (p, w) in parents.iter_mut().zip(weights) {
+                        *p += adjoint * w;
+                    }
+                }
+                None => {
+                    for p in parents.iter_mut() {
+                        *p += adjoint * edge.weight;
+                    }
+                }
+            }
         }
     }
 }
@@ -592,6 +878,25 @@ impl Tape {
     /// A new variable of this gradient, with value `value`: a leaf of the tape.
     pub fn leaf(&self, value: f64) -> Real {
         STATE.with(|state| state.borrow_mut().leaf(value))
+    }
+
+    /// A vector of new variables of this gradient, one per value: leaves in a row, so that the
+    /// vector is one [`Reals`](crate::Reals) (its elements, from [`Reals::get`](crate::Reals::get)
+    /// or [`Reals::iter`](crate::Reals::iter), are what [`backward`](Tape::backward) takes).
+    ///
+    /// ```
+    /// use pyro_tape::Tape;
+    ///
+    /// let tape = Tape::start()?;
+    /// let x = tape.leaves(vec![1.0, 2.0, 3.0]);
+    /// let total = (&x * &x).sum();
+    /// let wrt: Vec<_> = x.iter().collect();
+    /// assert_eq!(tape.backward(total, &wrt)?, vec![2.0, 4.0, 6.0]);
+    /// # Ok::<(), pyro_tape::TapeError>(())
+    /// ```
+    pub fn leaves(&self, values: Vec<f64>) -> crate::Reals {
+        let first = STATE.with(|state| state.borrow_mut().leaves(values.len()));
+        crate::Reals::from_parts(values, first)
     }
 
     /// The gradient of `output` with respect to the leaves `wrt`, in their order, from one
