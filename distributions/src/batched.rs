@@ -3,7 +3,7 @@
 use crate::constraint::Constraint;
 use crate::distribution::{Distribution, Partials};
 use crate::error::ParamError;
-use crate::value::ValueType;
+use crate::value::Element;
 use rand::Rng;
 
 /// Independent draws of a scalar family, as one vector-valued distribution (a vectorised site).
@@ -16,16 +16,16 @@ use rand::Rng;
 /// length scores `-inf`.
 ///
 /// ```
-/// use pyro_distributions::{Batched, Distribution, Normal, Observation, Real};
+/// use pyro_distributions::{Batched, Distribution, Normal, Reals};
 ///
 /// // y_i ~ Normal(1 + 2 x_i, 0.5) for x = 0, 0.5, 1.
 /// let xs = [0.0, 0.5, 1.0];
 /// let d = Batched::try_from_fn(xs.len(), |i| Normal::new(1.0 + 2.0 * xs[i], 0.5))?;
-/// let y: Vec<Real> = vec![1.1, 2.0, 2.9].into_observation();
+/// let y = Reals::from(vec![1.1, 2.0, 2.9]);
 /// let total = d.log_prob(&y);
 /// let parts = d.log_prob_elements(&y);
 /// assert!((total - parts.iter().sum::<f64>()).abs() < 1e-12);
-/// assert_eq!(d.log_prob(&vec![1.0.into(), 2.0.into()]), f64::NEG_INFINITY); // wrong length
+/// assert_eq!(d.log_prob(&Reals::from(vec![1.0, 2.0])), f64::NEG_INFINITY); // wrong length
 /// # Ok::<(), pyro_distributions::ParamError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
@@ -116,9 +116,9 @@ impl<D: Distribution> Batched<D> {
 impl<D> Distribution for Batched<D>
 where
     D: Distribution<Moment = f64>,
-    Vec<D::Value>: ValueType,
+    D::Value: Element,
 {
-    type Value = Vec<D::Value>;
+    type Value = <D::Value as Element>::Vector;
     type Moment = Vec<f64>;
 
     fn family(&self) -> &'static str {
@@ -126,11 +126,11 @@ where
     }
 
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Self::Value {
-        self.elements().map(|d| d.sample(rng)).collect()
+        Element::collect(self.elements().map(|d| d.sample(rng)))
     }
 
     fn log_prob(&self, value: &Self::Value) -> f64 {
-        if value.len() != self.len() {
+        if D::Value::len(value) != self.len() {
             return f64::NEG_INFINITY;
         }
         match &self.repr {
@@ -162,19 +162,20 @@ where
     }
 
     /// Every element's partials, gathered into one node for the whole batch.
-    fn log_prob_partials(&self, value: &Self::Value, partials: &mut Partials) {
-        for (d, x) in self.elements().zip(value) {
-            d.log_prob_partials(x, partials);
+    fn log_prob_partials<'a>(&'a self, value: &'a Self::Value, partials: &mut Partials<'a>) {
+        match &self.repr {
+            Repr::Iid { dist, .. } => dist.log_prob_iid_partials(value, partials),
+            Repr::PerElement(dists) => D::log_prob_batch_partials(dists, value, partials),
         }
     }
 
     fn log_prob_elements(&self, value: &Self::Value) -> Vec<f64> {
-        if value.len() != self.len() {
+        if D::Value::len(value) != self.len() {
             return vec![f64::NEG_INFINITY; self.len()];
         }
         self.elements()
-            .zip(value)
-            .map(|(d, x)| d.log_prob(x))
+            .enumerate()
+            .map(|(i, d)| d.log_prob(&Element::get(value, i)))
             .collect()
     }
 }
@@ -189,12 +190,12 @@ mod tests {
     fn iid_sums_elements() {
         let n = Normal::new(0.0, 1.0).unwrap();
         let b = Batched::iid(n, 3).unwrap();
-        let x = crate::testing::rs(&[0.1, -0.2, 0.3]);
-        let expected: f64 = x.iter().map(|v| n.log_prob(v)).sum();
+        let x = crate::testing::vector(&[0.1, -0.2, 0.3]);
+        let expected: f64 = x.iter().map(|v| n.log_prob(&v)).sum();
         assert!((b.log_prob(&x) - expected).abs() < 1e-14);
         assert_eq!(
             b.log_prob_elements(&x),
-            x.iter().map(|v| n.log_prob(v)).collect::<Vec<_>>()
+            x.iter().map(|v| n.log_prob(&v)).collect::<Vec<_>>()
         );
         assert_eq!(b.support(), Constraint::Elementwise(ScalarSupport::Real));
         assert_eq!(b.mean(), Some(vec![0.0; 3]));

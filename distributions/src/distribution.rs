@@ -2,16 +2,18 @@
 //! [`Partials`], the derivatives a log-density records on the gradient tape.
 
 use crate::constraint::Constraint;
-use crate::value::{Value, ValueType};
-use pyro_tape::Real;
+use crate::value::{Element, Value, ValueType};
+use pyro_tape::{Parent, Real, Reals, Weights};
+use std::borrow::Cow;
 use rand::Rng;
 use smallvec::SmallVec;
 use std::fmt::Debug;
 
 /// The partial derivatives of one log-density with respect to its tracked inputs (its value and
-/// parameters that are tape [`Real`]s, not constants), gathered so that the log-density is
-/// recorded on the tape as one node ([`Distribution::log_prob_real`]). A batch gathers all its
-/// elements' partials into one `Partials`, and so records one node.
+/// parameters that are tape [`Real`]s or [`Reals`], not constants), gathered so that the
+/// log-density is recorded on the tape as one node ([`Distribution::log_prob_real`]). A batch
+/// gathers all its elements' partials into one `Partials`, and so records one node; a vector
+/// input ([`push_vector`](Partials::push_vector)) is one edge of it, whatever its length.
 ///
 /// ```
 /// use pyro_distributions::{Distribution, Normal, Partials};
@@ -31,43 +33,75 @@ use std::fmt::Debug;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, Default)]
-pub struct Partials(pub(crate) SmallVec<[(Real, f64); 4]>);
+pub struct Partials<'a> {
+    pub(crate) scalars: SmallVec<[(Real, f64); 4]>,
+    vectors: Vec<(Cow<'a, Reals>, Vec<f64>)>,
+}
 
-impl Partials {
+impl<'a> Partials<'a> {
     /// No partials yet.
     #[inline]
     pub fn new() -> Self {
-        Partials(SmallVec::new())
+        Partials {
+            scalars: SmallVec::new(),
+            vectors: Vec::new(),
+        }
     }
 
     /// Adds `d log p / d input = derivative` when `input` is tracked; a constant is skipped.
     #[inline]
     pub fn push(&mut self, input: Real, derivative: f64) {
         if !input.is_constant() {
-            self.0.push((input, derivative));
+            self.scalars.push((input, derivative));
         }
     }
 
-    /// The number of partials kept (tracked inputs; one input may appear more than once, and
-    /// its partials add up).
+    /// Adds the partials with respect to the elements of a vector input, one per element, when
+    /// it is tracked; a constant vector is skipped.
+    ///
+    /// # Panics
+    /// If `derivatives` has not one element per element of `input`.
+    pub fn push_vector(&mut self, input: impl Into<Cow<'a, Reals>>, derivatives: Vec<f64>) {
+        let input = input.into();
+        assert_eq!(
+            input.len(),
+            derivatives.len(),
+            "one partial per element of a vector input"
+        );
+        if !input.is_constant() {
+            self.vectors.push((input, derivatives));
+        }
+    }
+
+    /// The number of partials kept (tracked inputs, a vector counting as one; one input may
+    /// appear more than once, and its partials add up).
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.scalars.len() + self.vectors.len()
     }
 
     /// Whether no tracked input was pushed.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len() == 0
     }
 
     /// The log-density `value` as a [`Real`]: one tape node with these partials, or a constant
     /// when there are none.
     #[inline]
     pub fn record(&self, value: f64) -> Real {
-        if self.0.is_empty() {
-            Real::constant(value)
-        } else {
-            Real::record(value, &self.0)
+        if self.vectors.is_empty() {
+            return Real::record(value, &self.scalars);
         }
+        let parents: Vec<(Parent<'_>, Weights<'_>)> = self
+            .scalars
+            .iter()
+            .map(|&(x, dx)| (Parent::Real(x), Weights::All(dx)))
+            .chain(
+                self.vectors
+                    .iter()
+                    .map(|(x, dx)| (Parent::Reals(x), Weights::Each(dx))),
+            )
+            .collect();
+        Real::record_parents(value, &parents)
     }
 }
 
@@ -125,22 +159,63 @@ pub trait Distribution: Clone + Debug + Send + Sync + 'static {
     /// `sum_i log_prob(values[i])`: the score of iid draws. A family may override it to compute
     /// parameter-only terms once; the result must equal the element-by-element sum up to
     /// rounding.
-    fn log_prob_iid(&self, values: &[Self::Value]) -> f64 {
-        values.iter().map(|x| self.log_prob(x)).sum()
+    fn log_prob_iid(&self, values: &<Self::Value as Element>::Vector) -> f64
+    where
+        Self::Value: Element,
+    {
+        (0..<Self::Value as Element>::len(values))
+            .map(|i| self.log_prob(&<Self::Value as Element>::get(values, i)))
+            .sum()
     }
 
-    /// `sum_i dists[i].log_prob(values[i])`: the score of a batch with per-element parameters. A
-    /// family may override it to share work between elements; the result must equal the
-    /// element-by-element sum up to rounding.
-    fn log_prob_batch(dists: &[Self], values: &[Self::Value]) -> f64 {
-        dists.iter().zip(values).map(|(d, x)| d.log_prob(x)).sum()
+    /// `sum_i dists[i].log_prob(values[i])`: the score of a batch with per-element parameters
+    /// (`values` has one element per distribution). A family may override it to share work
+    /// between elements; the result must equal the element-by-element sum up to rounding.
+    fn log_prob_batch(dists: &[Self], values: &<Self::Value as Element>::Vector) -> f64
+    where
+        Self::Value: Element,
+    {
+        dists
+            .iter()
+            .enumerate()
+            .map(|(i, d)| d.log_prob(&<Self::Value as Element>::get(values, i)))
+            .sum()
+    }
+
+    /// The partials of [`log_prob_iid`](Distribution::log_prob_iid), pushed onto `partials` as
+    /// [`log_prob_partials`](Distribution::log_prob_partials) does; called only where it is
+    /// finite. The default pushes each element's. A family may override it to push each
+    /// parameter's once, summed, and the value's as one vector.
+    fn log_prob_iid_partials<'a>(
+        &'a self,
+        values: &'a <Self::Value as Element>::Vector,
+        partials: &mut Partials<'a>,
+    ) where
+        Self::Value: Element,
+    {
+        for i in 0..<Self::Value as Element>::len(values) {
+            let x = <Self::Value as Element>::get(values, i);
+            element_partials(self, &x, partials);
+        }
+    }
+
+    /// The partials of [`log_prob_batch`](Distribution::log_prob_batch), as
+    /// [`log_prob_iid_partials`](Distribution::log_prob_iid_partials) for iid draws.
+    fn log_prob_batch_partials<'a>(
+        dists: &'a [Self],
+        values: &'a <Self::Value as Element>::Vector,
+        partials: &mut Partials<'a>,
+    ) where
+        Self::Value: Element,
+    {
+        batch_partials_by_element(dists, values, partials);
     }
 
     /// Pushes onto `partials` the derivative of [`log_prob`](Distribution::log_prob) at `value`
     /// with respect to each tracked input: the value, if it is a tape [`Real`], and each
     /// parameter that is one. Called only where the log-density is finite. The default pushes
     /// nothing: a family whose inputs are all constants (`f64`, integers) has no gradient.
-    fn log_prob_partials(&self, value: &Self::Value, partials: &mut Partials) {
+    fn log_prob_partials<'a>(&'a self, value: &'a Self::Value, partials: &mut Partials<'a>) {
         let _ = (value, partials);
     }
 
@@ -158,6 +233,27 @@ pub trait Distribution: Clone + Debug + Send + Sync + 'static {
         let mut partials = Partials::new();
         self.log_prob_partials(value, &mut partials);
         partials.record(lp)
+    }
+}
+
+/// The partials of one element `x` of a batch under `d`, pushed onto `partials` (whose lifetime
+/// `x`, a copy, does not have: an element's partials are with respect to scalars only).
+fn element_partials<D: Distribution>(d: &D, x: &D::Value, partials: &mut Partials<'_>) {
+    let mut one = Partials::new();
+    d.log_prob_partials(x, &mut one);
+    partials.scalars.extend(one.scalars);
+}
+
+/// [`Distribution::log_prob_batch_partials`] element by element: each element's partials.
+pub(crate) fn batch_partials_by_element<D: Distribution>(
+    dists: &[D],
+    values: &<D::Value as Element>::Vector,
+    partials: &mut Partials<'_>,
+) where
+    D::Value: Element,
+{
+    for (i, d) in dists.iter().enumerate() {
+        element_partials(d, &<D::Value as Element>::get(values, i), partials);
     }
 }
 

@@ -58,9 +58,9 @@ pub use constraint::{Constraint, SIMPLEX_TOLERANCE, ScalarSupport};
 pub use distribution::{Cdf, Distribution, ErasedDistribution, IntoDistribution, Partials};
 pub use error::ParamError;
 pub use families::*;
-pub use pyro_tape::Real;
+pub use pyro_tape::{Real, Reals};
 pub use validation::{enable_validation, is_validation_enabled};
-pub use value::{Observation, Value, ValueType};
+pub use value::{Element, Observation, Value, ValueType};
 
 /// The random-number traits distributions sample with (re-exported from `rand`).
 pub use rand::Rng;

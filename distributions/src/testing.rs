@@ -520,6 +520,11 @@ pub(crate) fn rs(xs: &[f64]) -> Vec<Real> {
     constants_of(xs)
 }
 
+/// A constant [`Reals`](pyro_tape::Reals): a vector value, for tests that score plain numbers.
+pub(crate) fn vector(xs: &[f64]) -> pyro_tape::Reals {
+    pyro_tape::Reals::from(xs)
+}
+
 /// The tape gradient of [`Distribution::log_prob_real`] of `build(inputs)` at `point`, with
 /// respect to all the inputs, for closed-form checks.
 pub(crate) fn log_prob_gradient<D: Distribution>(

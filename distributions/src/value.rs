@@ -1,6 +1,6 @@
 //! Type-erased sample values, and the conversion between typed and erased values.
 
-use pyro_tape::Real;
+use pyro_tape::{Real, Reals};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
@@ -101,16 +101,16 @@ pub trait ValueType: Clone + Send + Sync + 'static {
 }
 
 /// What [`observe`](https://docs.rs/pyro-poutine) accepts as an observation of type `T`: a `T`,
-/// or plain data that converts to it (an `f64` for a [`Real`], a `Vec<f64>` or `&[f64]` for a
-/// `Vec<Real>`).
+/// or plain data that converts to it (an `f64` for a [`Real`], a `Vec<f64>` (moved, not
+/// copied), `&Vec<f64>` or `&[f64]` for [`Reals`]).
 ///
 /// ```
-/// use pyro_distributions::{Observation, Real};
+/// use pyro_distributions::{Observation, Real, Reals};
 ///
 /// let y: Real = 9.5.into_observation();
 /// assert_eq!(y, 9.5);
-/// let ys: Vec<Real> = vec![1.0, 2.0].into_observation();
-/// assert_eq!(ys[1], 2.0);
+/// let ys: Reals = vec![1.0, 2.0].into_observation();
+/// assert_eq!(ys.values(), &[1.0, 2.0]);
 /// assert!(true.into_observation());
 /// ```
 pub trait Observation<T> {
@@ -132,31 +132,74 @@ impl Observation<Real> for f64 {
     }
 }
 
-impl Observation<Vec<Real>> for Vec<f64> {
-    fn into_observation(self) -> Vec<Real> {
-        constants(&self)
+impl Observation<Reals> for Vec<f64> {
+    #[inline]
+    fn into_observation(self) -> Reals {
+        Reals::constant(self)
     }
 }
 
-impl Observation<Vec<Real>> for &[f64] {
-    fn into_observation(self) -> Vec<Real> {
-        constants(self)
+impl Observation<Reals> for &[f64] {
+    fn into_observation(self) -> Reals {
+        Reals::from(self)
     }
 }
 
-impl Observation<Vec<Real>> for &Vec<f64> {
-    fn into_observation(self) -> Vec<Real> {
-        constants(self)
+impl Observation<Reals> for &Vec<f64> {
+    fn into_observation(self) -> Reals {
+        Reals::from(self)
     }
 }
 
-fn constants(xs: &[f64]) -> Vec<Real> {
-    xs.iter().map(|&x| Real::constant(x)).collect()
+/// A scalar value type that a batch ([`Batched`](crate::Batched)) holds many of, and its
+/// vector type: [`Reals`] for [`Real`], `Vec<bool>` and `Vec<i64>` for the discrete ones.
+pub trait Element: ValueType + Copy {
+    /// A vector of elements: the value of a batch.
+    type Vector: ValueType;
+    /// The number of elements of `vector`.
+    fn len(vector: &Self::Vector) -> usize;
+    /// Element `i` of `vector` (`i` below its length).
+    fn get(vector: &Self::Vector, i: usize) -> Self;
+    /// The vector of the given elements.
+    fn collect(elements: impl Iterator<Item = Self>) -> Self::Vector;
 }
 
-fn values(xs: &[Real]) -> Vec<f64> {
-    xs.iter().map(|x| x.value()).collect()
+impl Element for Real {
+    type Vector = Reals;
+    #[inline]
+    fn len(vector: &Reals) -> usize {
+        vector.len()
+    }
+    #[inline]
+    fn get(vector: &Reals, i: usize) -> Real {
+        vector.get(i).unwrap_or_default()
+    }
+    fn collect(elements: impl Iterator<Item = Real>) -> Reals {
+        elements.collect()
+    }
 }
+
+/// [`Element`] for a type whose vector is a `Vec`.
+macro_rules! vec_element {
+    ($($t:ty),*) => {$(
+        impl Element for $t {
+            type Vector = Vec<$t>;
+            #[inline]
+            fn len(vector: &Vec<$t>) -> usize {
+                vector.len()
+            }
+            #[inline]
+            fn get(vector: &Vec<$t>, i: usize) -> $t {
+                vector[i]
+            }
+            fn collect(elements: impl Iterator<Item = $t>) -> Vec<$t> {
+                elements.collect()
+            }
+        }
+    )*};
+}
+
+vec_element!(bool, i64);
 
 /// Plain data converts into a [`Value`], so that handlers take it as is:
 /// `condition(model, [("y", 9.5)])`, `[("flag", true)]`, `[("n", 3)]`, `[("ys", vec![0.1, 0.2])]`.
@@ -175,8 +218,8 @@ macro_rules! value_from {
 value_from!(
     f64 => |x| Value::Real(x),
     Real => |x| Value::Real(x.value()),
-    Vec<Real> => |v| Value::Reals(values(&v)),
-    &[Real] => |v| Value::Reals(values(v)),
+    Reals => |v| Value::Reals(v.into_values()),
+    &Reals => |v| Value::Reals(v.values().to_vec()),
     f32 => |x| Value::Real(f64::from(x)),
     bool => |b| Value::Bool(b),
     i64 => |k| Value::Int(k),
@@ -238,24 +281,28 @@ impl ValueType for Real {
     }
 }
 
-impl ValueType for Vec<Real> {
+impl ValueType for Reals {
     const TYPE_NAME: &'static str = "real vector";
     const TRACKS: bool = true;
+    #[inline]
     fn into_value(self) -> Value {
-        Value::Reals(values(&self))
+        Value::Reals(self.into_values())
+    }
+    fn take_value(value: Value) -> Option<Self> {
+        Vec::<f64>::take_value(value).map(Reals::constant)
     }
     fn from_value(value: &Value) -> Option<Self> {
         match value {
-            Value::Reals(v) => Some(constants(v)),
-            Value::Ints(v) => Some(v.iter().map(|&k| Real::constant(k as f64)).collect()),
+            Value::Reals(v) => Some(Reals::from(v)),
+            Value::Ints(v) => Some(v.iter().map(|&k| k as f64).collect()),
             _ => None,
         }
     }
     fn take_tracked(value: Value, tracked: &[Real]) -> Option<Self> {
         if !tracked.is_empty() && tracked.len() == value.len() {
-            return Some(tracked.to_vec());
+            return Some(tracked.iter().copied().collect());
         }
-        Self::from_value(&value)
+        Self::take_value(value)
     }
 }
 
@@ -385,8 +432,8 @@ mod tests {
         assert_eq!(Vec::<f64>::from_value(&v.clone().into_value()), Some(v));
         let r = Real::constant(2.5);
         assert_eq!(Real::from_value(&r.into_value()), Some(r));
-        let rs = vec![Real::constant(1.0), Real::constant(-3.0)];
-        assert_eq!(Vec::<Real>::from_value(&rs.clone().into_value()), Some(rs));
+        let rs = Reals::from(vec![1.0, -3.0]);
+        assert_eq!(Reals::from_value(&rs.clone().into_value()), Some(rs));
         assert_eq!(Real::from_value(&Value::Int(3)), Some(Real::constant(3.0)));
     }
 
@@ -397,7 +444,8 @@ mod tests {
         let got = Real::take_tracked(Value::Real(1.5), &[x]).unwrap();
         assert!(!got.is_constant());
         let y = tape.leaf(2.0);
-        let got = Vec::<Real>::take_tracked(Value::Reals(vec![1.5, 2.0]), &[x, y]).unwrap();
+        let got = Reals::take_tracked(Value::Reals(vec![1.5, 2.0]), &[x, y]).unwrap();
+        assert!(!got.is_constant());
         assert!(got.iter().all(|r| !r.is_constant()));
         // Without tracked reals, or with the wrong number, the value is a constant.
         assert!(
@@ -405,8 +453,8 @@ mod tests {
                 .unwrap()
                 .is_constant()
         );
-        let got = Vec::<Real>::take_tracked(Value::Reals(vec![1.5]), &[x, y]).unwrap();
-        assert!(got[0].is_constant());
+        let got = Reals::take_tracked(Value::Reals(vec![1.5]), &[x, y]).unwrap();
+        assert!(got.is_constant());
         assert_eq!(f64::take_tracked(Value::Real(1.5), &[x]), Some(1.5));
         Ok(())
     }

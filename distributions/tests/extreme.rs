@@ -451,12 +451,12 @@ fn grid_categorical_and_delta() {
 }
 
 /// Constant [`Real`]s: a vector family's value.
-fn constants(xs: &[f64]) -> Vec<Real> {
-    xs.iter().map(|&x| Real::from(x)).collect()
+fn constants(xs: &[f64]) -> Reals {
+    Reals::from(xs)
 }
 
 /// Points on (and near) the simplex of dimension `k`.
-fn simplex_points(k: usize) -> Vec<Vec<Real>> {
+fn simplex_points(k: usize) -> Vec<Reals> {
     let mut pts = vec![vec![1.0 / k as f64; k]];
     for i in 0..k {
         let mut vertex = vec![0.0; k];
@@ -505,7 +505,7 @@ fn grid_dirichlet() {
 fn grid_multivariate_normal() {
     let mut f = Failures::default();
     let locs = [-MAX, -1e300, 0.0, 1.0, 1e300, MAX];
-    let xs: Vec<Vec<Real>> = [-MAX, -1.0, 0.0, 1e-300, 1e300, MAX]
+    let xs: Vec<Reals> = [-MAX, -1.0, 0.0, 1e-300, 1e300, MAX]
         .iter()
         .flat_map(|&a| {
             [

@@ -64,6 +64,14 @@ impl Real {
         self.id == CONSTANT
     }
 
+    /// Whether `self` and `other` are the same `Real`: equal values, and the same tape slot (or
+    /// both constants). Two tracked `Real`s of equal value computed apart are not identical: a
+    /// gradient tells them apart.
+    #[inline]
+    pub fn is_identical(self, other: Real) -> bool {
+        self.id == other.id && self.value.to_bits() == other.value.to_bits()
+    }
+
     /// A `Real` of value `value` whose partial derivative with respect to each of `parents` is
     /// given with it: one node on the tape, whatever the number of parents. This is how a caller
     /// that computes its own partials (a distribution's log-density with respect to its value and

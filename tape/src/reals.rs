@@ -2,6 +2,7 @@
 
 use crate::Real;
 use crate::tape::{self, BlockParent, CONSTANT};
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
@@ -522,6 +523,20 @@ impl From<&Vec<f64>> for Reals {
     /// A constant vector.
     fn from(values: &Vec<f64>) -> Reals {
         Reals::constant(values.clone())
+    }
+}
+
+impl<'a> From<&'a Reals> for Cow<'a, Reals> {
+    /// Borrowed.
+    fn from(x: &'a Reals) -> Cow<'a, Reals> {
+        Cow::Borrowed(x)
+    }
+}
+
+impl From<Reals> for Cow<'_, Reals> {
+    /// Owned.
+    fn from(x: Reals) -> Self {
+        Cow::Owned(x)
     }
 }
 

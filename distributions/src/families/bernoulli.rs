@@ -106,7 +106,7 @@ impl ProbsOrLogits {
     /// respect to `probs`, and `a q - b p` with respect to `logits` (`d ln(probs) / d logits = q`,
     /// `d ln(1 - probs) / d logits = -p`).
     #[inline]
-    pub(crate) fn push_partials(self, a: f64, b: f64, p: f64, q: f64, partials: &mut Partials) {
+    pub(crate) fn push_partials(self, a: f64, b: f64, p: f64, q: f64, partials: &mut Partials<'_>) {
         let (x, d_ln_p, d_ln_q) = match self {
             ProbsOrLogits::Probs(x) => (x, 1.0 / p, -1.0 / q),
             ProbsOrLogits::Logits(x) => (x, q, -p),
@@ -193,7 +193,7 @@ impl Distribution for Bernoulli {
     /// With respect to `probs`: `1 / probs` at `true`, `-1 / (1 - probs)` at `false`; with
     /// respect to `logits`: `1 - probs` and `-probs`.
     #[inline]
-    fn log_prob_partials(&self, x: &bool, partials: &mut Partials) {
+    fn log_prob_partials(&self, x: &bool, partials: &mut Partials<'_>) {
         if self.param.is_constant() {
             return;
         }
@@ -203,19 +203,25 @@ impl Distribution for Bernoulli {
     }
 
     /// Counts the `true`s: each log-probability is taken once and multiplied by its count.
-    fn log_prob_iid(&self, values: &[bool]) -> f64 {
-        // Counted in u32 (which vectorises), in chunks short enough not to overflow.
-        let ones: usize = values
-            .chunks(1 << 31)
-            .map(|c| c.iter().map(|&x| u32::from(x)).sum::<u32>() as usize)
-            .sum();
-        let zeros = values.len() - ones;
+    fn log_prob_iid(&self, values: &Vec<bool>) -> f64 {
+        let (ones, zeros) = count(values);
         // A count of zero adds nothing, even against a log-probability of -inf.
         let term = |count: usize, log_prob: &dyn Fn() -> f64| match count {
             0 => 0.0,
             k => k as f64 * log_prob(),
         };
         term(ones, &|| self.log_p()) + term(zeros, &|| self.log_q())
+    }
+
+    /// The partials of the counted form: each count times its log-probability's partial.
+    fn log_prob_iid_partials<'a>(&'a self, values: &'a Vec<bool>, partials: &mut Partials<'a>) {
+        if self.param.is_constant() {
+            return;
+        }
+        let (ones, zeros) = count(values);
+        let q = self.param.complement(self.probs, || self.log_q());
+        let (a, b) = (ones as f64, zeros as f64);
+        self.param.push_partials(a, b, self.probs, q, partials);
     }
 
     fn support(&self) -> Constraint {
@@ -229,6 +235,16 @@ impl Distribution for Bernoulli {
     fn variance(&self) -> Option<f64> {
         Some(self.probs * (1.0 - self.probs))
     }
+}
+
+/// The numbers of `true`s and `false`s, counted in u32 (which vectorises) in chunks short enough
+/// not to overflow.
+fn count(values: &[bool]) -> (usize, usize) {
+    let ones: usize = values
+        .chunks(1 << 31)
+        .map(|c| c.iter().map(|&x| u32::from(x)).sum::<u32>() as usize)
+        .sum();
+    (ones, values.len() - ones)
 }
 
 #[cfg(test)]
@@ -284,7 +300,7 @@ mod tests {
 
     #[test]
     fn iid_scores_equal_the_element_sums() {
-        let xs = [true, false, true, true, false];
+        let xs = vec![true, false, true, true, false];
         for d in [
             Bernoulli::new(0.3).unwrap(),
             Bernoulli::from_logits(-40.0).unwrap(),
@@ -295,15 +311,15 @@ mod tests {
         }
         // A count of zero against a log-probability of -inf adds nothing (not NaN).
         assert_eq!(
-            Bernoulli::new(0.0).unwrap().log_prob_iid(&[false, false]),
+            Bernoulli::new(0.0).unwrap().log_prob_iid(&vec![false, false]),
             0.0
         );
-        assert_eq!(Bernoulli::new(1.0).unwrap().log_prob_iid(&[true]), 0.0);
+        assert_eq!(Bernoulli::new(1.0).unwrap().log_prob_iid(&vec![true]), 0.0);
         assert_eq!(
-            Bernoulli::new(1.0).unwrap().log_prob_iid(&[true, false]),
+            Bernoulli::new(1.0).unwrap().log_prob_iid(&vec![true, false]),
             f64::NEG_INFINITY
         );
-        assert_eq!(Bernoulli::new(0.5).unwrap().log_prob_iid(&[]), 0.0);
+        assert_eq!(Bernoulli::new(0.5).unwrap().log_prob_iid(&vec![]), 0.0);
     }
 
     #[test]

@@ -205,7 +205,7 @@ impl Distribution for Beta {
     /// concentrations). At `x = 0` (finite only for `a = 1`) and `x = 1` (only for `b = 1`), the limits from inside:
     /// `d/dx = 1 - b` or `a - 1`, and `-inf` for the exponent of the vanishing factor.
     #[inline]
-    fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+    fn log_prob_partials(&self, x: &Real, partials: &mut Partials<'_>) {
         let (c1, c0) = (self.concentration1, self.concentration0);
         if x.is_constant() && c1.is_constant() && c0.is_constant() {
             return;

@@ -158,7 +158,7 @@ impl Distribution for BetaBinomial {
     /// `d/db = psi(n - k + b) - psi(b) - (psi(n + a + b) - psi(a + b))`, `psi` the digamma
     /// function, each difference taken without cancellation by `digamma_diff`.
     #[inline]
-    fn log_prob_partials(&self, k: &i64, partials: &mut Partials) {
+    fn log_prob_partials(&self, k: &i64, partials: &mut Partials<'_>) {
         let (a, b) = (self.concentration1, self.concentration0);
         if a.is_constant() && b.is_constant() {
             return;

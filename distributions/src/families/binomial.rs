@@ -159,7 +159,7 @@ impl Distribution for Binomial {
     /// `k / probs - (n - k) / (1 - probs)` with respect to `probs`, `k (1 - probs) - (n - k)
     /// probs` with respect to `logits` (a term with a count of 0 is 0, as in `log_prob`).
     #[inline]
-    fn log_prob_partials(&self, k: &i64, partials: &mut Partials) {
+    fn log_prob_partials(&self, k: &i64, partials: &mut Partials<'_>) {
         if self.param.is_constant() {
             return;
         }

@@ -216,7 +216,7 @@ impl Distribution for Categorical {
     /// `d/dw_j ln p_k = [j = k] / w_k - 1 / sum(w)`; with respect to the logits,
     /// `[j = k] - p_j`. At `j = k` both use `1 - p_k` as the sum of the other `p_j`, which keeps
     /// its relative precision where `p_k` is near 1.
-    fn log_prob_partials(&self, k: &i64, partials: &mut Partials) {
+    fn log_prob_partials(&self, k: &i64, partials: &mut Partials<'_>) {
         let Some(params) = &self.tracked.0 else {
             return;
         };

@@ -104,7 +104,7 @@ impl Distribution for Cauchy {
     /// overflows, their limits `-2 / (x - loc)` (computed as `-1 / (x/2 - loc/2)`, which does not
     /// overflow) and `1 / scale`, exact to far below an ulp.
     #[inline]
-    fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+    fn log_prob_partials(&self, x: &Real, partials: &mut Partials<'_>) {
         if x.is_constant() && self.loc.is_constant() && self.scale.is_constant() {
             return;
         }

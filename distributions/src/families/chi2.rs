@@ -136,7 +136,7 @@ impl Distribution for Chi2 {
     /// `special::gamma_shape_score` (without cancelling its two terms of size `ln k`). At `x = 0`
     /// (finite only for `df = 2`): the limits from inside, `d/dx = -1/2` and `d/ddf = -inf`.
     #[inline]
-    fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+    fn log_prob_partials(&self, x: &Real, partials: &mut Partials<'_>) {
         if x.is_constant() && self.df.is_constant() {
             return;
         }

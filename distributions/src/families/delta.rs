@@ -96,7 +96,7 @@ impl Distribution for Delta {
     /// Only `d/dlog_density = 1`: the log-density has no derivative in the value or in `v` (see
     /// the type's documentation), so no partial is pushed for them.
     #[inline]
-    fn log_prob_partials(&self, _x: &Real, partials: &mut Partials) {
+    fn log_prob_partials(&self, _x: &Real, partials: &mut Partials<'_>) {
         partials.push(self.log_density, 1.0);
     }
 

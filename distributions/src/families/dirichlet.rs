@@ -4,7 +4,7 @@ use crate::constraint::{Constraint, is_simplex_iter};
 use crate::distribution::{Distribution, Partials};
 use crate::error::ParamError;
 use crate::special::{HALF_LN_2PI, shape_score, stirling_corr};
-use pyro_tape::Real;
+use pyro_tape::{Real, Reals};
 use rand::{Rng, RngExt};
 use rand_distr::{Gamma, Open01};
 
@@ -44,12 +44,12 @@ use rand_distr::{Gamma, Open01};
 ///
 /// # Example
 /// ```
-/// use pyro_distributions::{Dirichlet, Distribution, Real};
+/// use pyro_distributions::{Dirichlet, Distribution, Reals};
 /// use pyro_tape::gradient;
 ///
 /// // Dirichlet(1, 1, 1) is uniform on the simplex, of density Gamma(3) = 2.
 /// let d = Dirichlet::new(&[1.0, 1.0, 1.0])?;
-/// let x = |v: &[f64]| -> Vec<Real> { v.iter().map(|&x| Real::from(x)).collect() };
+/// let x = |v: &[f64]| Reals::from(v);
 /// assert!((d.log_prob(&x(&[0.2, 0.3, 0.5])) - 2.0_f64.ln()).abs() < 1e-15);
 /// assert_eq!(d.log_prob(&x(&[0.2, 0.3, 0.6])), f64::NEG_INFINITY);
 /// assert_eq!(d.log_prob(&x(&[0.5, 0.5])), f64::NEG_INFINITY);
@@ -58,7 +58,7 @@ use rand_distr::{Gamma, Open01};
 /// // The gradient with respect to the value: (a_i - 1) / x_i.
 /// let d = Dirichlet::new(&[2.0, 4.0])?;
 /// let (_, g) = gradient(&[0.25, 0.75], |v| {
-///     Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&v.to_vec()))
+///     Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&v.iter().copied().collect()))
 /// })?;
 /// assert_eq!(g, vec![4.0, 4.0]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -116,10 +116,6 @@ impl LogGamma {
 }
 
 const FAMILY: &str = "Dirichlet";
-
-fn constants(x: Vec<f64>) -> Vec<Real> {
-    x.into_iter().map(Real::constant).collect()
-}
 
 impl Dirichlet {
     /// A Dirichlet distribution; `concentration` (`f64`s or [`Real`]s) must have at least 2
@@ -215,14 +211,14 @@ impl Dirichlet {
 }
 
 impl Distribution for Dirichlet {
-    type Value = Vec<Real>;
+    type Value = Reals;
     type Moment = Vec<f64>;
 
     fn family(&self) -> &'static str {
         FAMILY
     }
 
-    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Vec<Real> {
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Reals {
         let mut x: Vec<f64> = self.samplers.iter().map(|s| s.sample(rng)).collect();
         let max = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         if max == f64::NEG_INFINITY {
@@ -240,22 +236,23 @@ impl Distribution for Dirichlet {
                 .unwrap_or(last);
             x.iter_mut().for_each(|xi| *xi = 0.0);
             x[vertex] = 1.0;
-            return constants(x);
+            return Reals::constant(x);
         }
         // Each exp(ln G_i - max) is in [0, 1] and one of them is 1, so the sum is in [1, K].
         x.iter_mut().for_each(|xi| *xi = (*xi - max).exp());
         let sum: f64 = x.iter().sum();
         x.iter_mut().for_each(|xi| *xi /= sum);
-        constants(x)
+        Reals::constant(x)
     }
 
-    fn log_prob(&self, x: &Vec<Real>) -> f64 {
-        if x.len() != self.concentration.len() || !is_simplex_iter(x.iter().map(|xi| xi.value())) {
+    fn log_prob(&self, x: &Reals) -> f64 {
+        let x = x.values();
+        if x.len() != self.concentration.len() || !is_simplex_iter(x.iter().copied()) {
             return f64::NEG_INFINITY;
         }
         let mut lp = self.log_norm;
-        for ((a, xi), &ln_p) in self.concentration.iter().zip(x).zip(&self.ln_mean) {
-            let (a, xi) = (a.value(), xi.value());
+        for ((a, &xi), &ln_p) in self.concentration.iter().zip(x).zip(&self.ln_mean) {
+            let a = a.value();
             let term = if xi > 0.0 {
                 let ln_x = xi.ln();
                 a * (ln_x - ln_p) - ln_x
@@ -284,21 +281,18 @@ impl Distribution for Dirichlet {
     /// `((1 - p_i) - (1 - x_i)) / p_i` from the complement of the mean (exact) and `1 - x_i`
     /// (exact where `x_i >= 1/2`), so that the rounding of `p_i` does not swamp a derivative
     /// that is tiny there.
-    fn log_prob_partials(&self, x: &Vec<Real>, partials: &mut Partials) {
-        let tracked = |v: &[Real]| v.iter().any(|r| !r.is_constant());
-        if !tracked(x) && !tracked(&self.concentration) {
-            return;
+    fn log_prob_partials<'a>(&'a self, x: &'a Reals, partials: &mut Partials<'a>) {
+        if !x.is_constant() {
+            let d_x = self
+                .concentration
+                .iter()
+                .zip(x.values())
+                .map(|(a, &xi)| if xi > 0.0 { (a.value() - 1.0) / xi } else { 0.0 })
+                .collect();
+            partials.push_vector(x, d_x);
         }
-        for (i, (&a, &xi)) in self.concentration.iter().zip(x).enumerate() {
-            let (a_value, x_value) = (a.value(), xi.value());
-            if !xi.is_constant() {
-                let d_x = if x_value > 0.0 {
-                    (a_value - 1.0) / x_value
-                } else {
-                    0.0
-                };
-                partials.push(xi, d_x);
-            }
+        for (i, (&a, &x_value)) in self.concentration.iter().zip(x.values()).enumerate() {
+            let a_value = a.value();
             if !a.is_constant() {
                 let (p, q) = (self.mean[i], self.complement[i]);
                 let dev = if p <= 0.5 {
@@ -338,12 +332,12 @@ mod tests {
     use super::*;
     use crate::constraint::is_simplex;
     use crate::distribution::ErasedDistribution;
-    use crate::testing::{self, rs};
+    use crate::testing::{self, vector};
     use crate::value::Value;
     use proptest::prelude::*;
 
-    fn values(x: &[Real]) -> Vec<f64> {
-        x.iter().map(|xi| xi.value()).collect()
+    fn values(x: &Reals) -> Vec<f64> {
+        x.values().to_vec()
     }
 
     fn build(p: &testing::Params) -> Dirichlet {
@@ -409,9 +403,9 @@ mod tests {
             &d,
             42,
             &[
-                rs(&[0.18833395685447119, 0.19228283255551168, 0.6193832105900171]),
-                rs(&[0.3100160425624762, 0.13761571931209327, 0.5523682381254306]),
-                rs(&[0.17340743318979093, 0.6646163355418523, 0.16197623126835684]),
+                vector(&[0.18833395685447119, 0.19228283255551168, 0.6193832105900171]),
+                vector(&[0.3100160425624762, 0.13761571931209327, 0.5523682381254306]),
+                vector(&[0.17340743318979093, 0.6646163355418523, 0.16197623126835684]),
             ],
         );
         let small = Dirichlet::new(&[0.1, 0.1]).unwrap();
@@ -419,9 +413,9 @@ mod tests {
             &small,
             42,
             &[
-                rs(&[0.9958700586416328, 0.004129941358367273]),
-                rs(&[3.6432992064450575e-8, 0.999999963567008]),
-                rs(&[0.9999999993469713, 6.530286548145507e-10]),
+                vector(&[0.9958700586416328, 0.004129941358367273]),
+                vector(&[3.6432992064450575e-8, 0.999999963567008]),
+                vector(&[0.9999999993469713, 6.530286548145507e-10]),
             ],
         );
     }
@@ -430,26 +424,26 @@ mod tests {
     fn edges_and_errors() {
         let d = Dirichlet::new(&[1.0, 2.0, 0.5]).unwrap();
         let ninf = f64::NEG_INFINITY;
-        assert_eq!(d.log_prob(&rs(&[0.2, 0.3])), ninf);
-        assert_eq!(d.log_prob(&rs(&[0.2, 0.3, 0.5, 0.0])), ninf);
-        assert_eq!(d.log_prob(&rs(&[])), ninf);
-        assert_eq!(d.log_prob(&rs(&[0.2, 0.3, 0.6])), ninf);
-        assert_eq!(d.log_prob(&rs(&[-0.1, 0.6, 0.5])), ninf);
-        assert_eq!(d.log_prob(&rs(&[f64::NAN, 0.5, 0.5])), ninf);
-        assert_eq!(d.log_prob(&rs(&[f64::INFINITY, 0.5, 0.5])), ninf);
+        assert_eq!(d.log_prob(&vector(&[0.2, 0.3])), ninf);
+        assert_eq!(d.log_prob(&vector(&[0.2, 0.3, 0.5, 0.0])), ninf);
+        assert_eq!(d.log_prob(&vector(&[])), ninf);
+        assert_eq!(d.log_prob(&vector(&[0.2, 0.3, 0.6])), ninf);
+        assert_eq!(d.log_prob(&vector(&[-0.1, 0.6, 0.5])), ninf);
+        assert_eq!(d.log_prob(&vector(&[f64::NAN, 0.5, 0.5])), ninf);
+        assert_eq!(d.log_prob(&vector(&[f64::INFINITY, 0.5, 0.5])), ninf);
         // Within the simplex tolerance the density is still evaluated.
-        assert!(d.log_prob(&rs(&[0.2, 0.3, 0.5 + 1e-9])).is_finite());
+        assert!(d.log_prob(&vector(&[0.2, 0.3, 0.5 + 1e-9])).is_finite());
         // Zero coordinates: a = 1 contributes nothing, a > 1 gives -inf, a < 1 gives +inf.
-        assert!(d.log_prob(&rs(&[0.0, 0.5, 0.5])).is_finite());
-        assert_eq!(d.log_prob(&rs(&[0.5, 0.0, 0.5])), ninf);
-        assert_eq!(d.log_prob(&rs(&[0.5, 0.5, 0.0])), f64::INFINITY);
-        assert_eq!(d.log_prob(&rs(&[0.0, 0.0, 1.0])), ninf);
-        assert_eq!(d.log_prob(&rs(&[1.0, 0.0, 0.0])), ninf);
+        assert!(d.log_prob(&vector(&[0.0, 0.5, 0.5])).is_finite());
+        assert_eq!(d.log_prob(&vector(&[0.5, 0.0, 0.5])), ninf);
+        assert_eq!(d.log_prob(&vector(&[0.5, 0.5, 0.0])), f64::INFINITY);
+        assert_eq!(d.log_prob(&vector(&[0.0, 0.0, 1.0])), ninf);
+        assert_eq!(d.log_prob(&vector(&[1.0, 0.0, 0.0])), ninf);
         assert!(d.support().contains(&Value::Reals(vec![0.5, 0.5, 0.0])));
         assert_eq!(d.log_prob_value(&Value::Real(1.0)), ninf);
         assert_eq!(
             d.log_prob_value(&Value::Ints(vec![0, 1, 0])),
-            d.log_prob(&rs(&[0.0, 1.0, 0.0]))
+            d.log_prob(&vector(&[0.0, 1.0, 0.0]))
         );
         assert_eq!(
             d.log_prob_value(&Value::Bools(vec![true, false, false])),
@@ -487,20 +481,20 @@ mod tests {
     /// finite differences stay on it (off it the density is 0). The derivative along input
     /// `x_i` is then `d/dx_i - d/dx_j`, the gradient along the simplex, which is what a sampler
     /// moving on the simplex uses.
-    fn on_simplex(j: usize, k: usize) -> impl Fn(&[Real]) -> (Dirichlet, Vec<Real>) {
+    fn on_simplex(j: usize, k: usize) -> impl Fn(&[Real]) -> (Dirichlet, Reals) {
         move |v| {
             let mut x = v[..k - 1].to_vec();
             let rest = 1.0 - x.iter().sum::<Real>();
             x.insert(j, rest);
-            (Dirichlet::new(&v[k - 1..]).unwrap(), x)
+            (Dirichlet::new(&v[k - 1..]).unwrap(), x.into_iter().collect())
         }
     }
 
     /// `Dirichlet(a)` at `x` from inputs `(x_1, ..., x_K, a_1, ..., a_K)`, each coordinate a
     /// free input: for closed forms of `d/dx_i` (finite differences would leave the simplex).
-    fn free(v: &[Real]) -> (Dirichlet, Vec<Real>) {
+    fn free(v: &[Real]) -> (Dirichlet, Reals) {
         let k = v.len() / 2;
-        (Dirichlet::new(&v[k..]).unwrap(), v[..k].to_vec())
+        (Dirichlet::new(&v[k..]).unwrap(), v[..k].iter().copied().collect())
     }
 
     /// Points `(x, a, j)` with `x_j` the coordinate computed from the others (see
@@ -571,11 +565,11 @@ mod tests {
                 a.iter()
                     .map(|&ai| ai.min(ai.sqrt() * (a0 / (a0 - ai)).sqrt())),
             );
-            let (d, on) = on_simplex(j, k)(&rs(&point));
+            let (d, on) = on_simplex(j, k)(&testing::rs(&point));
             assert!(
-                (on[j].value() - x[j]).abs() < 1e-12,
+                (on.values()[j] - x[j]).abs() < 1e-12,
                 "{x:?}: x_{j} = {:?}",
-                on[j]
+                on.values()[j]
             );
             // The largest terms that change along the coordinates, and along the
             // concentrations.
@@ -782,7 +776,7 @@ mod tests {
     fn the_gradient_flows_through_the_simplex_map() {
         let d = Dirichlet::new(&[2.0, 3.0, 0.7, 5.0]).unwrap();
         let f = |u: &[Real]| -> Real {
-            let x = Constraint::Simplex.to_constrained_reals(u).unwrap();
+            let x: Reals = Constraint::Simplex.to_constrained_reals(u).unwrap().into_iter().collect();
             d.log_prob_real(&x) + Constraint::Simplex.log_abs_det_jacobian_reals(u).unwrap()
         };
         for point in [[0.1, -0.4, 0.7], [-2.0, 1.5, 0.3]] {
@@ -793,7 +787,7 @@ mod tests {
                 let (mut plus, mut minus) = (point, point);
                 plus[i] += h;
                 minus[i] -= h;
-                let at = |p: &[f64]| f(&rs(p)).value();
+                let at = |p: &[f64]| f(&testing::rs(p)).value();
                 let fd = (at(&plus) - at(&minus)) / (plus[i] - minus[i]);
                 // Unit scales, as in `testing::check_log_prob_gradient`.
                 let tolerance = 1e-7 * (g[i].abs() + value.abs().max(1.0));
@@ -815,7 +809,7 @@ mod tests {
             let w = &w[..a.len()];
             let sum: f64 = w.iter().sum();
             let x: Vec<f64> = w.iter().map(|wi| wi / sum).collect();
-            prop_assert!(d.log_prob(&rs(&x)).is_finite());
+            prop_assert!(d.log_prob(&vector(&x)).is_finite());
         }
 
         #[test]

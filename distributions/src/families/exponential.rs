@@ -79,7 +79,7 @@ impl Distribution for Exponential {
     /// `d/dx = -rate` and `d/drate = 1 / rate - x`; at `x = 0` the derivative from inside the
     /// support.
     #[inline]
-    fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+    fn log_prob_partials(&self, x: &Real, partials: &mut Partials<'_>) {
         if x.is_constant() && self.rate.is_constant() {
             return;
         }

@@ -146,7 +146,7 @@ impl Distribution for Gamma {
     /// (finite only for `a = 1`): the limits from inside, `d/dx = -rate`, `d/da = -inf` and
     /// `d/drate = 1 / rate`.
     #[inline]
-    fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+    fn log_prob_partials(&self, x: &Real, partials: &mut Partials<'_>) {
         if x.is_constant() && self.concentration.is_constant() && self.rate.is_constant() {
             return;
         }

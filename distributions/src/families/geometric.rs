@@ -150,7 +150,7 @@ impl Distribution for Geometric {
     /// `1 / probs - k / (1 - probs)` with respect to `probs`, `(1 - probs) - k probs` with
     /// respect to `logits`.
     #[inline]
-    fn log_prob_partials(&self, k: &i64, partials: &mut Partials) {
+    fn log_prob_partials(&self, k: &i64, partials: &mut Partials<'_>) {
         if self.param.is_constant() {
             return;
         }

@@ -97,7 +97,7 @@ impl Distribution for Gumbel {
     /// With `z = (x - loc) / scale` and `g = exp(-z) - 1` (by `exp_m1`, accurate near the mode):
     /// `d/dx = g / scale`, `d/dloc = -g / scale` and `d/dscale = -(g z + 1) / scale`.
     #[inline]
-    fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+    fn log_prob_partials(&self, x: &Real, partials: &mut Partials<'_>) {
         if x.is_constant() && self.loc.is_constant() && self.scale.is_constant() {
             return;
         }

@@ -96,7 +96,7 @@ impl Distribution for HalfCauchy {
     /// `z = x / scale`; where `z^2` overflows, their limits `-2 / x` and `1 / scale` (exact to
     /// far below an ulp). At `x = 0` the derivative from inside the support (0 for the value).
     #[inline]
-    fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+    fn log_prob_partials(&self, x: &Real, partials: &mut Partials<'_>) {
         if x.is_constant() && self.scale.is_constant() {
             return;
         }

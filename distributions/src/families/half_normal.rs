@@ -82,7 +82,7 @@ impl Distribution for HalfNormal {
     /// `d/dx = -z / scale` and `d/dscale = (z^2 - 1) / scale` with `z = x / scale`; at `x = 0`
     /// the derivative from inside the support (0 for the value).
     #[inline]
-    fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+    fn log_prob_partials(&self, x: &Real, partials: &mut Partials<'_>) {
         if x.is_constant() && self.scale.is_constant() {
             return;
         }

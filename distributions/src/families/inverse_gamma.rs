@@ -143,7 +143,7 @@ impl Distribution for InverseGamma {
     /// full precision) and `d/da` from the crate's `special::gamma_shape_score` (without
     /// cancelling its two terms of size `ln a`).
     #[inline]
-    fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+    fn log_prob_partials(&self, x: &Real, partials: &mut Partials<'_>) {
         if x.is_constant() && self.concentration.is_constant() && self.rate.is_constant() {
             return;
         }

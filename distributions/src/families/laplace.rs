@@ -93,7 +93,7 @@ impl Distribution for Laplace {
     /// `d/dx = -sign(z) / scale`, `d/dloc = sign(z) / scale` and `d/dscale = (|z| - 1) / scale`
     /// with `z = (x - loc) / scale`, and `sign(0) = 0` at the kink.
     #[inline]
-    fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+    fn log_prob_partials(&self, x: &Real, partials: &mut Partials<'_>) {
         if x.is_constant() && self.loc.is_constant() && self.scale.is_constant() {
             return;
         }

@@ -91,7 +91,7 @@ impl Distribution for LogNormal {
     /// `d/dx = -(z / scale + 1) / x`, `d/dloc = z / scale` and `d/dscale = (z^2 - 1) / scale`
     /// with `z = (ln x - loc) / scale`.
     #[inline]
-    fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+    fn log_prob_partials(&self, x: &Real, partials: &mut Partials<'_>) {
         if x.is_constant() && self.loc.is_constant() && self.scale.is_constant() {
             return;
         }

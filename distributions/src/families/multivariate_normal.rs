@@ -4,7 +4,7 @@ use super::normal::LN_SQRT_2PI;
 use crate::constraint::Constraint;
 use crate::distribution::{Distribution, Partials};
 use crate::error::ParamError;
-use pyro_tape::Real;
+use pyro_tape::{Real, Reals};
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
 
@@ -28,11 +28,11 @@ use rand_distr::StandardNormal;
 ///
 /// # Example
 /// ```
-/// use pyro_distributions::{Distribution, MultivariateNormal, Real};
+/// use pyro_distributions::{Distribution, MultivariateNormal, Reals};
 /// use pyro_tape::gradient;
 ///
 /// let d = MultivariateNormal::new(vec![0.0, 1.0], &[vec![4.0, 0.0], vec![0.0, 1.0]])?;
-/// let x = |v: &[f64]| -> Vec<Real> { v.iter().map(|&x| Real::from(x)).collect() };
+/// let x = |v: &[f64]| Reals::from(v);
 /// // Independent coordinates: the sum of two normal log-densities.
 /// let ln_2pi = (2.0 * std::f64::consts::PI).ln();
 /// let expected = -0.5 * ((2.0_f64 / 2.0).powi(2) + 0.0) - 2.0_f64.ln() - ln_2pi;
@@ -43,7 +43,7 @@ use rand_distr::StandardNormal;
 ///
 /// // The gradient with respect to the value: -covariance^-1 (x - loc).
 /// let (_, g) = gradient(&[2.0, 3.0], |v| {
-///     Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&v.to_vec()))
+///     Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&v.iter().copied().collect()))
 /// })?;
 /// assert_eq!(g, vec![-0.5, -2.0]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -199,14 +199,14 @@ impl MultivariateNormal {
 impl MultivariateNormal {
     /// The solution `y` of `L y = f (x - loc)` by forward substitution (the residual formed as
     /// `f x_i - f loc_i`, so that `f = 1/2` cannot overflow), and `|y|^2`.
-    fn whiten(&self, x: &[Real], f: f64) -> (Vec<f64>, f64) {
+    fn whiten(&self, x: &[f64], f: f64) -> (Vec<f64>, f64) {
         let d = self.dim();
         let mut y = vec![0.0; d];
         let mut quad = 0.0;
         for i in 0..d {
             let row = &self.scale_tril[i * d..i * d + i];
             let dot: f64 = row.iter().zip(&y).map(|(l, y)| l * y).sum();
-            y[i] = (f * x[i].value() - f * self.loc[i].value() - dot) / self.scale_tril[i * d + i];
+            y[i] = (f * x[i] - f * self.loc[i].value() - dot) / self.scale_tril[i * d + i];
             quad += y[i] * y[i];
         }
         (y, quad)
@@ -214,7 +214,7 @@ impl MultivariateNormal {
 
     /// The whitened residual of [`whiten`](Self::whiten) at `f = 1`, or at `f = 1/2` where
     /// that overflows (its quadratic form then times four), with the `f` used.
-    fn whiten_scaled(&self, x: &[Real]) -> (Vec<f64>, f64, f64) {
+    fn whiten_scaled(&self, x: &[f64]) -> (Vec<f64>, f64, f64) {
         let (y, quad) = self.whiten(x, 1.0);
         if quad.is_finite() {
             return (y, quad, 1.0);
@@ -282,27 +282,26 @@ fn check_square(param: &'static str, m: &[Vec<f64>], d: usize) -> Result<(), Par
 }
 
 impl Distribution for MultivariateNormal {
-    type Value = Vec<Real>;
+    type Value = Reals;
     type Moment = Vec<f64>;
 
     fn family(&self) -> &'static str {
         FAMILY
     }
 
-    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Vec<Real> {
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Reals {
         let d = self.dim();
         let z: Vec<f64> = (0..d).map(|_| rng.sample(StandardNormal)).collect();
         (0..d)
             .map(|i| {
                 let row = &self.scale_tril[i * d..=i * d + i];
-                let x = self.loc[i].value() + row.iter().zip(&z).map(|(l, z)| l * z).sum::<f64>();
-                Real::constant(x)
+                self.loc[i].value() + row.iter().zip(&z).map(|(l, z)| l * z).sum::<f64>()
             })
             .collect()
     }
 
-    fn log_prob(&self, x: &Vec<Real>) -> f64 {
-        let d = self.dim();
+    fn log_prob(&self, x: &Reals) -> f64 {
+        let (d, x) = (self.dim(), x.values());
         if x.len() != d || !x.iter().all(|xi| xi.is_finite()) {
             return f64::NEG_INFINITY;
         }
@@ -319,22 +318,24 @@ impl Distribution for MultivariateNormal {
     /// (`L y = x - loc`, as `log_prob` solves it), by back substitution, and `d/dx` its
     /// negative. Where the residual overflows, the solves run on half of it, as in `log_prob`
     /// (the partials are then doubled, and may overflow to infinities).
-    fn log_prob_partials(&self, x: &Vec<Real>, partials: &mut Partials) {
-        let tracked = |v: &[Real]| v.iter().any(|r| !r.is_constant());
-        if !tracked(x) && !tracked(&self.loc) {
+    fn log_prob_partials<'a>(&'a self, x: &'a Reals, partials: &mut Partials<'a>) {
+        if x.is_constant() && self.loc.iter().all(|r| r.is_constant()) {
             return;
         }
         let d = self.dim();
-        let (mut z, _, f) = self.whiten_scaled(x);
+        let (mut z, _, f) = self.whiten_scaled(x.values());
         // L^T z = y, in place: column i of L below the diagonal is row i of L^T.
         for i in (0..d).rev() {
             let dot: f64 = (i + 1..d).map(|k| self.scale_tril[k * d + i] * z[k]).sum();
             z[i] = (z[i] - dot) / self.scale_tril[i * d + i];
         }
-        for ((&xi, &loc), zi) in x.iter().zip(&self.loc).zip(z) {
-            let score = zi / f;
-            partials.push(xi, -score);
+        z.iter_mut().for_each(|zi| *zi /= f);
+        for (&loc, &score) in self.loc.iter().zip(&z) {
             partials.push(loc, score);
+        }
+        if !x.is_constant() {
+            z.iter_mut().for_each(|zi| *zi = -*zi);
+            partials.push_vector(x, z);
         }
     }
 
@@ -355,7 +356,7 @@ impl Distribution for MultivariateNormal {
 mod tests {
     use super::*;
     use crate::distribution::ErasedDistribution;
-    use crate::testing::{self, rs};
+    use crate::testing::{self, vector};
     use crate::value::Value;
     use proptest::prelude::*;
 
@@ -413,9 +414,9 @@ mod tests {
             &d,
             42,
             &[
-                rs(&[1.180016327157336, 0.8133003707850677]),
-                rs(&[1.9908274260325134, 1.9321645970897454]),
-                rs(&[1.3486886218407457, 1.5935837795216017]),
+                vector(&[1.180016327157336, 0.8133003707850677]),
+                vector(&[1.9908274260325134, 1.9321645970897454]),
+                vector(&[1.3486886218407457, 1.5935837795216017]),
             ],
         );
     }
@@ -425,7 +426,7 @@ mod tests {
         let cov = [vec![2.0, 0.5], vec![0.5, 1.0]];
         let a = MultivariateNormal::new(vec![0.0, 1.0], &cov).unwrap();
         let b = MultivariateNormal::from_scale_tril(vec![0.0, 1.0], &a.scale_tril()).unwrap();
-        let x = rs(&[0.3, -0.7]);
+        let x = vector(&[0.3, -0.7]);
         assert!((a.log_prob(&x) - b.log_prob(&x)).abs() < 1e-14);
         for (row, expected) in b.covariance().iter().zip(&cov) {
             for (c, e) in row.iter().zip(expected) {
@@ -439,24 +440,24 @@ mod tests {
         let cov = [vec![2.0, 0.5], vec![0.5, 1.0]];
         let d = MultivariateNormal::new(vec![0.0, 1.0], &cov).unwrap();
         let ninf = f64::NEG_INFINITY;
-        assert_eq!(d.log_prob(&rs(&[0.0])), ninf);
-        assert_eq!(d.log_prob(&rs(&[0.0, 1.0, 2.0])), ninf);
-        assert_eq!(d.log_prob(&rs(&[])), ninf);
-        assert_eq!(d.log_prob(&rs(&[f64::NAN, 1.0])), ninf);
-        assert_eq!(d.log_prob(&rs(&[0.0, f64::INFINITY])), ninf);
-        assert!(d.log_prob(&rs(&[1e150, -1e150])).is_finite());
+        assert_eq!(d.log_prob(&vector(&[0.0])), ninf);
+        assert_eq!(d.log_prob(&vector(&[0.0, 1.0, 2.0])), ninf);
+        assert_eq!(d.log_prob(&vector(&[])), ninf);
+        assert_eq!(d.log_prob(&vector(&[f64::NAN, 1.0])), ninf);
+        assert_eq!(d.log_prob(&vector(&[0.0, f64::INFINITY])), ninf);
+        assert!(d.log_prob(&vector(&[1e150, -1e150])).is_finite());
         assert_eq!(d.log_prob_value(&Value::Real(0.0)), ninf);
         assert_eq!(d.log_prob_value(&Value::Bools(vec![true, false])), ninf);
         assert_eq!(
             d.log_prob_value(&Value::Ints(vec![0, 1])),
-            d.log_prob(&rs(&[0.0, 1.0]))
+            d.log_prob(&vector(&[0.0, 1.0]))
         );
         assert_eq!(d.dim(), 2);
         // A one-dimensional MVN is a normal.
         let one = MultivariateNormal::new(vec![1.0], &[vec![4.0]]).unwrap();
         let normal = crate::Normal::new(1.0, 2.0).unwrap();
         assert!(
-            (one.log_prob(&rs(&[2.5])) - normal.log_prob(&crate::testing::r(2.5))).abs() < 1e-15
+            (one.log_prob(&vector(&[2.5])) - normal.log_prob(&crate::testing::r(2.5))).abs() < 1e-15
         );
 
         let e = MultivariateNormal::new(vec![0.0, 0.0], &[vec![1.0, 2.0], vec![2.0, 1.0]]);
@@ -524,11 +525,11 @@ mod tests {
 
     /// `MultivariateNormal::from_scale_tril(loc, tril)` at `x` from inputs
     /// `(x_1, ..., x_d, loc_1, ..., loc_d)`.
-    fn mvn_at(tril: &[Vec<f64>]) -> impl Fn(&[Real]) -> (MultivariateNormal, Vec<Real>) + '_ {
+    fn mvn_at(tril: &[Vec<f64>]) -> impl Fn(&[Real]) -> (MultivariateNormal, Reals) + '_ {
         move |v| {
             let d = tril.len();
             let dist = MultivariateNormal::from_scale_tril(v[d..].to_vec(), tril).unwrap();
-            (dist, v[..d].to_vec())
+            (dist, v[..d].iter().copied().collect())
         }
     }
 
@@ -612,7 +613,7 @@ mod tests {
             let sds = conditional_sds(tril);
             let scales: Vec<f64> = sds.iter().chain(&sds).copied().collect();
             let point: Vec<f64> = x.iter().chain(loc).copied().collect();
-            let (d, value) = mvn_at(tril)(&rs(&point));
+            let (d, value) = mvn_at(tril)(&testing::rs(&point));
             let f = d.log_prob(&value);
             let half_quad = -(f + d.log_norm);
             let largest_term = half_quad.max(d.log_norm.abs());
@@ -622,7 +623,7 @@ mod tests {
         // Through the covariance constructor too.
         let at = |v: &[Real]| {
             let dist = MultivariateNormal::new(v[3..].to_vec(), &cov3).unwrap();
-            (dist, v[..3].to_vec())
+            (dist, v[..3].iter().copied().collect::<Reals>())
         };
         let sds = conditional_sds(&tril(&cov3));
         let scales: Vec<f64> = sds.iter().chain(&sds).copied().collect();
@@ -651,7 +652,7 @@ mod tests {
         // Only what is tracked gets a partial: a constant location, a tracked value.
         let d = MultivariateNormal::new(vec![0.0, 1.0], &[vec![4.0, 0.0], vec![0.0, 1.0]]).unwrap();
         let (_, g) = pyro_tape::gradient(&[2.0, 3.0], |v| {
-            Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&v.to_vec()))
+            Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&v.iter().copied().collect()))
         })
         .unwrap();
         assert_eq!(g, vec![-0.5, -2.0]);
@@ -681,7 +682,7 @@ mod tests {
         fn finite_inside_support(l in tril_strategy(), x in prop::collection::vec(-1e3..1e3_f64, 4)) {
             let d = l.len();
             let a = MultivariateNormal::from_scale_tril(vec![0.5; d], &l).unwrap();
-            let x = rs(&x[..d]);
+            let x = vector(&x[..d]);
             prop_assert!(a.log_prob(&x).is_finite());
             // The covariance form agrees with the factor it was built from.
             let b = MultivariateNormal::new(vec![0.5; d], &a.covariance()).unwrap();

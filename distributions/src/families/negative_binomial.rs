@@ -210,7 +210,7 @@ impl Distribution for NegativeBinomial {
     /// `probs`: `k / probs - r / (1 - probs)`; with respect to `logits`:
     /// `k (1 - probs) - r probs`.
     #[inline]
-    fn log_prob_partials(&self, k: &i64, partials: &mut Partials) {
+    fn log_prob_partials(&self, k: &i64, partials: &mut Partials<'_>) {
         let (k, r) = (*k as f64, self.total_count.value());
         if !self.total_count.is_constant() {
             partials.push(self.total_count, digamma_diff(r, k) + self.log_q);

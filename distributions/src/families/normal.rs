@@ -5,7 +5,7 @@ use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution, Partials};
 use crate::error::{self, ParamError};
 use crate::special::standardise;
-use pyro_tape::Real;
+use pyro_tape::{Real, Reals};
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
 
@@ -57,34 +57,37 @@ impl Normal {
     }
 
     /// One vectorised site of independent `Normal(loc_i, scale)` draws, one per location, all
-    /// sharing `scale`: Pyro's `Normal(loc_tensor, scale)`, a regression's likelihood. The same
-    /// distribution as `Batched::try_from_fn(n, |i| Normal::new(locs[i], scale))`, built with one
-    /// check of the scale and one pass over the locations. Errors name the first non-finite
-    /// location (`loc[3]`), an invalid `scale`, or an empty `locs`.
+    /// sharing `scale`: Pyro's `Normal(loc_tensor, scale)`, a regression's likelihood. The
+    /// locations are a [`Reals`] (`a + b * &xs` for scalars `a`, `b` and data `xs`), or plain
+    /// data (`Vec<f64>`, `&[f64]`). The same distribution as
+    /// `Batched::try_from_fn(n, |i| Normal::new(locs[i], scale))`, built with one check of the
+    /// scale and one pass over the locations; its gradient is recorded as one node with one
+    /// edge per input (the locations, the values, the scale), whatever the length. Errors name
+    /// the first non-finite location (`loc[3]`), an invalid `scale`, or an empty `locs`.
     ///
     /// ```
-    /// use pyro_distributions::{Batched, Distribution, Normal};
+    /// use pyro_distributions::{Batched, Distribution, Normal, Real};
     ///
-    /// // y_i ~ Normal(1 + 2 x_i, 0.5) for x = 0, 0.5, 1 (the locations may be `f64` or `Real`).
-    /// let xs = [0.0, 0.5, 1.0];
-    /// let d = Normal::batch(xs.iter().map(|x| 1.0 + 2.0 * x), 0.5)?;
+    /// // y_i ~ Normal(1 + 2 x_i, 0.5) for x = 0, 0.5, 1.
+    /// let xs = vec![0.0, 0.5, 1.0];
+    /// let (a, b) = (Real::from(1.0), Real::from(2.0));
+    /// let d = Normal::batch(a + b * &xs, 0.5)?;
     /// let same = Batched::try_from_fn(3, |i| Normal::new(1.0 + 2.0 * xs[i], 0.5))?;
     /// assert_eq!(d, same);
-    /// assert_eq!(Normal::batch([0.0, f64::NAN], 1.0).unwrap_err().param, "loc[1]");
+    /// assert_eq!(Normal::batch(vec![0.0, f64::NAN], 1.0).unwrap_err().param, "loc[1]");
     /// # Ok::<(), pyro_distributions::ParamError>(())
     /// ```
-    pub fn batch<L: Into<Real>>(
-        locs: impl IntoIterator<Item = L>,
+    pub fn batch(
+        locs: impl Into<Reals>,
         scale: impl Into<Real>,
     ) -> Result<Batched<Normal>, ParamError> {
-        let scale = scale.into();
+        let (locs, scale) = (locs.into(), scale.into());
         error::positive(FAMILY, "scale", scale.value())?;
         // Checked in the same pass without an early exit; the error is found again out of line.
         let mut finite = true;
         let dists: Vec<Normal> = locs
-            .into_iter()
+            .iter()
             .map(|loc| {
-                let loc = loc.into();
                 finite &= loc.value().is_finite();
                 Normal { loc, scale }
             })
@@ -128,6 +131,27 @@ impl Normal {
     }
 }
 
+/// The scale every element of `dists` has, the same [`Real`] (the same value, and the same tape
+/// slot if tracked); `None` if they differ or there is no element.
+fn shared_scale(dists: &[Normal]) -> Option<Real> {
+    let scale = dists.first()?.scale;
+    // A fold without early exit, which the compiler vectorises.
+    let shared = dists
+        .iter()
+        .fold(true, |same, d| same & d.scale.is_identical(scale));
+    shared.then_some(scale)
+}
+
+/// Pushes the partial of a batch's log-density with respect to its shared scale,
+/// `sum_i (z_i^2 - 1) / scale`, from `d_loc[i] = z_i / scale`.
+fn push_shared_scale(scale: Real, d_loc: &[f64], partials: &mut Partials<'_>) {
+    if !scale.is_constant() {
+        let s = scale.value();
+        let sum: f64 = d_loc.iter().map(|d| (d * s) * (d * s) - 1.0).sum();
+        partials.push(scale, sum / s);
+    }
+}
+
 /// Checks a batch's locations one by one: the error for the first non-finite one, named with
 /// its index.
 #[cold]
@@ -167,7 +191,7 @@ impl Distribution for Normal {
     /// `d/dx = -z / scale`, `d/dloc = z / scale`, `d/dscale = (z^2 - 1) / scale` with
     /// `z = (x - loc) / scale`.
     #[inline]
-    fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+    fn log_prob_partials(&self, x: &Real, partials: &mut Partials<'_>) {
         if x.is_constant() && self.loc.is_constant() && self.scale.is_constant() {
             return;
         }
@@ -180,31 +204,76 @@ impl Distribution for Normal {
 
     /// `ln(scale)` once for all the draws: the squared standardised residuals are summed first
     /// and the constant terms added once.
-    fn log_prob_iid(&self, values: &[Real]) -> f64 {
+    fn log_prob_iid(&self, values: &Reals) -> f64 {
         let loc = self.loc.value();
-        Normal::log_prob_shared_scale(self.scale.value(), values.iter().map(|x| (loc, x.value())))
+        Normal::log_prob_shared_scale(self.scale.value(), values.values().iter().map(|&x| (loc, x)))
     }
 
     /// When every element shares the scale (a regression's noise), as
     /// [`log_prob_iid`](Distribution::log_prob_iid) does; else element by element.
-    fn log_prob_batch(dists: &[Normal], values: &[Real]) -> f64 {
-        let Some(scale) = dists.first().map(|d| d.scale.value()) else {
-            return 0.0;
-        };
-        // A fold without early exit, which the compiler vectorises.
-        let shared = dists
-            .iter()
-            .fold(true, |same, d| same & (d.scale.value() == scale));
-        if !shared {
-            return dists.iter().zip(values).map(|(d, x)| d.log_prob(x)).sum();
-        }
-        Normal::log_prob_shared_scale(
-            scale,
-            dists
+    fn log_prob_batch(dists: &[Normal], values: &Reals) -> f64 {
+        let values = values.values();
+        let Some(scale) = shared_scale(dists) else {
+            return dists
                 .iter()
                 .zip(values)
-                .map(|(d, x)| (d.loc.value(), x.value())),
+                .map(|(d, &x)| d.log_prob(&Real::constant(x)))
+                .sum();
+        };
+        Normal::log_prob_shared_scale(
+            scale.value(),
+            dists.iter().zip(values).map(|(d, &x)| (d.loc.value(), x)),
         )
+    }
+
+    /// The partials summed over the draws for the location and the scale, and the value's as
+    /// one vector.
+    fn log_prob_iid_partials<'a>(&'a self, values: &'a Reals, partials: &mut Partials<'a>) {
+        let (loc, scale) = (self.loc, self.scale);
+        if values.is_constant() && loc.is_constant() && scale.is_constant() {
+            return;
+        }
+        let s = scale.value();
+        let d_loc: Vec<f64> = values
+            .values()
+            .iter()
+            .map(|&x| standardise(x, loc.value(), s) / s)
+            .collect();
+        push_shared_scale(scale, &d_loc, partials);
+        partials.push(loc, d_loc.iter().sum());
+        if !values.is_constant() {
+            partials.push_vector(values, d_loc.iter().map(|d| -d).collect());
+        }
+    }
+
+    /// Where the elements share one scale: the locations' and the values' partials as one
+    /// vector each, and the scale's summed; else element by element.
+    fn log_prob_batch_partials<'a>(
+        dists: &'a [Normal],
+        values: &'a Reals,
+        partials: &mut Partials<'a>,
+    ) {
+        let Some(scale) = shared_scale(dists) else {
+            return crate::distribution::batch_partials_by_element(dists, values, partials);
+        };
+        let locs_tracked = dists.iter().any(|d| !d.loc.is_constant());
+        if values.is_constant() && !locs_tracked && scale.is_constant() {
+            return;
+        }
+        let s = scale.value();
+        let d_loc: Vec<f64> = dists
+            .iter()
+            .zip(values.values())
+            .map(|(d, &x)| standardise(x, d.loc.value(), s) / s)
+            .collect();
+        push_shared_scale(scale, &d_loc, partials);
+        if !values.is_constant() {
+            partials.push_vector(values, d_loc.iter().map(|d| -d).collect());
+        }
+        if locs_tracked {
+            let locs: Reals = dists.iter().map(|d| d.loc).collect();
+            partials.push_vector(locs, d_loc);
+        }
     }
 
     fn support(&self) -> Constraint {
@@ -232,7 +301,7 @@ impl Cdf for Normal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{self, r, rs};
+    use crate::testing::{self, r, rs, vector};
     use proptest::prelude::*;
 
     fn build(p: &testing::Params) -> Normal {
@@ -276,13 +345,14 @@ mod tests {
     fn batch_scores_equal_the_element_sums() {
         use crate::Batched;
         let xs = rs(&[0.3, -1.0, 2.5, f64::NAN]);
+        let first3 = vector(&[0.3, -1.0, 2.5]);
         let d = Normal::new(0.5, 2.0).unwrap();
         let by_element: f64 = xs[..3].iter().map(|x| d.log_prob(x)).sum();
         // Summed in another order: equal up to a few roundings of terms of size ~3.
-        assert!((d.log_prob_iid(&xs[..3]) - by_element).abs() < 1e-14);
-        assert_eq!(d.log_prob_iid(&xs), f64::NEG_INFINITY);
+        assert!((d.log_prob_iid(&first3) - by_element).abs() < 1e-14);
+        assert_eq!(d.log_prob_iid(&vector(&[0.3, f64::NAN])), f64::NEG_INFINITY);
         assert_eq!(
-            d.log_prob_iid(&rs(&[0.0, f64::INFINITY])),
+            d.log_prob_iid(&vector(&[0.0, f64::INFINITY])),
             f64::NEG_INFINITY
         );
         let shared: Vec<Normal> = [0.0, 1.0, -2.0]
@@ -290,35 +360,36 @@ mod tests {
             .map(|&m| Normal::new(m, 0.7).unwrap())
             .collect();
         let by_element: f64 = shared.iter().zip(&xs).map(|(d, x)| d.log_prob(x)).sum();
-        assert!((Normal::log_prob_batch(&shared, &xs[..3]) - by_element).abs() < 1e-14);
-        assert_eq!(Normal::log_prob_batch(&shared, &xs[1..]), f64::NEG_INFINITY);
+        assert!((Normal::log_prob_batch(&shared, &first3) - by_element).abs() < 1e-14);
+        let last3 = vector(&[-1.0, 2.5, f64::NAN]);
+        assert_eq!(Normal::log_prob_batch(&shared, &last3), f64::NEG_INFINITY);
         let dists: Vec<Normal> = [(0.0, 1.0), (1.0, 1.0), (2.0, 3.0)]
             .iter()
             .map(|&(m, s)| Normal::new(m, s).unwrap())
             .collect();
         let by_element: f64 = dists.iter().zip(&xs).map(|(d, x)| d.log_prob(x)).sum();
-        assert_eq!(Normal::log_prob_batch(&dists, &xs[..3]), by_element);
+        assert_eq!(Normal::log_prob_batch(&dists, &first3), by_element);
         let b = Batched::per_element(dists).unwrap();
-        assert_eq!(b.log_prob(&xs[..3].to_vec()), by_element);
+        assert_eq!(b.log_prob(&first3), by_element);
     }
 
     #[test]
     fn a_batch_equals_its_elements_built_one_by_one() {
         let locs = [0.5, -1.0, 3.25, 0.0];
-        let batch = Normal::batch(locs, 0.7).unwrap();
+        let batch = Normal::batch(&locs[..], 0.7).unwrap();
         let one_by_one = Batched::try_from_fn(4, |i| Normal::new(locs[i], 0.7)).unwrap();
         assert_eq!(batch, one_by_one);
-        let err = Normal::batch([0.0, 1.0, f64::INFINITY, f64::NAN], 1.0).unwrap_err();
+        let err = Normal::batch(vec![0.0, 1.0, f64::INFINITY, f64::NAN], 1.0).unwrap_err();
         assert_eq!(
             err.to_string(),
             "Normal: invalid parameter loc[2] = inf (must be finite)"
         );
-        let err = Normal::batch(locs, -0.5).unwrap_err();
+        let err = Normal::batch(&locs[..], -0.5).unwrap_err();
         assert_eq!(
             err.to_string(),
             "Normal: invalid parameter scale = -0.5 (must be finite and > 0)"
         );
-        assert_eq!(Normal::batch::<f64>([], 1.0).unwrap_err().param, "len");
+        assert_eq!(Normal::batch(Vec::new(), 1.0).unwrap_err().param, "len");
     }
 
     #[test]
@@ -379,10 +450,10 @@ mod tests {
             fn log_prob(&self, x: &Real) -> f64 {
                 self.0.log_prob(x)
             }
-            fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+            fn log_prob_partials(&self, x: &Real, partials: &mut Partials<'_>) {
                 let mut inner = Partials::new();
                 self.0.log_prob_partials(x, &mut inner);
-                for (input, d) in inner.0 {
+                for (input, d) in inner.scalars {
                     partials.push(input, d * (1.0 + 1e-6));
                 }
             }
@@ -408,9 +479,9 @@ mod tests {
     fn a_batch_records_one_node_with_every_partial() {
         let (lp, g) = pyro_tape::gradient(&[1.0, 2.0, 0.5], |v| {
             let (a, b, sigma) = (v[0], v[1], v[2]);
-            let xs = [0.0, 0.5, 1.0];
-            let d = Normal::batch(xs.iter().map(|&x| a + b * x), sigma).unwrap();
-            Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&rs(&[1.1, 2.0, 2.9])))
+            let xs = vec![0.0, 0.5, 1.0];
+            let d = Normal::batch(a + b * &xs, sigma).unwrap();
+            Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&vector(&[1.1, 2.0, 2.9])))
         })
         .unwrap();
         let (mut want, mut want_g) = (0.0, [0.0; 3]);

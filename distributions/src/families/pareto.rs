@@ -116,7 +116,7 @@ impl Distribution for Pareto {
     /// `d/dx = -(alpha + 1) / x`, `d/dscale = alpha / scale` and
     /// `d/dalpha = 1 / alpha - ln(x / scale)`.
     #[inline]
-    fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+    fn log_prob_partials(&self, x: &Real, partials: &mut Partials<'_>) {
         if x.is_constant() && self.scale.is_constant() && self.alpha.is_constant() {
             return;
         }

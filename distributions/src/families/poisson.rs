@@ -96,7 +96,7 @@ impl Distribution for Poisson {
 
     /// `k / rate - 1`, as `(k - rate) / rate`.
     #[inline]
-    fn log_prob_partials(&self, k: &i64, partials: &mut Partials) {
+    fn log_prob_partials(&self, k: &i64, partials: &mut Partials<'_>) {
         let rate = self.rate.value();
         partials.push(self.rate, (*k as f64 - rate) / rate);
     }

@@ -202,7 +202,7 @@ impl Distribution for StudentT {
     /// `ln(1 + w^2)` would for large `df`. Computed without overflow where the partial itself
     /// does not overflow (`w` and `x - loc` as `log_prob` forms them).
     #[inline]
-    fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+    fn log_prob_partials(&self, x: &Real, partials: &mut Partials<'_>) {
         if x.is_constant()
             && self.df.is_constant()
             && self.loc.is_constant()

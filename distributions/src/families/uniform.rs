@@ -120,7 +120,7 @@ impl Distribution for Uniform {
     /// the support (`x = low` or `x = high`) these are the derivatives from inside: moving that
     /// end past `x` makes the log-density `-inf`, which no derivative describes.
     #[inline]
-    fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+    fn log_prob_partials(&self, x: &Real, partials: &mut Partials<'_>) {
         if x.is_constant() && self.low.is_constant() && self.high.is_constant() {
             return;
         }

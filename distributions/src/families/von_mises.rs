@@ -299,7 +299,7 @@ impl Distribution for VonMises {
     /// `d/dkappa = (1 - I1(kappa) / I0(kappa)) - 2 s^2` (`cos(x - loc) - I1 / I0` without
     /// cancellation near the mode of a large `kappa`, where both terms are about `1 / kappa`).
     #[inline]
-    fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+    fn log_prob_partials(&self, x: &Real, partials: &mut Partials<'_>) {
         if x.is_constant() && self.loc.is_constant() && self.concentration.is_constant() {
             return;
         }

@@ -138,7 +138,7 @@ impl Distribution for Weibull {
     /// only for `k = 1`): the limits from inside, `d/dx = -1 / s`, `d/ds = -1 / s` and
     /// `d/dk = -inf`.
     #[inline]
-    fn log_prob_partials(&self, x: &Real, partials: &mut Partials) {
+    fn log_prob_partials(&self, x: &Real, partials: &mut Partials<'_>) {
         if x.is_constant() && self.scale.is_constant() && self.concentration.is_constant() {
             return;
         }
