@@ -97,11 +97,7 @@ pub fn linreg_vec(data: &(Vec<f64>, Vec<f64>)) -> Result<f64, PyroError> {
     let sigma = sample("sigma", HalfNormal::new(1.0))?;
     let (xs, ys) = data;
     Plate::new("data", xs.len()).run(|_| {
-        observe(
-            "y",
-            Normal::batch(xs.iter().map(|x| a + b * x), sigma),
-            ys.clone(),
-        )
+        observe("y", Normal::batch(a + b * xs, sigma), ys)
     })?;
     Ok(b.value())
 }

@@ -152,7 +152,8 @@ impl Observation<Reals> for &Vec<f64> {
 }
 
 /// A scalar value type that a batch ([`Batched`](crate::Batched)) holds many of, and its
-/// vector type: [`Reals`] for [`Real`], `Vec<bool>` and `Vec<i64>` for the discrete ones.
+/// vector type: [`Reals`] for [`Real`], `Vec<bool>` and `Vec<i64>` for the discrete ones, and
+/// `Vec<f64>` for a user's family with plain `f64` values.
 pub trait Element: ValueType + Copy {
     /// A vector of elements: the value of a batch.
     type Vector: ValueType;
@@ -199,7 +200,7 @@ macro_rules! vec_element {
     )*};
 }
 
-vec_element!(bool, i64);
+vec_element!(bool, i64, f64);
 
 /// Plain data converts into a [`Value`], so that handlers take it as is:
 /// `condition(model, [("y", 9.5)])`, `[("flag", true)]`, `[("n", 3)]`, `[("ys", vec![0.1, 0.2])]`.

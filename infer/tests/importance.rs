@@ -476,7 +476,7 @@ fn sites_in_nested_plates_weigh_alike_on_every_path() {
                 let n = groups.len() * items.len();
                 let ys: Vec<f64> = (0..n).map(|k| 0.1 * k as f64).collect();
                 let locs: Vec<Normal> = (0..n)
-                    .map(|k| Normal::new(loc + shift[k / items.len()], 1.0))
+                    .map(|k| Normal::new(loc + shift.at(k / items.len()), 1.0))
                     .collect::<Result<_, _>>()?;
                 observe("y", Batched::per_element(locs)?, ys)
             })

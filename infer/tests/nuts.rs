@@ -119,8 +119,8 @@ fn eight_schools_vectorised(_: ()) -> Result<(), PyroError> {
     let tau = sample("tau", HalfCauchy::new(5.0))?;
     Plate::new("schools", 8).run(|_| {
         let tilde = sample("theta_tilde", Batched::iid(Normal::new(0.0, 1.0)?, 8))?;
-        let thetas: Vec<_> = tilde.iter().map(|&t| mu + tau * t).collect();
-        let likelihood = Batched::try_from_fn(8, |j| Normal::new(thetas[j], SIGMA[j]))?;
+        let thetas = mu + tau * tilde;
+        let likelihood = Batched::try_from_fn(8, |j| Normal::new(thetas.at(j), SIGMA[j]))?;
         observe("y", likelihood, Y.to_vec())?;
         Ok(())
     })
@@ -472,7 +472,7 @@ fn handled_model(_: ()) -> Result<(), PyroError> {
     scale(scaled, 3.0)?.call(())?;
     let z =
         Plate::new("vec", 4).run(|_| sample("z", Batched::iid(Normal::new(loc, spread)?, 4)))?;
-    let w = sample("w", Normal::new(z[1] * 0.5, 1.0))?;
+    let w = sample("w", Normal::new(z.at(1) * 0.5, 1.0))?;
     observe("obs_w", Normal::new(w, 0.7), 1.0)?;
     // Conditioned from outside: data, not a latent.
     sample("c", Normal::new(loc + spread, 1.0))?;

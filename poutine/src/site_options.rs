@@ -18,9 +18,9 @@ use std::sync::Arc;
 ///
 /// ```
 /// use pyro_poutine::{InferValue, Plate, PyroError, site, trace};
-/// use pyro_poutine::distributions::{Batched, Normal, Real};
+/// use pyro_poutine::distributions::{Batched, Normal, Reals};
 ///
-/// let model = |ys: Vec<f64>| -> Result<Vec<Real>, PyroError> {
+/// let model = |ys: Vec<f64>| -> Result<Reals, PyroError> {
 ///     let mu = site("mu").infer("is_auxiliary", true).sample(Normal::new(0.0, 1.0))?;
 ///     // The second observation is missing: imputed by a latent site `y_unobserved`.
 ///     Plate::new("data", 3).run(|_| {
@@ -33,9 +33,9 @@ use std::sync::Arc;
 /// assert_eq!(tr.get("mu").unwrap().infer.get("is_auxiliary"), Some(&InferValue::Bool(true)));
 /// assert!(tr.get("y_observed").unwrap().is_observed);
 /// assert!(!tr.get("y_unobserved").unwrap().is_observed);
-/// let y = tr.output::<Vec<Real>>().unwrap();
-/// assert_eq!((y[0].value(), y[2].value()), (0.5, 1.5));
-/// assert!(y[1].is_finite()); // imputed
+/// let y = tr.output::<Reals>().unwrap();
+/// assert_eq!((y.values()[0], y.values()[2]), (0.5, 1.5));
+/// assert!(y.values()[1].is_finite()); // imputed
 /// assert!(tr.log_prob_sum(|_| true)?.is_finite());
 /// # Ok::<(), PyroError>(())
 /// ```
@@ -176,7 +176,7 @@ fn interleave(mask: &[bool], observed: Value, missing: Value) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::distributions::{Batched, Distribution, Normal, Real};
+    use crate::distributions::{Batched, Distribution, Normal, Real, Reals};
     use crate::handlers::trace::trace;
     use crate::runtime::stack_depth;
     use crate::{InferConfigMessenger, Mask, Plate};
@@ -218,9 +218,9 @@ mod tests {
 
     #[test]
     fn obs_mask_observes_some_elements_and_imputes_the_others() {
-        let ys: Vec<Real> = [0.5, 9.0, 1.5, 7.0].map(Real::from).to_vec();
+        let ys = Reals::from(vec![0.5, 9.0, 1.5, 7.0]);
         let mask = vec![true, false, true, false];
-        let model = |(ys, mask): (Vec<Real>, Vec<bool>)| {
+        let model = |(ys, mask): (Reals, Vec<bool>)| {
             Plate::new("data", 4).run(|_| {
                 site("y")
                     .obs_mask(mask.clone())
@@ -239,12 +239,7 @@ mod tests {
         let Some(Value::Reals(imputed)) = &missing.value else {
             panic!()
         };
-        let joined: Vec<f64> = tr
-            .output::<Vec<Real>>()
-            .unwrap()
-            .iter()
-            .map(|x| x.value())
-            .collect();
+        let joined: Vec<f64> = tr.output::<Reals>().unwrap().values().to_vec();
         assert_eq!(joined, vec![0.5, imputed[1], 1.5, imputed[3]]);
         let y = tr.get("y").unwrap();
         assert!(y.is_deterministic());
@@ -271,7 +266,7 @@ mod tests {
         let err = trace(|()| {
             site("y").obs_mask(vec![true, false]).observe(
                 Batched::iid(Normal::new(0.0, 1.0)?, 3)?,
-                vec![Real::from(0.0); 3],
+                vec![0.0; 3],
             )
         })
         .get_trace(())

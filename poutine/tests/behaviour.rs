@@ -8,7 +8,7 @@
 
 use pyro_poutine::distributions::{
     AnyDistribution, Batched, Bernoulli, Constraint, Distribution, Exponential, LogNormal, Normal,
-    Real, Rng, Uniform, Value,
+    Real, Reals, Rng, Uniform, Value,
 };
 use pyro_poutine::{
     BlockMessenger, ConditionMessenger, EscapeMessenger, Handler, InferConfig,
@@ -1272,7 +1272,7 @@ fn masks_zero_nan_and_negative_infinite_densities() {
     let expected = 4.0 * normal_lp(0.5, 0.0, 1.0);
     assert_close(tr.log_prob_sum(|_| true).unwrap(), expected);
     // Per element: the masked-out element lies outside the support.
-    let elements = |_: ()| -> Res<Vec<Real>> {
+    let elements = |_: ()| -> Res<Reals> {
         MaskMessenger::new([true, false, true]).run(|| {
             observe(
                 "u",

@@ -89,5 +89,5 @@ mod tape;
 
 pub use error::TapeError;
 pub use real::Real;
-pub use reals::{Parent, Reals, Weights};
+pub use reals::{Iter, Parent, Reals, Weights};
 pub use tape::{Tape, gradient};

@@ -128,6 +128,22 @@ impl From<f64> for Real {
     }
 }
 
+impl From<&f64> for Real {
+    /// A constant.
+    #[inline]
+    fn from(value: &f64) -> Real {
+        Real::constant(*value)
+    }
+}
+
+impl From<&Real> for Real {
+    /// The same `Real`.
+    #[inline]
+    fn from(x: &Real) -> Real {
+        *x
+    }
+}
+
 impl From<Real> for f64 {
     /// The value (the tape slot is dropped).
     #[inline]

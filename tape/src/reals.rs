@@ -136,12 +136,22 @@ impl Reals {
         Some(self.element(i, value))
     }
 
+    /// Element `i` as a [`Real`] (tracked if the vector is): `x[i]` of a tensor.
+    ///
+    /// # Panics
+    /// If `i` is past the end, as indexing a slice does.
+    #[inline]
+    #[track_caller]
+    pub fn at(&self, i: usize) -> Real {
+        self.element(i, self.values[i])
+    }
+
     /// The elements as [`Real`]s, tracked if the vector is.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = Real> + '_ {
-        self.values
-            .iter()
-            .enumerate()
-            .map(|(i, &value)| self.element(i, value))
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            reals: self,
+            next: 0,
+        }
     }
 
     #[inline]
@@ -582,6 +592,38 @@ impl FromIterator<Real> for Reals {
         Reals { values, first }
     }
 }
+
+impl<'a> IntoIterator for &'a Reals {
+    type Item = Real;
+    type IntoIter = Iter<'a>;
+    /// The elements as [`Real`]s, as [`Reals::iter`].
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+/// The elements of a [`Reals`] as [`Real`]s: see [`Reals::iter`].
+#[derive(Clone, Debug)]
+pub struct Iter<'a> {
+    reals: &'a Reals,
+    next: usize,
+}
+
+impl Iterator for Iter<'_> {
+    type Item = Real;
+    #[inline]
+    fn next(&mut self) -> Option<Real> {
+        let real = self.reals.get(self.next)?;
+        self.next += 1;
+        Some(real)
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.reals.len() - self.next;
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
 
 impl fmt::Debug for Reals {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

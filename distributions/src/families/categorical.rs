@@ -63,12 +63,11 @@ impl PartialEq for Tracked {
 impl Tracked {
     /// `params` as `Real`s if one of them is tracked (`make` says which kind they are), else
     /// nothing. For `f64` parameters every one is a constant, which the compiler sees.
-    fn of<P: Into<Real> + Copy>(params: &[P], make: fn(Vec<Real>) -> Params) -> Tracked {
-        let reals = params.iter().map(|&p| p.into());
-        if reals.clone().all(Real::is_constant) {
+    fn of(params: Vec<Real>, make: fn(Vec<Real>) -> Params) -> Tracked {
+        if params.iter().all(|p| p.is_constant()) {
             Tracked(None)
         } else {
-            Tracked(Some(make(reals.collect())))
+            Tracked(Some(make(params)))
         }
     }
 }
@@ -77,9 +76,11 @@ const FAMILY: &str = "Categorical";
 
 impl Categorical {
     /// A categorical distribution with probabilities proportional to `probs` (`f64`s or
-    /// [`Real`]s): at least one element, each finite and `>= 0`, with a positive sum.
-    pub fn new<P: Into<Real> + Copy>(probs: &[P]) -> Result<Self, ParamError> {
-        let value = |p: &P| (*p).into().value();
+    /// [`Real`]s, as a slice, a `Vec`, or a [`Reals`](crate::Reals) by reference): at least
+    /// one element, each finite and `>= 0`, with a positive sum.
+    pub fn new<P: Into<Real>>(probs: impl IntoIterator<Item = P>) -> Result<Self, ParamError> {
+        let probs: Vec<Real> = probs.into_iter().map(Into::into).collect();
+        let value = |p: &Real| p.value();
         non_empty("probs", probs.len())?;
         for (i, p) in probs.iter().map(value).enumerate() {
             if !(p.is_finite() && p >= 0.0) {
@@ -110,10 +111,11 @@ impl Categorical {
     }
 
     /// A categorical distribution with `P(i)` proportional to `exp(logits[i])` (`f64`s or
-    /// [`Real`]s): at least one element, none NaN or `+inf`, and at least one finite (`-inf`
-    /// gives probability 0).
-    pub fn from_logits<L: Into<Real> + Copy>(logits: &[L]) -> Result<Self, ParamError> {
-        let value = |l: &L| (*l).into().value();
+    /// [`Real`]s, as [`new`](Categorical::new) takes them): at least one element, none NaN or
+    /// `+inf`, and at least one finite (`-inf` gives probability 0).
+    pub fn from_logits<L: Into<Real>>(logits: impl IntoIterator<Item = L>) -> Result<Self, ParamError> {
+        let logits: Vec<Real> = logits.into_iter().map(Into::into).collect();
+        let value = |l: &Real| l.value();
         non_empty("logits", logits.len())?;
         for (i, l) in logits.iter().map(value).enumerate() {
             if l.is_nan() || l == f64::INFINITY {
@@ -349,9 +351,9 @@ mod tests {
             Categorical::new(&[0.0, 0.0]).unwrap_err().to_string(),
             "Categorical: invalid parameter probs = [0.0, 0.0] (must have a positive sum)"
         );
-        assert_eq!(Categorical::new::<f64>(&[]).unwrap_err().param, "probs");
+        assert_eq!(Categorical::new(Vec::<f64>::new()).unwrap_err().param, "probs");
         assert_eq!(
-            Categorical::from_logits::<f64>(&[]).unwrap_err().param,
+            Categorical::from_logits(Vec::<f64>::new()).unwrap_err().param,
             "logits"
         );
         assert_eq!(

@@ -120,8 +120,10 @@ const FAMILY: &str = "Dirichlet";
 impl Dirichlet {
     /// A Dirichlet distribution; `concentration` (`f64`s or [`Real`]s) must have at least 2
     /// elements, each finite and `> 0`.
-    pub fn new<A: Into<Real> + Copy>(concentration: &[A]) -> Result<Self, ParamError> {
-        let reals: Vec<Real> = concentration.iter().map(|&a| a.into()).collect();
+    pub fn new<A: Into<Real>>(
+        concentration: impl IntoIterator<Item = A>,
+    ) -> Result<Self, ParamError> {
+        let reals: Vec<Real> = concentration.into_iter().map(Into::into).collect();
         let concentration: Vec<f64> = reals.iter().map(|a| a.value()).collect();
         if concentration.len() < 2 {
             return Err(ParamError::new(
@@ -459,7 +461,7 @@ mod tests {
             "Dirichlet: invalid parameter concentration = [1.0] (must have at least 2 elements)"
         );
         assert_eq!(
-            Dirichlet::new::<f64>(&[]).unwrap_err().param,
+            Dirichlet::new(Vec::<f64>::new()).unwrap_err().param,
             "concentration"
         );
         assert_eq!(

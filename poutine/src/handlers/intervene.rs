@@ -126,7 +126,7 @@ pub fn intervene<M: IntoModel<Mk>, Mk, K: Into<Name>, V: Into<Value>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::distributions::{Batched, Normal, Real};
+    use crate::distributions::{Batched, Normal, Reals};
     use crate::{
         ConditionMessenger, Model, Plate, ScaleMessenger, TraceMessenger, observe, sample,
         stack_depth, trace, with_handler,
@@ -297,7 +297,7 @@ mod tests {
                 Ok(())
             })
         };
-        fn intervene_scope() -> Result<Vec<Real>, PyroError> {
+        fn intervene_scope() -> Result<Reals, PyroError> {
             InterveneMessenger::value("a", vec![1.0; 5])
                 .run(|| sample("a", Batched::iid(Normal::new(0.0, 1.0)?, 5)?))
         }
