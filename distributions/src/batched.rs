@@ -2,16 +2,20 @@
 
 use crate::constraint::Constraint;
 use crate::distribution::{Distribution, Partials};
-use crate::error::ParamError;
+use crate::error::{self, ParamError};
 use crate::value::Element;
+use pyro_tape::{Real, Reals};
 use rand::Rng;
+use std::borrow::Cow;
+use std::fmt;
 
 /// Independent draws of a scalar family, as one vector-valued distribution (a vectorised site).
 ///
-/// Either `n` iid draws of one distribution ([`Batched::iid`]) or one draw per element with
-/// per-element parameters ([`Batched::try_from_fn`], [`Batched::per_element`], and
-/// [`Normal::batch`](crate::Normal::batch) for normal draws sharing a scale). The value is a
-/// vector; `log_prob` is the sum of the element log-probabilities, which
+/// Either `n` iid draws of one distribution ([`Batched::iid`]), one draw per element with
+/// per-element parameters ([`Batched::try_from_fn`], [`Batched::per_element`]), or one draw per
+/// location of a location family ([`Batched::located`], and
+/// [`Normal::batch`](crate::Normal::batch) for normal draws sharing a scale: Pyro's
+/// `Normal(loc_tensor, scale)`). The value is a vector ([`Reals`] for a real family); `log_prob` is the sum of the element log-probabilities, which
 /// [`log_prob_elements`](Distribution::log_prob_elements) returns one by one. A value of the wrong
 /// length scores `-inf`.
 ///
@@ -28,15 +32,95 @@ use rand::Rng;
 /// assert_eq!(d.log_prob(&Reals::from(vec![1.0, 2.0])), f64::NEG_INFINITY); // wrong length
 /// # Ok::<(), pyro_distributions::ParamError>(())
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Batched<D> {
     repr: Repr<D>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone)]
 enum Repr<D> {
     Iid { dist: D, n: usize },
     PerElement(Vec<D>),
+    /// Element `i` is `dist` moved to location `locs[i]`: the locations as one vector, with the
+    /// family's batch methods ([`Location`]) as function pointers, so that `Batched<D>` needs
+    /// no bound beyond what each form does.
+    Located {
+        dist: D,
+        locs: Reals,
+        ops: LocationOps<D>,
+    },
+}
+
+/// A location family's [`Location`] methods, taken where `D: Location` is known.
+struct LocationOps<D> {
+    at: fn(&D, Real) -> D,
+    log_prob: fn(&D, &Reals, &Reals) -> f64,
+    partials: for<'a> fn(&'a D, &'a Reals, &'a Reals, &mut Partials<'a>),
+}
+
+impl<D> Clone for LocationOps<D> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<D> Copy for LocationOps<D> {}
+
+impl<D: fmt::Debug> fmt::Debug for Repr<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Repr::Iid { dist, n } => f.debug_struct("Iid").field("dist", dist).field("n", n).finish(),
+            Repr::PerElement(dists) => f.debug_tuple("PerElement").field(dists).finish(),
+            Repr::Located { dist, locs, .. } => f
+                .debug_struct("Located")
+                .field("dist", dist)
+                .field("locs", locs)
+                .finish(),
+        }
+    }
+}
+
+impl<D: Distribution + PartialEq> PartialEq for Batched<D> {
+    /// The same distribution element by element, whatever the form.
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && (0..self.len()).all(|i| self.element(i) == other.element(i))
+    }
+}
+
+/// A location family: one whose member at another location is the same family with its
+/// location parameter replaced, as `Normal(loc, scale)`; implemented by
+/// [`Normal`](crate::Normal), [`Laplace`](crate::Laplace) and [`StudentT`](crate::StudentT). [`Batched::located`] batches it over a
+/// vector of locations; a family may override the batch methods to score the whole batch in one
+/// pass and record its gradient as one vector edge per input.
+pub trait Location: Distribution<Value = Real> {
+    /// The location parameter.
+    fn loc(&self) -> Real;
+
+    /// This distribution moved to location `loc` (a finite value).
+    fn at(&self, loc: Real) -> Self;
+
+    /// `sum_i at(locs[i]).log_prob(values[i])` (`values` has one element per location): equal
+    /// to the element-by-element sum up to rounding.
+    fn log_prob_located(&self, locs: &Reals, values: &Reals) -> f64 {
+        locs.iter()
+            .zip(values.iter())
+            .map(|(loc, x)| self.at(loc).log_prob(&x))
+            .sum()
+    }
+
+    /// The partials of [`log_prob_located`](Location::log_prob_located), as
+    /// [`Distribution::log_prob_partials`] gives them; called only where it is finite. The
+    /// default pushes each element's.
+    fn log_prob_located_partials<'a>(
+        &'a self,
+        locs: &'a Reals,
+        values: &'a Reals,
+        partials: &mut Partials<'a>,
+    ) {
+        let elements: Vec<Self> = locs.iter().map(|loc| self.at(loc)).collect();
+        crate::distribution::batch_partials_by_element(&elements, values, partials);
+    }
 }
 
 const FAMILY: &str = "Batched";
@@ -92,6 +176,7 @@ impl<D: Distribution> Batched<D> {
         match &self.repr {
             Repr::Iid { n, .. } => *n,
             Repr::PerElement(d) => d.len(),
+            Repr::Located { locs, .. } => locs.len(),
         }
     }
 
@@ -101,15 +186,60 @@ impl<D: Distribution> Batched<D> {
     }
 
     /// The distribution of element `i`, or `None` past the end.
-    pub fn element(&self, i: usize) -> Option<&D> {
+    pub fn element(&self, i: usize) -> Option<Cow<'_, D>> {
         match &self.repr {
-            Repr::Iid { dist, n } => (i < *n).then_some(dist),
-            Repr::PerElement(d) => d.get(i),
+            Repr::Iid { dist, n } => (i < *n).then_some(Cow::Borrowed(dist)),
+            Repr::PerElement(d) => d.get(i).map(Cow::Borrowed),
+            Repr::Located { dist, locs, ops } => Some(Cow::Owned((ops.at)(dist, locs.get(i)?))),
         }
     }
 
-    fn elements(&self) -> impl Iterator<Item = &D> {
+    fn elements(&self) -> impl Iterator<Item = Cow<'_, D>> {
         (0..self.len()).filter_map(|i| self.element(i))
+    }
+}
+
+impl<D: Location> Batched<D> {
+    /// One draw of `dist` moved to each location of `locs`: Pyro's `Normal(loc_tensor, scale)`
+    /// for a location family, with the locations as one vector ([`Reals`]: `a + b * &xs` for
+    /// scalars `a`, `b` and data `xs`, or plain data). `dist`'s own location is not used.
+    /// Errors name the first non-finite location (`loc[3]`), or an empty `locs`.
+    ///
+    /// ```
+    /// use pyro_distributions::{Batched, Distribution, Laplace, Real};
+    ///
+    /// let (xs, a, b) = (vec![0.0, 0.5, 1.0], Real::from(1.0), Real::from(2.0));
+    /// let d = Batched::located(Laplace::new(0.0, 2.0)?, a + b * &xs)?;
+    /// let same = Batched::try_from_fn(3, |i| Laplace::new(1.0 + 2.0 * xs[i], 2.0))?;
+    /// assert_eq!(d, same);
+    /// let bad = Batched::located(Laplace::new(0.0, 1.0)?, vec![0.0, f64::NAN]);
+    /// assert_eq!(bad.unwrap_err().param, "loc[1]");
+    /// # Ok::<(), pyro_distributions::ParamError>(())
+    /// ```
+    pub fn located(dist: D, locs: impl Into<Reals>) -> Result<Self, ParamError> {
+        let locs = locs.into();
+        if locs.is_empty() {
+            return Err(ParamError::new(FAMILY, "len", 0, "must be >= 1"));
+        }
+        // A fold without early exit, which the compiler vectorises; the error is found again.
+        if !locs.values().iter().fold(true, |ok, l| ok & l.is_finite()) {
+            let (i, &bad) = locs
+                .values()
+                .iter()
+                .enumerate()
+                .find(|(_, l)| !l.is_finite())
+                .unwrap_or((0, &f64::NAN));
+            let family = dist.family();
+            return Err(element_error(error::finite(family, "loc", bad).unwrap_err(), i));
+        }
+        let ops = LocationOps {
+            at: D::at,
+            log_prob: D::log_prob_located,
+            partials: D::log_prob_located_partials,
+        };
+        Ok(Batched {
+            repr: Repr::Located { dist, locs, ops },
+        })
     }
 }
 
@@ -136,6 +266,8 @@ where
         match &self.repr {
             Repr::Iid { dist, .. } => dist.log_prob_iid(value),
             Repr::PerElement(dists) => D::log_prob_batch(dists, value),
+            Repr::Located { dist, locs, ops } => D::Value::as_reals(value)
+                .map_or(f64::NEG_INFINITY, |values| (ops.log_prob)(dist, locs, values)),
         }
     }
 
@@ -166,6 +298,11 @@ where
         match &self.repr {
             Repr::Iid { dist, .. } => dist.log_prob_iid_partials(value, partials),
             Repr::PerElement(dists) => D::log_prob_batch_partials(dists, value, partials),
+            Repr::Located { dist, locs, ops } => {
+                if let Some(values) = D::Value::as_reals(value) {
+                    (ops.partials)(dist, locs, values, partials);
+                }
+            }
         }
     }
 

@@ -91,7 +91,7 @@ impl<'a> Partials<'a> {
         if self.vectors.is_empty() {
             return Real::record(value, &self.scalars);
         }
-        let parents: Vec<(Parent<'_>, Weights<'_>)> = self
+        let parents: SmallVec<[(Parent<'_>, Weights<'_>); 6]> = self
             .scalars
             .iter()
             .map(|&(x, dx)| (Parent::Real(x), Weights::All(dx)))

@@ -53,7 +53,7 @@ mod validation;
 mod value;
 
 pub use any::AnyDistribution;
-pub use batched::Batched;
+pub use batched::{Batched, Location};
 pub use constraint::{Constraint, SIMPLEX_TOLERANCE, ScalarSupport};
 pub use distribution::{Cdf, Distribution, ErasedDistribution, IntoDistribution, Partials};
 pub use error::ParamError;

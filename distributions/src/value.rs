@@ -163,6 +163,12 @@ pub trait Element: ValueType + Copy {
     fn get(vector: &Self::Vector, i: usize) -> Self;
     /// The vector of the given elements.
     fn collect(elements: impl Iterator<Item = Self>) -> Self::Vector;
+    /// `vector` as [`Reals`] when the element type is [`Real`] (for a batch of a location
+    /// family, [`Batched::located`](crate::Batched::located)); `None` otherwise.
+    fn as_reals(vector: &Self::Vector) -> Option<&Reals> {
+        let _ = vector;
+        None
+    }
 }
 
 impl Element for Real {
@@ -177,6 +183,10 @@ impl Element for Real {
     }
     fn collect(elements: impl Iterator<Item = Real>) -> Reals {
         elements.collect()
+    }
+    #[inline]
+    fn as_reals(vector: &Reals) -> Option<&Reals> {
+        Some(vector)
     }
 }
 

@@ -39,6 +39,9 @@ struct Layout {
     dim: usize,
     /// Whether `param` sites are coordinates too.
     params: bool,
+    /// How many terms the log density had in the first run (each site's, and each latent's
+    /// log-Jacobian): the room a run reserves for them.
+    terms: usize,
 }
 
 impl Layout {
@@ -192,6 +195,7 @@ impl<M> Potential<M> {
             params,
             ..Layout::default()
         };
+        layout.terms = trace.len();
         for site in trace.iter() {
             if !layout.takes(site) {
                 continue;
@@ -200,6 +204,7 @@ impl<M> Potential<M> {
             layout.dim += latent.len;
             layout.index.insert(site.name.clone(), layout.latents.len());
             layout.latents.push(latent);
+            layout.terms += 1;
         }
         let potential = Potential {
             model,
@@ -269,7 +274,7 @@ impl<M> Potential<M> {
             leaves,
             seen: vec![false; self.layout.latents.len()],
             log_density: 0.0,
-            terms: Vec::new(),
+            terms: Vec::with_capacity(self.layout.terms),
             check_gradients,
             failure: None,
             rng: PyroRng::seed_from_u64(0),

@@ -2,6 +2,7 @@
 
 use crate::Real;
 use crate::tape::{self, BlockParent, CONSTANT};
+use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::{Add, Div, Mul, Neg, Sub};
@@ -149,8 +150,9 @@ impl Reals {
     /// The elements as [`Real`]s, tracked if the vector is.
     pub fn iter(&self) -> Iter<'_> {
         Iter {
-            reals: self,
-            next: 0,
+            values: self.values.iter(),
+            id: self.first,
+            step: u64::from(!self.is_constant()),
         }
     }
 
@@ -199,7 +201,7 @@ impl Reals {
                 same_len(n, each.len());
             }
         }
-        let blocks: Vec<BlockParent<'_>> = parents
+        let blocks: SmallVec<[BlockParent<'_>; 4]> = parents
             .iter()
             .map(|(parent, weights)| parent.block(*weights))
             .collect();
@@ -276,7 +278,7 @@ impl Real {
                 same_len(len, each.len());
             }
         }
-        let blocks: Vec<BlockParent<'_>> = parents
+        let blocks: SmallVec<[BlockParent<'_>; 4]> = parents
             .iter()
             .map(|(parent, weights)| parent.block(*weights))
             .collect();
@@ -326,7 +328,7 @@ impl Operand<'_> {
 /// partials each closure gives (called only for tracked operands); [`CONSTANT`] if none is.
 #[track_caller]
 fn track<'w>(n: usize, operands: &[(Operand<'_>, &dyn Fn() -> Weights<'w>)]) -> u64 {
-    let blocks: Vec<BlockParent<'w>> = operands
+    let blocks: SmallVec<[BlockParent<'w>; 2]> = operands
         .iter()
         .filter(|(operand, _)| operand.tracked())
         .map(|(operand, weights)| operand.block(weights()))
@@ -605,21 +607,25 @@ impl<'a> IntoIterator for &'a Reals {
 /// The elements of a [`Reals`] as [`Real`]s: see [`Reals::iter`].
 #[derive(Clone, Debug)]
 pub struct Iter<'a> {
-    reals: &'a Reals,
-    next: usize,
+    values: std::slice::Iter<'a, f64>,
+    /// The id of the next element, and the step to the one after: 0 and 0 for a constant
+    /// vector, so that no element needs a branch.
+    id: u64,
+    step: u64,
 }
 
 impl Iterator for Iter<'_> {
     type Item = Real;
     #[inline]
     fn next(&mut self) -> Option<Real> {
-        let real = self.reals.get(self.next)?;
-        self.next += 1;
-        Some(real)
+        let value = *self.values.next()?;
+        let id = self.id;
+        self.id += self.step;
+        Some(Real { value, id })
     }
+    #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.reals.len() - self.next;
-        (left, Some(left))
+        self.values.size_hint()
     }
 }
 

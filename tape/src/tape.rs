@@ -81,6 +81,7 @@ const ALL: usize = usize::MAX;
 
 /// A parent of a block being recorded: a tape id (a vector's first element), the number of
 /// elements, and the partials.
+#[derive(Clone, Copy)]
 pub(crate) struct BlockParent<'a> {
     /// The value of its first element, for the error if it is stale.
     pub(crate) value: f64,
@@ -724,28 +725,36 @@ struct Extra<'a> {
 }
 
 /// The backward sweep: from the last of `nodes` down, adds each node's adjoint times its partials
-/// to its parents' adjoints, and a block's all at once from its last element. `adjoints` has one
-/// per node, the last one's set; the last node is not inside a block.
+/// to its parents' adjoints, and a block's all at once. `adjoints` has one per node, the last
+/// one's set; the last node is not inside a block unless it ends one. The nodes between blocks
+/// go through one tight loop ([`sweep_nodes`]), so a tape without blocks pays nothing for them.
 #[inline(never)]
 fn sweep(nodes: &[Node], adjoints: &mut [f64], extra: Extra<'_>) {
-    let mut index = nodes.len();
-    while index > 0 {
-        index -= 1;
-        let [a, b] = nodes[index].parents;
-        if a == BLOCK {
-            let block = extra.blocks[b as usize];
-            sweep_block(block, &extra, adjoints);
-            index = block.start as usize;
+    let mut top = nodes.len();
+    for &block in extra.blocks.iter().rev() {
+        let (start, end) = (block.start as usize, (block.start + block.len) as usize);
+        if end > top {
             continue;
         }
+        sweep_nodes(&nodes[end..top], end, adjoints, &extra);
+        sweep_block(block, &extra, adjoints);
+        top = start;
+    }
+    sweep_nodes(&nodes[..top], 0, adjoints, &extra);
+}
+
+/// [`sweep`] over nodes that are not in a block, `nodes[i]` being node `base + i`.
+fn sweep_nodes(nodes: &[Node], base: usize, adjoints: &mut [f64], extra: &Extra<'_>) {
+    for (offset, node) in nodes.iter().enumerate().rev() {
+        let index = base + offset;
         let adjoint = adjoints[index];
         if adjoint == 0.0 {
             continue;
         }
+        let [a, b] = node.parents;
         if a != OUT_OF_LINE {
-            let partials = nodes[index].partials;
-            adjoints[a as usize] += adjoint * partials[0];
-            adjoints[b as usize] += adjoint * partials[1];
+            adjoints[a as usize] += adjoint * node.partials[0];
+            adjoints[b as usize] += adjoint * node.partials[1];
         } else if b != OUT_OF_LINE {
             let (start, end) = extra.spans[b as usize];
             sweep_span(adjoint, &extra.edges[start..end], adjoints);
@@ -753,45 +762,43 @@ fn sweep(nodes: &[Node], adjoints: &mut [f64], extra: Extra<'_>) {
     }
 }
 
-/// [`sweep`] for a block: one loop over contiguous adjoints per parent.
+/// [`sweep`] for a block: one loop over contiguous adjoints per parent, each written over
+/// slices of one length, which the compiler vectorises.
 #[inline(never)]
 fn sweep_block(block: Block, extra: &Extra<'_>, adjoints: &mut [f64]) {
     let (start, len) = (block.start as usize, block.len as usize);
     // Every parent is below the block.
     let (below, this) = adjoints.split_at_mut(start);
     let out = &this[..len];
-    if out.iter().all(|&adjoint| adjoint == 0.0) {
-        return;
-    }
     for edge in &extra.block_edges[block.edges.0..block.edges.1] {
         let (parent, parent_len) = (edge.parent as usize, edge.parent_len as usize);
         let span = len.max(parent_len);
         let weights = (edge.weights != ALL).then(|| &extra.weights[edge.weights..][..span]);
         if parent_len == len {
-            let parents = &mut below[parent..parent + len];
+            let parents = &mut below[parent..][..len];
             match weights {
                 Some(weights) => {
-                    for ((p, o), w) in parents.iter_mut().zip(out).zip(weights) {
-                        *p += o * w;
+                    for i in 0..len {
+                        parents[i] += out[i] * weights[i];
                     }
                 }
                 None => {
-                    for (p, o) in parents.iter_mut().zip(out) {
-                        *p += o * edge.weight;
+                    for i in 0..len {
+                        parents[i] += out[i] * edge.weight;
                     }
                 }
             }
         } else if parent_len == 1 {
             below[parent] += match weights {
-                Some(weights) => out.iter().zip(weights).map(|(o, w)| o * w).sum::<f64>(),
+                Some(weights) => dot(out, weights),
                 None => edge.weight * out.iter().sum::<f64>(),
             };
         } else {
-            let (adjoint, parents) = (out[0], &mut below[parent..parent + parent_len]);
+            let (adjoint, parents) = (out[0], &mut below[parent..][..parent_len]);
             match weights {
                 Some(weights) => {
-                    for (p, w) in parents.iter_mut().zip(weights) {
-                        *p += adjoint * w;
+                    for i in 0..parent_len {
+                        parents[i] += adjoint * weights[i];
                     }
                 }
                 None => {
@@ -802,6 +809,25 @@ fn sweep_block(block: Block, extra: &Extra<'_>, adjoints: &mut [f64]) {
             }
         }
     }
+}
+
+/// `sum_i a[i] b[i]` in four lanes, which the compiler vectorises (a single running sum would
+/// be one long chain of dependent additions).
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut lanes = [0.0; 4];
+    let chunks = n / 4;
+    for c in 0..chunks {
+        for l in 0..4 {
+            lanes[l] += a[4 * c + l] * b[4 * c + l];
+        }
+    }
+    let mut total = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+    for i in 4 * chunks..n {
+        total += a[i] * b[i];
+    }
+    total
 }
 
 /// [`sweep`] for a node with more than two parents: `edges`, and adjoint `adjoint`.

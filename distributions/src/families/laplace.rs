@@ -1,5 +1,6 @@
 //! The Laplace (double exponential) distribution.
 
+use crate::batched::Location;
 use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution, Partials};
 use crate::error::{self, ParamError};
@@ -133,6 +134,20 @@ impl Cdf for Laplace {
             0.5 * z.exp()
         } else {
             1.0 - 0.5 * (-z).exp()
+        }
+    }
+}
+
+/// A location family: a batch over a vector of locations ([`Batched::located`](crate::Batched::located)).
+impl Location for Laplace {
+    fn loc(&self) -> Real {
+        self.loc
+    }
+
+    fn at(&self, loc: Real) -> Laplace {
+        Laplace {
+            loc,
+            ..self.clone()
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Student's t distribution.
 
+use crate::batched::Location;
 use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution, Partials};
 use crate::error::{self, ParamError};
@@ -371,6 +372,20 @@ impl Cdf for StudentT {
 
 /// `1 / sqrt(2 pi)`.
 const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
+
+/// A location family: a batch over a vector of locations ([`Batched::located`](crate::Batched::located)).
+impl Location for StudentT {
+    fn loc(&self) -> Real {
+        self.loc
+    }
+
+    fn at(&self, loc: Real) -> StudentT {
+        StudentT {
+            loc,
+            ..self.clone()
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
