@@ -96,9 +96,7 @@ pub fn linreg_vec(data: &(Vec<f64>, Vec<f64>)) -> Result<f64, PyroError> {
     let b = sample("b", Normal::new(0.0, 10.0))?;
     let sigma = sample("sigma", HalfNormal::new(1.0))?;
     let (xs, ys) = data;
-    Plate::new("data", xs.len()).run(|_| {
-        observe("y", Normal::batch(a + b * xs, sigma), ys)
-    })?;
+    Plate::new("data", xs.len()).run(|_| observe("y", Normal::batch(a + b * xs, sigma), ys))?;
     Ok(b.value())
 }
 

@@ -39,7 +39,10 @@ pub struct Batched<D> {
 
 #[derive(Clone)]
 enum Repr<D> {
-    Iid { dist: D, n: usize },
+    Iid {
+        dist: D,
+        n: usize,
+    },
     PerElement(Vec<D>),
     /// Element `i` is `dist` moved to location `locs[i]`: the locations as one vector, with the
     /// family's batch methods ([`Location`]) as function pointers, so that `Batched<D>` needs
@@ -69,7 +72,11 @@ impl<D> Copy for LocationOps<D> {}
 impl<D: fmt::Debug> fmt::Debug for Repr<D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Repr::Iid { dist, n } => f.debug_struct("Iid").field("dist", dist).field("n", n).finish(),
+            Repr::Iid { dist, n } => f
+                .debug_struct("Iid")
+                .field("dist", dist)
+                .field("n", n)
+                .finish(),
             Repr::PerElement(dists) => f.debug_tuple("PerElement").field(dists).finish(),
             Repr::Located { dist, locs, .. } => f
                 .debug_struct("Located")
@@ -83,8 +90,7 @@ impl<D: fmt::Debug> fmt::Debug for Repr<D> {
 impl<D: Distribution + PartialEq> PartialEq for Batched<D> {
     /// The same distribution element by element, whatever the form.
     fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len()
-            && (0..self.len()).all(|i| self.element(i) == other.element(i))
+        self.len() == other.len() && (0..self.len()).all(|i| self.element(i) == other.element(i))
     }
 }
 
@@ -230,7 +236,10 @@ impl<D: Location> Batched<D> {
                 .find(|(_, l)| !l.is_finite())
                 .unwrap_or((0, &f64::NAN));
             let family = dist.family();
-            return Err(element_error(error::finite(family, "loc", bad).unwrap_err(), i));
+            return Err(element_error(
+                error::finite(family, "loc", bad).unwrap_err(),
+                i,
+            ));
         }
         let ops = LocationOps {
             at: D::at,
@@ -267,7 +276,9 @@ where
             Repr::Iid { dist, .. } => dist.log_prob_iid(value),
             Repr::PerElement(dists) => D::log_prob_batch(dists, value),
             Repr::Located { dist, locs, ops } => D::Value::as_reals(value)
-                .map_or(f64::NEG_INFINITY, |values| (ops.log_prob)(dist, locs, values)),
+                .map_or(f64::NEG_INFINITY, |values| {
+                    (ops.log_prob)(dist, locs, values)
+                }),
         }
     }
 
@@ -320,7 +331,8 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Bernoulli, Normal, ScalarSupport};
+    use crate::testing;
+    use crate::{Bernoulli, Laplace, Normal, ScalarSupport, StudentT};
     use rand::SeedableRng;
 
     #[test]
@@ -338,6 +350,98 @@ mod tests {
         assert_eq!(b.mean(), Some(vec![0.0; 3]));
         let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);
         assert_eq!(b.sample(&mut rng).len(), 3);
+    }
+
+    /// Inputs `(x_1..x_n, loc_1..loc_n, scale)` as a located batch of `make(scale)`, with the
+    /// values and locations each one vector (leaves in a row, as a model's would be).
+    fn located<D: Location>(
+        n: usize,
+        make: impl Fn(Real) -> D,
+    ) -> impl Fn(&[Real]) -> (Batched<D>, Reals) {
+        move |v| {
+            let xs: Reals = v[..n].iter().copied().collect();
+            let locs: Reals = v[n..2 * n].iter().copied().collect();
+            (Batched::located(make(v[2 * n]), locs).unwrap(), xs)
+        }
+    }
+
+    /// The gradient of a located batch (one vector edge per input for `Normal`, element by
+    /// element through the default for `Laplace` and `StudentT`), of an iid batch, and of a
+    /// per-element batch, against finite differences (`testing::check_log_prob_gradient`,
+    /// whose tolerance derivation holds: every term is of the size of the log-density).
+    #[test]
+    fn batch_gradients_match_finite_differences() {
+        let point = [0.3, -1.2, 2.0, 0.1, 0.5, -0.4, 1.5, 0.2, 0.8];
+        let scales = [1.0; 9];
+        testing::check_log_prob_gradient(
+            located(4, |s| Normal::new(0.0, s).unwrap()),
+            &point,
+            &scales,
+        );
+        testing::check_log_prob_gradient(
+            located(4, |s| Laplace::new(0.0, s).unwrap()),
+            &point,
+            &scales,
+        );
+        testing::check_log_prob_gradient(
+            located(4, |s| StudentT::new(3.0, 0.0, s).unwrap()),
+            &point,
+            &scales,
+        );
+        // iid: inputs (x_1..x_4, loc, scale).
+        let iid = |v: &[Real]| {
+            let xs: Reals = v[..4].iter().copied().collect();
+            (
+                Batched::iid(Normal::new(v[4], v[5]).unwrap(), 4).unwrap(),
+                xs,
+            )
+        };
+        testing::check_log_prob_gradient(iid, &[0.3, -1.2, 2.0, 0.1, 0.5, 0.8], &scales[..6]);
+        // Per element, sharing a tracked scale and not.
+        let per_element = |v: &[Real]| {
+            let xs: Reals = v[..2].iter().copied().collect();
+            let dists = vec![
+                Normal::new(v[2], v[4]).unwrap(),
+                Normal::new(v[3], v[5]).unwrap(),
+            ];
+            (Batched::per_element(dists).unwrap(), xs)
+        };
+        testing::check_log_prob_gradient(
+            per_element,
+            &[0.3, -1.2, 0.1, 0.5, 0.8, 1.5],
+            &scales[..6],
+        );
+        // Bernoulli's counted form: inputs (probs).
+        let coin = |v: &[Real]| {
+            let d = Batched::iid(Bernoulli::new(v[0]).unwrap(), 5).unwrap();
+            (d, vec![true, false, true, true, false])
+        };
+        testing::check_log_prob_gradient(coin, &[0.3], &[0.3]);
+    }
+
+    #[test]
+    fn a_located_batch_is_its_elements() {
+        let locs = vec![0.5, -1.0, 3.25];
+        let d = Batched::located(Laplace::new(7.0, 0.7).unwrap(), locs.clone()).unwrap();
+        let by_element = Batched::try_from_fn(3, |i| Laplace::new(locs[i], 0.7)).unwrap();
+        assert_eq!(d, by_element);
+        assert_eq!(d.len(), 3);
+        let x = testing::vector(&[0.0, 1.0, 2.0]);
+        assert!((d.log_prob(&x) - by_element.log_prob(&x)).abs() < 1e-14);
+        assert_eq!(d.log_prob_elements(&x), by_element.log_prob_elements(&x));
+        assert_eq!(d.log_prob(&testing::vector(&[0.0])), f64::NEG_INFINITY);
+        let (mut r1, mut r2) = (testing::rng(3), testing::rng(3));
+        assert_eq!(d.sample(&mut r1), by_element.sample(&mut r2));
+        assert_eq!(d.mean(), Some(locs.clone()));
+        assert_eq!(d.support(), Constraint::Elementwise(ScalarSupport::Real));
+        let err = Batched::located(Normal::new(0.0, 1.0).unwrap(), vec![0.0, f64::INFINITY]);
+        assert_eq!(err.unwrap_err().param, "loc[1]");
+        assert_eq!(
+            Batched::located(Normal::new(0.0, 1.0).unwrap(), Vec::new())
+                .unwrap_err()
+                .param,
+            "len"
+        );
     }
 
     #[test]

@@ -198,7 +198,7 @@ pub(crate) fn is_simplex(v: &[f64]) -> bool {
     is_simplex_iter(v.iter().copied())
 }
 
-/// [`is_simplex`] of the elements of `v` (e.g. the values of a `Vec<Real>`), summed in order.
+/// [`is_simplex`] of the elements of `v` (e.g. the values of a `Reals`), summed in order.
 pub(crate) fn is_simplex_iter(v: impl Iterator<Item = f64>) -> bool {
     let (mut sum, mut empty) = (0.0, true);
     for x in v {

@@ -4,9 +4,9 @@
 use crate::constraint::Constraint;
 use crate::value::{Element, Value, ValueType};
 use pyro_tape::{Parent, Real, Reals, Weights};
-use std::borrow::Cow;
 use rand::Rng;
 use smallvec::SmallVec;
+use std::borrow::Cow;
 use std::fmt::Debug;
 
 /// The partial derivatives of one log-density with respect to its tracked inputs (its value and

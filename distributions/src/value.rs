@@ -73,7 +73,7 @@ impl Value {
 pub trait ValueType: Clone + Send + Sync + 'static {
     /// The name of the type as [`Value::type_name`] spells it, for error messages.
     const TYPE_NAME: &'static str;
-    /// Whether a value of this type can carry a gradient ([`Real`], `Vec<Real>`): see
+    /// Whether a value of this type can carry a gradient ([`Real`], [`Reals`]): see
     /// [`take_tracked`](ValueType::take_tracked).
     const TRACKS: bool = false;
     /// Wraps the value.

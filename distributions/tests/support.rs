@@ -29,12 +29,12 @@ fn families() -> Vec<AnyDistribution> {
         Delta::new(0.25).unwrap().into(),
         Bernoulli::new(0.3).unwrap().into(),
         Binomial::new(10, 0.3).unwrap().into(),
-        Categorical::new(&[0.2, 0.5, 0.3]).unwrap().into(),
+        Categorical::new([0.2, 0.5, 0.3]).unwrap().into(),
         Poisson::new(3.0).unwrap().into(),
         Geometric::new(0.3).unwrap().into(),
         NegativeBinomial::new(5.0, 0.4).unwrap().into(),
         BetaBinomial::new(2.0, 3.0, 10).unwrap().into(),
-        Dirichlet::new(&[1.0, 2.0, 3.0]).unwrap().into(),
+        Dirichlet::new([1.0, 2.0, 3.0]).unwrap().into(),
         MultivariateNormal::new(vec![0.0, 1.0], &[vec![2.0, 0.5], vec![0.5, 1.0]])
             .unwrap()
             .into(),

@@ -257,7 +257,7 @@ fn random_walks_on_every_support_keep_the_prior() {
         sample("beta", Beta::new(2.0, 3.0))?;
         sample("uniform", Uniform::new(-1.0, 3.0))?;
         sample("pareto", Pareto::new(1.0, 3.0))?;
-        sample("dirichlet", Dirichlet::new(&[2.0, 3.0, 4.0]))?;
+        sample("dirichlet", Dirichlet::new([2.0, 3.0, 4.0]))?;
         sample("batch", Batched::iid(Gamma::new(3.0, 1.0)?, 2))?;
         Ok(())
     };

@@ -263,7 +263,7 @@ fn element_series(run: &McmcRun, site: &str, i: usize) -> Vec<Vec<f64>> {
 #[test]
 fn a_dirichlet_latent_site_matches_the_exact_posterior() {
     let model = |counts: [usize; 3]| -> Result<(), PyroError> {
-        let w = sample("w", Dirichlet::new(&[1.0, 1.0, 1.0]))?;
+        let w = sample("w", Dirichlet::new([1.0, 1.0, 1.0]))?;
         let ys: Vec<i64> = (0..3_i64)
             .flat_map(|k| std::iter::repeat_n(k, counts[k as usize]))
             .collect();

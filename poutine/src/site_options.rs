@@ -264,10 +264,9 @@ mod tests {
             "site 'x': obs_mask needs an observation: use observe"
         );
         let err = trace(|()| {
-            site("y").obs_mask(vec![true, false]).observe(
-                Batched::iid(Normal::new(0.0, 1.0)?, 3)?,
-                vec![0.0; 3],
-            )
+            site("y")
+                .obs_mask(vec![true, false])
+                .observe(Batched::iid(Normal::new(0.0, 1.0)?, 3)?, vec![0.0; 3])
         })
         .get_trace(())
         .unwrap_err();

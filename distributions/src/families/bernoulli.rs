@@ -311,12 +311,16 @@ mod tests {
         }
         // A count of zero against a log-probability of -inf adds nothing (not NaN).
         assert_eq!(
-            Bernoulli::new(0.0).unwrap().log_prob_iid(&vec![false, false]),
+            Bernoulli::new(0.0)
+                .unwrap()
+                .log_prob_iid(&vec![false, false]),
             0.0
         );
         assert_eq!(Bernoulli::new(1.0).unwrap().log_prob_iid(&vec![true]), 0.0);
         assert_eq!(
-            Bernoulli::new(1.0).unwrap().log_prob_iid(&vec![true, false]),
+            Bernoulli::new(1.0)
+                .unwrap()
+                .log_prob_iid(&vec![true, false]),
             f64::NEG_INFINITY
         );
         assert_eq!(Bernoulli::new(0.5).unwrap().log_prob_iid(&vec![]), 0.0);

@@ -113,7 +113,9 @@ impl Categorical {
     /// A categorical distribution with `P(i)` proportional to `exp(logits[i])` (`f64`s or
     /// [`Real`]s, as [`new`](Categorical::new) takes them): at least one element, none NaN or
     /// `+inf`, and at least one finite (`-inf` gives probability 0).
-    pub fn from_logits<L: Into<Real>>(logits: impl IntoIterator<Item = L>) -> Result<Self, ParamError> {
+    pub fn from_logits<L: Into<Real>>(
+        logits: impl IntoIterator<Item = L>,
+    ) -> Result<Self, ParamError> {
         let logits: Vec<Real> = logits.into_iter().map(Into::into).collect();
         let value = |l: &Real| l.value();
         non_empty("logits", logits.len())?;
@@ -279,7 +281,7 @@ mod tests {
     fn build(p: &testing::Params) -> Categorical {
         match p.get_reals("probs") {
             Some(probs) => Categorical::new(&probs).unwrap(),
-            None => Categorical::from_logits(&p.get_reals("logits").unwrap()).unwrap(),
+            None => Categorical::from_logits(p.get_reals("logits").unwrap()).unwrap(),
         }
     }
 
@@ -291,19 +293,19 @@ mod tests {
 
     #[test]
     fn sample_moments() {
-        testing::check_sample_moments(&Categorical::new(&[0.2, 0.5, 0.3]).unwrap(), 1);
+        testing::check_sample_moments(&Categorical::new([0.2, 0.5, 0.3]).unwrap(), 1);
         let logits = [1.0, -2.0, 0.5, 3.0, f64::NEG_INFINITY];
-        testing::check_sample_moments(&Categorical::from_logits(&logits).unwrap(), 2);
+        testing::check_sample_moments(&Categorical::from_logits(logits).unwrap(), 2);
     }
 
     #[test]
     fn value_stability() {
-        testing::assert_first_draws(&Categorical::new(&[0.2, 0.5, 0.3]).unwrap(), 42, &[2, 1, 2]);
+        testing::assert_first_draws(&Categorical::new([0.2, 0.5, 0.3]).unwrap(), 42, &[2, 1, 2]);
     }
 
     #[test]
     fn edges_and_errors() {
-        let d = Categorical::new(&[2.0, 0.0, 6.0]).unwrap();
+        let d = Categorical::new([2.0, 0.0, 6.0]).unwrap();
         assert_eq!(d.probs(), &[0.25, 0.0, 0.75]);
         assert_eq!(d.log_prob(&-1), f64::NEG_INFINITY);
         assert_eq!(d.log_prob(&1), f64::NEG_INFINITY);
@@ -326,51 +328,52 @@ mod tests {
         let mut r = testing::rng(5);
         assert!((0..10_000).all(|_| d.sample(&mut r) != 1));
         // Huge weights do not overflow the normalisation.
-        let big = Categorical::new(&[f64::MAX, f64::MAX]).unwrap();
+        let big = Categorical::new([f64::MAX, f64::MAX]).unwrap();
         assert_eq!(big.probs(), &[0.5, 0.5]);
         // -inf logits are categories of probability 0.
-        let masked = Categorical::from_logits(&[f64::NEG_INFINITY, 1.0]).unwrap();
+        let masked = Categorical::from_logits([f64::NEG_INFINITY, 1.0]).unwrap();
         assert_eq!(masked.log_prob(&0), f64::NEG_INFINITY);
         assert_eq!(masked.log_prob(&1), 0.0);
         assert_eq!(masked.logits(), &[f64::NEG_INFINITY, 0.0]);
         assert_eq!(masked.num_categories(), 2);
-        let e = Categorical::new(&[0.5, -0.1]).unwrap_err();
+        let e = Categorical::new([0.5, -0.1]).unwrap_err();
         assert_eq!(
             e.to_string(),
             "Categorical: invalid parameter probs[1] = -0.1 (must be finite and >= 0)"
         );
         assert_eq!(
-            Categorical::new(&[0.5, f64::NAN]).unwrap_err().param,
+            Categorical::new([0.5, f64::NAN]).unwrap_err().param,
             "probs[1]"
         );
         assert_eq!(
-            Categorical::new(&[f64::INFINITY]).unwrap_err().param,
+            Categorical::new([f64::INFINITY]).unwrap_err().param,
             "probs[0]"
         );
         assert_eq!(
-            Categorical::new(&[0.0, 0.0]).unwrap_err().to_string(),
+            Categorical::new([0.0, 0.0]).unwrap_err().to_string(),
             "Categorical: invalid parameter probs = [0.0, 0.0] (must have a positive sum)"
         );
-        assert_eq!(Categorical::new(Vec::<f64>::new()).unwrap_err().param, "probs");
         assert_eq!(
-            Categorical::from_logits(Vec::<f64>::new()).unwrap_err().param,
+            Categorical::new(Vec::<f64>::new()).unwrap_err().param,
+            "probs"
+        );
+        assert_eq!(
+            Categorical::from_logits(Vec::<f64>::new())
+                .unwrap_err()
+                .param,
             "logits"
         );
         assert_eq!(
-            Categorical::from_logits(&[0.0, f64::NAN])
-                .unwrap_err()
-                .param,
+            Categorical::from_logits([0.0, f64::NAN]).unwrap_err().param,
             "logits[1]"
         );
         assert_eq!(
-            Categorical::from_logits(&[f64::INFINITY])
-                .unwrap_err()
-                .param,
+            Categorical::from_logits([f64::INFINITY]).unwrap_err().param,
             "logits[0]"
         );
         let all_masked = [f64::NEG_INFINITY, f64::NEG_INFINITY];
         assert_eq!(
-            Categorical::from_logits(&all_masked).unwrap_err().param,
+            Categorical::from_logits(all_masked).unwrap_err().param,
             "logits"
         );
     }
@@ -456,16 +459,16 @@ mod tests {
         // Mixed constant and tracked parameters; constants alone keep nothing and record
         // nothing.
         let (_, g) = pyro_tape::gradient(&[3.0], |v| {
-            let d = Categorical::new(&[Real::from(1.0), v[0]]).unwrap();
+            let d = Categorical::new([Real::from(1.0), v[0]]).unwrap();
             Ok::<_, pyro_tape::TapeError>(d.log_prob_real(&0))
         })
         .unwrap();
         assert_eq!(g, vec![-0.25]);
-        let d = Categorical::new(&[1.0, 3.0]).unwrap();
+        let d = Categorical::new([1.0, 3.0]).unwrap();
         assert!(d.tracked.0.is_none() && d.log_prob_real(&1).is_constant());
         assert_eq!(
             d,
-            Categorical::new(&[Real::from(1.0), Real::from(3.0)]).unwrap()
+            Categorical::new([Real::from(1.0), Real::from(3.0)]).unwrap()
         );
     }
 

@@ -289,7 +289,13 @@ impl Distribution for Dirichlet {
                 .concentration
                 .iter()
                 .zip(x.values())
-                .map(|(a, &xi)| if xi > 0.0 { (a.value() - 1.0) / xi } else { 0.0 })
+                .map(|(a, &xi)| {
+                    if xi > 0.0 {
+                        (a.value() - 1.0) / xi
+                    } else {
+                        0.0
+                    }
+                })
                 .collect();
             partials.push_vector(x, d_x);
         }
@@ -343,7 +349,7 @@ mod tests {
     }
 
     fn build(p: &testing::Params) -> Dirichlet {
-        Dirichlet::new(&p.get_reals("concentration").unwrap()).unwrap()
+        Dirichlet::new(p.get_reals("concentration").unwrap()).unwrap()
     }
 
     /// Extreme parameters and values against mpmath (issue 11, item 9); see
@@ -377,20 +383,20 @@ mod tests {
 
     #[test]
     fn sample_moments() {
-        check_draws(&Dirichlet::new(&[1.0, 2.0, 3.0]).unwrap(), 1);
-        check_draws(&Dirichlet::new(&[0.1, 0.1, 0.1, 0.1]).unwrap(), 2);
-        check_draws(&Dirichlet::new(&[1e-3, 0.5, 2.0]).unwrap(), 3);
-        check_draws(&Dirichlet::new(&[500.0, 300.0]).unwrap(), 4);
+        check_draws(&Dirichlet::new([1.0, 2.0, 3.0]).unwrap(), 1);
+        check_draws(&Dirichlet::new([0.1, 0.1, 0.1, 0.1]).unwrap(), 2);
+        check_draws(&Dirichlet::new([1e-3, 0.5, 2.0]).unwrap(), 3);
+        check_draws(&Dirichlet::new([500.0, 300.0]).unwrap(), 4);
     }
 
     #[test]
     fn tiny_concentrations_stay_on_the_simplex() {
         // Gamma(1e-3) draws underflow to 0 in linear space; ours stay finite in log space.
-        let d = Dirichlet::new(&[1e-3, 1e-3, 1e-3]).unwrap();
+        let d = Dirichlet::new([1e-3, 1e-3, 1e-3]).unwrap();
         let mut r = testing::rng(7);
         assert!((0..10_000).all(|_| is_simplex(&values(&d.sample(&mut r)))));
         // Subnormal concentrations: every log-draw is -inf, and the vertex fallback is used.
-        let d = Dirichlet::new(&[1e-310, 3e-310]).unwrap();
+        let d = Dirichlet::new([1e-310, 3e-310]).unwrap();
         let draws: Vec<Vec<f64>> = (0..20_000).map(|_| values(&d.sample(&mut r))).collect();
         assert!(draws.iter().all(|x| x == &[1.0, 0.0] || x == &[0.0, 1.0]));
         // Vertex 1 has probability 3/4: 15000 expected, standard deviation 61.
@@ -400,7 +406,7 @@ mod tests {
 
     #[test]
     fn value_stability() {
-        let d = Dirichlet::new(&[1.0, 2.0, 3.0]).unwrap();
+        let d = Dirichlet::new([1.0, 2.0, 3.0]).unwrap();
         testing::assert_first_draws(
             &d,
             42,
@@ -410,7 +416,7 @@ mod tests {
                 vector(&[0.17340743318979093, 0.6646163355418523, 0.16197623126835684]),
             ],
         );
-        let small = Dirichlet::new(&[0.1, 0.1]).unwrap();
+        let small = Dirichlet::new([0.1, 0.1]).unwrap();
         testing::assert_first_draws(
             &small,
             42,
@@ -424,7 +430,7 @@ mod tests {
 
     #[test]
     fn edges_and_errors() {
-        let d = Dirichlet::new(&[1.0, 2.0, 0.5]).unwrap();
+        let d = Dirichlet::new([1.0, 2.0, 0.5]).unwrap();
         let ninf = f64::NEG_INFINITY;
         assert_eq!(d.log_prob(&vector(&[0.2, 0.3])), ninf);
         assert_eq!(d.log_prob(&vector(&[0.2, 0.3, 0.5, 0.0])), ninf);
@@ -451,13 +457,13 @@ mod tests {
             d.log_prob_value(&Value::Bools(vec![true, false, false])),
             ninf
         );
-        let e = Dirichlet::new(&[1.0, -2.0]).unwrap_err();
+        let e = Dirichlet::new([1.0, -2.0]).unwrap_err();
         assert_eq!(
             e.to_string(),
             "Dirichlet: invalid parameter concentration[1] = -2 (must be finite and > 0)"
         );
         assert_eq!(
-            Dirichlet::new(&[1.0]).unwrap_err().to_string(),
+            Dirichlet::new([1.0]).unwrap_err().to_string(),
             "Dirichlet: invalid parameter concentration = [1.0] (must have at least 2 elements)"
         );
         assert_eq!(
@@ -465,15 +471,15 @@ mod tests {
             "concentration"
         );
         assert_eq!(
-            Dirichlet::new(&[f64::NAN, 1.0]).unwrap_err().param,
+            Dirichlet::new([f64::NAN, 1.0]).unwrap_err().param,
             "concentration[0]"
         );
         assert_eq!(
-            Dirichlet::new(&[1.0, f64::INFINITY]).unwrap_err().param,
+            Dirichlet::new([1.0, f64::INFINITY]).unwrap_err().param,
             "concentration[1]"
         );
         assert_eq!(
-            Dirichlet::new(&[0.0, 1.0]).unwrap_err().param,
+            Dirichlet::new([0.0, 1.0]).unwrap_err().param,
             "concentration[0]"
         );
     }
@@ -488,7 +494,10 @@ mod tests {
             let mut x = v[..k - 1].to_vec();
             let rest = 1.0 - x.iter().sum::<Real>();
             x.insert(j, rest);
-            (Dirichlet::new(&v[k - 1..]).unwrap(), x.into_iter().collect())
+            (
+                Dirichlet::new(&v[k - 1..]).unwrap(),
+                x.into_iter().collect(),
+            )
         }
     }
 
@@ -496,7 +505,10 @@ mod tests {
     /// free input: for closed forms of `d/dx_i` (finite differences would leave the simplex).
     fn free(v: &[Real]) -> (Dirichlet, Reals) {
         let k = v.len() / 2;
-        (Dirichlet::new(&v[k..]).unwrap(), v[..k].iter().copied().collect())
+        (
+            Dirichlet::new(&v[k..]).unwrap(),
+            v[..k].iter().copied().collect(),
+        )
     }
 
     /// Points `(x, a, j)` with `x_j` the coordinate computed from the others (see
@@ -776,9 +788,13 @@ mod tests {
     /// differences in the unconstrained coordinates.
     #[test]
     fn the_gradient_flows_through_the_simplex_map() {
-        let d = Dirichlet::new(&[2.0, 3.0, 0.7, 5.0]).unwrap();
+        let d = Dirichlet::new([2.0, 3.0, 0.7, 5.0]).unwrap();
         let f = |u: &[Real]| -> Real {
-            let x: Reals = Constraint::Simplex.to_constrained_reals(u).unwrap().into_iter().collect();
+            let x: Reals = Constraint::Simplex
+                .to_constrained_reals(u)
+                .unwrap()
+                .into_iter()
+                .collect();
             d.log_prob_real(&x) + Constraint::Simplex.log_abs_det_jacobian_reals(u).unwrap()
         };
         for point in [[0.1, -0.4, 0.7], [-2.0, 1.5, 0.3]] {

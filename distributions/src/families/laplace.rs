@@ -145,10 +145,7 @@ impl Location for Laplace {
     }
 
     fn at(&self, loc: Real) -> Laplace {
-        Laplace {
-            loc,
-            ..self.clone()
-        }
+        Laplace { loc, ..*self }
     }
 }
 

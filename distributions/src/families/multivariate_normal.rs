@@ -457,7 +457,8 @@ mod tests {
         let one = MultivariateNormal::new(vec![1.0], &[vec![4.0]]).unwrap();
         let normal = crate::Normal::new(1.0, 2.0).unwrap();
         assert!(
-            (one.log_prob(&vector(&[2.5])) - normal.log_prob(&crate::testing::r(2.5))).abs() < 1e-15
+            (one.log_prob(&vector(&[2.5])) - normal.log_prob(&crate::testing::r(2.5))).abs()
+                < 1e-15
         );
 
         let e = MultivariateNormal::new(vec![0.0, 0.0], &[vec![1.0, 2.0], vec![2.0, 1.0]]);

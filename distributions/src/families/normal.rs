@@ -145,7 +145,6 @@ fn push_shared_scale(scale: Real, d_loc: &[f64], partials: &mut Partials<'_>) {
     }
 }
 
-
 impl Distribution for Normal {
     type Value = Real;
     type Moment = f64;
@@ -189,7 +188,10 @@ impl Distribution for Normal {
     /// and the constant terms added once.
     fn log_prob_iid(&self, values: &Reals) -> f64 {
         let loc = self.loc.value();
-        Normal::log_prob_shared_scale(self.scale.value(), values.values().iter().map(|&x| (loc, x)))
+        Normal::log_prob_shared_scale(
+            self.scale.value(),
+            values.values().iter().map(|&x| (loc, x)),
+        )
     }
 
     /// When every element shares the scale (a regression's noise), as
@@ -251,7 +253,11 @@ impl Location for Normal {
     }
 
     fn log_prob_located(&self, locs: &Reals, values: &Reals) -> f64 {
-        let pairs = locs.values().iter().copied().zip(values.values().iter().copied());
+        let pairs = locs
+            .values()
+            .iter()
+            .copied()
+            .zip(values.values().iter().copied());
         Normal::log_prob_shared_scale(self.scale.value(), pairs)
     }
 
@@ -285,7 +291,11 @@ fn location_scores(
     let s = scale.value();
     let inv = 1.0 / s;
     let xs = values.values();
-    let scores: Vec<f64> = xs.iter().zip(locs.clone()).map(|(&x, loc)| (x - loc) * inv * inv).collect();
+    let scores: Vec<f64> = xs
+        .iter()
+        .zip(locs.clone())
+        .map(|(&x, loc)| (x - loc) * inv * inv)
+        .collect();
     if scores.iter().fold(true, |ok, d| ok & d.is_finite()) {
         return scores;
     }

@@ -380,10 +380,7 @@ impl Location for StudentT {
     }
 
     fn at(&self, loc: Real) -> StudentT {
-        StudentT {
-            loc,
-            ..self.clone()
-        }
+        StudentT { loc, ..*self }
     }
 }
 
