@@ -64,6 +64,18 @@
 //! accumulating adjoints, two multiply-adds per inline node without a branch; its buffers are
 //! kept between gradients, so that a gradient allocates nothing once they have grown.
 //!
+//! **Vectors are blocks.** [`Reals`] holds a vector's values as one `Vec<f64>` and, while a
+//! gradient is taken, one id: its elements are consecutive nodes. Element-wise arithmetic on it
+//! (with scalars, data slices or other vectors) and its functions record one *block* per
+//! operation: the run of element nodes and a few edges, each to a scalar or a vector parent with
+//! one partial for all elements or one per element. So `a + b * &xs` over 100 data points
+//! records two blocks, and a batched log-density one node with one edge per vector input; the
+//! sweep takes a block whole, one loop over contiguous adjoints per edge, the way a tensor
+//! library's backward pass does. Between blocks the sweep runs the scalar nodes in the loop
+//! above, so a tape without vectors pays nothing for them. On M2v (the regression's 100
+//! observations as one vectorised site), blocks took the value and gradient from 42,000
+//! instructions (two nodes per element and a 100-edge log-density) to 14,600.
+//!
 //! **Constants cost one branch.** A `Real` is `Copy` and 16 bytes: an `f64` and a 64-bit node
 //! id. A constant has id 0, and an operation whose operands are all constants computes its value
 //! and nothing else, without touching the tape; partials are computed only when recorded. So
