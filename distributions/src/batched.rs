@@ -129,6 +129,23 @@ where
         self.elements().map(|d| d.sample(rng)).collect()
     }
 
+    /// Where every element's family has it.
+    fn has_rsample(&self) -> bool {
+        match &self.repr {
+            Repr::Iid { dist, .. } => dist.has_rsample(),
+            Repr::PerElement(dists) => dists.iter().all(D::has_rsample),
+        }
+    }
+
+    /// Each element's [`rsample`](Distribution::rsample), in order: the draws of `sample`, each
+    /// carrying its gradient. `None`, having drawn nothing, unless every element has it.
+    fn rsample<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<Self::Value> {
+        if !self.has_rsample() {
+            return None;
+        }
+        self.elements().map(|d| d.rsample(rng)).collect()
+    }
+
     fn log_prob(&self, value: &Self::Value) -> f64 {
         if value.len() != self.len() {
             return f64::NEG_INFINITY;
@@ -215,5 +232,33 @@ mod tests {
         let b = Batched::iid(Bernoulli::new(0.0).unwrap(), 2).unwrap();
         assert_eq!(b.log_prob(&vec![false, true]), f64::NEG_INFINITY);
         assert_eq!(b.log_prob(&vec![false, false]), 0.0);
+    }
+
+    #[test]
+    fn rsample_is_each_elements() {
+        use crate::testing;
+        // An iid batch and a per-element one of a reparameterisable family: each element's
+        // rsample, in order, with its gradient (against finite differences of the draw).
+        testing::check_rsample(
+            |v| Batched::iid(Normal::new(v[0], v[1]).unwrap(), 3).unwrap(),
+            &[0.5, 2.0],
+            &[Some(2.0); 2],
+        );
+        testing::check_rsample(
+            |v| Batched::try_from_fn(3, |i| Normal::new(v[0] * i as f64, v[1])).unwrap(),
+            &[0.5, 2.0],
+            &[Some(2.0); 2],
+        );
+    }
+
+    #[test]
+    fn a_batch_of_a_family_without_rsample_has_none() {
+        use rand::Rng;
+        let b = Batched::iid(Bernoulli::new(0.3).unwrap(), 4).unwrap();
+        assert!(!b.has_rsample());
+        let mut r = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);
+        assert_eq!(b.rsample(&mut r), None);
+        let mut fresh = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);
+        assert_eq!(r.next_u64(), fresh.next_u64(), "None drew random numbers");
     }
 }

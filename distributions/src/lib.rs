@@ -45,6 +45,7 @@ mod distribution;
 mod error;
 mod families;
 mod memo;
+mod reparam;
 mod special;
 #[cfg(test)]
 mod testing;
