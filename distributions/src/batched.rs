@@ -249,6 +249,20 @@ mod tests {
             &[0.5, 2.0],
             &[Some(2.0); 2],
         );
+        // Gamma elements, whose shape gradient is the implicit one: each element's.
+        let (a, rate) = (2.5, 1.5);
+        let (xs, j) = testing::rsample_jacobian(
+            |v| Batched::iid(crate::Gamma::new(v[0], v[1]).unwrap(), 4).unwrap(),
+            &[a, rate],
+            3,
+        );
+        let (d, mut r) = (crate::Gamma::new(a, rate).unwrap(), testing::rng(3));
+        for (&x, row) in xs.iter().zip(&j) {
+            // The element's draw, in order from the batch's generator, and its gradient there.
+            assert_eq!(x.to_bits(), d.sample(&mut r).value().to_bits());
+            let d_a = x * crate::implicit::gamma_log_draw_grad(a, rate * x, (rate * x).ln());
+            assert_eq!(row, &vec![d_a, -x / rate]);
+        }
     }
 
     #[test]

@@ -44,6 +44,7 @@ mod constraint;
 mod distribution;
 mod error;
 mod families;
+mod implicit;
 mod memo;
 mod reparam;
 mod special;

@@ -24,3 +24,15 @@ pub(crate) fn clamp(x: Real, low: f64, high: f64) -> Real {
         Real::constant(v.clamp(low, high))
     }
 }
+
+/// The draw of value `value` as a function of the shape parameter `shape` alone, with the
+/// implicit reparameterisation gradient `dx_dshape()` (called only where the shape is tracked):
+/// one tape node, or a constant.
+#[inline]
+pub(crate) fn implicit(value: f64, shape: Real, dx_dshape: impl FnOnce() -> f64) -> Real {
+    if shape.is_constant() {
+        Real::constant(value)
+    } else {
+        Real::record(value, &[(shape, dx_dshape())])
+    }
+}
