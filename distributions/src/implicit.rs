@@ -1,5 +1,6 @@
 //! Implicit reparameterisation gradients (Figurnov, Mohamed and Mnih, "Implicit
-//! Reparameterization Gradients", NeurIPS 2018) of the gamma family.
+//! Reparameterization Gradients", NeurIPS 2018) of the gamma family, and the log-gamma draws the
+//! beta and Dirichlet families are built from.
 //!
 //! A gamma draw is made by rejection (Marsaglia and Tsang), which has no differentiable path
 //! from the shape to the draw. Its implicit gradient is that of the quantile at the draw's level:
@@ -21,6 +22,10 @@
 //!   (DLMF 8.12), differentiated in closed form (see [`temme`]).
 
 use crate::special::{gamma_shape_score, log1pmx, stirling_corr};
+use pyro_tape::Real;
+use rand::distr::Open01;
+use rand::{Rng, RngExt};
+use rand_distr::Gamma;
 use std::ops::{Add, Div, Mul};
 
 /// `d ln z / d a` for a draw `z` of `Gamma(a, 1)` at a fixed level of its distribution function:
@@ -303,6 +308,96 @@ const TEMME_D: [[f64; 25]; 8] = [
         1.0865561947091654e-12,
     ],
 ];
+
+/// Draws `ln G` for `G ~ Gamma(a, 1)`. For `a < 1`, `G = G' U^(1 / a)` with
+/// `G' ~ Gamma(a + 1, 1)` and `U` uniform, whose logarithm stays finite where `G` underflows.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct LogGamma {
+    gamma: Gamma<f64>,
+    /// `1 / a` for `a < 1`, else 0.
+    inv_small_shape: f64,
+}
+
+impl LogGamma {
+    /// The sampler for shape `a`, or `None` where `rand_distr` refuses it.
+    pub(crate) fn new(a: f64) -> Option<Self> {
+        let (shape, inv_small_shape) = if a < 1.0 {
+            (a + 1.0, 1.0 / a)
+        } else {
+            (a, 0.0)
+        };
+        let gamma = Gamma::new(shape, 1.0).ok()?;
+        Some(LogGamma {
+            gamma,
+            inv_small_shape,
+        })
+    }
+
+    /// One draw of `ln G`.
+    pub(crate) fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        let g: f64 = rng.sample(self.gamma);
+        if self.inv_small_shape == 0.0 {
+            g.ln()
+        } else {
+            let u: f64 = rng.sample(Open01);
+            g.ln() + u.ln() * self.inv_small_shape
+        }
+    }
+
+    /// One draw of `ln G` as a function of the shape `shape` (whose value this sampler was made
+    /// for), with its implicit gradient `d ln G / d shape` where the shape is tracked: the draw
+    /// of [`sample`](LogGamma::sample).
+    pub(crate) fn rsample<R: Rng + ?Sized>(&self, shape: Real, rng: &mut R) -> Real {
+        let ln_g = self.sample(rng);
+        if shape.is_constant() || !ln_g.is_finite() {
+            return Real::constant(ln_g);
+        }
+        let grad = gamma_log_draw_grad(shape.value(), ln_g.exp(), ln_g);
+        Real::record(ln_g, &[(shape, grad)])
+    }
+}
+
+/// A Dirichlet draw with concentrations `shapes` (the values `samplers` were made for):
+/// independent `ln G_i` normalised in log space, `x_i = e^(ln G_i - m) / sum_j e^(ln G_j - m)`
+/// with `m = max_j ln G_j` (a constant shift, which the gradient does not see), so that small
+/// concentrations, whose gamma draws underflow, still give points on the simplex. The gradient
+/// flows from each `x_i` to each tracked shape through the implicit gradients of the `ln G_j`.
+///
+/// Where every `ln G_i` is `-inf` (concentrations below about `1e-306`) the draw is a vertex,
+/// vertex `i` with probability `a_i / a_0` (the limit of the distribution), with no gradient.
+pub(crate) fn dirichlet_draw<R: Rng + ?Sized>(
+    samplers: &[LogGamma],
+    shapes: &[Real],
+    rng: &mut R,
+) -> Vec<Real> {
+    let ln_g: Vec<Real> = samplers
+        .iter()
+        .zip(shapes)
+        .map(|(s, &a)| s.rsample(a, rng))
+        .collect();
+    let max = ln_g
+        .iter()
+        .map(|x| x.value())
+        .fold(f64::NEG_INFINITY, f64::max);
+    if max == f64::NEG_INFINITY {
+        let total: f64 = shapes.iter().map(|a| a.value()).sum();
+        let mut u = rng.random::<f64>() * total;
+        let last = shapes.len() - 1;
+        let vertex = (0..last)
+            .find(|&i| {
+                u -= shapes[i].value();
+                u < 0.0
+            })
+            .unwrap_or(last);
+        return (0..shapes.len())
+            .map(|i| Real::constant(if i == vertex { 1.0 } else { 0.0 }))
+            .collect();
+    }
+    // Each e^(ln G_i - m) is in [0, 1] and one of them is 1, so the sum is in [1, K].
+    let g: Vec<Real> = ln_g.into_iter().map(|l| (l - max).exp()).collect();
+    let sum: Real = g.iter().sum();
+    g.into_iter().map(|gi| gi / sum).collect()
+}
 
 #[cfg(test)]
 mod tests {
