@@ -96,15 +96,6 @@ impl Normal {
         Batched::per_element(dists)
     }
 
-    /// The draw `loc + scale z` for a standard normal `z`: the one formula of `sample` (on the
-    /// parameters' values) and `rsample` (on the parameters, so that `d/dloc = 1` and
-    /// `d/dscale = z`).
-    #[inline]
-    fn draw<R: Rng + ?Sized>(loc: Real, scale: Real, rng: &mut R) -> Real {
-        let z: f64 = rng.sample(StandardNormal);
-        loc + scale * z
-    }
-
     /// The summed log-density of values `x_i` under `Normal(loc_i, scale)` for the
     /// `(loc_i, x_i)` of `pairs`: the squared standardised residuals are summed first and the
     /// constant terms added once, so `ln(scale)` is taken once. Equals the sum of the elements'
@@ -244,6 +235,17 @@ impl Cdf for Normal {
         // Standardised first: scale sqrt(2) may overflow, and inf / inf is NaN.
         let z = standardise(x, self.loc.value(), self.scale.value());
         0.5 * libm::erfc(-z * std::f64::consts::FRAC_1_SQRT_2)
+    }
+}
+
+impl Normal {
+    /// The draw `loc + scale z` for a standard normal `z`: the one formula of `sample` (on the
+    /// parameters' values) and `rsample` (on the parameters, so that `d/dloc = 1` and
+    /// `d/dscale = z`).
+    #[inline]
+    fn draw<R: Rng + ?Sized>(loc: Real, scale: Real, rng: &mut R) -> Real {
+        let z: f64 = rng.sample(StandardNormal);
+        loc + scale * z
     }
 }
 
