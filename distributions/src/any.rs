@@ -4,7 +4,9 @@ use crate::constraint::Constraint;
 use crate::distribution::{Distribution, ErasedDistribution};
 use crate::families::*;
 use crate::value::{Value, ValueType};
+use pyro_tape::Real;
 use rand::Rng;
+use smallvec::SmallVec;
 use std::sync::Arc;
 
 /// Declares [`AnyDistribution`] with one variant per built-in family, its `From` impls and the
@@ -57,6 +59,43 @@ macro_rules! any_distribution {
                     AnyDistribution::Custom(d) => {
                         let mut rng = rng;
                         d.sample_value(&mut rng)
+                    }
+                }
+            }
+
+            /// A reparameterised draw ([`Distribution::rsample`]): the value and, where a
+            /// parameter is tracked on the tape, the value's tape [`Real`]s, one per element
+            /// (see [`ErasedDistribution::rsample_value`]); `None`, having drawn nothing, where
+            /// the family cannot be reparameterised.
+            ///
+            /// ```
+            /// use pyro_distributions::{AnyDistribution, Bernoulli, Normal, Value};
+            /// use pyro_tape::Tape;
+            /// use rand::SeedableRng;
+            ///
+            /// let tape = Tape::start()?;
+            /// let loc = tape.leaf(0.5);
+            /// let d: AnyDistribution = Normal::new(loc, 1.0)?.into();
+            /// let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(7);
+            /// let (value, tracked) = d.rsample(&mut rng).expect("Normal is reparameterised");
+            /// assert_eq!(Value::Real(tracked[0].value()), value);
+            /// assert_eq!(tape.backward(tracked[0], &[loc])?, vec![1.0]);
+            /// let b: AnyDistribution = Bernoulli::new(0.5)?.into();
+            /// assert!(!b.has_rsample() && b.rsample(&mut rng).is_none());
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            pub fn rsample<R: Rng + ?Sized>(
+                &self,
+                rng: &mut R,
+            ) -> Option<(Value, SmallVec<[Real; 1]>)> {
+                match self {
+                    $(AnyDistribution::$family(d) => d.rsample(rng).map(|x| {
+                        let tracked = x.tracked_reals();
+                        (x.into_value(), tracked)
+                    }),)*
+                    AnyDistribution::Custom(d) => {
+                        let mut rng = rng;
+                        d.rsample_value(&mut rng)
                     }
                 }
             }
@@ -130,6 +169,12 @@ impl AnyDistribution {
     /// The family name, e.g. `"Normal"` or `"Batched"`.
     pub fn family(&self) -> &'static str {
         self.as_erased().family_name()
+    }
+
+    /// Whether [`rsample`](AnyDistribution::rsample) gives reparameterised draws
+    /// ([`Distribution::has_rsample`]).
+    pub fn has_rsample(&self) -> bool {
+        self.as_erased().can_rsample()
     }
 
     /// The log-density at `value` as a tape [`Real`](pyro_tape::Real), where the value is also

@@ -268,6 +268,24 @@ where
         Element::collect(self.elements().map(|d| d.sample(rng)))
     }
 
+    /// Where every element's family has it.
+    fn has_rsample(&self) -> bool {
+        match &self.repr {
+            Repr::Iid { dist, .. } | Repr::Located { dist, .. } => dist.has_rsample(),
+            Repr::PerElement(dists) => dists.iter().all(D::has_rsample),
+        }
+    }
+
+    /// Each element's [`rsample`](Distribution::rsample), in order: the draws of `sample`, each
+    /// carrying its gradient. `None`, having drawn nothing, unless every element has it.
+    fn rsample<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<Self::Value> {
+        if !self.has_rsample() {
+            return None;
+        }
+        let draws: Option<Vec<D::Value>> = self.elements().map(|d| d.rsample(rng)).collect();
+        draws.map(|draws| Element::collect(draws.into_iter()))
+    }
+
     fn log_prob(&self, value: &Self::Value) -> f64 {
         if D::Value::len(value) != self.len() {
             return f64::NEG_INFINITY;
@@ -457,5 +475,47 @@ mod tests {
         let b = Batched::iid(Bernoulli::new(0.0).unwrap(), 2).unwrap();
         assert_eq!(b.log_prob(&vec![false, true]), f64::NEG_INFINITY);
         assert_eq!(b.log_prob(&vec![false, false]), 0.0);
+    }
+
+    #[test]
+    fn rsample_is_each_elements() {
+        use crate::testing;
+        // An iid batch and a per-element one of a reparameterisable family: each element's
+        // rsample, in order, with its gradient (against finite differences of the draw).
+        testing::check_rsample(
+            |v| Batched::iid(Normal::new(v[0], v[1]).unwrap(), 3).unwrap(),
+            &[0.5, 2.0],
+            &[Some(2.0); 2],
+        );
+        testing::check_rsample(
+            |v| Batched::try_from_fn(3, |i| Normal::new(v[0] * i as f64, v[1])).unwrap(),
+            &[0.5, 2.0],
+            &[Some(2.0); 2],
+        );
+        // Gamma elements, whose shape gradient is the implicit one: each element's.
+        let (a, rate) = (2.5, 1.5);
+        let (xs, j) = testing::rsample_jacobian(
+            |v| Batched::iid(crate::Gamma::new(v[0], v[1]).unwrap(), 4).unwrap(),
+            &[a, rate],
+            3,
+        );
+        let (d, mut r) = (crate::Gamma::new(a, rate).unwrap(), testing::rng(3));
+        for (&x, row) in xs.iter().zip(&j) {
+            // The element's draw, in order from the batch's generator, and its gradient there.
+            assert_eq!(x.to_bits(), d.sample(&mut r).value().to_bits());
+            let d_a = x * crate::implicit::gamma_log_draw_grad(a, rate * x, (rate * x).ln());
+            assert_eq!(row, &vec![d_a, -x / rate]);
+        }
+    }
+
+    #[test]
+    fn a_batch_of_a_family_without_rsample_has_none() {
+        use rand::Rng;
+        let b = Batched::iid(Bernoulli::new(0.3).unwrap(), 4).unwrap();
+        assert!(!b.has_rsample());
+        let mut r = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);
+        assert_eq!(b.rsample(&mut r), None);
+        let mut fresh = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);
+        assert_eq!(r.next_u64(), fresh.next_u64(), "None drew random numbers");
     }
 }

@@ -137,6 +137,63 @@ pub trait Distribution: Clone + Debug + Send + Sync + 'static {
     /// The log-density (or log-mass) at `value`; `-inf` outside the support.
     fn log_prob(&self, value: &Self::Value) -> f64;
 
+    /// Whether [`rsample`](Distribution::rsample) gives reparameterised draws (Pyro's
+    /// `has_rsample`): `true` exactly where it returns `Some`. The default is `false`.
+    fn has_rsample(&self) -> bool {
+        false
+    }
+
+    /// A reparameterised draw (Pyro's `rsample`): the draw of [`sample`](Distribution::sample)
+    /// as a differentiable function of the parameters at fixed noise, so that a gradient flows
+    /// from the value to each parameter that is a tracked tape [`Real`], or `None` where the
+    /// family cannot be reparameterised ([`has_rsample`](Distribution::has_rsample) is `false`;
+    /// the default).
+    ///
+    /// The contract, which every family that implements it keeps:
+    /// - it consumes exactly the random numbers [`sample`](Distribution::sample) consumes and
+    ///   returns the same value (the same formula, on the parameters instead of their values),
+    ///   so a seeded run draws the same values whether or not a gradient is taken;
+    /// - the gradient of the value with respect to each tracked parameter is the derivative of
+    ///   the draw at fixed noise: `d(loc + scale z)/dscale = z` for the normal. A gamma draw,
+    ///   made by rejection, is differentiated implicitly instead (Figurnov et al. 2018): with
+    ///   respect to its shape `a`, `dz/da = -(dF(z; a)/da) / p(z; a)` with `F` the distribution
+    ///   function, the derivative of the quantile at the draw's level, which does not depend on
+    ///   how the draw was made; the families built on gamma draws (chi-squared, inverse gamma,
+    ///   Student's t, beta, Dirichlet) are differentiated through it;
+    /// - `None` consumes no random numbers, so that a caller may fall back to `sample`;
+    /// - outside a gradient (or where no parameter is tracked) the value is a constant, as that
+    ///   of `sample` is.
+    ///
+    /// ```
+    /// use pyro_distributions::{Bernoulli, Distribution, Normal};
+    /// use pyro_tape::Tape;
+    /// use rand::SeedableRng;
+    /// use rand::rngs::Xoshiro256PlusPlus;
+    ///
+    /// let tape = Tape::start()?;
+    /// let (loc, scale) = (tape.leaf(1.0), tape.leaf(2.0));
+    /// let d = Normal::new(loc, scale)?;
+    /// let x = d.rsample(&mut Xoshiro256PlusPlus::seed_from_u64(7)).expect("reparameterised");
+    /// // The same draw as `sample` with the same seed...
+    /// let y = d.sample(&mut Xoshiro256PlusPlus::seed_from_u64(7));
+    /// assert_eq!(x.value(), y.value());
+    /// assert!(y.is_constant() && !x.is_constant());
+    /// // ...carrying d/dloc = 1 and d/dscale = the standard normal noise, (x - loc) / scale.
+    /// let grad = tape.backward(x, &[loc, scale])?;
+    /// assert_eq!(grad[0], 1.0);
+    /// assert!((grad[1] - (x.value() - 1.0) / 2.0).abs() < 1e-15);
+    ///
+    /// // A discrete family cannot be reparameterised.
+    /// let b = Bernoulli::new(0.5)?;
+    /// assert!(!b.has_rsample());
+    /// assert_eq!(b.rsample(&mut Xoshiro256PlusPlus::seed_from_u64(7)), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn rsample<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<Self::Value> {
+        let _ = rng;
+        None
+    }
+
     /// The set of values with positive density.
     fn support(&self) -> Constraint;
 
@@ -344,6 +401,20 @@ pub trait ErasedDistribution: Debug + Send + Sync {
         let _ = tracked;
         Real::constant(self.log_prob_value(value))
     }
+    /// Whether [`rsample_value`](ErasedDistribution::rsample_value) gives reparameterised
+    /// draws ([`Distribution::has_rsample`]). Defaults to `false`.
+    fn can_rsample(&self) -> bool {
+        false
+    }
+    /// A reparameterised draw ([`Distribution::rsample`]): the value, and the same value as the
+    /// tape [`Real`]s that carry its gradient, one per element, in the form
+    /// [`ValueType::take_tracked`] reads back ([`ValueType::tracked_reals`]: empty where no
+    /// element is tracked, as a site's are outside a gradient). `None`, having drawn nothing,
+    /// where the distribution cannot be reparameterised (the default).
+    fn rsample_value(&self, rng: &mut dyn Rng) -> Option<(Value, SmallVec<[Real; 1]>)> {
+        let _ = rng;
+        None
+    }
 }
 
 impl<D: Distribution> ErasedDistribution for D {
@@ -370,6 +441,15 @@ impl<D: Distribution> ErasedDistribution for D {
     }
     fn batch_size(&self) -> Option<usize> {
         self.batch_len()
+    }
+    fn can_rsample(&self) -> bool {
+        self.has_rsample()
+    }
+    fn rsample_value(&self, rng: &mut dyn Rng) -> Option<(Value, SmallVec<[Real; 1]>)> {
+        self.rsample(rng).map(|x| {
+            let tracked = x.tracked_reals();
+            (x.into_value(), tracked)
+        })
     }
     fn log_prob_real_value(&self, value: &Value, tracked: &[Real]) -> Real {
         if tracked.is_empty() {

@@ -44,7 +44,9 @@ mod constraint;
 mod distribution;
 mod error;
 mod families;
+mod implicit;
 mod memo;
+mod reparam;
 mod special;
 #[cfg(test)]
 mod testing;

@@ -10,8 +10,8 @@
 use crate::distribution::{Cdf, Distribution, ErasedDistribution};
 use crate::value::{Value, ValueType};
 use pyro_tape::Real;
-use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
+use rand::{Rng, SeedableRng};
 use serde_json::Value as Json;
 use std::sync::OnceLock;
 
@@ -537,4 +537,267 @@ pub(crate) fn log_prob_gradient<D: Distribution>(
     })
     .expect("a gradient of fresh leaves")
     .1
+}
+
+/// The elements of a real-valued draw as [`Real`]s: its tracked reals where it has them, else
+/// its value as constants.
+fn draw_elements<V: ValueType>(x: &V) -> Vec<Real> {
+    let tracked = x.tracked_reals();
+    if !tracked.is_empty() {
+        return tracked.to_vec();
+    }
+    match x.clone().into_value() {
+        Value::Real(v) => vec![Real::constant(v)],
+        Value::Reals(v) => rs(&v),
+        other => panic!("not a real-valued draw: {other:?}"),
+    }
+}
+
+/// The bits of the elements of a real-valued draw, for exact comparisons.
+fn draw_bits<V: ValueType>(x: &V) -> Vec<u64> {
+    draw_elements(x)
+        .iter()
+        .map(|r| r.value().to_bits())
+        .collect()
+}
+
+/// The seeds [`check_rsample`] draws with.
+pub(crate) const RSAMPLE_SEEDS: std::ops::Range<u64> = 0..8;
+
+/// The draw of `build(point)`'s [`Distribution::rsample`] with `seed`, taken inside a gradient
+/// with respect to all the inputs: the values of its elements and the Jacobian (one row per
+/// element: the gradient of that element with respect to each input).
+pub(crate) fn rsample_jacobian<D: Distribution>(
+    build: impl Fn(&[Real]) -> D,
+    point: &[f64],
+    seed: u64,
+) -> (Vec<f64>, Vec<Vec<f64>>) {
+    let tape = pyro_tape::Tape::start().expect("no gradient is being taken");
+    let inputs: Vec<Real> = point.iter().map(|&x| tape.leaf(x)).collect();
+    let x = build(&inputs)
+        .rsample(&mut rng(seed))
+        .expect("the family has rsample");
+    let elements = draw_elements(&x);
+    let jacobian = elements
+        .iter()
+        .map(|&e| {
+            tape.backward(e, &inputs)
+                .expect("a gradient of fresh leaves")
+        })
+        .collect();
+    (elements.iter().map(|e| e.value()).collect(), jacobian)
+}
+
+/// Checks [`Distribution::rsample`] of `build(inputs)` (the parameters, in an order the caller
+/// chooses) at `point`, for each seed of [`RSAMPLE_SEEDS`]:
+/// - [`has_rsample`](Distribution::has_rsample) holds, and with constant parameters `rsample`
+///   returns the value of `sample` with the same seed bit for bit, as a constant, and leaves the
+///   generator where `sample` leaves it (it consumed the same random numbers);
+/// - inside a gradient with respect to all the inputs the draw is the same, bit for bit;
+/// - for each input `i` with `scales[i] = Some(s)`, the gradient of each element of the draw
+///   matches central finite differences of `rsample` with the same seed (the derivative at
+///   fixed noise), `s` being the length over which the draw varies along the input near `point`
+///   (as in [`check_log_prob_gradient`]). An input with `None` (a shape, whose gradient is the
+///   implicit one, not the derivative of a rejection sampler's path) is checked against the
+///   quantile instead ([`check_implicit_gradient`]).
+///
+/// Tolerance, derived as in [`check_log_prob_gradient`]: with step `h = eps^(1/3) s` the central
+/// difference errs by at most `h^2 |x'''| / 6` (truncation; the scales are chosen so that
+/// `|x'''| <= C |x'| / s^2`, `C <= 100`: below `6e-10 |x'|`) plus `k eps T / h` (rounding: the
+/// draw is at most `k = 10` operations on the parameters, each within an ulp of the largest
+/// intermediate `T <= 50 max(|x|, 1)`: below `2e-8 max(|x|, 1) / s`). The tolerance
+/// `1e-7 (|x'| + max(|x|, 1) / s)` leaves a margin of 5, and still fails a gradient wrong by one
+/// part in a million (`a_wrong_rsample_gradient_fails` in `normal.rs`).
+#[track_caller]
+pub(crate) fn check_rsample<D: Distribution>(
+    build: impl Fn(&[Real]) -> D,
+    point: &[f64],
+    scales: &[Option<f64>],
+) {
+    if let Err(e) = rsample_error(&build, point, scales) {
+        panic!("{e}");
+    }
+}
+
+/// The check of [`check_rsample`], as a result.
+pub(crate) fn rsample_error<D: Distribution>(
+    build: &dyn Fn(&[Real]) -> D,
+    point: &[f64],
+    scales: &[Option<f64>],
+) -> Result<(), String> {
+    let constant = build(&constants_of(point));
+    let what = format!("{constant:?}");
+    if !constant.has_rsample() {
+        return Err(format!("{what}: has_rsample is false"));
+    }
+    let draw = |p: &[f64], seed: u64| -> Result<Vec<f64>, String> {
+        let x = build(&constants_of(p))
+            .rsample(&mut rng(seed))
+            .ok_or_else(|| format!("{what}: rsample is None"))?;
+        Ok(draw_elements(&x).iter().map(|e| e.value()).collect())
+    };
+    for seed in RSAMPLE_SEEDS {
+        let (mut r1, mut r2) = (rng(seed), rng(seed));
+        let x = constant.sample(&mut r1);
+        let y = constant
+            .rsample(&mut r2)
+            .ok_or_else(|| format!("{what}: rsample is None"))?;
+        if draw_bits(&x) != draw_bits(&y) {
+            return Err(format!(
+                "{what}, seed {seed}: rsample drew {:?}, sample {:?}",
+                y.into_value(),
+                x.into_value()
+            ));
+        }
+        if !y.tracked_reals().is_empty() {
+            return Err(format!("{what}: a draw of constant parameters is tracked"));
+        }
+        if r1.next_u64() != r2.next_u64() {
+            return Err(format!(
+                "{what}, seed {seed}: rsample consumed other random numbers than sample"
+            ));
+        }
+        let (values, jacobian) = rsample_jacobian(build, point, seed);
+        if values.iter().map(|v| v.to_bits()).collect::<Vec<_>>() != draw_bits(&x) {
+            return Err(format!(
+                "{what}, seed {seed}: the tracked draw is {values:?}, sample's {:?}",
+                x.into_value()
+            ));
+        }
+        for (i, scale) in scales.iter().enumerate() {
+            let Some(s) = *scale else { continue };
+            let h = f64::EPSILON.cbrt() * s;
+            let (mut plus, mut minus) = (point.to_vec(), point.to_vec());
+            plus[i] += h;
+            minus[i] -= h;
+            let (xp, xm) = (draw(&plus, seed)?, draw(&minus, seed)?);
+            for (k, row) in jacobian.iter().enumerate() {
+                let fd = (xp[k] - xm[k]) / (plus[i] - minus[i]);
+                let g = row[i];
+                let tolerance = 1e-7 * (g.abs() + values[k].abs().max(1.0) / s);
+                // False if either side is NaN.
+                #[allow(clippy::neg_cmp_op_on_partial_ord)]
+                if !((g - fd).abs() <= tolerance) {
+                    return Err(format!(
+                        "{what}, seed {seed}: d x[{k}] / d(input {i}) = {g} on the tape, {fd} \
+                         by finite differences (tolerance {tolerance:e})"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks the implicit reparameterisation gradient of `rsample` with respect to the shape
+/// `point[i]` of `build(inputs)`, a univariate continuous family on `(0, inf)` with a [`Cdf`],
+/// against central finite differences of its quantile at the level of each draw: for the draw
+/// `x` of each seed of [`RSAMPLE_SEEDS`], `u = cdf(x)` and the derivative of
+/// `x(a) = quantile(a, u)` at `a = point[i]`, with step `h = eps^(1/3) point[i]`.
+///
+/// Tolerance: the quantile is found by bisection to the last bit, so its error is that of the
+/// distribution function, `dF` (a relative `1e-14` or better: Cephes' `igam`), moved by
+/// `dF / p(x)`; the central difference divides it by `2h`, which leaves below
+/// `1e-14 min(u, 1 - u) / (p(x) h)`, and errs by `h^2 |x'''| / 6` in truncation
+/// (`|x'''| <= 100 |x'| / a^2` for these shapes: `6e-10 |x'|`). At the levels the seeds give
+/// (`min(u, 1 - u) / (x p(x))` of order 1, at most 100) this is below `1e-7 (|x'| + x / a)`, the
+/// tolerance.
+#[track_caller]
+pub(crate) fn check_implicit_gradient<D: Distribution + Cdf>(
+    build: impl Fn(&[Real]) -> D,
+    point: &[f64],
+    i: usize,
+) {
+    let constant = build(&constants_of(point));
+    for seed in RSAMPLE_SEEDS {
+        let (values, jacobian) = rsample_jacobian(&build, point, seed);
+        let (x, g) = (values[0], jacobian[0][i]);
+        let u = constant.cdf(x);
+        let a = point[i];
+        let h = f64::EPSILON.cbrt() * a;
+        let (mut plus, mut minus) = (point.to_vec(), point.to_vec());
+        plus[i] += h;
+        minus[i] -= h;
+        let quantile = |p: &[f64]| {
+            let d = build(&constants_of(p));
+            positive_quantile(|t| d.cdf(t), u)
+        };
+        let fd = (quantile(&plus) - quantile(&minus)) / (plus[i] - minus[i]);
+        let tolerance = 1e-7 * (g.abs() + x / a);
+        assert!(
+            (g - fd).abs() <= tolerance,
+            "{constant:?}, seed {seed}: x = {x} (level {u}): dx/d(input {i}) = {g} on the \
+             tape, {fd} from the quantile (tolerance {tolerance:e})"
+        );
+    }
+}
+
+/// The `u`-quantile of a continuous distribution function `cdf` on `(0, inf)`, by bisection on
+/// the logarithm (to the last bit the bracket allows), for implicit-gradient checks.
+pub(crate) fn positive_quantile(cdf: impl Fn(f64) -> f64, u: f64) -> f64 {
+    let (mut lo, mut hi) = (f64::MIN_POSITIVE, f64::MAX);
+    for _ in 0..4000 {
+        let mid = (lo.ln() + 0.5 * (hi.ln() - lo.ln())).exp();
+        let mid = if mid <= lo || mid >= hi {
+            // Adjacent in the log scale: finish on the arithmetic midpoint.
+            lo + 0.5 * (hi - lo)
+        } else {
+            mid
+        };
+        if mid <= lo || mid >= hi {
+            break;
+        }
+        if cdf(mid) < u {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    lo + 0.5 * (hi - lo)
+}
+
+/// `n` draws of `build(point)`'s [`Distribution::rsample`] from one generator seeded with
+/// `seed`, each taken inside its own gradient: the values of each draw's elements and its
+/// Jacobian (as [`rsample_jacobian`] gives them).
+pub(crate) fn rsample_draws<D: Distribution>(
+    build: impl Fn(&[Real]) -> D,
+    point: &[f64],
+    n: usize,
+    seed: u64,
+) -> Vec<(Vec<f64>, Vec<Vec<f64>>)> {
+    let mut r = rng(seed);
+    (0..n)
+        .map(|_| {
+            let tape = pyro_tape::Tape::start().expect("no gradient is being taken");
+            let inputs: Vec<Real> = point.iter().map(|&x| tape.leaf(x)).collect();
+            let x = build(&inputs)
+                .rsample(&mut r)
+                .expect("the family has rsample");
+            let elements = draw_elements(&x);
+            let jacobian = elements
+                .iter()
+                .map(|&e| {
+                    tape.backward(e, &inputs)
+                        .expect("a gradient of fresh leaves")
+                })
+                .collect();
+            (elements.iter().map(|e| e.value()).collect(), jacobian)
+        })
+        .collect()
+}
+
+/// Asserts that the mean of `xs` is `want` within five standard errors (the sample standard
+/// deviation over `sqrt(n)`): a false alarm about 1 in 1.7 million, and the seeds are fixed.
+/// Used to check that reparameterisation gradients are unbiased: the mean of `dx/da` over
+/// draws is `d E[x] / da`.
+#[track_caller]
+pub(crate) fn assert_mean(xs: &[f64], want: f64, what: &str) {
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    let tolerance = 5.0 * (var / n).sqrt();
+    assert!(
+        (mean - want).abs() <= tolerance,
+        "{what}: mean {mean}, expected {want} (tolerance {tolerance:e})"
+    );
 }

@@ -2,6 +2,7 @@
 
 use pyro_tape::{Real, Reals};
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use std::borrow::Cow;
 
 /// A sample value in type-erased form, as a trace stores it.
@@ -97,6 +98,25 @@ pub trait ValueType: Clone + Send + Sync + 'static {
     fn take_tracked(value: Value, tracked: &[Real]) -> Option<Self> {
         let _ = tracked;
         Self::take_value(value)
+    }
+    /// The tape [`Real`]s of this value, one per element, in the form
+    /// [`take_tracked`](ValueType::take_tracked) reads back
+    /// (`take_tracked(x.clone().into_value(), &x.tracked_reals())` is `x`), or none where no
+    /// element is tracked (a constant, or a type without `Real`s: the default).
+    ///
+    /// ```
+    /// use pyro_distributions::{Real, Reals, ValueType};
+    /// use pyro_tape::Tape;
+    ///
+    /// let tape = Tape::start()?;
+    /// let xs: Reals = [tape.leaf(1.5), Real::from(2.0)].into_iter().collect();
+    /// assert_eq!(xs.tracked_reals().len(), 2);
+    /// assert!(Real::from(2.0).tracked_reals().is_empty());
+    /// assert!(3.0_f64.tracked_reals().is_empty());
+    /// # Ok::<(), pyro_tape::TapeError>(())
+    /// ```
+    fn tracked_reals(&self) -> SmallVec<[Real; 1]> {
+        SmallVec::new()
     }
 }
 
@@ -290,6 +310,13 @@ impl ValueType for Real {
             _ => Self::from_value(&value),
         }
     }
+    fn tracked_reals(&self) -> SmallVec<[Real; 1]> {
+        if self.is_constant() {
+            SmallVec::new()
+        } else {
+            smallvec::smallvec![*self]
+        }
+    }
 }
 
 impl ValueType for Reals {
@@ -314,6 +341,13 @@ impl ValueType for Reals {
             return Some(tracked.iter().copied().collect());
         }
         Self::take_value(value)
+    }
+    fn tracked_reals(&self) -> SmallVec<[Real; 1]> {
+        if self.is_constant() {
+            SmallVec::new()
+        } else {
+            self.iter().collect()
+        }
     }
 }
 

@@ -3,7 +3,9 @@
 use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution, Partials};
 use crate::error::{self, ParamError};
+use crate::implicit::LogGamma;
 use crate::memo::Memo;
+use crate::reparam::{clamp, detach};
 use crate::special::{
     HALF_LN_2PI, beta_cdf, beta_deviations, ln_beta, log1pmx, shape_score, share, stirling_corr,
 };
@@ -32,9 +34,16 @@ const BELOW_ONE: f64 = 1.0 - f64::EPSILON / 2.0;
 /// `a ln a` cancelled by hand, so that it stays finite up to concentrations of `f64::MAX`, where
 /// `(a - 1) ln x` and `ln B(a, b)` would overflow to `inf - inf`.
 ///
-/// Draws are clamped into `[f64::MIN_POSITIVE, 1 - 2^-53]` (as torch keeps them inside the open
-/// interval), so the `log_prob` of a draw is always finite even for tiny concentrations, whose
-/// mass piles up closer to `0` or `1` than an `f64` can resolve.
+/// Draws are `G_a / (G_a + G_b)` for independent `G_a ~ Gamma(a, 1)` and `G_b ~ Gamma(b, 1)`
+/// (as torch draws them, through the Dirichlet distribution), formed in log space as
+/// `sigmoid(ln G_a - ln G_b)` so that tiny concentrations, whose gamma draws underflow, still
+/// give draws. They are clamped into `[f64::MIN_POSITIVE, 1 - 2^-53]` (as torch keeps them
+/// inside the open interval), so the `log_prob` of a draw is always finite even for tiny
+/// concentrations, whose mass piles up closer to `0` or `1` than an `f64` can resolve.
+/// [`rsample`](Distribution::rsample) gives the same draw with its gradient through the implicit
+/// reparameterisation gradients of `G_a` and `G_b` (see [`Gamma`](crate::Gamma)):
+/// `dx/da = x (1 - x) d(ln G_a)/da` and `dx/db = -x (1 - x) d(ln G_b)/db`. A clamped draw has no
+/// gradient.
 ///
 /// The parameters and the value are [`Real`]s: a gradient flows through `log_prob_real` to each
 /// that is tracked on the tape (`d/dx = (a - 1) / x - (b - 1) / (1 - x)`,
@@ -72,7 +81,8 @@ pub struct Beta {
     /// The mean `a / (a + b)` and its complement `b / (a + b)`, each to full relative precision.
     p: f64,
     q: f64,
-    sampler: rand_distr::Beta<f64>,
+    /// The log-gamma samplers of `ln G_a` and `ln G_b`.
+    samplers: [LogGamma; 2],
 }
 
 const FAMILY: &str = "Beta";
@@ -89,8 +99,14 @@ impl Beta {
         let (concentration1, concentration0) = (concentration1.into(), concentration0.into());
         let a = error::positive(FAMILY, "concentration1", concentration1.value())?;
         let b = error::positive(FAMILY, "concentration0", concentration0.value())?;
-        let sampler = rand_distr::Beta::new(a, b)
-            .map_err(|_| ParamError::new(FAMILY, "concentration1", a, "must be finite and > 0"))?;
+        let samplers = [
+            LogGamma::new(a).ok_or_else(|| {
+                ParamError::new(FAMILY, "concentration1", a, "must be finite and > 0")
+            })?,
+            LogGamma::new(b).ok_or_else(|| {
+                ParamError::new(FAMILY, "concentration0", b, "must be finite and > 0")
+            })?,
+        ];
         Ok(Beta {
             concentration1,
             concentration0,
@@ -100,7 +116,7 @@ impl Beta {
             // a + b may overflow; a / (a + b) = 1 / (1 + b / a) does not.
             p: share(a, b).0,
             q: share(b, a).0,
-            sampler,
+            samplers,
         })
     }
 
@@ -118,6 +134,25 @@ impl Beta {
     #[inline]
     fn shapes(&self) -> (f64, f64) {
         (self.concentration1.value(), self.concentration0.value())
+    }
+
+    /// The draw `sigmoid(ln G_a - ln G_b)`, clamped into `[f64::MIN_POSITIVE, 1 - 2^-53]`: the
+    /// one formula of `sample` (on `detach`ed concentrations) and `rsample`, the `ln G` carrying
+    /// their implicit gradients. Where both `ln G` are `-inf` (concentrations below about
+    /// `1e-306`) the draw is an end, `1` with probability `a / (a + b)` (the limit of the
+    /// distribution), with no gradient.
+    #[inline]
+    fn draw<R: Rng + ?Sized>(&self, c1: Real, c0: Real, rng: &mut R) -> Real {
+        let ln_ga = self.samplers[0].rsample(c1, rng);
+        let ln_gb = self.samplers[1].rsample(c0, rng);
+        let x = if ln_ga.value() == f64::NEG_INFINITY && ln_gb.value() == f64::NEG_INFINITY {
+            let (a, b) = (c1.value(), c0.value());
+            let one = rng.random::<f64>() * (a + b) < a;
+            Real::constant(if one { 1.0 } else { 0.0 })
+        } else {
+            (ln_ga - ln_gb).logistic()
+        };
+        clamp(x, f64::MIN_POSITIVE, BELOW_ONE)
     }
 
     /// Whether the log-density takes its saddle-point form (both concentrations >= 10).
@@ -166,7 +201,21 @@ impl Distribution for Beta {
 
     #[inline]
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Real {
-        Real::constant(rng.sample(self.sampler).clamp(f64::MIN_POSITIVE, BELOW_ONE))
+        self.draw(
+            detach(self.concentration1),
+            detach(self.concentration0),
+            rng,
+        )
+    }
+
+    fn has_rsample(&self) -> bool {
+        true
+    }
+
+    /// `sigmoid(ln G_a - ln G_b)`, with the implicit gradients of `G_a` and `G_b` (see the
+    /// type's documentation).
+    fn rsample<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<Real> {
+        Some(self.draw(self.concentration1, self.concentration0, rng))
     }
 
     #[inline]
@@ -308,11 +357,13 @@ mod tests {
 
     #[test]
     fn value_stability() {
-        // Pinned: the first draws for seed 42 must not change without notice.
+        // Pinned: the first draws for seed 42 must not change without notice. (Changed when
+        // draws became G_a / (G_a + G_b), so that `rsample` can differentiate them; Cheng's
+        // algorithm drew 0.5001172120513793, 0.47965498704505244, 0.10706315292806526.)
         testing::assert_first_draws(
             &Beta::new(2.0, 5.0).unwrap(),
             42,
-            &rs(&[0.5001172120513793, 0.47965498704505244, 0.10706315292806526]),
+            &rs(&[0.2623091249088898, 0.5860192214534423, 0.16083011072991707]),
         );
     }
 
@@ -504,6 +555,62 @@ mod tests {
             let (lo, hi) = (d.cdf(x), d.cdf(x + dx));
             prop_assert!((0.0..=1.0).contains(&lo) && (0.0..=1.0).contains(&hi));
             prop_assert!(lo <= hi);
+        }
+    }
+
+    #[test]
+    fn rsample_is_sample_with_its_gradient() {
+        use crate::Gamma;
+        use crate::distribution::Cdf;
+        use crate::implicit::LogGamma;
+        // Both concentrations against finite differences of G_a / (G_a + G_b) with the levels
+        // of the two gamma draws held fixed (the tolerance of `testing::check_implicit_gradient`).
+        for &(a, b) in &[(2.0, 5.0), (0.5, 0.5), (70.0, 50.0), (0.2, 1.5)] {
+            let build = |v: &[Real]| Beta::new(v[0], v[1]).unwrap();
+            testing::check_rsample(build, &[a, b], &[None, None]);
+            for seed in testing::RSAMPLE_SEEDS {
+                let (x, j) = testing::rsample_jacobian(build, &[a, b], seed);
+                let mut r = testing::rng(seed);
+                let ln_ga = LogGamma::new(a).unwrap().sample(&mut r);
+                let ln_gb = LogGamma::new(b).unwrap().sample(&mut r);
+                let level = |s: f64, ln_g: f64| Gamma::new(s, 1.0).unwrap().cdf(ln_g.exp());
+                let (ua, ub) = (level(a, ln_ga), level(b, ln_gb));
+                let g_at = |s: f64, u: f64| {
+                    let d = Gamma::new(s, 1.0).unwrap();
+                    testing::positive_quantile(|t| d.cdf(t), u)
+                };
+                let at = |s: f64, t: f64| {
+                    let (ga, gb) = (g_at(s, ua), g_at(t, ub));
+                    ga / (ga + gb)
+                };
+                let (ha, hb) = (f64::EPSILON.cbrt() * a, f64::EPSILON.cbrt() * b);
+                let fd_a = (at(a + ha, b) - at(a - ha, b)) / ((a + ha) - (a - ha));
+                let fd_b = (at(a, b + hb) - at(a, b - hb)) / ((b + hb) - (b - hb));
+                let spread = x[0] * (1.0 - x[0]);
+                for (g, fd, s) in [(j[0][0], fd_a, a), (j[0][1], fd_b, b)] {
+                    let tolerance = 1e-7 * (g.abs() + spread / s);
+                    assert!(
+                        (g - fd).abs() <= tolerance,
+                        "Beta({a}, {b}), seed {seed}: {g} on the tape, {fd} by finite \
+                         differences"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Unbiased: the mean of dx/da is d E[x] / da = b / (a + b)^2, that of dx/db is
+    /// -a / (a + b)^2.
+    #[test]
+    fn rsample_gradients_are_unbiased() {
+        for &(a, b, seed) in &[(2.0, 5.0, 1), (0.5, 0.5, 2), (70.0, 50.0, 3)] {
+            let draws =
+                testing::rsample_draws(|v| Beta::new(v[0], v[1]).unwrap(), &[a, b], 20_000, seed);
+            let d_a: Vec<f64> = draws.iter().map(|(_, j)| j[0][0]).collect();
+            let d_b: Vec<f64> = draws.iter().map(|(_, j)| j[0][1]).collect();
+            let s2 = (a + b) * (a + b);
+            testing::assert_mean(&d_a, b / s2, &format!("Beta({a}, {b}) dx/da"));
+            testing::assert_mean(&d_b, -a / s2, &format!("Beta({a}, {b}) dx/db"));
         }
     }
 }

@@ -3,8 +3,10 @@
 use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution, Partials};
 use crate::error::{self, ParamError};
+use crate::reparam::detach;
 use crate::special::{ln_abs_diff, standardise};
 use pyro_tape::Real;
+use rand::distr::StandardUniform;
 use rand::{Rng, RngExt};
 use std::f64::consts::PI;
 
@@ -35,7 +37,6 @@ pub struct Cauchy {
     scale: Real,
     /// `ln(pi scale)`.
     log_norm: f64,
-    sampler: rand_distr::Cauchy<f64>,
 }
 
 const FAMILY: &str = "Cauchy";
@@ -44,16 +45,13 @@ impl Cauchy {
     /// A Cauchy distribution; `loc` must be finite and `scale` finite and `> 0`.
     pub fn new(loc: impl Into<Real>, scale: impl Into<Real>) -> Result<Self, ParamError> {
         let (loc, scale) = (loc.into(), scale.into());
-        let m = error::finite(FAMILY, "loc", loc.value())?;
+        error::finite(FAMILY, "loc", loc.value())?;
         let s = error::positive(FAMILY, "scale", scale.value())?;
-        let sampler = rand_distr::Cauchy::new(m, s)
-            .map_err(|_| ParamError::new(FAMILY, "scale", s, "must be finite and > 0"))?;
         Ok(Cauchy {
             loc,
             scale,
             // ln(pi) + ln(scale): pi scale would overflow for scale near f64::MAX.
             log_norm: PI.ln() + s.ln(),
-            sampler,
         })
     }
 
@@ -66,6 +64,15 @@ impl Cauchy {
     pub fn scale(&self) -> Real {
         self.scale
     }
+
+    /// The draw `loc + scale tan(pi u)` for `u` uniform on `[0, 1)` (as `rand_distr`'s Cauchy
+    /// draws it): the one formula of `sample` and `rsample` (`d/dloc = 1`,
+    /// `d/dscale = tan(pi u)`).
+    #[inline]
+    fn draw<R: Rng + ?Sized>(loc: Real, scale: Real, rng: &mut R) -> Real {
+        let u: f64 = rng.sample(StandardUniform);
+        loc + scale * (PI * u).tan()
+    }
 }
 
 impl Distribution for Cauchy {
@@ -77,7 +84,16 @@ impl Distribution for Cauchy {
     }
 
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Real {
-        Real::constant(rng.sample(self.sampler))
+        Cauchy::draw(detach(self.loc), detach(self.scale), rng)
+    }
+
+    fn has_rsample(&self) -> bool {
+        true
+    }
+
+    /// `loc + scale tan(pi u)`: `d/dloc = 1`, `d/dscale = tan(pi u)`.
+    fn rsample<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<Real> {
+        Some(Cauchy::draw(self.loc, self.scale, rng))
     }
 
     #[inline]
@@ -303,6 +319,15 @@ mod tests {
             let (f_lo, f_hi) = (d.cdf(lo), d.cdf(hi));
             prop_assert!((0.0..=1.0).contains(&f_lo) && (0.0..=1.0).contains(&f_hi));
             prop_assert!(f_lo <= f_hi);
+        }
+    }
+
+    #[test]
+    fn rsample_is_sample_with_its_gradient() {
+        // Inputs (loc, scale); the draw varies over the larger of |loc| and scale.
+        for &(loc, scale) in &[(0.0_f64, 1.0), (2.0, 0.5), (-1e3, 30.0)] {
+            let s = Some(f64::max(loc.abs(), scale));
+            testing::check_rsample(|v| Cauchy::new(v[0], v[1]).unwrap(), &[loc, scale], &[s, s]);
         }
     }
 }

@@ -83,6 +83,15 @@ impl Distribution for Delta {
         Real::constant(self.v.value())
     }
 
+    fn has_rsample(&self) -> bool {
+        true
+    }
+
+    /// `v` itself (`d/dv = 1`), drawing nothing, as Pyro's `Delta.rsample`.
+    fn rsample<R: Rng + ?Sized>(&self, _rng: &mut R) -> Option<Real> {
+        Some(self.v)
+    }
+
     #[inline]
     fn log_prob(&self, x: &Real) -> f64 {
         // NaN never equals v.
@@ -228,5 +237,21 @@ mod tests {
             prop_assert!(Delta::with_log_density(bad, ok).is_err());
             prop_assert!(Delta::with_log_density(ok, bad).is_err());
         }
+    }
+
+    #[test]
+    fn rsample_is_v() {
+        // Inputs (v, log_density): d/dv = 1, d/dlog_density = 0; no random numbers drawn.
+        testing::check_rsample(
+            |p| Delta::with_log_density(p[0], p[1]).unwrap(),
+            &[1.5, -2.0],
+            &[Some(1.5), Some(2.0)],
+        );
+        let (_, j) = testing::rsample_jacobian(
+            |p| Delta::with_log_density(p[0], p[1]).unwrap(),
+            &[1.5, -2.0],
+            0,
+        );
+        assert_eq!(j, vec![vec![1.0, 0.0]]);
     }
 }

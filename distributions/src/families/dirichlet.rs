@@ -3,10 +3,11 @@
 use crate::constraint::{Constraint, is_simplex_iter};
 use crate::distribution::{Distribution, Partials};
 use crate::error::ParamError;
+use crate::implicit::{LogGamma, dirichlet_draw};
+use crate::reparam::detach;
 use crate::special::{HALF_LN_2PI, shape_score, stirling_corr};
 use pyro_tape::{Real, Reals};
-use rand::{Rng, RngExt};
-use rand_distr::{Gamma, Open01};
+use rand::Rng;
 
 /// The Dirichlet distribution `Dirichlet(concentration)` over the probability simplex: vectors
 /// of `K >= 2` non-negative reals summing to one.
@@ -31,6 +32,11 @@ use rand_distr::{Gamma, Open01};
 ///
 /// Draws normalise independent `Gamma(a_i, 1)` draws, computed in log space so that small
 /// concentrations (whose Gamma draws underflow) still give points on the simplex.
+/// [`rsample`](Distribution::rsample) gives the same draw `x_i = G_i / sum_j G_j` with its
+/// gradient through the implicit reparameterisation gradient of each `G_j` (see
+/// [`Gamma`](crate::Gamma)): `dx_i/da_j = x_i ([i = j] - x_j) d(ln G_j)/da_j`, the derivative
+/// of `x` with each `G_j` held at its quantile level. (torch takes another unbiased gradient,
+/// the implicit gradient of each coordinate's beta marginal.)
 ///
 /// # Gradients
 /// The concentrations and the value are [`Real`]s: a gradient flows through `log_prob_real` to
@@ -79,40 +85,6 @@ pub struct Dirichlet {
     /// `(1 - p_i) / (a_0 + 1)`, the variance over the mean.
     var_over_mean: Vec<f64>,
     samplers: Vec<LogGamma>,
-}
-
-/// Draws `ln G` for `G ~ Gamma(a, 1)`. For `a < 1`, `G = G' U^(1 / a)` with
-/// `G' ~ Gamma(a + 1, 1)` and `U` uniform, whose logarithm stays finite where `G` underflows.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct LogGamma {
-    gamma: Gamma<f64>,
-    /// `1 / a` for `a < 1`, else 0.
-    inv_small_shape: f64,
-}
-
-impl LogGamma {
-    fn new(a: f64) -> Option<Self> {
-        let (shape, inv_small_shape) = if a < 1.0 {
-            (a + 1.0, 1.0 / a)
-        } else {
-            (a, 0.0)
-        };
-        let gamma = Gamma::new(shape, 1.0).ok()?;
-        Some(LogGamma {
-            gamma,
-            inv_small_shape,
-        })
-    }
-
-    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
-        let g: f64 = rng.sample(self.gamma);
-        if self.inv_small_shape == 0.0 {
-            g.ln()
-        } else {
-            let u: f64 = rng.sample(Open01);
-            g.ln() + u.ln() * self.inv_small_shape
-        }
-    }
 }
 
 const FAMILY: &str = "Dirichlet";
@@ -221,30 +193,24 @@ impl Distribution for Dirichlet {
     }
 
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Reals {
-        let mut x: Vec<f64> = self.samplers.iter().map(|s| s.sample(rng)).collect();
-        let max = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        if max == f64::NEG_INFINITY {
-            // Every log-Gamma draw overflowed to -inf, which takes concentrations below about
-            // 1e-306. In that limit a Dirichlet draw is a vertex, vertex i with probability
-            // a_i / a_0.
-            let total: f64 = self.concentration.iter().map(|a| a.value()).sum();
-            let mut u = rng.random::<f64>() * total;
-            let last = x.len() - 1;
-            let vertex = (0..last)
-                .find(|&i| {
-                    u -= self.concentration[i].value();
-                    u < 0.0
-                })
-                .unwrap_or(last);
-            x.iter_mut().for_each(|xi| *xi = 0.0);
-            x[vertex] = 1.0;
-            return Reals::constant(x);
-        }
-        // Each exp(ln G_i - max) is in [0, 1] and one of them is 1, so the sum is in [1, K].
-        x.iter_mut().for_each(|xi| *xi = (*xi - max).exp());
-        let sum: f64 = x.iter().sum();
-        x.iter_mut().for_each(|xi| *xi /= sum);
-        Reals::constant(x)
+        let shapes: Vec<Real> = self.concentration.iter().map(|&a| detach(a)).collect();
+        dirichlet_draw(&self.samplers, &shapes, rng)
+            .into_iter()
+            .collect()
+    }
+
+    fn has_rsample(&self) -> bool {
+        true
+    }
+
+    /// The draw of `sample`, `x_i = G_i / sum_j G_j`, with the gradient through the implicit
+    /// gradients of the `G_j` (see the type's documentation).
+    fn rsample<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<Reals> {
+        Some(
+            dirichlet_draw(&self.samplers, &self.concentration, rng)
+                .into_iter()
+                .collect(),
+        )
     }
 
     fn log_prob(&self, x: &Reals) -> f64 {
@@ -848,6 +814,70 @@ mod tests {
             a[i] = bad;
             let e = Dirichlet::new(&a).unwrap_err();
             prop_assert_eq!(e.param, format!("concentration[{i}]"));
+        }
+    }
+
+    #[test]
+    fn rsample_is_sample_with_its_gradient() {
+        use crate::Gamma;
+        use crate::distribution::Cdf;
+        use crate::implicit::LogGamma;
+        // Each concentration against finite differences of G_i / sum_j G_j with the levels of
+        // the gamma draws held fixed (the tolerance of `testing::check_implicit_gradient`).
+        for a in [vec![1.0, 2.0, 3.0], vec![0.3, 0.5, 4.0, 20.0]] {
+            let build = |v: &[Real]| Dirichlet::new(v).unwrap();
+            testing::check_rsample(build, &a, &vec![None; a.len()]);
+            for seed in testing::RSAMPLE_SEEDS {
+                let (x, j) = testing::rsample_jacobian(build, &a, seed);
+                let mut r = testing::rng(seed);
+                let levels: Vec<f64> = a
+                    .iter()
+                    .map(|&s| {
+                        let ln_g = LogGamma::new(s).unwrap().sample(&mut r);
+                        Gamma::new(s, 1.0).unwrap().cdf(ln_g.exp())
+                    })
+                    .collect();
+                let at = |shapes: &[f64]| -> Vec<f64> {
+                    let g: Vec<f64> = shapes
+                        .iter()
+                        .zip(&levels)
+                        .map(|(&s, &u)| {
+                            let d = Gamma::new(s, 1.0).unwrap();
+                            testing::positive_quantile(|t| d.cdf(t), u)
+                        })
+                        .collect();
+                    let sum: f64 = g.iter().sum();
+                    g.iter().map(|gi| gi / sum).collect()
+                };
+                for k in 0..a.len() {
+                    let h = f64::EPSILON.cbrt() * a[k];
+                    let (mut plus, mut minus) = (a.clone(), a.clone());
+                    plus[k] += h;
+                    minus[k] -= h;
+                    let (xp, xm) = (at(&plus), at(&minus));
+                    for i in 0..a.len() {
+                        let fd = (xp[i] - xm[i]) / (plus[k] - minus[k]);
+                        let g = j[i][k];
+                        let tolerance = 1e-7 * (g.abs() + x[i] / a[k]);
+                        assert!(
+                            (g - fd).abs() <= tolerance,
+                            "Dirichlet({a:?}), seed {seed}: dx_{i}/da_{k} = {g}, {fd} by finite \
+                             differences"
+                        );
+                    }
+                }
+            }
+        }
+        // Unbiased: the mean of dx_i/da_j is d E[x_i] / da_j = ([i = j] a_0 - a_i) / a_0^2.
+        let a = [0.5, 2.0, 3.5];
+        let draws = testing::rsample_draws(|v| Dirichlet::new(v).unwrap(), &a, 20_000, 9);
+        let a0: f64 = a.iter().sum();
+        for i in 0..3 {
+            for k in 0..3 {
+                let d: Vec<f64> = draws.iter().map(|(_, j)| j[i][k]).collect();
+                let want = (if i == k { a0 } else { 0.0 } - a[i]) / (a0 * a0);
+                testing::assert_mean(&d, want, &format!("Dirichlet dx_{i}/da_{k}"));
+            }
         }
     }
 }

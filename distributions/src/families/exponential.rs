@@ -3,8 +3,10 @@
 use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution, Partials};
 use crate::error::{self, ParamError};
+use crate::reparam::detach;
 use pyro_tape::Real;
 use rand::{Rng, RngExt};
+use rand_distr::Exp1;
 
 /// The exponential distribution `Exponential(rate)` with mean `1 / rate`.
 ///
@@ -29,7 +31,6 @@ use rand::{Rng, RngExt};
 pub struct Exponential {
     rate: Real,
     ln_rate: f64,
-    sampler: rand_distr::Exp<f64>,
 }
 
 const FAMILY: &str = "Exponential";
@@ -39,18 +40,24 @@ impl Exponential {
     pub fn new(rate: impl Into<Real>) -> Result<Self, ParamError> {
         let rate = rate.into();
         let l = error::positive(FAMILY, "rate", rate.value())?;
-        let sampler = rand_distr::Exp::new(l)
-            .map_err(|_| ParamError::new(FAMILY, "rate", l, "must be finite and > 0"))?;
         Ok(Exponential {
             rate,
             ln_rate: l.ln(),
-            sampler,
         })
     }
 
     /// The rate (inverse mean).
     pub fn rate(&self) -> Real {
         self.rate
+    }
+
+    /// The draw `e / rate` for `e ~ Exp(1)`, formed as `e (1 / rate)` (as `rand_distr`'s
+    /// exponential draws it): the one formula of `sample` and `rsample`
+    /// (`d/drate = -e / rate^2`).
+    #[inline]
+    fn draw<R: Rng + ?Sized>(rate: Real, rng: &mut R) -> Real {
+        let e: f64 = rng.sample(Exp1);
+        e * rate.recip()
     }
 }
 
@@ -63,7 +70,16 @@ impl Distribution for Exponential {
     }
 
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Real {
-        Real::constant(rng.sample(self.sampler))
+        Exponential::draw(detach(self.rate), rng)
+    }
+
+    fn has_rsample(&self) -> bool {
+        true
+    }
+
+    /// `e / rate`: `d/drate = -e / rate^2 = -x / rate`.
+    fn rsample<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<Real> {
+        Some(Exponential::draw(self.rate, rng))
     }
 
     #[inline]
@@ -238,6 +254,13 @@ mod tests {
             let (f_lo, f_hi) = (d.cdf(lo), d.cdf(hi));
             prop_assert!((0.0..=1.0).contains(&f_lo) && (0.0..=1.0).contains(&f_hi));
             prop_assert!(f_lo <= f_hi);
+        }
+    }
+
+    #[test]
+    fn rsample_is_sample_with_its_gradient() {
+        for rate in [1.0, 0.1, 30.0] {
+            testing::check_rsample(|v| Exponential::new(v[0]).unwrap(), &[rate], &[Some(rate)]);
         }
     }
 }

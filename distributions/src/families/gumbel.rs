@@ -3,8 +3,10 @@
 use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution, Partials};
 use crate::error::{self, ParamError};
+use crate::reparam::detach;
 use crate::special::standardise;
 use pyro_tape::Real;
+use rand::distr::OpenClosed01;
 use rand::{Rng, RngExt};
 use std::f64::consts::PI;
 
@@ -34,7 +36,6 @@ pub struct Gumbel {
     loc: Real,
     scale: Real,
     ln_scale: f64,
-    sampler: rand_distr::Gumbel<f64>,
 }
 
 const FAMILY: &str = "Gumbel";
@@ -43,15 +44,12 @@ impl Gumbel {
     /// A Gumbel distribution; `loc` must be finite and `scale` finite and `> 0`.
     pub fn new(loc: impl Into<Real>, scale: impl Into<Real>) -> Result<Self, ParamError> {
         let (loc, scale) = (loc.into(), scale.into());
-        let m = error::finite(FAMILY, "loc", loc.value())?;
+        error::finite(FAMILY, "loc", loc.value())?;
         let s = error::positive(FAMILY, "scale", scale.value())?;
-        let sampler = rand_distr::Gumbel::new(m, s)
-            .map_err(|_| ParamError::new(FAMILY, "scale", s, "must be finite and > 0"))?;
         Ok(Gumbel {
             loc,
             scale,
             ln_scale: s.ln(),
-            sampler,
         })
     }
 
@@ -64,6 +62,15 @@ impl Gumbel {
     pub fn scale(&self) -> Real {
         self.scale
     }
+
+    /// The draw `loc - scale ln(-ln u)` for `u` uniform on `(0, 1]` (as `rand_distr`'s Gumbel
+    /// draws it): the one formula of `sample` and `rsample` (`d/dloc = 1`,
+    /// `d/dscale = -ln(-ln u)`).
+    #[inline]
+    fn draw<R: Rng + ?Sized>(loc: Real, scale: Real, rng: &mut R) -> Real {
+        let u: f64 = rng.sample(OpenClosed01);
+        loc - scale * (-u.ln()).ln()
+    }
 }
 
 impl Distribution for Gumbel {
@@ -75,7 +82,16 @@ impl Distribution for Gumbel {
     }
 
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Real {
-        Real::constant(rng.sample(self.sampler))
+        Gumbel::draw(detach(self.loc), detach(self.scale), rng)
+    }
+
+    fn has_rsample(&self) -> bool {
+        true
+    }
+
+    /// `loc - scale ln(-ln u)`: `d/dloc = 1`, `d/dscale = -ln(-ln u)`.
+    fn rsample<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<Real> {
+        Some(Gumbel::draw(self.loc, self.scale, rng))
     }
 
     #[inline]
@@ -286,6 +302,15 @@ mod tests {
             let (f_lo, f_hi) = (d.cdf(lo), d.cdf(hi));
             prop_assert!((0.0..=1.0).contains(&f_lo) && (0.0..=1.0).contains(&f_hi));
             prop_assert!(f_lo <= f_hi);
+        }
+    }
+
+    #[test]
+    fn rsample_is_sample_with_its_gradient() {
+        // Inputs (loc, scale); the draw varies over the larger of |loc| and scale.
+        for &(loc, scale) in &[(0.0_f64, 1.0), (2.0, 0.5), (-1e3, 30.0)] {
+            let s = Some(f64::max(loc.abs(), scale));
+            testing::check_rsample(|v| Gumbel::new(v[0], v[1]).unwrap(), &[loc, scale], &[s, s]);
         }
     }
 }

@@ -3,9 +3,11 @@
 use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution, Partials};
 use crate::error::{self, ParamError};
+use crate::reparam::detach;
 use pyro_tape::Real;
+use rand::distr::StandardUniform;
 use rand::{Rng, RngExt};
-use std::f64::consts::FRAC_PI_2;
+use std::f64::consts::{FRAC_PI_2, PI};
 
 /// The half-Cauchy distribution `HalfCauchy(scale)`: `|Y|` for `Y ~ Cauchy(0, scale)`.
 ///
@@ -34,7 +36,6 @@ pub struct HalfCauchy {
     scale: Real,
     /// `ln(pi scale / 2)`.
     log_norm: f64,
-    sampler: rand_distr::Cauchy<f64>,
 }
 
 const FAMILY: &str = "HalfCauchy";
@@ -44,19 +45,25 @@ impl HalfCauchy {
     pub fn new(scale: impl Into<Real>) -> Result<Self, ParamError> {
         let scale = scale.into();
         let s = error::positive(FAMILY, "scale", scale.value())?;
-        let sampler = rand_distr::Cauchy::new(0.0, s)
-            .map_err(|_| ParamError::new(FAMILY, "scale", s, "must be finite and > 0"))?;
         Ok(HalfCauchy {
             scale,
             // ln(pi/2) + ln(scale): (pi/2) scale would overflow for scale near f64::MAX.
             log_norm: FRAC_PI_2.ln() + s.ln(),
-            sampler,
         })
     }
 
     /// The scale: the median of the distribution.
     pub fn scale(&self) -> Real {
         self.scale
+    }
+
+    /// The draw `|scale tan(pi u)|` for `u` uniform on `[0, 1)`, the absolute value of a
+    /// `Cauchy(0, scale)` draw: the one formula of `sample` and `rsample`
+    /// (`d/dscale = |tan(pi u)|`).
+    #[inline]
+    fn draw<R: Rng + ?Sized>(scale: Real, rng: &mut R) -> Real {
+        let u: f64 = rng.sample(StandardUniform);
+        (scale * (PI * u).tan()).abs()
     }
 }
 
@@ -69,7 +76,16 @@ impl Distribution for HalfCauchy {
     }
 
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Real {
-        Real::constant(rng.sample(self.sampler).abs())
+        HalfCauchy::draw(detach(self.scale), rng)
+    }
+
+    fn has_rsample(&self) -> bool {
+        true
+    }
+
+    /// `|scale tan(pi u)|`: `d/dscale = |tan(pi u)|`.
+    fn rsample<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<Real> {
+        Some(HalfCauchy::draw(self.scale, rng))
     }
 
     #[inline]
@@ -283,6 +299,13 @@ mod tests {
             let (f_lo, f_hi) = (d.cdf(lo), d.cdf(hi));
             prop_assert!((0.0..=1.0).contains(&f_lo) && (0.0..=1.0).contains(&f_hi));
             prop_assert!(f_lo <= f_hi);
+        }
+    }
+
+    #[test]
+    fn rsample_is_sample_with_its_gradient() {
+        for scale in [1.0, 0.2, 50.0] {
+            testing::check_rsample(|v| HalfCauchy::new(v[0]).unwrap(), &[scale], &[Some(scale)]);
         }
     }
 }

@@ -4,6 +4,7 @@ use super::normal::LN_SQRT_2PI;
 use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution, Partials};
 use crate::error::{self, ParamError};
+use crate::reparam::detach;
 use pyro_tape::Real;
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
@@ -53,6 +54,14 @@ impl HalfNormal {
     pub fn scale(&self) -> Real {
         self.scale
     }
+
+    /// The draw `scale |z|` for a standard normal `z`: the one formula of `sample` and
+    /// `rsample` (`d/dscale = |z|`).
+    #[inline]
+    fn draw<R: Rng + ?Sized>(scale: Real, rng: &mut R) -> Real {
+        let z: f64 = rng.sample(StandardNormal);
+        scale * z.abs()
+    }
 }
 
 impl Distribution for HalfNormal {
@@ -64,8 +73,16 @@ impl Distribution for HalfNormal {
     }
 
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Real {
-        let z: f64 = rng.sample(StandardNormal);
-        Real::constant(self.scale.value() * z.abs())
+        HalfNormal::draw(detach(self.scale), rng)
+    }
+
+    fn has_rsample(&self) -> bool {
+        true
+    }
+
+    /// `scale |z|`: `d/dscale = |z|`.
+    fn rsample<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<Real> {
+        Some(HalfNormal::draw(self.scale, rng))
     }
 
     #[inline]
@@ -247,6 +264,13 @@ mod tests {
             let (f_lo, f_hi) = (d.cdf(lo), d.cdf(hi));
             prop_assert!((0.0..=1.0).contains(&f_lo) && (0.0..=1.0).contains(&f_hi));
             prop_assert!(f_lo <= f_hi);
+        }
+    }
+
+    #[test]
+    fn rsample_is_sample_with_its_gradient() {
+        for scale in [0.5, 3.0, 1e-3] {
+            testing::check_rsample(|v| HalfNormal::new(v[0]).unwrap(), &[scale], &[Some(scale)]);
         }
     }
 }

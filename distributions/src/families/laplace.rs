@@ -4,6 +4,7 @@ use crate::batched::Location;
 use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution, Partials};
 use crate::error::{self, ParamError};
+use crate::reparam::detach;
 use crate::special::standardise;
 use pyro_tape::Real;
 use rand::{Rng, RngExt};
@@ -61,6 +62,18 @@ impl Laplace {
     pub fn scale(&self) -> Real {
         self.scale
     }
+
+    /// The draw `loc +- scale e`: `|X - loc| / scale ~ Exp(1)`, with an independent fair sign.
+    /// The one formula of `sample` and `rsample` (`d/dloc = 1`, `d/dscale = +-e`).
+    #[inline]
+    fn draw<R: Rng + ?Sized>(loc: Real, scale: Real, rng: &mut R) -> Real {
+        let e: f64 = rng.sample(Exp1);
+        if rng.random::<bool>() {
+            loc + scale * e
+        } else {
+            loc - scale * e
+        }
+    }
 }
 
 impl Distribution for Laplace {
@@ -72,14 +85,16 @@ impl Distribution for Laplace {
     }
 
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Real {
-        // |X - loc| / scale ~ Exp(1), with an independent fair sign.
-        let e: f64 = rng.sample(Exp1);
-        let (loc, scale) = (self.loc.value(), self.scale.value());
-        Real::constant(if rng.random::<bool>() {
-            loc + scale * e
-        } else {
-            loc - scale * e
-        })
+        Laplace::draw(detach(self.loc), detach(self.scale), rng)
+    }
+
+    fn has_rsample(&self) -> bool {
+        true
+    }
+
+    /// `loc +- scale e`: `d/dloc = 1`, `d/dscale = +-e`.
+    fn rsample<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<Real> {
+        Some(Laplace::draw(self.loc, self.scale, rng))
     }
 
     #[inline]
@@ -290,6 +305,19 @@ mod tests {
             let (f_lo, f_hi) = (d.cdf(lo), d.cdf(hi));
             prop_assert!((0.0..=1.0).contains(&f_lo) && (0.0..=1.0).contains(&f_hi));
             prop_assert!(f_lo <= f_hi);
+        }
+    }
+
+    #[test]
+    fn rsample_is_sample_with_its_gradient() {
+        // Inputs (loc, scale); the draw varies over the larger of |loc| and scale.
+        for &(loc, scale) in &[(0.0_f64, 1.0), (2.0, 0.5), (-1e3, 30.0)] {
+            let s = Some(f64::max(loc.abs(), scale));
+            testing::check_rsample(
+                |v| Laplace::new(v[0], v[1]).unwrap(),
+                &[loc, scale],
+                &[s, s],
+            );
         }
     }
 }

@@ -4,6 +4,7 @@ use super::normal::LN_SQRT_2PI;
 use crate::constraint::Constraint;
 use crate::distribution::{Distribution, Partials};
 use crate::error::ParamError;
+use crate::reparam::detach;
 use pyro_tape::{Real, Reals};
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
@@ -25,6 +26,11 @@ use rand_distr::StandardNormal;
 /// `d/dloc = covariance^-1 (x - loc)` (two triangular solves with the Cholesky factor). The
 /// covariance and `scale_tril` are plain `f64` matrices: no gradient flows to them (a model
 /// that needs one, e.g. a learned correlation, cannot take it from this family yet).
+///
+/// [`rsample`](Distribution::rsample) draws `loc + L z` for a vector `z` of standard normals,
+/// as `sample` does; its gradient flows to the tracked elements of `loc` only
+/// (`d x_i / d loc_j = [i = j]`), as that of `log_prob_real` does: `scale_tril` is not a tape
+/// parameter.
 ///
 /// # Example
 /// ```
@@ -197,6 +203,20 @@ impl MultivariateNormal {
 }
 
 impl MultivariateNormal {
+    /// The draw `loc + L z` for a vector `z` of standard normals (drawn first, in order), with
+    /// `L z` summed in `f64` and added to each `loc_i` as given: the one formula of `sample`
+    /// (on `detach`ed locations) and `rsample` (`d x_i / d loc_i = 1`).
+    fn draw<R: Rng + ?Sized>(&self, loc: impl Fn(Real) -> Real, rng: &mut R) -> Reals {
+        let d = self.dim();
+        let z: Vec<f64> = (0..d).map(|_| rng.sample(StandardNormal)).collect();
+        (0..d)
+            .map(|i| {
+                let row = &self.scale_tril[i * d..=i * d + i];
+                loc(self.loc[i]) + row.iter().zip(&z).map(|(l, z)| l * z).sum::<f64>()
+            })
+            .collect()
+    }
+
     /// The solution `y` of `L y = f (x - loc)` by forward substitution (the residual formed as
     /// `f x_i - f loc_i`, so that `f = 1/2` cannot overflow), and `|y|^2`.
     fn whiten(&self, x: &[f64], f: f64) -> (Vec<f64>, f64) {
@@ -290,14 +310,17 @@ impl Distribution for MultivariateNormal {
     }
 
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Reals {
-        let d = self.dim();
-        let z: Vec<f64> = (0..d).map(|_| rng.sample(StandardNormal)).collect();
-        (0..d)
-            .map(|i| {
-                let row = &self.scale_tril[i * d..=i * d + i];
-                self.loc[i].value() + row.iter().zip(&z).map(|(l, z)| l * z).sum::<f64>()
-            })
-            .collect()
+        self.draw(detach, rng)
+    }
+
+    fn has_rsample(&self) -> bool {
+        true
+    }
+
+    /// `loc + L z`: the gradient flows to the tracked elements of `loc` (`d x_i / d loc_i = 1`)
+    /// only; `scale_tril` is not a tape parameter.
+    fn rsample<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<Reals> {
+        Some(self.draw(|loc| loc, rng))
     }
 
     fn log_prob(&self, x: &Reals) -> f64 {
@@ -706,5 +729,27 @@ mod tests {
             cov[k][k] = row0[0] * (1.0 - 1e-3);
             prop_assert!(MultivariateNormal::new(vec![0.0; d], &cov).is_err());
         }
+    }
+
+    #[test]
+    fn rsample_is_sample_with_its_gradient() {
+        // The location's elements as inputs (the covariance is not a tape parameter): the draw
+        // is loc + L z, whose Jacobian in loc is the identity.
+        let cov = [
+            vec![2.0, 0.3, -0.3],
+            vec![0.3, 1.0, 0.2],
+            vec![-0.3, 0.2, 0.5],
+        ];
+        let build = |v: &[Real]| MultivariateNormal::new(v.to_vec(), &cov).unwrap();
+        testing::check_rsample(build, &[1.0, -2.0, 0.0], &[Some(2.0); 3]);
+        let (_, j) = testing::rsample_jacobian(build, &[1.0, -2.0, 0.0], 4);
+        assert_eq!(
+            j,
+            vec![
+                vec![1.0, 0.0, 0.0],
+                vec![0.0, 1.0, 0.0],
+                vec![0.0, 0.0, 1.0]
+            ]
+        );
     }
 }

@@ -4,6 +4,7 @@ use crate::batched::{Batched, Location};
 use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution, Partials};
 use crate::error::{self, ParamError};
+use crate::reparam::detach;
 use crate::special::standardise;
 use pyro_tape::{Real, Reals};
 use rand::{Rng, RngExt};
@@ -154,8 +155,16 @@ impl Distribution for Normal {
     }
 
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Real {
-        let z: f64 = rng.sample(StandardNormal);
-        Real::constant(self.loc.value() + self.scale.value() * z)
+        Normal::draw(detach(self.loc), detach(self.scale), rng)
+    }
+
+    fn has_rsample(&self) -> bool {
+        true
+    }
+
+    /// `loc + scale z`: `d/dloc = 1`, `d/dscale = z`.
+    fn rsample<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<Real> {
+        Some(Normal::draw(self.loc, self.scale, rng))
     }
 
     #[inline]
@@ -318,6 +327,17 @@ impl Cdf for Normal {
         // Standardised first: scale sqrt(2) may overflow, and inf / inf is NaN.
         let z = standardise(x, self.loc.value(), self.scale.value());
         0.5 * libm::erfc(-z * std::f64::consts::FRAC_1_SQRT_2)
+    }
+}
+
+impl Normal {
+    /// The draw `loc + scale z` for a standard normal `z`: the one formula of `sample` (on the
+    /// parameters' values) and `rsample` (on the parameters, so that `d/dloc = 1` and
+    /// `d/dscale = z`).
+    #[inline]
+    fn draw<R: Rng + ?Sized>(loc: Real, scale: Real, rng: &mut R) -> Real {
+        let z: f64 = rng.sample(StandardNormal);
+        loc + scale * z
     }
 }
 
@@ -532,5 +552,65 @@ mod tests {
         fn invalid_scale_errors(scale in -1e6..=0.0_f64) {
             prop_assert!(Normal::new(0.0, scale).is_err());
         }
+    }
+
+    #[test]
+    fn rsample_is_sample_with_its_gradient() {
+        // Inputs (loc, scale); the draw varies over the larger of |loc| and scale.
+        for &(loc, scale) in &[(0.5_f64, 2.0), (-3.0, 0.1), (1e3, 7.0), (0.0, 1e-6)] {
+            let s = Some(f64::max(loc.abs(), scale));
+            testing::check_rsample(|v| Normal::new(v[0], v[1]).unwrap(), &[loc, scale], &[s, s]);
+        }
+        // Closed form: d/dloc = 1 and d/dscale = z = (x - loc) / scale (to its rounding).
+        let (x, j) =
+            testing::rsample_jacobian(|v| Normal::new(v[0], v[1]).unwrap(), &[1.0, 2.0], 3);
+        assert_eq!(j[0][0], 1.0);
+        assert!((j[0][1] - (x[0] - 1.0) / 2.0).abs() < 1e-15 * j[0][1].abs().max(1.0));
+    }
+
+    /// The rsample check fails a gradient wrong by one part in a million, and a draw that is
+    /// not `sample`'s.
+    #[test]
+    fn a_wrong_rsample_gradient_fails() {
+        #[derive(Clone, Debug)]
+        struct Off(Normal, f64, f64);
+        impl Distribution for Off {
+            type Value = Real;
+            type Moment = f64;
+            fn family(&self) -> &'static str {
+                "Off"
+            }
+            fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Real {
+                self.0.sample(rng)
+            }
+            fn log_prob(&self, x: &Real) -> f64 {
+                self.0.log_prob(x)
+            }
+            fn support(&self) -> Constraint {
+                Constraint::Real
+            }
+            fn mean(&self) -> Option<f64> {
+                None
+            }
+            fn variance(&self) -> Option<f64> {
+                None
+            }
+            fn has_rsample(&self) -> bool {
+                true
+            }
+            /// The draw times `1 + self.2`, with its gradient times `1 + self.1`.
+            fn rsample<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<Real> {
+                let x = self.0.rsample(rng)?;
+                Some(Real::record(
+                    x.value() * (1.0 + self.2),
+                    &[(x, 1.0 + self.1)],
+                ))
+            }
+        }
+        let off = |d: f64, v: f64| move |p: &[Real]| Off(Normal::new(p[0], p[1]).unwrap(), d, v);
+        let scales = [Some(1.0); 2];
+        assert!(testing::rsample_error(&off(1e-6, 0.0), &[0.3, 1.0], &scales).is_err());
+        assert!(testing::rsample_error(&off(0.0, 1e-15), &[0.3, 1.0], &scales).is_err());
+        assert!(testing::rsample_error(&off(0.0, 0.0), &[0.3, 1.0], &scales).is_ok());
     }
 }

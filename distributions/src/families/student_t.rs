@@ -4,9 +4,12 @@ use crate::batched::Location;
 use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution, Partials};
 use crate::error::{self, ParamError};
+use crate::implicit::gamma_log_draw_grad;
+use crate::reparam::{clamp, detach, implicit};
 use crate::special::{digamma, digamma_corr, log1pmx, student_t_log_norm};
 use pyro_tape::Real;
 use rand::{Rng, RngExt};
+use rand_distr::StandardNormal;
 use spec_math::cephes64::{incbet, lbeta};
 
 /// Student's t distribution `StudentT(df, loc, scale)` with `df` degrees of freedom (any real
@@ -33,6 +36,11 @@ use spec_math::cephes64::{incbet, lbeta};
 /// `d/dscale = df (z^2 - 1) / (scale (df + z^2))` and
 /// `d/ddf = (digamma((df + 1) / 2) - digamma(df / 2) - 1 / df - ln(1 + z^2 / df)
 /// + (df + 1) z^2 / (df (df + z^2))) / 2`).
+///
+/// [`rsample`](Distribution::rsample) gives the draw `loc + scale z sqrt(df / chi)` of
+/// `sample` (`z` standard normal, `chi ~ Chi2(df)`), with `d/dloc = 1`, `d/dscale = t` and,
+/// with respect to `df`, the derivative through `df` itself and through `chi`'s implicit
+/// reparameterisation gradient (see [`Gamma`](crate::Gamma)). A clamped draw has no gradient.
 ///
 /// # Example
 /// ```
@@ -63,8 +71,10 @@ pub struct StudentT {
     half_df_plus_half: f64,
     /// `ln Gamma((df + 1) / 2) - ln Gamma(df / 2) - ln(df pi) / 2 - ln(scale)`.
     log_norm: f64,
-    /// `None` where `df / 2` underflows (`df = 5e-324`), and `rand_distr` refuses.
-    sampler: Option<rand_distr::StudentT<f64>>,
+    /// The chi-squared sampler of `df` degrees of freedom (a draw is `z sqrt(df / chi)`, as
+    /// `rand_distr`'s Student's t draws it); `None` where `df / 2` underflows (`df = 5e-324`),
+    /// and `rand_distr` refuses.
+    chi: Option<rand_distr::ChiSquared<f64>>,
 }
 
 const FAMILY: &str = "StudentT";
@@ -92,7 +102,7 @@ impl StudentT {
             // Accurate for every df (a few 1e-16 relative), where ln Gamma((df + 1) / 2) and
             // ln Gamma(df / 2) would cancel for large df (see `student_t_log_norm`).
             log_norm: student_t_log_norm(df) - ln_scale,
-            sampler: rand_distr::StudentT::new(df).ok(),
+            chi: rand_distr::ChiSquared::new(df).ok(),
         })
     }
 
@@ -162,6 +172,39 @@ fn log_norm_slope2(df: f64) -> f64 {
     }
 }
 
+impl StudentT {
+    /// The draw `loc + scale t` with `t = z sqrt(df / chi)` for a standard normal `z` and
+    /// `chi ~ Chi2(df)` drawn after it (as `rand_distr`'s Student's t draws `t`), clamped into
+    /// `+-f64::MAX`: the one formula of `sample` (on `detach`ed parameters) and `rsample`.
+    /// `chi` carries the implicit reparameterisation gradient of `Gamma(df / 2, 1 / 2)`
+    /// (see [`Gamma`](crate::Gamma)): `dchi/ddf = (chi / 2) d(ln g)/da` at `g = chi / 2`,
+    /// `a = df / 2`.
+    #[inline]
+    fn draw<R: Rng + ?Sized>(&self, df: Real, loc: Real, scale: Real, rng: &mut R) -> Real {
+        let Some(chi_sampler) = self.chi else {
+            // df = 5e-324: |T| exceeds any double but with probability about 1e-320.
+            return Real::constant(if rng.random::<bool>() {
+                f64::MAX
+            } else {
+                -f64::MAX
+            });
+        };
+        let z: f64 = rng.sample(StandardNormal);
+        let chi: f64 = rng.sample(chi_sampler);
+        let chi = if chi.is_normal() {
+            implicit(chi, df, || {
+                let g = 0.5 * chi;
+                g * gamma_log_draw_grad(0.5 * df.value(), g, g.ln())
+            })
+        } else {
+            // 0 (or subnormal, where the gradient is beyond any double): t is +-inf, clamped.
+            Real::constant(chi)
+        };
+        let t = z * (df / chi).sqrt();
+        clamp(loc + scale * t, -f64::MAX, f64::MAX)
+    }
+}
+
 impl Distribution for StudentT {
     type Value = Real;
     type Moment = f64;
@@ -172,18 +215,17 @@ impl Distribution for StudentT {
 
     /// Draws beyond `f64::MAX` (which tiny `df` makes likely) are clamped to `+-f64::MAX`.
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Real {
-        let t: f64 = match self.sampler {
-            Some(s) => rng.sample(s),
-            // df = 5e-324: |T| exceeds any double but with probability about 1e-320.
-            None => {
-                if rng.random::<bool>() {
-                    f64::MAX
-                } else {
-                    -f64::MAX
-                }
-            }
-        };
-        Real::constant((self.loc.value() + self.scale.value() * t).clamp(-f64::MAX, f64::MAX))
+        self.draw(detach(self.df), detach(self.loc), detach(self.scale), rng)
+    }
+
+    fn has_rsample(&self) -> bool {
+        true
+    }
+
+    /// `loc + scale z sqrt(df / chi)`: `d/dloc = 1`, `d/dscale = t`, and with respect to `df`
+    /// through `df` itself and the implicit gradient of `chi` (see the type's documentation).
+    fn rsample<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<Real> {
+        Some(self.draw(self.df, self.loc, self.scale, rng))
     }
 
     #[inline]
@@ -698,5 +740,51 @@ mod tests {
             prop_assert!((0.0..=1.0).contains(&f_lo) && (0.0..=1.0).contains(&f_hi));
             prop_assert!(f_lo <= f_hi);
         }
+    }
+
+    #[test]
+    fn rsample_is_sample_with_its_gradient() {
+        use crate::Chi2;
+        use crate::distribution::Cdf;
+        use rand_distr::StandardNormal;
+        // Inputs (df, loc, scale): loc and scale against finite differences of the draw; df
+        // against those of loc + scale z sqrt(df / chi(df)) with the normal z and the level of
+        // the chi-squared draw held fixed (the tolerance of `testing::check_implicit_gradient`).
+        for &(df, loc, scale) in &[(4.0, 1.0_f64, 2.0_f64), (0.8, 0.0, 1.0), (30.0, -5.0, 0.3)] {
+            let s = Some(loc.abs().max(scale));
+            let build = |v: &[Real]| StudentT::new(v[0], v[1], v[2]).unwrap();
+            testing::check_rsample(build, &[df, loc, scale], &[None, s, s]);
+            for seed in testing::RSAMPLE_SEEDS {
+                let (x, j) = testing::rsample_jacobian(build, &[df, loc, scale], seed);
+                let mut r = testing::rng(seed);
+                let z: f64 = r.sample(StandardNormal);
+                let chi: f64 = r.sample(rand_distr::ChiSquared::new(df).unwrap());
+                let u = Chi2::new(df).unwrap().cdf(chi);
+                let at = |n: f64| {
+                    let d = Chi2::new(n).unwrap();
+                    let c = testing::positive_quantile(|t| d.cdf(t), u);
+                    loc + scale * z * (n / c).sqrt()
+                };
+                let h = f64::EPSILON.cbrt() * df;
+                let fd = (at(df + h) - at(df - h)) / ((df + h) - (df - h));
+                let g = j[0][0];
+                let tolerance = 1e-7 * (g.abs() + (x[0] - loc).abs() / df);
+                assert!(
+                    (g - fd).abs() <= tolerance,
+                    "StudentT({df}, {loc}, {scale}), seed {seed}: dx/ddf = {g}, {fd} by finite \
+                     differences"
+                );
+            }
+        }
+        // Unbiased: with loc 0 and scale 1, E[x^2] = df / (df - 2), so the mean of 2 x dx/ddf
+        // is -2 / (df - 2)^2 (df = 10: the fourth moment, and so the variance, is finite).
+        let draws = testing::rsample_draws(
+            |v| StudentT::new(v[0], 0.0, 1.0).unwrap(),
+            &[10.0],
+            20_000,
+            8,
+        );
+        let d: Vec<f64> = draws.iter().map(|(x, j)| 2.0 * x[0] * j[0][0]).collect();
+        testing::assert_mean(&d, -2.0 / 64.0, "StudentT(10) d E[x^2] / ddf");
     }
 }

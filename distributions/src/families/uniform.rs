@@ -3,8 +3,9 @@
 use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution, Partials};
 use crate::error::{self, ParamError};
+use crate::reparam::detach;
 use pyro_tape::Real;
-use rand::{Rng, RngExt};
+use rand::Rng;
 
 /// The continuous uniform distribution `Uniform(low, high)`.
 ///
@@ -35,7 +36,6 @@ pub struct Uniform {
     high: Real,
     /// `ln(high - low)`.
     log_width: f64,
-    sampler: rand::distr::Uniform<f64>,
 }
 
 const FAMILY: &str = "Uniform";
@@ -64,13 +64,10 @@ impl Uniform {
                 "must exceed low by a finite amount (high - low overflows)",
             ));
         }
-        let sampler = rand::distr::Uniform::new(low, high)
-            .map_err(|_| ParamError::new(FAMILY, "high", high, "must be finite and > low"))?;
         Ok(Uniform {
             low: low_real,
             high: high_real,
             log_width: width.ln(),
-            sampler,
         })
     }
 
@@ -83,6 +80,28 @@ impl Uniform {
     pub fn high(&self) -> Real {
         self.high
     }
+
+    /// The draw `u (high - low) + low` for `u` uniform on `[0, 1)` in steps of `2^-52` (the
+    /// noise and the formula of `rand`'s uniform sampler), redrawn where it rounds up to `high`,
+    /// so that draws stay in `[low, high)` (rare unless the interval spans few floats): the one
+    /// formula of `sample` and `rsample` (`d/dlow = 1 - u`, `d/dhigh = u`).
+    #[inline]
+    fn draw<R: Rng + ?Sized>(low: Real, high: Real, rng: &mut R) -> Real {
+        loop {
+            let x = unit_52(rng) * (high - low) + low;
+            if x < high {
+                return x;
+            }
+        }
+    }
+}
+
+/// A uniform draw on `[0, 1)` in steps of `2^-52` from the high 52 bits of one `u64`, made as
+/// `rand`'s uniform float sampler makes it (a float in `[1, 2)`, minus one).
+#[inline]
+fn unit_52<R: Rng + ?Sized>(rng: &mut R) -> f64 {
+    const ONE_BITS: u64 = 0x3ff0_0000_0000_0000;
+    f64::from_bits((rng.next_u64() >> 12) | ONE_BITS) - 1.0
 }
 
 impl Distribution for Uniform {
@@ -94,15 +113,16 @@ impl Distribution for Uniform {
     }
 
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Real {
-        // `low + u (high - low)` with `u` in [0, 1) can round up to `high`; redraw then, so that
-        // samples stay in [low, high). That is rare unless the interval spans few floats.
-        let high = self.high.value();
-        loop {
-            let x = rng.sample(self.sampler);
-            if x < high {
-                return Real::constant(x);
-            }
-        }
+        Uniform::draw(detach(self.low), detach(self.high), rng)
+    }
+
+    fn has_rsample(&self) -> bool {
+        true
+    }
+
+    /// `u (high - low) + low`: `d/dlow = 1 - u`, `d/dhigh = u`.
+    fn rsample<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<Real> {
+        Some(Uniform::draw(self.low, self.high, rng))
     }
 
     #[inline]
@@ -338,6 +358,37 @@ mod tests {
             let (f_lo, f_hi) = (d.cdf(lo), d.cdf(hi));
             prop_assert!((0.0..=1.0).contains(&f_lo) && (0.0..=1.0).contains(&f_hi));
             prop_assert!(f_lo <= f_hi);
+        }
+    }
+
+    #[test]
+    fn rsample_is_sample_with_its_gradient() {
+        // Inputs (low, high); the draw varies over the larger of |low| and |high| (with a step
+        // far below the width, so that a perturbed draw stays inside).
+        for &(low, high) in &[(0.0_f64, 1.0_f64), (-2.0, 5.0), (1e3, 1e3 + 0.5)] {
+            let s = Some(f64::max(low.abs(), high.abs()));
+            testing::check_rsample(|v| Uniform::new(v[0], v[1]).unwrap(), &[low, high], &[s, s]);
+        }
+        // d/dlow = 1 - u and d/dhigh = u, with u = (x - low) / (high - low).
+        let (x, j) =
+            testing::rsample_jacobian(|v| Uniform::new(v[0], v[1]).unwrap(), &[-2.0, 6.0], 5);
+        let u = (x[0] + 2.0) / 8.0;
+        assert!((j[0][0] - (1.0 - u)).abs() < 1e-15 && (j[0][1] - u).abs() < 1e-15);
+    }
+
+    /// The draws are those of `rand`'s uniform sampler, whose formula and noise `rsample`
+    /// shares.
+    #[test]
+    fn draws_are_rands() {
+        use rand::RngExt;
+        for &(low, high) in &[(0.0, 1.0), (-2.0, 5.0), (1e3, 1e3 + 0.5), (-1e300, 1e300)] {
+            let d = Uniform::new(low, high).unwrap();
+            let theirs = rand::distr::Uniform::new(low, high).unwrap();
+            let (mut r1, mut r2) = (testing::rng(9), testing::rng(9));
+            for _ in 0..1000 {
+                let x: f64 = r2.sample(theirs);
+                assert_eq!(d.sample(&mut r1).value().to_bits(), x.to_bits());
+            }
         }
     }
 }
