@@ -54,7 +54,9 @@
 //! ```
 
 mod accumulate;
+mod autoguide;
 pub mod diagnostics;
+mod elbo;
 mod error;
 mod importance;
 mod marginal;
@@ -70,7 +72,10 @@ mod predictive;
 mod samples;
 pub(crate) mod seeding;
 mod summary;
+mod svi;
 
+pub use autoguide::{AutoDelta, AutoNormal};
+pub use elbo::{ElboEstimate, TraceElbo};
 pub use error::InferError;
 pub use importance::{Importance, Posterior, StreamingPosterior};
 pub use marginal::EmpiricalMarginal;
@@ -85,3 +90,4 @@ pub use predictive::{Latents, Predictive, PredictiveGuide};
 pub use pyro_poutine as poutine;
 pub use samples::Samples;
 pub use summary::{Summary, SummaryRow};
+pub use svi::Svi;

@@ -17,15 +17,15 @@ use std::sync::Arc;
 /// A latent site as gradient-based inference sees it: where its unconstrained coordinates are,
 /// and the bijection to its support.
 #[derive(Clone, Debug)]
-struct Latent {
-    name: Name,
-    support: Constraint,
+pub(crate) struct Latent {
+    pub(crate) name: Name,
+    pub(crate) support: Constraint,
     /// The first unconstrained coordinate.
-    offset: usize,
+    pub(crate) offset: usize,
     /// The number of unconstrained coordinates.
-    len: usize,
+    pub(crate) len: usize,
     /// A vector value (a batched site, a simplex), even of one element.
-    vector: bool,
+    pub(crate) vector: bool,
     /// A `param` site (its map into the support adds no log-Jacobian: it is not a random
     /// variable).
     param: bool,
@@ -231,6 +231,11 @@ impl<M> Potential<M> {
     /// The model.
     pub fn model(&self) -> &M {
         &self.model
+    }
+
+    /// The latent sites, in order, with where their coordinates are.
+    pub(crate) fn latents(&self) -> &[Latent] {
+        &self.layout.latents
     }
 
     /// The log joint density of the model at the unconstrained point `u` (the log-density of
@@ -577,7 +582,7 @@ fn unconstrained_of(latent: &Latent, value: &Value) -> Option<Vec<f64>> {
 
 /// A latent's value in its support for the unconstrained coordinates `u`: the value, its tape
 /// `Real`s, and the log-Jacobian of the map. `None` for a support without a bijection.
-fn constrain(latent: &Latent, u: &[Real]) -> Option<(Value, SmallVec<[Real; 1]>, Real)> {
+pub(crate) fn constrain(latent: &Latent, u: &[Real]) -> Option<(Value, SmallVec<[Real; 1]>, Real)> {
     if latent.vector {
         let x = latent.support.to_constrained_reals(u)?;
         let jacobian = latent.support.log_abs_det_jacobian_reals(u)?;

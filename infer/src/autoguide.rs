@@ -1,0 +1,337 @@
+//! Automatic guides built from a model's latent sites: [`AutoNormal`] (mean-field normal in
+//! unconstrained space) and [`AutoDelta`] (a point, for MAP estimation), as Pyro's autoguides.
+
+use crate::error::InferError;
+use crate::potential::{Latent, Potential, constrain};
+use pyro_poutine::distributions::{
+    Batched, Constraint, Delta, Normal, Real, Reals, ScalarSupport, Value,
+};
+use pyro_poutine::{Model, Name, PyroError, PyroRng, param, sample, site, with_param_store};
+use std::sync::Arc;
+
+/// The latent sites of a model, found from one run drawn from the prior, as [`Potential`] finds
+/// them: continuous sites only, none in a subsampled plate.
+fn latents_of<M, A>(model: &M, args: &A, rng: &mut PyroRng) -> Result<Arc<[Latent]>, InferError>
+where
+    M: Model<A>,
+    A: Clone,
+{
+    let potential = Potential::new(|a: A| model.call(a), args, rng)?;
+    Ok(potential.latents().into())
+}
+
+/// The store's unconstrained coordinates of the parameter `name` (`n` of them).
+fn coordinates(name: &str, n: usize) -> Result<Vec<f64>, InferError> {
+    match with_param_store(|s| s.unconstrained(name).cloned()) {
+        Some(Value::Real(x)) if n == 1 => Ok(vec![x]),
+        Some(Value::Reals(v)) if v.len() == n => Ok(v),
+        other => Err(InferError::BadValue {
+            site: Name::from(name.to_string()),
+            reason: format!(
+                "the guide's parameter is {other:?} in the store, not {n} unconstrained \
+                 coordinates (has the guide been fitted?)"
+            ),
+        }),
+    }
+}
+
+/// A value in the latent's support for unconstrained coordinates `u` (constants).
+fn constrained(latent: &Latent, u: &[f64]) -> Value {
+    let coords: Vec<Real> = u.iter().map(|&x| Real::constant(x)).collect();
+    let (value, _, _) = constrain(latent, &coords).expect("a latent's support is continuous");
+    value
+}
+
+/// The guide's site `name` with value `x` (the latent mapped into its support) whose
+/// log-density is `log_density` (the map's negative log-Jacobian): a point mass, or one per
+/// element for a vector latent, the whole log-density on the first (Pyro's `Delta` with
+/// `log_density`, as its `AutoContinuous` guides emit).
+fn emit(latent: &Latent, x: &[Real], log_density: Real) -> Result<(), PyroError> {
+    if latent.vector {
+        let deltas = x
+            .iter()
+            .enumerate()
+            .map(|(i, &xi)| {
+                Delta::with_log_density(xi, if i == 0 { log_density } else { 0.0.into() })
+            })
+            .collect::<Result<Vec<_>, _>>();
+        sample(latent.name.clone(), Batched::per_element(deltas?))?;
+    } else {
+        sample(
+            latent.name.clone(),
+            Delta::with_log_density(x[0], log_density),
+        )?;
+    }
+    Ok(())
+}
+
+/// Pyro's `AutoNormal`: a mean-field normal guide in unconstrained space. Each latent site of the
+/// model gets a location and a scale per unconstrained coordinate, the parameters
+/// `AutoNormal.locs.{site}` (initially 0, Pyro's `init_to_feasible`) and
+/// `AutoNormal.scales.{site}` (initially [`init_scale`](AutoNormal::init_scale), 0.1); its value
+/// is a normal draw mapped into the site's support (its log-density with the map's
+/// log-Jacobian). The guide is a model: give it to [`Svi`](crate::Svi), and to
+/// [`Predictive`](crate::Predictive) for draws from the fitted posterior.
+///
+/// ```
+/// use pyro_infer::{Adam, AutoNormal, Svi, TraceElbo};
+/// use pyro_infer::poutine::distributions::{HalfNormal, Normal, Value};
+/// use rand::SeedableRng;
+/// use pyro_infer::poutine::{PyroError, PyroRng, observe, sample};
+///
+/// let model = |ys: Vec<f64>| -> Result<(), PyroError> {
+///     let mu = sample("mu", Normal::new(0.0, 10.0))?;
+///     let sigma = sample("sigma", HalfNormal::new(5.0))?;
+///     for (i, y) in ys.iter().enumerate() {
+///         observe(format!("y{i}"), Normal::new(mu, sigma), *y)?;
+///     }
+///     Ok(())
+/// };
+/// let ys = vec![4.9, 5.3, 5.1, 4.7, 5.0];
+/// let guide = AutoNormal::new(&model, &ys, &mut PyroRng::seed_from_u64(0))?;
+/// let mut svi = Svi::new(model, guide, Adam::new(0.05)?, TraceElbo::new()).seed(1);
+/// svi.run(&ys, 2000)?;
+/// let median = svi.guide().median()?;
+/// let Value::Real(mu) = median[0].1 else { unreachable!() };
+/// assert!((mu - 5.0).abs() < 0.2, "{mu}");
+/// # Ok::<(), pyro_infer::InferError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct AutoNormal {
+    latents: Arc<[Latent]>,
+    init_scale: f64,
+}
+
+impl AutoNormal {
+    /// The guide of `model`'s latent sites, found from one run at `args` drawn from the prior
+    /// with `rng`.
+    ///
+    /// # Errors
+    /// As [`Potential::new`]: the model fails, or a latent site is discrete or in a subsampled
+    /// plate (write a guide for those).
+    pub fn new<M, A>(model: &M, args: &A, rng: &mut PyroRng) -> Result<Self, InferError>
+    where
+        M: Model<A>,
+        A: Clone,
+    {
+        Ok(AutoNormal {
+            latents: latents_of(model, args, rng)?,
+            init_scale: 0.1,
+        })
+    }
+
+    /// The initial scale of every coordinate (Pyro's `init_scale`, 0.1).
+    ///
+    /// # Errors
+    /// [`InferError::InvalidArgument`] unless finite and positive.
+    pub fn init_scale(mut self, scale: f64) -> Result<Self, InferError> {
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(InferError::InvalidArgument {
+                name: "init_scale",
+                reason: format!("must be finite and > 0, got {scale}"),
+            });
+        }
+        self.init_scale = scale;
+        Ok(self)
+    }
+
+    fn loc_name(latent: &Latent) -> String {
+        format!("AutoNormal.locs.{}", latent.name)
+    }
+
+    fn scale_name(latent: &Latent) -> String {
+        format!("AutoNormal.scales.{}", latent.name)
+    }
+
+    /// Each latent site's posterior median under the fitted guide: its location mapped into
+    /// the support.
+    ///
+    /// # Errors
+    /// [`InferError::BadValue`] if the store does not hold the guide's parameters (it has not
+    /// been run).
+    pub fn median(&self) -> Result<Vec<(Name, Value)>, InferError> {
+        self.quantile(0.5)
+    }
+
+    /// Each latent site's `q`-quantile under the fitted guide, coordinate by coordinate: the
+    /// location plus `z_q` scales, mapped into the support (as Pyro's `AutoNormal.quantiles`).
+    ///
+    /// # Errors
+    /// [`InferError::InvalidArgument`] for `q` outside (0, 1); as [`median`](Self::median).
+    pub fn quantile(&self, q: f64) -> Result<Vec<(Name, Value)>, InferError> {
+        if !(q > 0.0 && q < 1.0) {
+            return Err(InferError::InvalidArgument {
+                name: "q",
+                reason: format!("a quantile must be in (0, 1), got {q}"),
+            });
+        }
+        let z = spec_math::cephes64::ndtri(q);
+        self.latents
+            .iter()
+            .map(|l| {
+                let loc = coordinates(&Self::loc_name(l), l.len)?;
+                let scale = coordinates(&Self::scale_name(l), l.len)?;
+                let u: Vec<f64> = loc
+                    .iter()
+                    .zip(&scale)
+                    .map(|(m, s)| m + s.exp() * z)
+                    .collect();
+                Ok((l.name.clone(), constrained(l, &u)))
+            })
+            .collect()
+    }
+}
+
+impl<A> Model<A> for AutoNormal {
+    type Output = ();
+
+    fn call(&self, _: A) -> Result<(), PyroError> {
+        for l in self.latents.iter() {
+            let auxiliary = format!("_AutoNormal.unconstrained.{}", l.name);
+            let u: Vec<Real> = if l.vector {
+                let init = |x: f64| Reals::from(vec![x; l.len]);
+                let loc: Reals = param(Self::loc_name(l), init(0.0), Constraint::RealVector)?;
+                let scale: Reals = param(
+                    Self::scale_name(l),
+                    init(self.init_scale),
+                    Constraint::Elementwise(ScalarSupport::Positive),
+                )?;
+                let dists = loc
+                    .iter()
+                    .zip(scale.iter())
+                    .map(|(m, s)| Normal::new(m, s))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let u: Reals = site(auxiliary)
+                    .infer("is_auxiliary", true)
+                    .sample(Batched::per_element(dists))?;
+                u.iter().collect()
+            } else {
+                let loc: Real = param(Self::loc_name(l), Real::from(0.0), Constraint::Real)?;
+                let scale: Real = param(
+                    Self::scale_name(l),
+                    Real::from(self.init_scale),
+                    Constraint::Positive,
+                )?;
+                let u: Real = site(auxiliary)
+                    .infer("is_auxiliary", true)
+                    .sample(Normal::new(loc, scale))?;
+                vec![u]
+            };
+            let Some((_, x, log_jacobian)) = constrain(l, &u) else {
+                return Err(PyroError::InvalidMessage {
+                    site: l.name.clone(),
+                    reason: "the latent site's support has no bijection",
+                });
+            };
+            emit(l, &x, -log_jacobian)?;
+        }
+        Ok(())
+    }
+}
+
+/// Pyro's `AutoDelta`: a point for each latent site, the parameter `AutoDelta.{site}` in the
+/// site's support (initially the median of prior draws, Pyro's `init_to_median`). Fitting it
+/// with [`Svi`](crate::Svi) maximises the joint density: maximum a posteriori estimation
+/// (in the support's own coordinates, as Pyro's; the guide's log-density is 0).
+///
+/// ```
+/// use pyro_infer::{Adam, AutoDelta, Svi, TraceElbo};
+/// use pyro_infer::poutine::distributions::{Normal, Value};
+/// use rand::SeedableRng;
+/// use pyro_infer::poutine::{PyroError, PyroRng, observe, sample};
+///
+/// // The MAP of mu ~ N(0, 1), y ~ N(mu, 1) at y = 2 is 1.
+/// let model = |y: f64| -> Result<(), PyroError> {
+///     let mu = sample("mu", Normal::new(0.0, 1.0))?;
+///     observe("y", Normal::new(mu, 1.0), y)?;
+///     Ok(())
+/// };
+/// let guide = AutoDelta::new(&model, &2.0, &mut PyroRng::seed_from_u64(0))?;
+/// let mut svi = Svi::new(model, guide, Adam::new(0.05)?, TraceElbo::new());
+/// svi.run(&2.0, 1000)?;
+/// let Value::Real(mu) = svi.guide().median()?[0].1 else { unreachable!() };
+/// assert!((mu - 1.0).abs() < 1e-3, "{mu}");
+/// # Ok::<(), pyro_infer::InferError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct AutoDelta {
+    latents: Arc<[Latent]>,
+    /// The initial values, one per latent site.
+    init: Arc<[Value]>,
+}
+
+impl AutoDelta {
+    /// The guide of `model`'s latent sites, found from one run at `args` drawn from the prior
+    /// with `rng`, initialised at the median of 15 prior draws.
+    ///
+    /// # Errors
+    /// As [`AutoNormal::new`].
+    pub fn new<M, A>(model: &M, args: &A, rng: &mut PyroRng) -> Result<Self, InferError>
+    where
+        M: Model<A>,
+        A: Clone,
+    {
+        let potential = Potential::new(|a: A| model.call(a), args, rng)?;
+        let u = potential.init_point(args, &crate::potential::Init::Median, None, rng)?;
+        let init = potential
+            .constrained(&u)?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
+        Ok(AutoDelta {
+            latents: potential.latents().into(),
+            init,
+        })
+    }
+
+    fn name(latent: &Latent) -> String {
+        format!("AutoDelta.{}", latent.name)
+    }
+
+    /// Each latent site's fitted point (the MAP estimate once fitted).
+    ///
+    /// # Errors
+    /// [`InferError::BadValue`] if the store does not hold the guide's parameters.
+    pub fn median(&self) -> Result<Vec<(Name, Value)>, InferError> {
+        self.latents
+            .iter()
+            .map(|l| {
+                let name = Self::name(l);
+                let value =
+                    with_param_store(|s| s.get(&name)).ok_or_else(|| InferError::BadValue {
+                        site: Name::from(name.clone()),
+                        reason:
+                            "the guide's parameter is not in the store (has the guide been run?)"
+                                .into(),
+                    })?;
+                Ok((l.name.clone(), value))
+            })
+            .collect()
+    }
+}
+
+impl<A> Model<A> for AutoDelta {
+    type Output = ();
+
+    fn call(&self, _: A) -> Result<(), PyroError> {
+        for (l, init) in self.latents.iter().zip(self.init.iter()) {
+            match init {
+                Value::Reals(v) => {
+                    let x: Reals = param(Self::name(l), Reals::from(v.clone()), l.support)?;
+                    let x: Vec<Real> = x.iter().collect();
+                    emit(l, &x, Real::constant(0.0))?;
+                }
+                value => {
+                    let start = match value {
+                        Value::Real(x) => *x,
+                        Value::Int(k) => *k as f64,
+                        _ => 0.0,
+                    };
+                    let x: Real = param(Self::name(l), Real::from(start), l.support)?;
+                    emit(l, &[x], Real::constant(0.0))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,520 @@
+//! The evidence lower bound: [`TraceElbo`], Pyro's `Trace_ELBO`, estimated from runs of the guide
+//! replayed into the model, with its gradient with respect to the parameters on the tape.
+
+use crate::error::InferError;
+use indexmap::IndexMap;
+use pyro_poutine::distributions::{Constraint, Real, Value};
+use pyro_poutine::{
+    Messenger, Model, Name, PyroError, PyroRng, Site, SiteKind, with_handler, with_param_store,
+};
+use pyro_tape::{Tape, TapeError};
+use pyro_trace::{InferValue, SUBSAMPLE_FLAG};
+use rand::{RngExt, SeedableRng};
+use smallvec::SmallVec;
+use std::rc::Rc;
+
+/// The flag of a guide site the model does not have (Pyro's `infer={"is_auxiliary": True}`).
+const AUXILIARY_FLAG: &str = "is_auxiliary";
+
+/// Pyro's `Trace_ELBO`: the evidence lower bound `E_q[log p(x, z) - log q(z)]`, estimated from
+/// `num_particles` runs of the guide `q`, each replayed into the model `p` (the guide's latent
+/// values are the model's), and its gradient with respect to every `param` site the two read.
+///
+/// - **Reparameterised sites.** A guide site whose family can be reparameterised
+///   ([`Distribution::rsample`](pyro_poutine::distributions::Distribution::rsample)) is drawn
+///   as a function of its parameters, so the gradient flows through the value into both
+///   log-densities (the pathwise estimator).
+/// - **Other sites** (discrete ones, and families without `rsample`) add the score-function
+///   term `log q(z) (ELBO - b)`, with the ELBO held constant and `b` a baseline: the moving
+///   average of earlier ELBO estimates (decay 0.9), which leaves the gradient unbiased and
+///   lowers its variance.
+/// - **Subsampled plates** scale their sites' log-densities by `size / subsample_size`, and the
+///   guide's subsample is replayed into the model, so minibatch estimates are unbiased.
+///
+/// A latent site of the model that the guide does not have, and a guide site the model does not
+/// have that is not marked `is_auxiliary`, are errors naming the site (Pyro warns).
+///
+/// ```
+/// use pyro_infer::TraceElbo;
+/// use pyro_infer::poutine::distributions::{Constraint, Normal, Real};
+/// use pyro_infer::poutine::{PyroError, PyroRng, observe, param, sample};
+/// use rand::SeedableRng;
+///
+/// // z ~ N(0, 1), x ~ N(z, 1) at x = 1; the guide N(m, 1) at m = 0.5 (the exact posterior is
+/// // N(0.5, 1/2)).
+/// let model = |x: f64| -> Result<(), PyroError> {
+///     let z = sample("z", Normal::new(0.0, 1.0))?;
+///     observe("x", Normal::new(z, 1.0), x)?;
+///     Ok(())
+/// };
+/// let guide = |_: f64| -> Result<(), PyroError> {
+///     let m = param("elbo_doc_m", Real::from(0.5), Constraint::Real)?;
+///     sample("z", Normal::new(m, 1.0))?;
+///     Ok(())
+/// };
+/// let mut elbo = TraceElbo::new().num_particles(1000)?;
+/// let estimate = elbo.loss_and_grads(&model, &guide, &1.0, &mut PyroRng::seed_from_u64(0))?;
+/// // At the optimum m = 0.5 the gradient vanishes (up to its Monte Carlo error).
+/// let (name, grad) = &estimate.grads[0];
+/// assert_eq!(name, "elbo_doc_m");
+/// assert!(grad[0].abs() < 0.1);
+/// # Ok::<(), pyro_infer::InferError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct TraceElbo {
+    num_particles: usize,
+    /// The moving average of the ELBO estimates so far, the score-function terms' baseline.
+    baseline: Option<f64>,
+}
+
+/// The decay of [`TraceElbo`]'s baseline: each estimate moves it by a tenth of the difference.
+const BASELINE_DECAY: f64 = 0.9;
+
+/// One estimate of the loss (the negative ELBO) and its gradient.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ElboEstimate {
+    /// The negative ELBO, averaged over the particles.
+    pub loss: f64,
+    /// The gradient of the loss with respect to each parameter's unconstrained coordinates, in
+    /// the order the runs first read them.
+    pub grads: Vec<(String, Vec<f64>)>,
+}
+
+impl Default for TraceElbo {
+    fn default() -> Self {
+        TraceElbo::new()
+    }
+}
+
+impl TraceElbo {
+    /// The ELBO estimated from one particle.
+    pub fn new() -> Self {
+        TraceElbo {
+            num_particles: 1,
+            baseline: None,
+        }
+    }
+
+    /// The number of particles each estimate averages over (Pyro's `num_particles`).
+    ///
+    /// # Errors
+    /// [`InferError::InvalidArgument`] for zero.
+    pub fn num_particles(mut self, n: usize) -> Result<Self, InferError> {
+        if n == 0 {
+            return Err(InferError::InvalidArgument {
+                name: "num_particles",
+                reason: "must be at least 1".into(),
+            });
+        }
+        self.num_particles = n;
+        Ok(self)
+    }
+
+    /// An estimate of the loss, the negative ELBO, without its gradient.
+    ///
+    /// # Errors
+    /// As [`loss_and_grads`](TraceElbo::loss_and_grads).
+    pub fn loss<A, M, G>(
+        &self,
+        model: &M,
+        guide: &G,
+        args: &A,
+        rng: &mut PyroRng,
+    ) -> Result<f64, InferError>
+    where
+        A: Clone,
+        M: Model<A>,
+        G: Model<A>,
+    {
+        let mut params = Params::new(None);
+        let mut total = 0.0;
+        for _ in 0..self.num_particles {
+            let particle = run_particle(model, guide, args, rng, &mut params)?;
+            total += particle.elbo.value();
+        }
+        Ok(-total / self.num_particles as f64)
+    }
+
+    /// An estimate of the loss, the negative ELBO, and of its gradient with respect to the
+    /// unconstrained coordinates of every parameter the guide and the model read (parameters
+    /// first read now are initialised in the store, as `param` does).
+    ///
+    /// # Errors
+    /// [`InferError::Run`] if the model or the guide fails, or a site's log-density is NaN;
+    /// [`InferError::MissingSite`] for a latent site of the model the guide does not have, or a
+    /// guide site the model does not have that is not marked `is_auxiliary`.
+    pub fn loss_and_grads<A, M, G>(
+        &mut self,
+        model: &M,
+        guide: &G,
+        args: &A,
+        rng: &mut PyroRng,
+    ) -> Result<ElboEstimate, InferError>
+    where
+        A: Clone,
+        M: Model<A>,
+        G: Model<A>,
+    {
+        let tape = Rc::new(Tape::start().map_err(tape_error)?);
+        let mut params = Params::new(Some(tape.clone()));
+        let baseline = self.baseline;
+        let n = self.num_particles as f64;
+        let (mut elbo_sum, mut surrogate) = (0.0, Vec::with_capacity(self.num_particles));
+        for _ in 0..self.num_particles {
+            let particle = run_particle(model, guide, args, rng, &mut params)?;
+            let elbo = particle.elbo.value();
+            elbo_sum += elbo;
+            // The score-function terms: log q(z) (ELBO - b), the ELBO held constant.
+            let weight = elbo - baseline.unwrap_or(elbo);
+            let mut terms: SmallVec<[(Real, f64); 8]> = SmallVec::new();
+            terms.push((particle.elbo, -1.0 / n));
+            for &lq in &particle.score {
+                terms.push((lq, -weight / n));
+            }
+            surrogate.push(Real::record(-elbo / n, &terms));
+        }
+        let loss_real = Real::record(
+            surrogate.iter().map(|s| s.value()).sum(),
+            &surrogate.iter().map(|&s| (s, 1.0)).collect::<Vec<_>>(),
+        );
+        let leaves: Vec<Real> = params
+            .entries
+            .values()
+            .flat_map(|p| p.leaves.iter().copied())
+            .collect();
+        let mut flat = Vec::with_capacity(leaves.len());
+        tape.backward_into(loss_real, &leaves, &mut flat)
+            .map_err(tape_error)?;
+        let mut grads = Vec::with_capacity(params.entries.len());
+        let mut at = 0;
+        for (name, p) in &params.entries {
+            grads.push((name.clone(), flat[at..at + p.leaves.len()].to_vec()));
+            at += p.leaves.len();
+        }
+        let mean = elbo_sum / n;
+        if mean.is_finite() {
+            self.baseline = Some(match baseline {
+                Some(b) => BASELINE_DECAY * b + (1.0 - BASELINE_DECAY) * mean,
+                None => mean,
+            });
+        }
+        Ok(ElboEstimate { loss: -mean, grads })
+    }
+}
+
+fn tape_error(e: TapeError) -> InferError {
+    InferError::InvalidArgument {
+        name: "gradient",
+        reason: e.to_string(),
+    }
+}
+
+/// One particle: the ELBO `log p - log q` on the tape, and the guide's log-densities of the
+/// sites that were not reparameterised (for the score-function terms).
+struct Particle {
+    elbo: Real,
+    score: Vec<Real>,
+}
+
+/// Runs the guide, then the model replayed against it, and sums their log-densities.
+fn run_particle<A, M, G>(
+    model: &M,
+    guide: &G,
+    args: &A,
+    rng: &mut PyroRng,
+    params: &mut Params,
+) -> Result<Particle, InferError>
+where
+    A: Clone,
+    M: Model<A>,
+    G: Model<A>,
+{
+    let seed: u64 = rng.random();
+    let guide_run = Run::new(Role::Guide(IndexMap::new()), std::mem::take(params), seed);
+    let (mut guide_run, result) = with_handler(guide_run, || guide.call(args.clone()));
+    if let Some(failure) = guide_run.failure.take() {
+        return Err(failure);
+    }
+    result.map_err(InferError::Run)?;
+    let Role::Guide(sites) = std::mem::replace(&mut guide_run.role, Role::Model(IndexMap::new()))
+    else {
+        unreachable!("the guide's run has the guide's role")
+    };
+    let (log_q, score) = (guide_run.log_density, std::mem::take(&mut guide_run.score));
+    let seed: u64 = rng.random();
+    let model_run = Run::new(
+        Role::Model(sites),
+        std::mem::take(&mut guide_run.params),
+        seed,
+    );
+    let (mut model_run, result) = with_handler(model_run, || model.call(args.clone()));
+    *params = std::mem::take(&mut model_run.params);
+    if let Some(failure) = model_run.failure.take() {
+        return Err(failure);
+    }
+    result.map_err(InferError::Run)?;
+    let Role::Model(unused) = &model_run.role else {
+        unreachable!("the model's run has the model's role")
+    };
+    if let Some((name, _)) = unused.iter().find(|(_, site)| !site.auxiliary) {
+        return Err(InferError::Run(PyroError::InvalidMessage {
+            site: name.clone(),
+            reason: "the guide has this latent site but the model does not (mark it \
+                     infer(\"is_auxiliary\", true) if it is meant to be the guide's own)",
+        }));
+    }
+    let log_p = model_run.log_density;
+    let elbo = log_p.sub_real(&log_q);
+    Ok(Particle { elbo, score })
+}
+
+/// A running sum of log-densities: its value and its terms on the tape (one node at the end).
+#[derive(Default)]
+struct Sum {
+    value: f64,
+    terms: Vec<Real>,
+}
+
+impl Sum {
+    fn add(&mut self, term: Real) {
+        self.value += term.value();
+        if !term.is_constant() {
+            self.terms.push(term);
+        }
+    }
+
+    /// `self - other` as one node.
+    fn sub_real(&self, other: &Sum) -> Real {
+        let parents: Vec<(Real, f64)> = self
+            .terms
+            .iter()
+            .map(|&t| (t, 1.0))
+            .chain(other.terms.iter().map(|&t| (t, -1.0)))
+            .collect();
+        Real::record(self.value - other.value, &parents)
+    }
+}
+
+/// A guide's latent site, replayed into the model.
+struct GuideSite {
+    value: Value,
+    tracked: SmallVec<[Real; 1]>,
+    auxiliary: bool,
+}
+
+/// Which run a [`Run`] handles: the guide's (recording its latent sites), or the model's
+/// (replaying them; those not used yet remain).
+enum Role {
+    Guide(IndexMap<Name, GuideSite>),
+    Model(IndexMap<Name, GuideSite>),
+}
+
+/// The parameters read so far in one estimate: each one's tape leaves (its unconstrained
+/// coordinates) and its constrained value on them, so that the guide and the model, and every
+/// particle, read the same leaves.
+#[derive(Default)]
+struct Params {
+    tape: Option<Rc<Tape>>,
+    entries: IndexMap<String, ParamLeaves>,
+}
+
+struct ParamLeaves {
+    leaves: Vec<Real>,
+    value: Value,
+    tracked: SmallVec<[Real; 1]>,
+}
+
+impl Params {
+    fn new(tape: Option<Rc<Tape>>) -> Self {
+        Params {
+            tape,
+            entries: IndexMap::new(),
+        }
+    }
+
+    /// The value of the parameter `name` on the tape, from the store; `None` if the store does
+    /// not have it (yet) or it has no continuous coordinates.
+    fn read(&mut self, name: &str) -> Option<(&Value, &SmallVec<[Real; 1]>)> {
+        if !self.entries.contains_key(name) {
+            let (u, constraint) =
+                with_param_store(|s| Some((s.unconstrained(name)?.clone(), s.constraint(name)?)))?;
+            let entry = self.leaves(u, &constraint)?;
+            self.entries.insert(name.to_string(), entry);
+        }
+        let entry = &self.entries[name];
+        Some((&entry.value, &entry.tracked))
+    }
+
+    /// Leaves for the unconstrained coordinates `u`, and the value they map to.
+    fn leaves(&self, u: Value, constraint: &Constraint) -> Option<ParamLeaves> {
+        let leaf = |x: f64| match &self.tape {
+            Some(tape) => tape.leaf(x),
+            None => Real::constant(x),
+        };
+        match u {
+            Value::Real(x) => {
+                let u = leaf(x);
+                let x = constraint.to_constrained_real(u)?;
+                Some(ParamLeaves {
+                    leaves: vec![u],
+                    value: Value::Real(x.value()),
+                    tracked: SmallVec::from_elem(x, 1),
+                })
+            }
+            Value::Reals(v) => {
+                let leaves: Vec<Real> = v.into_iter().map(leaf).collect();
+                let x = constraint.to_constrained_reals(&leaves)?;
+                Some(ParamLeaves {
+                    leaves,
+                    value: Value::Reals(x.iter().map(|r| r.value()).collect()),
+                    tracked: x.into_iter().collect(),
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The handler of one run of the guide or the model in an estimate.
+struct Run {
+    role: Role,
+    params: Params,
+    rng: PyroRng,
+    log_density: Sum,
+    /// The guide's log-densities of its sites that were not reparameterised.
+    score: Vec<Real>,
+    /// Parameter sites whose first read is left to `param`'s default (it initialises them).
+    pending: Vec<Name>,
+    failure: Option<InferError>,
+}
+
+impl Run {
+    fn new(role: Role, params: Params, seed: u64) -> Self {
+        Run {
+            role,
+            params,
+            rng: PyroRng::seed_from_u64(seed),
+            log_density: Sum::default(),
+            score: Vec::new(),
+            pending: Vec::new(),
+            failure: None,
+        }
+    }
+
+    fn fail(&mut self, site: &Name, reason: &'static str) -> PyroError {
+        self.failure = Some(InferError::Run(PyroError::InvalidMessage {
+            site: site.clone(),
+            reason,
+        }));
+        PyroError::InvalidMessage {
+            site: site.clone(),
+            reason,
+        }
+    }
+
+    /// Gives a parameter site its value on the tape, if the store has it.
+    fn read_param(&mut self, msg: &mut Site) -> bool {
+        let name = msg.name.to_string();
+        match self.params.read(&name) {
+            Some((value, tracked)) => {
+                msg.value = Some(value.clone());
+                msg.tracked = tracked.clone();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Messenger for Run {
+    fn process(&mut self, msg: &mut Site) -> Result<(), PyroError> {
+        if msg.value.is_some() {
+            return Ok(());
+        }
+        if msg.kind == SiteKind::Param {
+            if self.read_param(msg) {
+                msg.done = true;
+            } else {
+                self.pending.push(msg.name.clone());
+            }
+            return Ok(());
+        }
+        if msg.is_observed {
+            return Ok(());
+        }
+        match &mut self.role {
+            Role::Guide(_) => {
+                if msg.infer.flag(SUBSAMPLE_FLAG) {
+                    return Ok(());
+                }
+                let Some(dist) = msg.dist.as_ref() else {
+                    return Ok(());
+                };
+                let (value, tracked) = match dist.rsample(&mut self.rng) {
+                    Some((value, tracked)) => (value, tracked),
+                    None => {
+                        msg.infer
+                            .insert(NOT_REPARAMETERISED, InferValue::Bool(true));
+                        (dist.sample(&mut self.rng), SmallVec::new())
+                    }
+                };
+                msg.value = Some(value);
+                msg.tracked = tracked;
+                msg.done = true;
+            }
+            Role::Model(sites) => match sites.shift_remove(&msg.name) {
+                Some(site) => {
+                    msg.value = Some(site.value);
+                    msg.tracked = site.tracked;
+                    msg.done = true;
+                }
+                None if msg.infer.flag(SUBSAMPLE_FLAG) => {}
+                None => {
+                    return Err(self.fail(
+                        &msg.name,
+                        "the model has this latent site but the guide does not (the ELBO \
+                         needs the guide to give every latent site of the model a value)",
+                    ));
+                }
+            },
+        }
+        Ok(())
+    }
+
+    fn postprocess(&mut self, msg: &mut Site) -> Result<(), PyroError> {
+        if msg.kind == SiteKind::Param {
+            if let Some(at) = self.pending.iter().position(|n| *n == msg.name) {
+                self.pending.swap_remove(at);
+                self.read_param(msg);
+            }
+            return Ok(());
+        }
+        let lp = msg.log_prob_real()?;
+        self.log_density.add(lp);
+        if let Role::Guide(sites) = &mut self.role
+            && !msg.is_observed
+        {
+            if msg.infer.flag(NOT_REPARAMETERISED) && !lp.is_constant() {
+                self.score.push(lp);
+            }
+            if let Some(value) = &msg.value {
+                sites.insert(
+                    msg.name.clone(),
+                    GuideSite {
+                        value: value.clone(),
+                        tracked: msg.tracked.clone(),
+                        auxiliary: msg.infer.flag(AUXILIARY_FLAG) || msg.infer.flag(SUBSAMPLE_FLAG),
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn rng(&mut self) -> Option<&mut PyroRng> {
+        Some(&mut self.rng)
+    }
+}
+
+/// The flag this handler sets on a guide site drawn without reparameterisation.
+const NOT_REPARAMETERISED: &str = "_not_reparameterised";
