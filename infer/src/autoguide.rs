@@ -7,6 +7,8 @@ use pyro_poutine::distributions::{
     Batched, Constraint, Delta, Normal, Real, Reals, ScalarSupport, Value,
 };
 use pyro_poutine::{Model, Name, PyroError, PyroRng, param, sample, site, with_param_store};
+use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 /// The latent sites of a model, found from one run drawn from the prior, as [`Potential`] finds
@@ -96,20 +98,40 @@ fn emit(latent: &Latent, x: &[Real], log_density: Real) -> Result<(), PyroError>
 /// assert!((mu - 5.0).abs() < 0.2, "{mu}");
 /// # Ok::<(), pyro_infer::InferError>(())
 /// ```
-#[derive(Clone, Debug)]
-pub struct AutoNormal {
+pub struct AutoNormal<A> {
     latents: Arc<[Latent]>,
     init_scale: f64,
+    /// The model's arguments' type: the guide is a model of the same arguments.
+    args: PhantomData<fn(A)>,
 }
 
-impl AutoNormal {
+impl<A> Clone for AutoNormal<A> {
+    fn clone(&self) -> Self {
+        AutoNormal {
+            latents: self.latents.clone(),
+            init_scale: self.init_scale,
+            args: PhantomData,
+        }
+    }
+}
+
+impl<A> fmt::Debug for AutoNormal<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AutoNormal")
+            .field("latents", &self.latents)
+            .field("init_scale", &self.init_scale)
+            .finish()
+    }
+}
+
+impl<A> AutoNormal<A> {
     /// The guide of `model`'s latent sites, found from one run at `args` drawn from the prior
     /// with `rng`.
     ///
     /// # Errors
     /// As [`Potential::new`]: the model fails, or a latent site is discrete or in a subsampled
     /// plate (write a guide for those).
-    pub fn new<M, A>(model: &M, args: &A, rng: &mut PyroRng) -> Result<Self, InferError>
+    pub fn new<M>(model: &M, args: &A, rng: &mut PyroRng) -> Result<Self, InferError>
     where
         M: Model<A>,
         A: Clone,
@@ -117,6 +139,7 @@ impl AutoNormal {
         Ok(AutoNormal {
             latents: latents_of(model, args, rng)?,
             init_scale: 0.1,
+            args: PhantomData,
         })
     }
 
@@ -182,7 +205,7 @@ impl AutoNormal {
     }
 }
 
-impl<A> Model<A> for AutoNormal {
+impl<A> Model<A> for AutoNormal<A> {
     type Output = ();
 
     fn call(&self, _: A) -> Result<(), PyroError> {
@@ -253,20 +276,40 @@ impl<A> Model<A> for AutoNormal {
 /// assert!((mu - 1.0).abs() < 1e-3, "{mu}");
 /// # Ok::<(), pyro_infer::InferError>(())
 /// ```
-#[derive(Clone, Debug)]
-pub struct AutoDelta {
+pub struct AutoDelta<A> {
     latents: Arc<[Latent]>,
     /// The initial values, one per latent site.
     init: Arc<[Value]>,
+    /// The model's arguments' type: the guide is a model of the same arguments.
+    args: PhantomData<fn(A)>,
 }
 
-impl AutoDelta {
+impl<A> Clone for AutoDelta<A> {
+    fn clone(&self) -> Self {
+        AutoDelta {
+            latents: self.latents.clone(),
+            init: self.init.clone(),
+            args: PhantomData,
+        }
+    }
+}
+
+impl<A> fmt::Debug for AutoDelta<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AutoDelta")
+            .field("latents", &self.latents)
+            .field("init", &self.init)
+            .finish()
+    }
+}
+
+impl<A> AutoDelta<A> {
     /// The guide of `model`'s latent sites, found from one run at `args` drawn from the prior
     /// with `rng`, initialised at the median of 15 prior draws.
     ///
     /// # Errors
     /// As [`AutoNormal::new`].
-    pub fn new<M, A>(model: &M, args: &A, rng: &mut PyroRng) -> Result<Self, InferError>
+    pub fn new<M>(model: &M, args: &A, rng: &mut PyroRng) -> Result<Self, InferError>
     where
         M: Model<A>,
         A: Clone,
@@ -281,6 +324,7 @@ impl AutoDelta {
         Ok(AutoDelta {
             latents: potential.latents().into(),
             init,
+            args: PhantomData,
         })
     }
 
@@ -310,7 +354,7 @@ impl AutoDelta {
     }
 }
 
-impl<A> Model<A> for AutoDelta {
+impl<A> Model<A> for AutoDelta<A> {
     type Output = ();
 
     fn call(&self, _: A) -> Result<(), PyroError> {
