@@ -3,8 +3,9 @@
 //! with their ratio (and, for traced models, the handler overhead per site), writing the figures to
 //! `target/bench/benchmarks.json`; then runs the importance-sampling benchmark (`pyro-benches`'
 //! `importance` binary), which writes `target/bench/importance.json`, and the trace-MCMC
-//! benchmark (`mcmc`), which writes `target/bench/mcmc.json`, and the gradient and NUTS benchmark
-//! (`nuts`), which writes `target/bench/nuts.json`.
+//! benchmark (`mcmc`), which writes `target/bench/mcmc.json`, the gradient and NUTS benchmark
+//! (`nuts`), which writes `target/bench/nuts.json`, and the SVI benchmark (`svi`), which writes
+//! `target/bench/svi.json`.
 
 use crate::{sh, workspace_root};
 use serde_json::{Value, json};
@@ -77,10 +78,12 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     ];
     let mut mcmc = vec!["run", "--release", "-p", "pyro-benches", "--bin", "mcmc"];
     let mut nuts = vec!["run", "--release", "-p", "pyro-benches", "--bin", "nuts"];
+    let mut svi = vec!["run", "--release", "-p", "pyro-benches", "--bin", "svi"];
     if quick {
         importance.extend(["--", "--quick"]);
         mcmc.extend(["--", "--quick"]);
         nuts.extend(["--", "--quick"]);
+        svi.extend(["--", "--quick"]);
     }
 
     let root = workspace_root();
@@ -121,7 +124,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     println!();
     sh("cargo", &mcmc, &[])?;
     println!();
-    sh("cargo", &nuts, &[])
+    sh("cargo", &nuts, &[])?;
+    println!();
+    sh("cargo", &svi, &[])
 }
 
 /// Criterion's median estimate, in nanoseconds, for `group/function`.

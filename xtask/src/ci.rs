@@ -57,6 +57,8 @@ pub(crate) fn run() -> Result<(), String> {
     sh("cargo", &[&mcmc[..], &["--", "--quick"]].concat(), &[])?;
     let nuts = ["run", "--release", "-p", "pyro-benches", "--bin", "nuts"];
     sh("cargo", &[&nuts[..], &["--", "--quick"]].concat(), &[])?;
+    let svi = ["run", "--release", "-p", "pyro-benches", "--bin", "svi"];
+    sh("cargo", &[&svi[..], &["--", "--quick"]].concat(), &[])?;
     if has_nextest() {
         sh("cargo", &["nextest", "run", "--workspace"], &[])
     } else {
