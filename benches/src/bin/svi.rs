@@ -122,7 +122,7 @@ fn main() {
         rows.push(json!({
             "model": name, "steps": steps, "seconds": seconds, "steps_per_second": rate,
             "steps_to_target": reached, "final_loss_mean_100":
-                losses.iter().rev().take(100).sum::<f64>() / losses.len().min(100).max(1) as f64,
+                losses.iter().rev().take(100).sum::<f64>() / losses.len().clamp(1, 100) as f64,
             "numpyro": np,
         }));
     }
