@@ -9,9 +9,12 @@
 //!   R-hat and bulk/tail ESS of [`diagnostics`]) and export to CSV and JSON. [`Nuts`] is the
 //!   No-U-Turn sampler, on the gradient of the model's log density ([`Potential`]), for models
 //!   whose latent sites are continuous.
-//! - Optimisers for variational inference ([`Optimizer`]: [`Sgd`], [`Adam`], [`ClippedAdam`],
-//!   with learning-rate [`Schedule`]s) update the unconstrained values of a
-//!   [`ParamStore`](poutine::ParamStore) against a loss's gradient.
+//! - [`Svi`] is stochastic variational inference: [`TraceElbo`] estimates the ELBO and its
+//!   gradient from guide runs replayed into the model (reparameterised where the family can be,
+//!   the score function otherwise), and an [`Optimizer`] ([`Sgd`], [`Adam`], [`ClippedAdam`],
+//!   with learning-rate [`Schedule`]s) moves the unconstrained values of the
+//!   [`ParamStore`](poutine::ParamStore). [`AutoNormal`] and [`AutoDelta`] build guides from the
+//!   model.
 //! - [`Predictive`] runs the model again with latent values from the prior, from draws or from
 //!   a guide, into [`Samples`].
 //!

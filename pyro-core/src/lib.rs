@@ -67,9 +67,12 @@ pub mod prelude {
         Batched, Bernoulli, Beta, BetaBinomial, Binomial, Categorical, Cauchy, Chi2, Delta,
         Dirichlet, Distribution, Exponential, Gamma, Geometric, Gumbel, HalfCauchy, HalfNormal,
         InverseGamma, Laplace, LogNormal, MultivariateNormal, NegativeBinomial, Normal, Pareto,
-        Poisson, Real, StudentT, Uniform, Value, VonMises, Weibull,
+        Poisson, Real, Reals, StudentT, Uniform, Value, VonMises, Weibull,
     };
-    pub use crate::infer::{Importance, InferError, Mcmc, Nuts, Predictive, TraceMh};
+    pub use crate::infer::{
+        Adam, AutoDelta, AutoNormal, Importance, InferError, Mcmc, Nuts, Predictive, Svi,
+        TraceElbo, TraceMh,
+    };
     pub use crate::poutine::{
         Handler, Model, Name, Plate, PyroError, Trace, block, condition, deterministic, escape,
         factor, infer_config, intervene, lift, mask, observe, param, replay, sample, scale, seed,
