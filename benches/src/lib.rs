@@ -402,3 +402,25 @@ pub fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
 }
+
+/// Runs the NumPyro reference script `script` (in `benches/numpyro/`) with `args` on one XLA
+/// thread, if a Python with NumPyro is available (`$NUMPYRO_PYTHON`, else `python3`): the one
+/// line of JSON it prints, or `None` (no such Python, or the script failed).
+pub fn numpyro_reference(script: &str, args: &[String]) -> Option<serde_json::Value> {
+    let python = std::env::var("NUMPYRO_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = format!("{}/numpyro/{script}", env!("CARGO_MANIFEST_DIR"));
+    let output = std::process::Command::new(&python)
+        .arg(&script)
+        .args(args)
+        .env(
+            "XLA_FLAGS",
+            "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+        )
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    let line = String::from_utf8(output.stdout).ok()?;
+    serde_json::from_str(line.trim()).ok()
+}

@@ -572,11 +572,19 @@ pub(crate) fn rsample_jacobian<D: Distribution>(
     point: &[f64],
     seed: u64,
 ) -> (Vec<f64>, Vec<Vec<f64>>) {
+    draw_with_jacobian(&build, point, &mut rng(seed))
+}
+
+/// One draw of `build(point)`'s [`Distribution::rsample`] with `r`, inside its own gradient: the
+/// values of its elements and its Jacobian, as [`rsample_jacobian`] gives them.
+fn draw_with_jacobian<D: Distribution, R: Rng>(
+    build: &impl Fn(&[Real]) -> D,
+    point: &[f64],
+    r: &mut R,
+) -> (Vec<f64>, Vec<Vec<f64>>) {
     let tape = pyro_tape::Tape::start().expect("no gradient is being taken");
     let inputs: Vec<Real> = point.iter().map(|&x| tape.leaf(x)).collect();
-    let x = build(&inputs)
-        .rsample(&mut rng(seed))
-        .expect("the family has rsample");
+    let x = build(&inputs).rsample(r).expect("the family has rsample");
     let elements = draw_elements(&x);
     let jacobian = elements
         .iter()
@@ -767,22 +775,7 @@ pub(crate) fn rsample_draws<D: Distribution>(
 ) -> Vec<(Vec<f64>, Vec<Vec<f64>>)> {
     let mut r = rng(seed);
     (0..n)
-        .map(|_| {
-            let tape = pyro_tape::Tape::start().expect("no gradient is being taken");
-            let inputs: Vec<Real> = point.iter().map(|&x| tape.leaf(x)).collect();
-            let x = build(&inputs)
-                .rsample(&mut r)
-                .expect("the family has rsample");
-            let elements = draw_elements(&x);
-            let jacobian = elements
-                .iter()
-                .map(|&e| {
-                    tape.backward(e, &inputs)
-                        .expect("a gradient of fresh leaves")
-                })
-                .collect();
-            (elements.iter().map(|e| e.value()).collect(), jacobian)
-        })
+        .map(|_| draw_with_jacobian(&build, point, &mut r))
         .collect()
 }
 

@@ -17,7 +17,6 @@ use pyro_core::infer::{Mcmc, Nuts, Potential};
 use pyro_core::poutine::{Name, PyroRng};
 use pyro_core::rand::SeedableRng;
 use serde_json::json;
-use std::process::Command;
 use std::time::Instant;
 
 /// How many times each timing is repeated; the table shows medians.
@@ -85,27 +84,13 @@ fn gradients(quick: bool) -> serde_json::Value {
 
 /// NumPyro's NUTS on M2 with the same settings, if a Python with NumPyro is available.
 fn numpyro(warmup: usize, draws: usize) -> Option<serde_json::Value> {
-    let python = std::env::var("NUMPYRO_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/numpyro/nuts_m2.py");
-    let output = Command::new(&python)
-        .args([
-            script,
-            "--warmup",
-            &warmup.to_string(),
-            "--draws",
-            &draws.to_string(),
-        ])
-        .env(
-            "XLA_FLAGS",
-            "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
-        )
-        .output()
-        .ok()?;
-    if !output.status.success() {
-        return None;
-    }
-    let line = String::from_utf8(output.stdout).ok()?;
-    serde_json::from_str(line.trim()).ok()
+    let args = [
+        "--warmup".into(),
+        warmup.to_string(),
+        "--draws".into(),
+        draws.to_string(),
+    ];
+    numpyro_reference("nuts_m2.py", &args)
 }
 
 /// One NUTS chain on M2: draws per second of the whole run and the posterior means.

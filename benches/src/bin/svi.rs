@@ -13,7 +13,6 @@ use pyro_core::infer::{Adam, AutoNormal, Svi, TraceElbo};
 use pyro_core::poutine::{Model, PyroRng, with_param_store};
 use pyro_core::rand::SeedableRng;
 use serde_json::json;
-use std::process::Command;
 use std::time::Instant;
 
 /// The learning rate, the tolerance of "reached" and the moving average's window.
@@ -65,29 +64,15 @@ fn time_svi<A: Clone, M: Model<A> + Clone>(
 
 /// NumPyro's SVI on M1 and M2 with the same settings, if a Python with NumPyro is available.
 fn numpyro(steps: usize) -> Option<serde_json::Value> {
-    let python = std::env::var("NUMPYRO_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/numpyro/svi.py");
-    let output = Command::new(&python)
-        .args([
-            script,
-            "--steps",
-            &steps.to_string(),
-            "--lr",
-            &LR.to_string(),
-            "--tolerance",
-            &TOLERANCE.to_string(),
-        ])
-        .env(
-            "XLA_FLAGS",
-            "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
-        )
-        .output()
-        .ok()?;
-    if !output.status.success() {
-        return None;
-    }
-    let line = String::from_utf8(output.stdout).ok()?;
-    serde_json::from_str(line.trim()).ok()
+    let args = [
+        "--steps".into(),
+        steps.to_string(),
+        "--lr".into(),
+        LR.to_string(),
+        "--tolerance".into(),
+        TOLERANCE.to_string(),
+    ];
+    numpyro_reference("svi.py", &args)
 }
 
 fn main() {
