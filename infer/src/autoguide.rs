@@ -1,5 +1,6 @@
 //! Automatic guides built from a model's latent sites: [`AutoNormal`] (mean-field normal in
-//! unconstrained space) and [`AutoDelta`] (a point, for MAP estimation), as Pyro's autoguides.
+//! unconstrained space), [`AutoMultivariateNormal`] (a correlated normal, through a Cholesky
+//! factor) and [`AutoDelta`] (a point, for MAP estimation), as Pyro's autoguides.
 
 use crate::error::InferError;
 use crate::potential::{Latent, Potential, constrain};
@@ -375,6 +376,203 @@ impl<A> Model<A> for AutoDelta<A> {
                     emit(l, &[x], Real::constant(0.0))?;
                 }
             }
+        }
+        Ok(())
+    }
+}
+
+/// Pyro's `AutoMultivariateNormal`: one multivariate normal over all the latent sites'
+/// unconstrained coordinates, `z = loc + L eps` with `eps` standard normal and `L` lower
+/// triangular (a Cholesky factor of the covariance), each site's slice of `z` mapped into its
+/// support. The parameters are `AutoMultivariateNormal.loc` (initially 0), and `L` as
+/// `AutoMultivariateNormal.scale_tril_diag` (positive, initially
+/// [`init_scale`](AutoMultivariateNormal::init_scale), 0.1) and
+/// `AutoMultivariateNormal.scale_tril_lower` (the entries below the diagonal, row by row,
+/// initially 0). The guide draws `eps` as an auxiliary site and gives the model's sites point
+/// masses carrying the log-density `-ln |det L|` minus the maps' log-Jacobians.
+///
+/// ```
+/// use pyro_infer::{Adam, AutoMultivariateNormal, Svi, TraceElbo};
+/// use pyro_infer::poutine::distributions::{Normal, Value};
+/// use rand::SeedableRng;
+/// use pyro_infer::poutine::{PyroError, PyroRng, observe, sample};
+///
+/// // a and b are correlated a posteriori: only their sum is observed. The posterior mean of
+/// // the sum is 2 * 2 / (2 + 0.5^2) = 1.78.
+/// let model = |y: f64| -> Result<(), PyroError> {
+///     let a = sample("a", Normal::new(0.0, 1.0))?;
+///     let b = sample("b", Normal::new(0.0, 1.0))?;
+///     observe("y", Normal::new(a + b, 0.5), y)?;
+///     Ok(())
+/// };
+/// let guide = AutoMultivariateNormal::new(&model, &2.0, &mut PyroRng::seed_from_u64(0))?;
+/// let mut svi = Svi::new(model, guide, Adam::new(0.02)?, TraceElbo::new()).seed(1);
+/// svi.run(&2.0, 3000)?;
+/// let median = svi.guide().median()?;
+/// let (Value::Real(a), Value::Real(b)) = (&median[0].1, &median[1].1) else { unreachable!() };
+/// assert!((a + b - 1.78).abs() < 0.15, "{a} {b}");
+/// # Ok::<(), pyro_infer::InferError>(())
+/// ```
+pub struct AutoMultivariateNormal<A> {
+    latents: Arc<[Latent]>,
+    dim: usize,
+    init_scale: f64,
+    args: PhantomData<fn(A)>,
+}
+
+impl<A> Clone for AutoMultivariateNormal<A> {
+    fn clone(&self) -> Self {
+        AutoMultivariateNormal {
+            latents: self.latents.clone(),
+            dim: self.dim,
+            init_scale: self.init_scale,
+            args: PhantomData,
+        }
+    }
+}
+
+impl<A> fmt::Debug for AutoMultivariateNormal<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AutoMultivariateNormal")
+            .field("latents", &self.latents)
+            .field("init_scale", &self.init_scale)
+            .finish()
+    }
+}
+
+const MVN_LOC: &str = "AutoMultivariateNormal.loc";
+const MVN_DIAG: &str = "AutoMultivariateNormal.scale_tril_diag";
+const MVN_LOWER: &str = "AutoMultivariateNormal.scale_tril_lower";
+
+impl<A> AutoMultivariateNormal<A> {
+    /// The guide of `model`'s latent sites, found from one run at `args` drawn from the prior
+    /// with `rng`.
+    ///
+    /// # Errors
+    /// As [`AutoNormal::new`].
+    pub fn new<M>(model: &M, args: &A, rng: &mut PyroRng) -> Result<Self, InferError>
+    where
+        M: Model<A>,
+        A: Clone,
+    {
+        let latents = latents_of(model, args, rng)?;
+        let dim = latents.iter().map(|l| l.len).sum();
+        Ok(AutoMultivariateNormal {
+            latents,
+            dim,
+            init_scale: 0.1,
+            args: PhantomData,
+        })
+    }
+
+    /// The initial diagonal of the Cholesky factor (Pyro's `init_scale`, 0.1).
+    ///
+    /// # Errors
+    /// [`InferError::InvalidArgument`] unless finite and positive.
+    pub fn init_scale(mut self, scale: f64) -> Result<Self, InferError> {
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(InferError::InvalidArgument {
+                name: "init_scale",
+                reason: format!("must be finite and > 0, got {scale}"),
+            });
+        }
+        self.init_scale = scale;
+        Ok(self)
+    }
+
+    /// Each latent site's posterior median under the fitted guide: its slice of the location
+    /// mapped into its support.
+    ///
+    /// # Errors
+    /// [`InferError::BadValue`] if the store does not hold the guide's parameters.
+    pub fn median(&self) -> Result<Vec<(Name, Value)>, InferError> {
+        self.quantile(0.5)
+    }
+
+    /// Each latent site's `q`-quantile under the fitted guide, coordinate by coordinate: the
+    /// location plus `z_q` marginal standard deviations (the square roots of the diagonal of
+    /// `L L^T`), mapped into the support.
+    ///
+    /// # Errors
+    /// [`InferError::InvalidArgument`] for `q` outside (0, 1); as [`median`](Self::median).
+    pub fn quantile(&self, q: f64) -> Result<Vec<(Name, Value)>, InferError> {
+        if !(q > 0.0 && q < 1.0) {
+            return Err(InferError::InvalidArgument {
+                name: "q",
+                reason: format!("a quantile must be in (0, 1), got {q}"),
+            });
+        }
+        let z = spec_math::cephes64::ndtri(q);
+        let d = self.dim;
+        let loc = coordinates(MVN_LOC, d)?;
+        let diag: Vec<f64> = coordinates(MVN_DIAG, d)?.iter().map(|u| u.exp()).collect();
+        let lower = coordinates(MVN_LOWER, d * (d - 1) / 2)?;
+        let sd: Vec<f64> = (0..d)
+            .map(|i| {
+                let row = &lower[i * (i.saturating_sub(1)) / 2..][..i];
+                (row.iter().map(|l| l * l).sum::<f64>() + diag[i] * diag[i]).sqrt()
+            })
+            .collect();
+        Ok(self
+            .latents
+            .iter()
+            .map(|l| {
+                let u: Vec<f64> = (l.offset..l.offset + l.len)
+                    .map(|k| loc[k] + sd[k] * z)
+                    .collect();
+                (l.name.clone(), constrained(l, &u))
+            })
+            .collect())
+    }
+}
+
+impl<A> Model<A> for AutoMultivariateNormal<A> {
+    type Output = ();
+
+    fn call(&self, _: A) -> Result<(), PyroError> {
+        let d = self.dim;
+        let vector = |x: f64, n: usize| Reals::from(vec![x; n]);
+        let loc: Reals = param(MVN_LOC, vector(0.0, d), Constraint::RealVector)?;
+        let diag: Reals = param(
+            MVN_DIAG,
+            vector(self.init_scale, d),
+            Constraint::Elementwise(ScalarSupport::Positive),
+        )?;
+        let lower: Reals = if d > 1 {
+            param(
+                MVN_LOWER,
+                vector(0.0, d * (d - 1) / 2),
+                Constraint::RealVector,
+            )?
+        } else {
+            Reals::default()
+        };
+        let eps: Reals = site("_AutoMultivariateNormal.eps")
+            .infer("is_auxiliary", true)
+            .sample(Batched::iid(Normal::new(0.0, 1.0)?, d)?)?;
+        // z = loc + L eps, row by row; ln |det L| = sum of ln L_ii.
+        let mut z = Vec::with_capacity(d);
+        let mut log_det = Real::constant(0.0);
+        for i in 0..d {
+            let row = i * i.saturating_sub(1) / 2;
+            let mut zi = loc.at(i) + diag.at(i) * eps.values()[i];
+            for j in 0..i {
+                zi += lower.at(row + j) * eps.values()[j];
+            }
+            z.push(zi);
+            log_det += diag.at(i).ln();
+        }
+        let mut extra = -log_det;
+        for l in self.latents.iter() {
+            let u = &z[l.offset..l.offset + l.len];
+            let Some((_, x, log_jacobian)) = constrain(l, u) else {
+                return Err(PyroError::InvalidMessage {
+                    site: l.name.clone(),
+                    reason: "the latent site's support has no bijection",
+                });
+            };
+            emit(l, &x, extra - log_jacobian)?;
+            extra = Real::constant(0.0);
         }
         Ok(())
     }

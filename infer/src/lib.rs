@@ -13,8 +13,8 @@
 //!   gradient from guide runs replayed into the model (reparameterised where the family can be,
 //!   the score function otherwise), and an [`Optimizer`] ([`Sgd`], [`Adam`], [`ClippedAdam`],
 //!   with learning-rate [`Schedule`]s) moves the unconstrained values of the
-//!   [`ParamStore`](poutine::ParamStore). [`AutoNormal`] and [`AutoDelta`] build guides from the
-//!   model.
+//!   [`ParamStore`](poutine::ParamStore). [`AutoNormal`], [`AutoMultivariateNormal`] and
+//!   [`AutoDelta`] build guides from the model.
 //! - [`Predictive`] runs the model again with latent values from the prior, from draws or from
 //!   a guide, into [`Samples`].
 //!
@@ -77,7 +77,7 @@ pub(crate) mod seeding;
 mod summary;
 mod svi;
 
-pub use autoguide::{AutoDelta, AutoNormal};
+pub use autoguide::{AutoDelta, AutoMultivariateNormal, AutoNormal};
 pub use elbo::{ElboEstimate, TraceElbo};
 pub use error::InferError;
 pub use importance::{Importance, Posterior, StreamingPosterior};
