@@ -3,7 +3,7 @@
 
 use crate::error::InferError;
 use indexmap::IndexMap;
-use pyro_poutine::distributions::{Constraint, Real, Value};
+use pyro_poutine::distributions::{AnyDistribution, Constraint, Real, Value};
 use pyro_poutine::{
     Messenger, Model, Name, PyroError, PyroRng, Site, SiteKind, with_handler, with_param_store,
 };
@@ -63,6 +63,9 @@ const AUXILIARY_FLAG: &str = "is_auxiliary";
 #[derive(Clone, Debug)]
 pub struct TraceElbo {
     num_particles: usize,
+    /// Whether a latent site whose guide and model distributions have a KL divergence in
+    /// closed form contributes `-KL` instead of its sampled log-density ratio.
+    mean_field: bool,
     /// The moving average of the ELBO estimates so far, the score-function terms' baseline.
     baseline: Option<f64>,
 }
@@ -91,7 +94,47 @@ impl TraceElbo {
     pub fn new() -> Self {
         TraceElbo {
             num_particles: 1,
+            mean_field: false,
             baseline: None,
+        }
+    }
+
+    /// Pyro's `TraceMeanField_ELBO`: as [`new`](TraceElbo::new), but a latent site whose guide
+    /// and model distributions have their KL divergence in closed form (both `Normal`)
+    /// contributes `-KL(q || p)`, scaled as the site is, instead of the sampled
+    /// `ln p(z) - ln q(z)`: the same expectation, with less variance. As in Pyro, this assumes a
+    /// mean-field guide (its sites independent given the parameters), so that each site's KL is
+    /// a term of the whole.
+    ///
+    /// ```
+    /// use pyro_infer::TraceElbo;
+    /// use pyro_infer::poutine::distributions::{Constraint, Normal, Real};
+    /// use pyro_infer::poutine::{PyroError, PyroRng, param, sample};
+    /// use rand::SeedableRng;
+    ///
+    /// // A model without data: the loss is KL(guide || prior), here exactly, every time:
+    /// // KL(N(1, 1) || N(1, 2)) = ln 2 + 1/8 - 1/2.
+    /// let model = |_: ()| -> Result<(), PyroError> {
+    ///     sample("z", Normal::new(1.0, 2.0))?;
+    ///     Ok(())
+    /// };
+    /// let guide = |_: ()| -> Result<(), PyroError> {
+    ///     let m = param("mean_field_doc_m", Real::from(1.0), Constraint::Real)?;
+    ///     sample("z", Normal::new(m, 1.0))?;
+    ///     Ok(())
+    /// };
+    /// let mut rng = PyroRng::seed_from_u64(0);
+    /// let loss = TraceElbo::mean_field().loss(&model, &guide, &(), &mut rng)?;
+    /// assert!((loss - (2.0_f64.ln() + 0.125 - 0.5)).abs() < 1e-15);
+    /// // The sampled estimator's loss is only right on average.
+    /// let sampled = TraceElbo::new().loss(&model, &guide, &(), &mut rng)?;
+    /// assert!((sampled - loss).abs() > 1e-6);
+    /// # Ok::<(), pyro_infer::InferError>(())
+    /// ```
+    pub fn mean_field() -> Self {
+        TraceElbo {
+            mean_field: true,
+            ..TraceElbo::new()
         }
     }
 
@@ -129,7 +172,7 @@ impl TraceElbo {
         let mut params = Params::new(None);
         let mut total = 0.0;
         for _ in 0..self.num_particles {
-            let particle = run_particle(model, guide, args, rng, &mut params)?;
+            let particle = run_particle(model, guide, args, rng, &mut params, self.mean_field)?;
             total += particle.elbo.value();
         }
         Ok(-total / self.num_particles as f64)
@@ -161,7 +204,7 @@ impl TraceElbo {
         let n = self.num_particles as f64;
         let (mut elbo_sum, mut surrogate) = (0.0, Vec::with_capacity(self.num_particles));
         for _ in 0..self.num_particles {
-            let particle = run_particle(model, guide, args, rng, &mut params)?;
+            let particle = run_particle(model, guide, args, rng, &mut params, self.mean_field)?;
             let elbo = particle.elbo.value();
             elbo_sum += elbo;
             // The score-function terms: log q(z) (ELBO - b), the ELBO held constant.
@@ -223,6 +266,7 @@ fn run_particle<A, M, G>(
     args: &A,
     rng: &mut PyroRng,
     params: &mut Params,
+    mean_field: bool,
 ) -> Result<Particle, InferError>
 where
     A: Clone,
@@ -230,7 +274,12 @@ where
     G: Model<A>,
 {
     let seed: u64 = rng.random();
-    let guide_run = Run::new(Role::Guide(IndexMap::new()), std::mem::take(params), seed);
+    let guide_run = Run::new(
+        Role::Guide(IndexMap::new()),
+        std::mem::take(params),
+        seed,
+        false,
+    );
     let (mut guide_run, result) = with_handler(guide_run, || guide.call(args.clone()));
     if let Some(failure) = guide_run.failure.take() {
         return Err(failure);
@@ -242,11 +291,8 @@ where
     };
     let (log_q, score) = (guide_run.log_density, std::mem::take(&mut guide_run.score));
     let seed: u64 = rng.random();
-    let model_run = Run::new(
-        Role::Model(sites),
-        std::mem::take(&mut guide_run.params),
-        seed,
-    );
+    let params_read = std::mem::take(&mut guide_run.params);
+    let model_run = Run::new(Role::Model(sites), params_read, seed, mean_field);
     let (mut model_run, result) = with_handler(model_run, || model.call(args.clone()));
     *params = std::mem::take(&mut model_run.params);
     if let Some(failure) = model_run.failure.take() {
@@ -300,6 +346,11 @@ struct GuideSite {
     value: Value,
     tracked: SmallVec<[Real; 1]>,
     auxiliary: bool,
+    /// The guide's distribution and scaled log-density at the value (for a KL in closed form).
+    dist: Option<AnyDistribution>,
+    log_q: Real,
+    /// The site's scale (NaN if masked).
+    scale: f64,
 }
 
 /// Which run a [`Run`] handles: the guide's (recording its latent sites), or the model's
@@ -378,6 +429,12 @@ impl Params {
 /// The handler of one run of the guide or the model in an estimate.
 struct Run {
     role: Role,
+    /// Whether KL divergences in closed form replace sampled log-density ratios (model runs of
+    /// [`TraceElbo::mean_field`]).
+    mean_field: bool,
+    /// The guide's distribution and log-density of the latent site being replayed, until the
+    /// model's `postprocess` takes them.
+    replayed: Option<(AnyDistribution, Real, f64)>,
     params: Params,
     rng: PyroRng,
     log_density: Sum,
@@ -389,9 +446,11 @@ struct Run {
 }
 
 impl Run {
-    fn new(role: Role, params: Params, seed: u64) -> Self {
+    fn new(role: Role, params: Params, seed: u64, mean_field: bool) -> Self {
         Run {
             role,
+            mean_field,
+            replayed: None,
             params,
             rng: PyroRng::seed_from_u64(seed),
             log_density: Sum::default(),
@@ -467,6 +526,9 @@ impl Messenger for Run {
                     msg.value = Some(site.value);
                     msg.tracked = site.tracked;
                     msg.done = true;
+                    if self.mean_field {
+                        self.replayed = site.dist.map(|d| (d, site.log_q, site.scale));
+                    }
                 }
                 None if msg.infer.flag(SUBSAMPLE_FLAG) => {}
                 None => {
@@ -489,6 +551,16 @@ impl Messenger for Run {
             }
             return Ok(());
         }
+        if let Some((q, log_q, scale)) = self.replayed.take()
+            && scale == msg.scale
+            && msg.mask.is_none()
+            && let Some(kl) = msg.dist.as_ref().and_then(|p| closed_form_kl(&q, p))
+        {
+            // This site's ln p(z) - ln q(z) is replaced by -scale KL: the guide's ln q(z), which
+            // the ELBO subtracts, is added back.
+            self.log_density.add(log_q - msg.scale * kl);
+            return Ok(());
+        }
         let lp = msg.log_prob_real()?;
         self.log_density.add(lp);
         if let Role::Guide(sites) = &mut self.role
@@ -504,6 +576,14 @@ impl Messenger for Run {
                         value: value.clone(),
                         tracked: msg.tracked.clone(),
                         auxiliary: msg.infer.flag(AUXILIARY_FLAG) || msg.infer.flag(SUBSAMPLE_FLAG),
+                        dist: msg.dist.clone(),
+                        log_q: lp,
+                        // NaN, which no scale equals, for a masked site: no closed-form KL.
+                        scale: if msg.mask.is_none() {
+                            msg.scale
+                        } else {
+                            f64::NAN
+                        },
                     },
                 );
             }
@@ -518,3 +598,16 @@ impl Messenger for Run {
 
 /// The flag this handler sets on a guide site drawn without reparameterisation.
 const NOT_REPARAMETERISED: &str = "_not_reparameterised";
+
+/// `KL(q || p)` in closed form on the tape, where the families have one: two normals,
+/// `ln(s_p / s_q) + (s_q^2 + (m_q - m_p)^2) / (2 s_p^2) - 1/2`.
+fn closed_form_kl(q: &AnyDistribution, p: &AnyDistribution) -> Option<Real> {
+    match (q, p) {
+        (AnyDistribution::Normal(q), AnyDistribution::Normal(p)) => {
+            let (sq, sp) = (q.scale(), p.scale());
+            let d = q.loc() - p.loc();
+            Some((sp / sq).ln() + (sq * sq + d * d) / (2.0 * sp * sp) - 0.5)
+        }
+        _ => None,
+    }
+}
