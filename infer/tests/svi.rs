@@ -497,7 +497,8 @@ fn sites_missing_on_one_side_are_errors_naming_them() -> Result<(), InferError> 
 
 /// AutoNormal on M1 is the Gaussian guide of `svi_fits_m1_exactly` with Pyro's initialisation
 /// (location 0, scale 0.1): the same exact optimum, reached from farther, the same averaging
-/// (see there for the tolerance), and its median and quantiles from the fit.
+/// and the same check of the ELBO against the log evidence (see there for the tolerances), and
+/// its median and quantiles from the fit.
 #[test]
 fn autonormal_fits_m1_exactly() -> Result<(), InferError> {
     let guide = AutoNormal::new(&scale_model, &9.5, &mut PyroRng::seed_from_u64(0))?;
@@ -530,6 +531,19 @@ fn autonormal_fits_m1_exactly() -> Result<(), InferError> {
     let scale = unconstrained(names[1])[0].exp();
     assert!((upper - (loc + scale)).abs() < 1e-12);
     assert!(guide.quantile(1.0).is_err());
+    // The ELBO at the fit against the exact log evidence, as in `svi_fits_m1_exactly`.
+    let mut svi = Svi::new(scale_model, guide, Sgd::new(0.02)?, TraceElbo::new()).seed(3);
+    let estimates: Vec<f64> = (0..2000)
+        .map(|_| svi.evaluate_loss(&9.5).map(|l| -l))
+        .collect::<Result<_, _>>()?;
+    let (mean, se) = mean_and_se(&estimates);
+    let log_evidence = -0.5 * (2.0 * std::f64::consts::PI * 1.5625).ln() - 0.5 / 1.5625;
+    let shortfall = log_evidence - scale_elbo(loc, scale).0;
+    assert!(shortfall >= 0.0);
+    assert!(
+        (mean - log_evidence).abs() < 4.5 * se + shortfall + 1e-12,
+        "ELBO {mean} (SE {se}), log evidence {log_evidence}, shortfall {shortfall}"
+    );
     Ok(())
 }
 
