@@ -403,12 +403,17 @@ pub fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
-/// Runs the NumPyro reference script `script` (in `benches/numpyro/`) with `args` on one XLA
-/// thread, if a Python with NumPyro is available (`$NUMPYRO_PYTHON`, else `python3`): the one
-/// line of JSON it prints, or `None` (no such Python, or the script failed).
-pub fn numpyro_reference(script: &str, args: &[String]) -> Option<serde_json::Value> {
-    let python = std::env::var("NUMPYRO_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = format!("{}/numpyro/{script}", env!("CARGO_MANIFEST_DIR"));
+/// Runs a Python reference script (`script`, relative to `benches/`, e.g.
+/// `numpyro/nuts_m2.py`) with `args` on one thread, with the Python named by the environment
+/// variable `python_var` (`NUMPYRO_PYTHON`, `PYRO_PYTHON`), else `python3`: the one line of JSON
+/// it prints, or `None` (no such Python or package, or the script failed).
+pub fn python_reference(
+    python_var: &str,
+    script: &str,
+    args: &[String],
+) -> Option<serde_json::Value> {
+    let python = std::env::var(python_var).unwrap_or_else(|_| "python3".into());
+    let script = format!("{}/{script}", env!("CARGO_MANIFEST_DIR"));
     let output = std::process::Command::new(&python)
         .arg(&script)
         .args(args)

@@ -90,7 +90,7 @@ fn numpyro(warmup: usize, draws: usize) -> Option<serde_json::Value> {
         "--draws".into(),
         draws.to_string(),
     ];
-    numpyro_reference("nuts_m2.py", &args)
+    python_reference("NUMPYRO_PYTHON", "numpyro/nuts_m2.py", &args)
 }
 
 /// One NUTS chain on M2: draws per second of the whole run and the posterior means.

@@ -1,10 +1,11 @@
 //! The SVI benchmark (issue "SVI"): steps per second of `Svi` with an `AutoNormal` guide,
 //! `TraceElbo` with one particle and Adam (step 0.05) on M1 `scale` and M2 `linreg`
 //! (`../shared/BENCH.md`), and the steps it takes the loss's moving average over 100 steps to come
-//! within 1 of the exact negative log evidence; beside them NumPyro's compiled SVI on the same
-//! models, guide, optimiser and settings (`benches/numpyro/svi.py`, run in this benchmark when a
-//! Python with NumPyro is found: `$NUMPYRO_PYTHON`, else `python3`), as a ratio. Pyro's SVI
-//! (PyTorch) is not measured: this machine has no PyTorch.
+//! within 1 of the exact negative log evidence; beside them NumPyro's compiled SVI
+//! (`benches/numpyro/svi.py`, with `$NUMPYRO_PYTHON`) and Pyro's SVI on PyTorch
+//! (`benches/pyro/svi.py`, with `$PYRO_PYTHON`; 1000 steps, once, as Pyro takes about 25 ms a step
+//! on M2) on the same models, guide, optimiser and settings, as ratios. Each runs when its Python
+//! is found (else `python3`) and not in `--quick` mode.
 //!
 //! `cargo run --release -p pyro-benches --bin svi [-- --quick]`; writes `target/bench/svi.json`.
 
@@ -62,17 +63,25 @@ fn time_svi<A: Clone, M: Model<A> + Clone>(
     (median(times), first.unwrap_or_default())
 }
 
-/// NumPyro's SVI on M1 and M2 with the same settings, if a Python with NumPyro is available.
-fn numpyro(steps: usize) -> Option<serde_json::Value> {
+/// The reference SVI of `script` on M1 and M2 with the same settings, `steps` steps `repeats`
+/// times, if the Python of `python_var` has its packages.
+fn reference(
+    python_var: &str,
+    script: &str,
+    steps: usize,
+    repeats: usize,
+) -> Option<serde_json::Value> {
     let args = [
         "--steps".into(),
         steps.to_string(),
+        "--repeats".into(),
+        repeats.to_string(),
         "--lr".into(),
         LR.to_string(),
         "--tolerance".into(),
         TOLERANCE.to_string(),
     ];
-    numpyro_reference("svi.py", &args)
+    python_reference(python_var, script, &args)
 }
 
 fn main() {
@@ -81,10 +90,17 @@ fn main() {
     let data = linreg_data();
     let m1 = time_svi(scale, &(), steps, repeats);
     let m2 = time_svi(linreg, &&data, steps, repeats);
-    let reference = if quick { None } else { numpyro(steps) };
+    let (numpyro, pyro) = if quick {
+        (None, None)
+    } else {
+        (
+            reference("NUMPYRO_PYTHON", "numpyro/svi.py", steps, repeats),
+            reference("PYRO_PYTHON", "pyro/svi.py", 1000, 1),
+        )
+    };
     println!(
-        "{:<10} {:>14} {:>18} {:>16} {:>18} {:>10}",
-        "model", "steps/s", "steps to target", "NumPyro steps/s", "NumPyro to target", "ratio"
+        "{:<10} {:>10} {:>8} | {:>10} {:>8} {:>6} | {:>10} {:>8} {:>6}",
+        "model", "steps/s", "reached", "NumPyro", "reached", "ratio", "Pyro", "reached", "ratio"
     );
     let mut rows = Vec::new();
     for (name, key, (seconds, losses), log_evidence) in [
@@ -93,28 +109,42 @@ fn main() {
     ] {
         let rate = steps as f64 / seconds;
         let reached = steps_to_target(&losses, -log_evidence);
-        let np = reference.as_ref().map(|r| &r[key]);
-        let np_rate = np.and_then(|r| r["steps_per_second"].as_f64());
-        let np_reached = np.and_then(|r| r["steps_to_target"].as_u64());
         let show = |x: Option<String>| x.unwrap_or_else(|| "-".into());
+        // A reference's steps per second, steps to the target and ratio to ours, as text.
+        let columns = |r: Option<&serde_json::Value>| {
+            let r = r.map(|r| &r[key]);
+            let other = r.and_then(|r| r["steps_per_second"].as_f64());
+            let reached = r.and_then(|r| r["steps_to_target"].as_u64());
+            (
+                show(other.map(|x| format!("{x:.0}"))),
+                show(reached.map(|s| s.to_string())),
+                show(other.map(|x| format!("{:.3}", x / rate))),
+            )
+        };
+        let (np, np_reached, np_ratio) = columns(numpyro.as_ref());
+        let (py, py_reached, py_ratio) = columns(pyro.as_ref());
         println!(
-            "{name:<10} {rate:>14.0} {:>18} {:>16} {:>18} {:>10}",
+            "{name:<10} {rate:>10.0} {:>8} | {np:>10} {np_reached:>8} {np_ratio:>6} | {py:>10} \
+             {py_reached:>8} {py_ratio:>6}",
             show(reached.map(|s| s.to_string())),
-            show(np_rate.map(|r| format!("{r:.0}"))),
-            show(np_reached.map(|s| s.to_string())),
-            show(np_rate.map(|r| format!("{:.2}", r / rate))),
         );
         rows.push(json!({
             "model": name, "steps": steps, "seconds": seconds, "steps_per_second": rate,
             "steps_to_target": reached, "final_loss_mean_100":
                 losses.iter().rev().take(100).sum::<f64>() / losses.len().clamp(1, 100) as f64,
-            "numpyro": np,
+            "numpyro": numpyro.as_ref().map(|r| &r[key]),
+            "pyro": pyro.as_ref().map(|r| &r[key]),
         }));
     }
-    if reference.is_none() {
+    println!(
+        "ratio = the reference's steps/s over ours; reached = steps until the loss's moving \
+         average over {WINDOW} steps is within {TOLERANCE} of -log evidence"
+    );
+    if numpyro.is_none() || pyro.is_none() {
         println!(
-            "NumPyro: not run (--quick, or install benches/numpyro/requirements.txt and set \
-             NUMPYRO_PYTHON); ratio = NumPyro steps/s over ours"
+            "references not run in --quick mode or without their Python: install \
+             benches/numpyro/requirements.txt and benches/pyro/requirements.txt, set \
+             NUMPYRO_PYTHON and PYRO_PYTHON"
         );
     }
     let out = json!({ "lr": LR, "tolerance": TOLERANCE, "rows": rows });
