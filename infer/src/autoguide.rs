@@ -338,6 +338,21 @@ impl<A> AutoDelta<A> {
     /// # Errors
     /// [`InferError::BadValue`] if the store does not hold the guide's parameters.
     pub fn median(&self) -> Result<Vec<(Name, Value)>, InferError> {
+        self.quantile(0.5)
+    }
+
+    /// Each latent site's `q`-quantile under the fitted guide: its point, whatever `q` (the
+    /// guide is a point mass, as Pyro's `AutoDelta.quantiles`).
+    ///
+    /// # Errors
+    /// [`InferError::InvalidArgument`] for `q` outside (0, 1); as [`median`](Self::median).
+    pub fn quantile(&self, q: f64) -> Result<Vec<(Name, Value)>, InferError> {
+        if !(q > 0.0 && q < 1.0) {
+            return Err(InferError::InvalidArgument {
+                name: "q",
+                reason: format!("a quantile must be in (0, 1), got {q}"),
+            });
+        }
         self.latents
             .iter()
             .map(|l| {

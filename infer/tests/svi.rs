@@ -630,6 +630,10 @@ fn autodelta_finds_the_map() -> Result<(), InferError> {
         unreachable!()
     };
     assert!((z - 3.0).abs() < 1e-3, "{z}");
+    // Its quantiles are the point, and so are its draws for Predictive.
+    assert_eq!(svi.guide().quantile(0.9)?[0].1, Value::Real(z));
+    let draws = pyro_infer::Predictive::from_guide(model, svi.guide().clone(), 20).run(4)?;
+    assert!(draws.reals(&Name::from("ad_z"))?.iter().all(|&d| d == z));
     Ok(())
 }
 
@@ -709,6 +713,11 @@ fn automultivariatenormal_fits_m2() -> Result<(), InferError> {
             "{name}: {got} (MCSE {mcse}) vs {exact}"
         );
     }
+    // Draws for Predictive: sigma stays positive, and the draws spread as the guide does.
+    let draws = pyro_infer::Predictive::from_guide(linreg, guide.clone(), 200)
+        .seed(4)
+        .run(data.clone())?;
+    assert!(draws.reals(&Name::from("sigma"))?.iter().all(|&s| s > 0.0));
     let mut svi = Svi::new(linreg, guide, Sgd::new(1e-3)?, TraceElbo::new()).seed(2);
     let elbo: Vec<f64> = (0..2000)
         .map(|_| svi.evaluate_loss(&data).map(|l| -l))

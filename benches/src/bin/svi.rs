@@ -130,7 +130,9 @@ fn main() {
         );
         rows.push(json!({
             "model": name, "steps": steps, "seconds": seconds, "steps_per_second": rate,
-            "steps_to_target": reached, "final_loss_mean_100":
+            "steps_to_target": reached,
+            "seconds_to_target": reached.map(|s| s as f64 / rate),
+            "final_loss_mean_100":
                 losses.iter().rev().take(100).sum::<f64>() / losses.len().clamp(1, 100) as f64,
             "numpyro": numpyro.as_ref().map(|r| &r[key]),
             "pyro": pyro.as_ref().map(|r| &r[key]),
