@@ -59,6 +59,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     let (guess, measurement) = (8.5, 9.5);
     let exact = exact(guess, measurement)?;
     let conditioned = condition(scale, [("measurement", measurement)]);
+    // The thread's generator, which the traced run below draws from (inference runs have seeds
+    // of their own).
+    pyro_core::poutine::set_rng_seed(0);
 
     println!("Pyro's scale model: weight ~ Normal({guess}, 1), measurement ~ Normal(weight, 0.75)");
     println!("conditioned on measurement = {measurement}\n");
