@@ -126,7 +126,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("a clinic: severe ~ Bernoulli(0.5); treated ~ Bernoulli(0.8 if severe else 0.2);");
     println!("recovered ~ Bernoulli(0.3 or 0.8 by severity, + 0.1 if treated)");
     println!(
-        "each probability estimated by importance sampling with {particles} particles (exact value in brackets)\n"
+        "each probability estimated by importance sampling with {particles} particles (exact \
+         value in brackets)\n"
     );
 
     // One traced run under intervene: what the handler does to the trace.
