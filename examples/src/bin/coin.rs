@@ -151,7 +151,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         .map(|_| svi.evaluate_loss(&flips).map(|loss| -loss))
         .collect::<Result<_, _>>()?;
     println!(
-        "{:<36} ELBO {:.4} (log evidence {log_evidence:.4}: the ELBO is at most that, equal at the exact posterior)",
+        "{:<36} ELBO {:.4} (log evidence {log_evidence:.4}: the ELBO is at most that, equal \
+         at the exact posterior)",
         "",
         elbo.iter().sum::<f64>() / elbo.len() as f64
     );

@@ -153,14 +153,16 @@ fn main() -> Result<(), Box<dyn Error>> {
         .run(guess)?;
     let (mean, sd) = mean_sd(&guide_draws.reals(&Name::from("weight"))?);
     row(&format!("SVI, AutoNormal ({steps} Adam steps)"), mean, sd);
-    // The ELBO at the fit, averaged over many estimates (the ELBO itself is at most the log evidence, and equal to
-    // it when the guide is the exact posterior, as it can be here; the average may exceed it by Monte Carlo error).
+    // The ELBO at the fit, averaged over many estimates. The ELBO itself is at most the log
+    // evidence, and equal to it when the guide is the exact posterior, as it can be here; the
+    // average may exceed it by Monte Carlo error.
     let elbo: Vec<f64> = (0..4000)
         .map(|_| svi.evaluate_loss(&guess).map(|loss| -loss))
         .collect::<Result<_, _>>()?;
     let (elbo_mean, elbo_sd) = mean_sd(&elbo);
     println!(
-        "{:<34} ELBO {elbo_mean:.5} +- {:.5} (log evidence {:.5}: the ELBO is at most that, equal at the exact posterior)",
+        "{:<34} ELBO {elbo_mean:.5} +- {:.5} (log evidence {:.5}: the ELBO is at most that, \
+         equal at the exact posterior)",
         "",
         elbo_sd / (elbo.len() as f64).sqrt(),
         exact.log_evidence
