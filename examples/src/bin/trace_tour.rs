@@ -135,11 +135,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("intervene(scale, [(\"measurement\", 9.5)]), traced:\n{tr}");
     println!(
         "downstream, the model goes on with the intervention value: it returns {:.4}. The \
-         recorded 'measurement' ({:.4}, not observed: {}) is a fresh copy nothing used, and no \
+         recorded 'measurement' ({:.4}, is_observed = {}) is a fresh copy nothing used, and no \
          observation scores the run.",
         out.value(),
         tr.value::<f64>("measurement")?,
-        !tr.get("measurement").is_some_and(|s| s.is_observed)
+        tr.get("measurement").is_some_and(|s| s.is_observed)
     );
     // Exact: conditioning on the measurement updates the weight (posterior Normal(9.14, 0.6),
     // see the `intro` example); fixing the measurement by intervention says nothing about the
