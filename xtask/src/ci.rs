@@ -6,7 +6,14 @@ use crate::sh;
 use std::process::Command;
 
 /// The example binaries, each run with `--fast`.
-const EXAMPLES: &[&str] = &["scale", "random_walk"];
+const EXAMPLES: &[&str] = &[
+    "scale",
+    "random_walk",
+    "intro",
+    "trace_tour",
+    "coin",
+    "counterfactual",
+];
 
 pub(crate) fn run() -> Result<(), String> {
     sh("cargo", &["fmt", "--all", "--check"], &[])?;
