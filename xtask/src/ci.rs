@@ -13,6 +13,9 @@ const EXAMPLES: &[&str] = &[
     "trace_tour",
     "coin",
     "counterfactual",
+    "linreg",
+    "subsample",
+    "mixture",
 ];
 
 pub(crate) fn run() -> Result<(), String> {
