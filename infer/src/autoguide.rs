@@ -38,6 +38,30 @@ fn coordinates(name: &str, n: usize) -> Result<Vec<f64>, InferError> {
     }
 }
 
+/// `scale` if it can be an initial scale (finite and positive).
+fn check_init_scale(scale: f64) -> Result<f64, InferError> {
+    if scale.is_finite() && scale > 0.0 {
+        Ok(scale)
+    } else {
+        Err(InferError::InvalidArgument {
+            name: "init_scale",
+            reason: format!("must be finite and > 0, got {scale}"),
+        })
+    }
+}
+
+/// The standard normal's `q`-quantile, for `q` in (0, 1).
+fn standard_normal_quantile(q: f64) -> Result<f64, InferError> {
+    if q > 0.0 && q < 1.0 {
+        Ok(spec_math::cephes64::ndtri(q))
+    } else {
+        Err(InferError::InvalidArgument {
+            name: "q",
+            reason: format!("a quantile must be in (0, 1), got {q}"),
+        })
+    }
+}
+
 /// A value in the latent's support for unconstrained coordinates `u` (constants).
 fn constrained(latent: &Latent, u: &[f64]) -> Value {
     let coords: Vec<Real> = u.iter().map(|&x| Real::constant(x)).collect();
@@ -149,13 +173,7 @@ impl<A> AutoNormal<A> {
     /// # Errors
     /// [`InferError::InvalidArgument`] unless finite and positive.
     pub fn init_scale(mut self, scale: f64) -> Result<Self, InferError> {
-        if !(scale.is_finite() && scale > 0.0) {
-            return Err(InferError::InvalidArgument {
-                name: "init_scale",
-                reason: format!("must be finite and > 0, got {scale}"),
-            });
-        }
-        self.init_scale = scale;
+        self.init_scale = check_init_scale(scale)?;
         Ok(self)
     }
 
@@ -183,13 +201,7 @@ impl<A> AutoNormal<A> {
     /// # Errors
     /// [`InferError::InvalidArgument`] for `q` outside (0, 1); as [`median`](Self::median).
     pub fn quantile(&self, q: f64) -> Result<Vec<(Name, Value)>, InferError> {
-        if !(q > 0.0 && q < 1.0) {
-            return Err(InferError::InvalidArgument {
-                name: "q",
-                reason: format!("a quantile must be in (0, 1), got {q}"),
-            });
-        }
-        let z = spec_math::cephes64::ndtri(q);
+        let z = standard_normal_quantile(q)?;
         self.latents
             .iter()
             .map(|l| {
@@ -347,12 +359,7 @@ impl<A> AutoDelta<A> {
     /// # Errors
     /// [`InferError::InvalidArgument`] for `q` outside (0, 1); as [`median`](Self::median).
     pub fn quantile(&self, q: f64) -> Result<Vec<(Name, Value)>, InferError> {
-        if !(q > 0.0 && q < 1.0) {
-            return Err(InferError::InvalidArgument {
-                name: "q",
-                reason: format!("a quantile must be in (0, 1), got {q}"),
-            });
-        }
+        standard_normal_quantile(q)?;
         self.latents
             .iter()
             .map(|l| {
@@ -485,13 +492,7 @@ impl<A> AutoMultivariateNormal<A> {
     /// # Errors
     /// [`InferError::InvalidArgument`] unless finite and positive.
     pub fn init_scale(mut self, scale: f64) -> Result<Self, InferError> {
-        if !(scale.is_finite() && scale > 0.0) {
-            return Err(InferError::InvalidArgument {
-                name: "init_scale",
-                reason: format!("must be finite and > 0, got {scale}"),
-            });
-        }
-        self.init_scale = scale;
+        self.init_scale = check_init_scale(scale)?;
         Ok(self)
     }
 
@@ -511,13 +512,7 @@ impl<A> AutoMultivariateNormal<A> {
     /// # Errors
     /// [`InferError::InvalidArgument`] for `q` outside (0, 1); as [`median`](Self::median).
     pub fn quantile(&self, q: f64) -> Result<Vec<(Name, Value)>, InferError> {
-        if !(q > 0.0 && q < 1.0) {
-            return Err(InferError::InvalidArgument {
-                name: "q",
-                reason: format!("a quantile must be in (0, 1), got {q}"),
-            });
-        }
-        let z = spec_math::cephes64::ndtri(q);
+        let z = standard_normal_quantile(q)?;
         let d = self.dim;
         let loc = coordinates(MVN_LOC, d)?;
         let diag: Vec<f64> = coordinates(MVN_DIAG, d)?.iter().map(|u| u.exp()).collect();
