@@ -2,6 +2,7 @@
 //! replayed into the model, with its gradient with respect to the parameters on the tape.
 
 use crate::error::InferError;
+use crate::potential::into_support;
 use indexmap::IndexMap;
 use pyro_poutine::distributions::{AnyDistribution, Constraint, Real, Value};
 use pyro_poutine::{
@@ -231,7 +232,7 @@ impl TraceElbo {
         let mut grads = Vec::with_capacity(params.entries.len());
         let mut at = 0;
         for (name, p) in &params.entries {
-            grads.push((name.clone(), flat[at..at + p.leaves.len()].to_vec()));
+            grads.push((name.to_string(), flat[at..at + p.leaves.len()].to_vec()));
             at += p.leaves.len();
         }
         let mean = elbo_sum / n;
@@ -366,7 +367,7 @@ enum Role {
 #[derive(Default)]
 struct Params {
     tape: Option<Rc<Tape>>,
-    entries: IndexMap<String, ParamLeaves>,
+    entries: IndexMap<Name, ParamLeaves>,
 }
 
 struct ParamLeaves {
@@ -385,12 +386,13 @@ impl Params {
 
     /// The value of the parameter `name` on the tape, from the store; `None` if the store does
     /// not have it (yet) or it has no continuous coordinates.
-    fn read(&mut self, name: &str) -> Option<(&Value, &SmallVec<[Real; 1]>)> {
+    fn read(&mut self, name: &Name) -> Option<(&Value, &SmallVec<[Real; 1]>)> {
         if !self.entries.contains_key(name) {
+            let key = name.as_cow();
             let (u, constraint) =
-                with_param_store(|s| Some((s.unconstrained(name)?.clone(), s.constraint(name)?)))?;
+                with_param_store(|s| Some((s.unconstrained(&key)?.clone(), s.constraint(&key)?)))?;
             let entry = self.leaves(u, &constraint)?;
-            self.entries.insert(name.to_string(), entry);
+            self.entries.insert(name.clone(), entry);
         }
         let entry = &self.entries[name];
         Some((&entry.value, &entry.tracked))
@@ -402,27 +404,17 @@ impl Params {
             Some(tape) => tape.leaf(x),
             None => Real::constant(x),
         };
-        match u {
-            Value::Real(x) => {
-                let u = leaf(x);
-                let x = constraint.to_constrained_real(u)?;
-                Some(ParamLeaves {
-                    leaves: vec![u],
-                    value: Value::Real(x.value()),
-                    tracked: SmallVec::from_elem(x, 1),
-                })
-            }
-            Value::Reals(v) => {
-                let leaves: Vec<Real> = v.into_iter().map(leaf).collect();
-                let x = constraint.to_constrained_reals(&leaves)?;
-                Some(ParamLeaves {
-                    leaves,
-                    value: Value::Reals(x.iter().map(|r| r.value()).collect()),
-                    tracked: x.into_iter().collect(),
-                })
-            }
-            _ => None,
-        }
+        let (leaves, vector): (Vec<Real>, bool) = match u {
+            Value::Real(x) => (vec![leaf(x)], false),
+            Value::Reals(v) => (v.into_iter().map(leaf).collect(), true),
+            _ => return None,
+        };
+        let (value, tracked) = into_support(constraint, vector, &leaves)?;
+        Some(ParamLeaves {
+            leaves,
+            value,
+            tracked,
+        })
     }
 }
 
@@ -473,8 +465,7 @@ impl Run {
 
     /// Gives a parameter site its value on the tape, if the store has it.
     fn read_param(&mut self, msg: &mut Site) -> bool {
-        let name = msg.name.to_string();
-        match self.params.read(&name) {
+        match self.params.read(&msg.name) {
             Some((value, tracked)) => {
                 msg.value = Some(value.clone());
                 msg.tracked = tracked.clone();

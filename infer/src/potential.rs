@@ -580,19 +580,39 @@ fn unconstrained_of(latent: &Latent, value: &Value) -> Option<Vec<f64>> {
     }
 }
 
+/// The value in `support` of the unconstrained coordinates `u` (a vector value when `vector`):
+/// the value and its tape `Real`s. `None` for a support without a bijection. The map of latent
+/// sites and of parameters alike (Pyro's `biject_to`).
+pub(crate) fn into_support(
+    support: &Constraint,
+    vector: bool,
+    u: &[Real],
+) -> Option<(Value, SmallVec<[Real; 1]>)> {
+    if vector {
+        let x = support.to_constrained_reals(u)?;
+        let value = Value::Reals(x.iter().map(|r| r.value()).collect());
+        Some((value, x.into_iter().collect()))
+    } else {
+        let x = support.to_constrained_real(*u.first()?)?;
+        Some((Value::Real(x.value()), SmallVec::from_elem(x, 1)))
+    }
+}
+
+/// The log-Jacobian of [`into_support`] at `u`.
+fn log_jacobian(support: &Constraint, vector: bool, u: &[Real]) -> Option<Real> {
+    if vector {
+        support.log_abs_det_jacobian_reals(u)
+    } else {
+        support.log_abs_det_jacobian_real(*u.first()?)
+    }
+}
+
 /// A latent's value in its support for the unconstrained coordinates `u`: the value, its tape
 /// `Real`s, and the log-Jacobian of the map. `None` for a support without a bijection.
 pub(crate) fn constrain(latent: &Latent, u: &[Real]) -> Option<(Value, SmallVec<[Real; 1]>, Real)> {
-    if latent.vector {
-        let x = latent.support.to_constrained_reals(u)?;
-        let jacobian = latent.support.log_abs_det_jacobian_reals(u)?;
-        let value = Value::Reals(x.iter().map(|r| r.value()).collect());
-        Some((value, x.into_iter().collect(), jacobian))
-    } else {
-        let x = latent.support.to_constrained_real(u[0])?;
-        let jacobian = latent.support.log_abs_det_jacobian_real(u[0])?;
-        Some((Value::Real(x.value()), SmallVec::from_elem(x, 1), jacobian))
-    }
+    let (value, x) = into_support(&latent.support, latent.vector, u)?;
+    let jacobian = log_jacobian(&latent.support, latent.vector, u)?;
+    Some((value, x, jacobian))
 }
 
 /// The handler of one evaluation of a [`Potential`]: gives each latent site its value from the
@@ -647,11 +667,15 @@ impl PotentialRun {
         }
         let latent = &self.layout.latents[i];
         let u = &self.leaves[latent.offset..latent.offset + latent.len];
-        let Some((value, tracked, jacobian)) = constrain(latent, u) else {
-            let reason = format!("its support {:?} has no bijection", latent.support);
-            return Err(self.fail(name, reason));
+        let no_bijection = || format!("its support {:?} has no bijection", latent.support);
+        let Some((value, tracked)) = into_support(&latent.support, latent.vector, u) else {
+            return Err(self.fail(name, no_bijection()));
         };
+        // A parameter is not a random variable: its map adds no log-Jacobian.
         if !latent.param {
+            let Some(jacobian) = log_jacobian(&latent.support, latent.vector, u) else {
+                return Err(self.fail(name, no_bijection()));
+            };
             self.add_term(jacobian);
         }
         Ok((value, tracked))
