@@ -7,6 +7,7 @@
 
 mod checks;
 mod common;
+mod m2;
 
 use checks::{check_mean, check_mean_near, series};
 use pyro_infer::poutine::distributions::{
@@ -19,20 +20,6 @@ use pyro_infer::poutine::{
 };
 use pyro_infer::{InferError, Init, Mcmc, McmcRun, Nuts, Potential};
 use rand::SeedableRng;
-
-fn linreg_data() -> (Vec<f64>, Vec<f64>) {
-    let eps: Vec<f64> = include_str!("../../benches/data/linreg_eps.txt")
-        .lines()
-        .map(|l| l.trim().parse().unwrap())
-        .collect();
-    let xs: Vec<f64> = (0..100).map(|i| i as f64 / 100.0).collect();
-    let ys = xs
-        .iter()
-        .zip(&eps)
-        .map(|(x, e)| 1.0 + 2.0 * x + 0.5 * e)
-        .collect();
-    (xs, ys)
-}
 
 /// M2 `linreg` (`shared/BENCH.md`), one site per observation.
 fn linreg((xs, ys): (&[f64], &[f64])) -> Result<(), PyroError> {
@@ -60,7 +47,7 @@ fn check_r_hat(run: &McmcRun) {
 /// M2 against its exact posterior means; no divergences; R-hat < 1.01 on four chains.
 #[test]
 fn m2_linreg_matches_the_exact_posterior() {
-    let (xs, ys) = linreg_data();
+    let (xs, ys) = m2::linreg_data();
     let run = Mcmc::new(Nuts::new(linreg), 500, 1000)
         .num_chains(4)
         .seed(3)
@@ -202,7 +189,7 @@ fn eight_schools_matches_numpyro() {
 /// Same seed, same draws, whatever the number of threads.
 #[test]
 fn chains_are_reproducible_on_any_number_of_threads() {
-    let (xs, ys) = linreg_data();
+    let (xs, ys) = m2::linreg_data();
     let go = || {
         Mcmc::new(Nuts::new(linreg), 100, 100)
             .num_chains(3)
@@ -409,7 +396,7 @@ fn invalid_settings_are_errors() {
 
 #[test]
 fn init_values_and_the_median_start_chains_where_asked() {
-    let (xs, ys) = linreg_data();
+    let (xs, ys) = m2::linreg_data();
     let mut rng = PyroRng::seed_from_u64(2);
     let potential = Potential::new(linreg, &(&xs[..], &ys[..]), &mut rng).unwrap();
     let given = [(Name::from("sigma"), Value::Real(0.5))]

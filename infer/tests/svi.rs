@@ -5,6 +5,8 @@
 //! The parameter store is process-wide, as Pyro's is: each test uses parameter names of its
 //! own.
 
+mod m2;
+
 use pyro_infer::poutine::distributions::{
     Batched, Bernoulli, Beta, Constraint, Gamma, HalfNormal, LogNormal, Normal, Poisson, Real,
     Value,
@@ -552,12 +554,14 @@ fn autonormal_fits_m1_exactly() -> Result<(), InferError> {
 }
 
 /// A positive latent and a vector latent: theta_j ~ N(0, 1), y_j ~ N(theta_j, sigma) with
-/// sigma ~ LogNormal(0, 0.1) (nearly 1), and a data point per school. AutoNormal maps its draws
-/// into each support (the positive one through exp, with the log-Jacobian): the theta posterior
-/// given sigma = 1 is N(y_j / 2, 1/2); with sigma free it moves little. The fit's medians are in
-/// the support and near those values (0.15: sigma's spread, 0.1, moves the posterior mean
-/// y_j / (1 + sigma^2) by at most 0.1 y_j / 2 = 0.15 at y_j = 3), the quantiles are ordered,
-/// and `Predictive` draws from the fitted guide.
+/// sigma ~ LogNormal(0, 0.1), and a data point per school. AutoNormal maps its draws into each
+/// support (the positive one through exp, with the log-Jacobian). Its fit is mean-field, so it
+/// has no closed form, but bounds: three data points barely move ln sigma from its prior (sd
+/// 0.1), so the fit's ln sigma is within 3 prior sds, |ln sigma| < 0.3; the fit's theta_j
+/// location then solves loc_j = y_j c / (1 + c) with c = E_q[sigma^-2] in [e^-0.6, e^0.6], so
+/// |loc_j - y_j / 2| <= 0.146 y_j. The learning rate ends at 0.002, where Adam's jitter (a few
+/// times the rate per coordinate) adds at most 0.01. The quantiles are ordered, and
+/// `Predictive` draws from the fitted guide.
 #[test]
 fn autonormal_takes_positive_and_vector_latents() -> Result<(), InferError> {
     let ys = vec![1.0, 2.0, 3.0];
@@ -570,24 +574,24 @@ fn autonormal_takes_positive_and_vector_latents() -> Result<(), InferError> {
         })
     };
     let guide = AutoNormal::new(&model, &ys, &mut PyroRng::seed_from_u64(0))?;
-    let mut svi = Svi::new(
-        model,
-        guide,
-        Adam::new(0.02)?,
-        TraceElbo::new().num_particles(8)?,
-    )
-    .seed(5);
-    svi.run(&ys, 3000)?;
+    let adam = Adam::new(0.02)?.schedule(Schedule::Step {
+        step_size: 1,
+        gamma: 0.1,
+    })?;
+    let mut svi = Svi::new(model, guide, adam, TraceElbo::new().num_particles(8)?).seed(5);
+    svi.run(&ys, 2000)?;
+    svi.optimizer_mut().advance_schedule();
+    svi.run(&ys, 1000)?;
     let median = svi.guide().median()?;
     let Value::Real(sigma) = median[0].1 else {
         unreachable!()
     };
-    assert!(sigma > 0.0 && (sigma - 1.0).abs() < 0.3, "{sigma}");
+    assert!(sigma.ln().abs() < 0.3 + 0.01, "{sigma}");
     let Value::Reals(theta) = &median[1].1 else {
         unreachable!()
     };
     for (t, y) in theta.iter().zip(&ys) {
-        assert!((t - y / 2.0).abs() < 0.15 + 0.1, "{theta:?}");
+        assert!((t - y / 2.0).abs() < 0.146 * y + 0.01, "{theta:?}");
     }
     let (Value::Reals(low), Value::Reals(high)) = (
         &svi.guide().quantile(0.1)?[1].1,
@@ -656,20 +660,6 @@ fn linreg(data: (Vec<f64>, Vec<f64>)) -> Result<(), PyroError> {
     Ok(())
 }
 
-fn linreg_data() -> (Vec<f64>, Vec<f64>) {
-    let eps: Vec<f64> = include_str!("../../benches/data/linreg_eps.txt")
-        .lines()
-        .map(|l| l.trim().parse().unwrap())
-        .collect();
-    let xs: Vec<f64> = (0..100).map(|i| i as f64 / 100.0).collect();
-    let ys = xs
-        .iter()
-        .zip(&eps)
-        .map(|(x, e)| 1.0 + 2.0 * x + 0.5 * e)
-        .collect();
-    (xs, ys)
-}
-
 /// M2 with `AutoMultivariateNormal` (a normal over (a, b, ln sigma)): the fitted guide's means
 /// of a, b and sigma against the exact posterior means (1.00435, 2.07307, 0.49115), and its
 /// ELBO below the exact log evidence (-80.8517).
@@ -686,7 +676,7 @@ fn linreg_data() -> (Vec<f64>, Vec<f64>) {
 /// fit by several standard deviations.
 #[test]
 fn automultivariatenormal_fits_m2() -> Result<(), InferError> {
-    let data = linreg_data();
+    let data = m2::linreg_data();
     let guide = AutoMultivariateNormal::new(&linreg, &data, &mut PyroRng::seed_from_u64(0))?;
     let names = ["AutoMultivariateNormal.loc"];
     let fit = averaged(
