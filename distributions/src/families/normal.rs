@@ -476,43 +476,78 @@ mod tests {
         assert_eq!(g, vec![0.0, 0.0, -0.25]);
     }
 
+    /// A normal whose gradients are off: its log-density's partials times `1 + partial`, its
+    /// reparameterised draw's gradient times `1 + grad` and the draw itself times `1 + draw`,
+    /// for the tests that show the checks catch such errors.
+    #[derive(Clone, Debug)]
+    struct Off {
+        normal: Normal,
+        partial: f64,
+        grad: f64,
+        draw: f64,
+    }
+
+    impl Off {
+        fn new(normal: Normal) -> Self {
+            Off {
+                normal,
+                partial: 0.0,
+                grad: 0.0,
+                draw: 0.0,
+            }
+        }
+    }
+
+    impl Distribution for Off {
+        type Value = Real;
+        type Moment = f64;
+        fn family(&self) -> &'static str {
+            "Off"
+        }
+        fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Real {
+            self.normal.sample(rng)
+        }
+        fn log_prob(&self, x: &Real) -> f64 {
+            self.normal.log_prob(x)
+        }
+        fn log_prob_partials(&self, x: &Real, partials: &mut Partials<'_>) {
+            let mut inner = Partials::new();
+            self.normal.log_prob_partials(x, &mut inner);
+            for (input, d) in inner.scalars {
+                partials.push(input, d * (1.0 + self.partial));
+            }
+        }
+        fn support(&self) -> Constraint {
+            Constraint::Real
+        }
+        fn mean(&self) -> Option<f64> {
+            None
+        }
+        fn variance(&self) -> Option<f64> {
+            None
+        }
+        fn has_rsample(&self) -> bool {
+            true
+        }
+        fn rsample<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<Real> {
+            let x = self.normal.rsample(rng)?;
+            Some(Real::record(
+                x.value() * (1.0 + self.draw),
+                &[(x, 1.0 + self.grad)],
+            ))
+        }
+    }
+
     /// The check is tight enough to catch a partial wrong by one part in a million.
     #[test]
     fn a_wrong_partial_fails() {
-        #[derive(Clone, Debug)]
-        struct Off(Normal);
-        impl Distribution for Off {
-            type Value = Real;
-            type Moment = f64;
-            fn family(&self) -> &'static str {
-                "Off"
-            }
-            fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Real {
-                self.0.sample(rng)
-            }
-            fn log_prob(&self, x: &Real) -> f64 {
-                self.0.log_prob(x)
-            }
-            fn log_prob_partials(&self, x: &Real, partials: &mut Partials<'_>) {
-                let mut inner = Partials::new();
-                self.0.log_prob_partials(x, &mut inner);
-                for (input, d) in inner.scalars {
-                    partials.push(input, d * (1.0 + 1e-6));
-                }
-            }
-            fn support(&self) -> Constraint {
-                Constraint::Real
-            }
-            fn mean(&self) -> Option<f64> {
-                None
-            }
-            fn variance(&self) -> Option<f64> {
-                None
-            }
-        }
         let off = |v: &[Real]| {
             let (d, x) = normal_at(v);
-            (Off(d), x)
+            let off = Off {
+                partial: 1e-6,
+                ..Off::new(d)
+            };
+            (off, x)
         };
         assert!(testing::log_prob_gradient_error(&off, &[0.3, 0.0, 1.0], &[1.0; 3]).is_err());
         assert!(testing::log_prob_gradient_error(&normal_at, &[0.3, 0.0, 1.0], &[1.0; 3]).is_ok());
@@ -572,42 +607,13 @@ mod tests {
     /// not `sample`'s.
     #[test]
     fn a_wrong_rsample_gradient_fails() {
-        #[derive(Clone, Debug)]
-        struct Off(Normal, f64, f64);
-        impl Distribution for Off {
-            type Value = Real;
-            type Moment = f64;
-            fn family(&self) -> &'static str {
-                "Off"
+        let off = |grad: f64, draw: f64| {
+            move |p: &[Real]| Off {
+                grad,
+                draw,
+                ..Off::new(Normal::new(p[0], p[1]).unwrap())
             }
-            fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Real {
-                self.0.sample(rng)
-            }
-            fn log_prob(&self, x: &Real) -> f64 {
-                self.0.log_prob(x)
-            }
-            fn support(&self) -> Constraint {
-                Constraint::Real
-            }
-            fn mean(&self) -> Option<f64> {
-                None
-            }
-            fn variance(&self) -> Option<f64> {
-                None
-            }
-            fn has_rsample(&self) -> bool {
-                true
-            }
-            /// The draw times `1 + self.2`, with its gradient times `1 + self.1`.
-            fn rsample<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<Real> {
-                let x = self.0.rsample(rng)?;
-                Some(Real::record(
-                    x.value() * (1.0 + self.2),
-                    &[(x, 1.0 + self.1)],
-                ))
-            }
-        }
-        let off = |d: f64, v: f64| move |p: &[Real]| Off(Normal::new(p[0], p[1]).unwrap(), d, v);
+        };
         let scales = [Some(1.0); 2];
         assert!(testing::rsample_error(&off(1e-6, 0.0), &[0.3, 1.0], &scales).is_err());
         assert!(testing::rsample_error(&off(0.0, 1e-15), &[0.3, 1.0], &scales).is_err());
