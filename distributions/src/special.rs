@@ -4,6 +4,7 @@
 
 use pyro_tape::Real;
 use spec_math::cephes64::{expn, igam, igamc, incbet, lgam1p, psi};
+use std::cell::Cell;
 
 /// `ln(sigmoid(x)) = -ln(1 + exp(-x))`, accurate for large `|x|`: [`log_sigmoid_real`] on a
 /// constant.
@@ -591,6 +592,27 @@ pub(crate) fn beta_deviations(x: f64, p: f64, q: f64) -> (f64, f64) {
     } else {
         (u, v)
     }
+}
+
+thread_local! {
+    /// The last argument (its bits) and result of [`ln_shared`] on this thread.
+    static LAST_LN: Cell<(u64, f64)> = const { Cell::new((0x3ff0_0000_0000_0000, 0.0)) };
+}
+
+/// `x.ln()`, the same bits, remembering the last argument on this thread: the sites of a model
+/// often share one scale (a regression's noise, read at each of its observations), whose
+/// logarithm is then taken once per run instead of once per site.
+#[inline]
+pub(crate) fn ln_shared(x: f64) -> f64 {
+    LAST_LN.with(|last| {
+        let (bits, ln) = last.get();
+        if bits == x.to_bits() {
+            return ln;
+        }
+        let ln = x.ln();
+        last.set((x.to_bits(), ln));
+        ln
+    })
 }
 
 /// `(x - loc) / scale` for finite `loc` and `scale > 0`, also where `x - loc` overflows (then as

@@ -5,7 +5,7 @@ use crate::constraint::Constraint;
 use crate::distribution::{Cdf, Distribution, Partials};
 use crate::error::{self, ParamError};
 use crate::reparam::detach;
-use crate::special::standardise;
+use crate::special::{ln_shared, standardise};
 use pyro_tape::{Real, Reals};
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
@@ -85,6 +85,32 @@ impl Normal {
         Batched::located(Normal::new(0.0, scale)?, locs)
     }
 
+    /// The log-density at `x` (`-inf` unless `x` is finite) and the standardised value
+    /// `z = (x - loc) / scale`: the one formula of `log_prob` and `log_prob_real`. `ln(scale)`
+    /// is remembered from the last site with the same scale.
+    #[inline]
+    fn score(&self, x: f64) -> (f64, f64) {
+        let scale = self.scale.value();
+        // (x - loc) / scale, also where x - loc overflows but the quotient does not.
+        let z = standardise(x, self.loc.value(), scale);
+        if !x.is_finite() {
+            return (f64::NEG_INFINITY, z);
+        }
+        (-0.5 * z * z - ln_shared(scale) - LN_SQRT_2PI, z)
+    }
+
+    /// The partials of the log-density at `x` with respect to `x`, `loc` and `scale`, from
+    /// `z = (x - loc) / scale`.
+    #[inline]
+    fn partials(&self, x: Real, z: f64) -> [(Real, f64); 3] {
+        let scale = self.scale.value();
+        [
+            (x, -z / scale),
+            (self.loc, z / scale),
+            (self.scale, (z * z - 1.0) / scale),
+        ]
+    }
+
     /// The summed log-density of values `x_i` under `Normal(loc_i, scale)` for the
     /// `(loc_i, x_i)` of `pairs`: the squared standardised residuals are summed first and the
     /// constant terms added once, so `ln(scale)` is taken once. Equals the sum of the elements'
@@ -114,7 +140,7 @@ impl Normal {
         if sum_sq.is_nan() {
             return f64::NEG_INFINITY;
         }
-        -0.5 * sum_sq - n * (scale.ln() + LN_SQRT_2PI)
+        -0.5 * sum_sq - n * (ln_shared(scale) + LN_SQRT_2PI)
     }
 }
 
@@ -169,14 +195,7 @@ impl Distribution for Normal {
 
     #[inline]
     fn log_prob(&self, x: &Real) -> f64 {
-        let x = x.value();
-        if !x.is_finite() {
-            return f64::NEG_INFINITY;
-        }
-        let scale = self.scale.value();
-        // (x - loc) / scale, also where x - loc overflows but the quotient does not.
-        let z = standardise(x, self.loc.value(), scale);
-        -0.5 * z * z - scale.ln() - LN_SQRT_2PI
+        self.score(x.value()).0
     }
 
     /// `d/dx = -z / scale`, `d/dloc = z / scale`, `d/dscale = (z^2 - 1) / scale` with
@@ -186,11 +205,20 @@ impl Distribution for Normal {
         if x.is_constant() && self.loc.is_constant() && self.scale.is_constant() {
             return;
         }
-        let scale = self.scale.value();
-        let z = standardise(x.value(), self.loc.value(), scale);
-        partials.push(*x, -z / scale);
-        partials.push(self.loc, z / scale);
-        partials.push(self.scale, (z * z - 1.0) / scale);
+        let z = standardise(x.value(), self.loc.value(), self.scale.value());
+        for (input, partial) in self.partials(*x, z) {
+            partials.push(input, partial);
+        }
+    }
+
+    /// The log-density and its partials from one standardisation, recorded as one node.
+    #[inline]
+    fn log_prob_real(&self, x: &Real) -> Real {
+        let (lp, z) = self.score(x.value());
+        if !lp.is_finite() {
+            return Real::constant(lp);
+        }
+        Real::record(lp, &self.partials(*x, z))
     }
 
     /// `ln(scale)` once for all the draws: the squared standardised residuals are summed first
