@@ -1,7 +1,7 @@
 //! [`Batched`]: many independent scalar draws as one vector-valued site.
 
 use crate::constraint::Constraint;
-use crate::distribution::{Distribution, Partials};
+use crate::distribution::{Distribution, Partials, record_by_partials};
 use crate::error::{self, ParamError};
 use crate::value::Element;
 use pyro_tape::{Real, Reals};
@@ -59,6 +59,7 @@ struct LocationOps<D> {
     at: fn(&D, Real) -> D,
     log_prob: fn(&D, &Reals, &Reals) -> f64,
     partials: for<'a> fn(&'a D, &'a Reals, &'a Reals, &mut Partials<'a>),
+    real: fn(&D, &Reals, &Reals) -> Real,
 }
 
 impl<D> Clone for LocationOps<D> {
@@ -127,6 +128,29 @@ pub trait Location: Distribution<Value = Real> {
         let elements: Vec<Self> = locs.iter().map(|loc| self.at(loc)).collect();
         crate::distribution::batch_partials_by_element(&elements, values, partials);
     }
+
+    /// [`log_prob_located`](Location::log_prob_located) as a tape [`Real`], as
+    /// [`Distribution::log_prob_real`] gives it. The default records the partials of
+    /// [`log_prob_located_partials`](Location::log_prob_located_partials); a family may score
+    /// and differentiate the batch in one pass.
+    fn log_prob_located_real(&self, locs: &Reals, values: &Reals) -> Real {
+        located_real_by_partials(self, locs, values)
+    }
+}
+
+/// [`Location::log_prob_located_real`] as the trait provides it.
+pub(crate) fn located_real_by_partials<D: Location + ?Sized>(
+    d: &D,
+    locs: &Reals,
+    values: &Reals,
+) -> Real {
+    let lp = d.log_prob_located(locs, values);
+    if !lp.is_finite() {
+        return Real::constant(lp);
+    }
+    let mut partials = Partials::new();
+    d.log_prob_located_partials(locs, values, &mut partials);
+    partials.record(lp)
 }
 
 const FAMILY: &str = "Batched";
@@ -245,6 +269,7 @@ impl<D: Location> Batched<D> {
             at: D::at,
             log_prob: D::log_prob_located,
             partials: D::log_prob_located_partials,
+            real: D::log_prob_located_real,
         };
         Ok(Batched {
             repr: Repr::Located { dist, locs, ops },
@@ -320,6 +345,18 @@ where
 
     fn batch_len(&self) -> Option<usize> {
         Some(self.len())
+    }
+
+    /// A located batch through its family's [`Location::log_prob_located_real`]; otherwise
+    /// `log_prob` and the partials of `log_prob_partials` as one node.
+    fn log_prob_real(&self, value: &Self::Value) -> Real {
+        if let Repr::Located { dist, locs, ops } = &self.repr
+            && D::Value::len(value) == self.len()
+            && let Some(values) = D::Value::as_reals(value)
+        {
+            return (ops.real)(dist, locs, values);
+        }
+        record_by_partials(self, value)
     }
 
     /// Every element's partials, gathered into one node for the whole batch.

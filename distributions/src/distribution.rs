@@ -283,14 +283,21 @@ pub trait Distribution: Clone + Debug + Send + Sync + 'static {
     /// log-density is not finite (`-inf` outside the support).
     #[inline]
     fn log_prob_real(&self, value: &Self::Value) -> Real {
-        let lp = self.log_prob(value);
-        if !lp.is_finite() {
-            return Real::constant(lp);
-        }
-        let mut partials = Partials::new();
-        self.log_prob_partials(value, &mut partials);
-        partials.record(lp)
+        record_by_partials(self, value)
     }
+}
+
+/// [`Distribution::log_prob_real`] as the trait provides it: `log_prob`, then, where it is
+/// finite, one node with the partials of `log_prob_partials`.
+#[inline]
+pub(crate) fn record_by_partials<D: Distribution + ?Sized>(d: &D, value: &D::Value) -> Real {
+    let lp = d.log_prob(value);
+    if !lp.is_finite() {
+        return Real::constant(lp);
+    }
+    let mut partials = Partials::new();
+    d.log_prob_partials(value, &mut partials);
+    partials.record(lp)
 }
 
 /// The partials of one element `x` of a batch under `d`, pushed onto `partials` (whose lifetime

@@ -6,12 +6,14 @@ use crate::predictive::Latents;
 use pyro_poutine::distributions::{Constraint, Real, Value};
 use pyro_poutine::{
     DirectSink, DirectSite, Messenger, Model, Name, PyroError, PyroRng, SeedMessenger, Site,
-    SiteKind, Supplied, TraceMessenger, with_handler, with_param_store,
+    SiteKind, Supplied, TraceMessenger, with_handler, with_param_store, with_shared_handler,
 };
 use pyro_tape::{Tape, TapeError};
 use rand::{Rng, RngExt, SeedableRng};
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// A latent site as gradient-based inference sees it: where its unconstrained coordinates are,
@@ -273,19 +275,11 @@ impl<M> Potential<M> {
     {
         self.check_len(u)?;
         let tape = Tape::start().map_err(tape_error)?;
-        let leaves: Vec<Real> = u.iter().map(|&x| tape.leaf(x)).collect();
-        let run = PotentialRun {
-            layout: self.layout.clone(),
-            leaves,
-            seen: vec![false; self.layout.latents.len()],
-            log_density: 0.0,
-            terms: Vec::with_capacity(self.layout.terms),
-            check_gradients,
-            failure: None,
-            rng: PyroRng::seed_from_u64(0),
-            supplied: false,
-        };
-        let (mut run, result) = with_handler(run, || self.model.call(args.clone()));
+        let run = ReusedRun::take();
+        run.borrow_mut()
+            .start(&self.layout, &tape, u, check_gradients);
+        let result = with_shared_handler(&run, || self.model.call(args.clone()));
+        let mut run = run.borrow_mut();
         if let Some(failure) = run.failure.take() {
             return Err(failure);
         }
@@ -616,11 +610,16 @@ pub(crate) fn constrain(latent: &Latent, u: &[Real]) -> Option<(Value, SmallVec<
 }
 
 /// The handler of one evaluation of a [`Potential`]: gives each latent site its value from the
-/// tape's leaves and adds up the log joint density.
+/// tape's leaves and adds up the log joint density. One is kept per thread and readied for each
+/// evaluation ([`ReusedRun`]), so that an evaluation allocates nothing once the buffers have
+/// grown.
 struct PotentialRun {
     layout: Arc<Layout>,
     leaves: Vec<Real>,
     seen: Vec<bool>,
+    /// The position in `layout.latents` of the latent site expected next: sites come in the
+    /// order of the first run, so the name is compared there before it is looked up.
+    next: usize,
     /// The log joint density so far.
     log_density: f64,
     /// Its terms that are on the tape, each with partial 1 (one node for the sum at the end).
@@ -635,6 +634,74 @@ struct PotentialRun {
     rng: PyroRng,
     /// Whether the site being taken directly had its value supplied by this run.
     supplied: bool,
+}
+
+thread_local! {
+    /// This thread's [`PotentialRun`], between evaluations (`None` while one is running).
+    static RUN: Cell<Option<Rc<RefCell<PotentialRun>>>> = const { Cell::new(None) };
+}
+
+/// The thread's [`PotentialRun`] for one evaluation, put back when dropped (on every exit
+/// path). An evaluation that finds none there (the first on the thread, or one started from
+/// inside a model run) makes one.
+struct ReusedRun(Rc<RefCell<PotentialRun>>);
+
+impl ReusedRun {
+    fn take() -> ReusedRun {
+        ReusedRun(RUN.with(Cell::take).unwrap_or_default())
+    }
+}
+
+impl std::ops::Deref for ReusedRun {
+    type Target = Rc<RefCell<PotentialRun>>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl Drop for ReusedRun {
+    fn drop(&mut self) {
+        RUN.with(|slot| slot.set(Some(self.0.clone())));
+    }
+}
+
+impl Default for PotentialRun {
+    fn default() -> Self {
+        PotentialRun {
+            layout: Arc::default(),
+            leaves: Vec::new(),
+            seen: Vec::new(),
+            next: 0,
+            log_density: 0.0,
+            terms: Vec::new(),
+            check_gradients: false,
+            failure: None,
+            rng: PyroRng::seed_from_u64(0),
+            supplied: false,
+        }
+    }
+}
+
+impl PotentialRun {
+    /// Readies the run for an evaluation of `layout`'s model at `u`, one leaf of `tape` per
+    /// coordinate. (The layout is kept until the next evaluation on this thread.)
+    fn start(&mut self, layout: &Arc<Layout>, tape: &Tape, u: &[f64], check_gradients: bool) {
+        if !Arc::ptr_eq(&self.layout, layout) {
+            self.layout = layout.clone();
+        }
+        self.leaves.clear();
+        self.leaves.extend(u.iter().map(|&x| tape.leaf(x)));
+        self.seen.clear();
+        self.seen.resize(layout.latents.len(), false);
+        self.next = 0;
+        self.log_density = 0.0;
+        self.terms.clear();
+        self.terms.reserve(layout.terms);
+        self.check_gradients = check_gradients;
+        self.failure = None;
+        self.rng = PyroRng::seed_from_u64(0);
+        self.supplied = false;
+    }
 }
 
 impl PotentialRun {
@@ -654,7 +721,12 @@ impl PotentialRun {
     /// The value of the latent site `name` at the run's point: the leaves of its coordinates
     /// mapped into its support (the log-Jacobian of the map is added to the density).
     fn supply_latent(&mut self, name: &Name) -> Result<Supplied, PyroError> {
-        let Some(&i) = self.layout.index.get(name) else {
+        let expected = self.layout.latents.get(self.next);
+        let found = match expected {
+            Some(latent) if latent.name == *name => Some(self.next),
+            _ => self.layout.index.get(name).copied(),
+        };
+        let Some(i) = found else {
             return Err(self.fail(
                 name,
                 "the latent site was not in the model's first run (gradient-based inference \
@@ -665,6 +737,7 @@ impl PotentialRun {
         if std::mem::replace(&mut self.seen[i], true) {
             return Err(self.fail(name, "the latent site appeared twice in one run".into()));
         }
+        self.next = i + 1;
         let latent = &self.layout.latents[i];
         let u = &self.leaves[latent.offset..latent.offset + latent.len];
         let no_bijection = || format!("its support {:?} has no bijection", latent.support);
