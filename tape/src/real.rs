@@ -92,7 +92,7 @@ impl Real {
     /// assert_eq!(grad, vec![0.25, -0.375]);
     /// # Ok::<(), TapeError>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     pub fn record(value: f64, parents: &[(Real, f64)]) -> Real {
         // Up to three parents, of which at most two not constants, go in registers to the one-

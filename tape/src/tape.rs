@@ -745,8 +745,7 @@ fn sweep(nodes: &[Node], adjoints: &mut [f64], extra: Extra<'_>) {
 
 /// [`sweep`] over nodes that are not in a block, `nodes[i]` being node `base + i`.
 fn sweep_nodes(nodes: &[Node], base: usize, adjoints: &mut [f64], extra: &Extra<'_>) {
-    for (offset, node) in nodes.iter().enumerate().rev() {
-        let index = base + offset;
+    for (index, node) in (base..base + nodes.len()).rev().zip(nodes.iter().rev()) {
         let adjoint = adjoints[index];
         if adjoint == 0.0 {
             continue;
