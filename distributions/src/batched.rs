@@ -139,11 +139,7 @@ pub trait Location: Distribution<Value = Real> {
 }
 
 /// [`Location::log_prob_located_real`] as the trait provides it.
-pub(crate) fn located_real_by_partials<D: Location + ?Sized>(
-    d: &D,
-    locs: &Reals,
-    values: &Reals,
-) -> Real {
+pub(crate) fn located_real_by_partials<D: Location>(d: &D, locs: &Reals, values: &Reals) -> Real {
     let lp = d.log_prob_located(locs, values);
     if !lp.is_finite() {
         return Real::constant(lp);

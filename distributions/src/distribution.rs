@@ -290,7 +290,7 @@ pub trait Distribution: Clone + Debug + Send + Sync + 'static {
 /// [`Distribution::log_prob_real`] as the trait provides it: `log_prob`, then, where it is
 /// finite, one node with the partials of `log_prob_partials`.
 #[inline]
-pub(crate) fn record_by_partials<D: Distribution + ?Sized>(d: &D, value: &D::Value) -> Real {
+pub(crate) fn record_by_partials<D: Distribution>(d: &D, value: &D::Value) -> Real {
     let lp = d.log_prob(value);
     if !lp.is_finite() {
         return Real::constant(lp);
