@@ -1,7 +1,8 @@
 //! Evaluates the log density and its gradient of M2 or M2v through `Potential`, for profilers
 //! (`valgrind --tool=callgrind`): `cargo run --release -p pyro-benches --example
 //! profile_gradient -- m2 100000` runs 100000 evaluations of M2 and prints the time of one;
-//! `hand` runs the hand-written gradient of M2 instead, the baseline.
+//! `hand` runs the hand-written gradient of M2 instead, the baseline. A third argument keeps only
+//! the first `n` observations (`profile_gradient m2v 100000 1`: the fixed cost of a run).
 
 use pyro_benches::*;
 use pyro_core::infer::Potential;
@@ -12,7 +13,11 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let which = args.get(1).map_or("m2", String::as_str);
     let runs: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100_000);
-    let data = linreg_data();
+    let mut data = linreg_data();
+    if let Some(n) = args.get(3).and_then(|s| s.parse::<usize>().ok()) {
+        data.0.truncate(n);
+        data.1.truncate(n);
+    }
     let u = [0.9, 2.1, -0.7];
     if which == "hand" {
         let start = std::time::Instant::now();

@@ -125,15 +125,27 @@ fn emit(latent: &Latent, x: &[Real], log_density: Real) -> Result<(), PyroError>
 /// ```
 pub struct AutoNormal<A> {
     latents: Arc<[Latent]>,
+    /// The names of each latent's parameters and auxiliary site, made once.
+    names: Arc<[NormalNames]>,
     init_scale: f64,
     /// The model's arguments' type: the guide is a model of the same arguments.
     args: PhantomData<fn(A)>,
+}
+
+/// The names of an [`AutoNormal`] latent's location and scale parameters and of its auxiliary
+/// site.
+#[derive(Debug)]
+struct NormalNames {
+    loc: Name,
+    scale: Name,
+    auxiliary: Name,
 }
 
 impl<A> Clone for AutoNormal<A> {
     fn clone(&self) -> Self {
         AutoNormal {
             latents: self.latents.clone(),
+            names: self.names.clone(),
             init_scale: self.init_scale,
             args: PhantomData,
         }
@@ -161,8 +173,18 @@ impl<A> AutoNormal<A> {
         M: Model<A>,
         A: Clone,
     {
+        let latents = latents_of(model, args, rng)?;
+        let names = latents
+            .iter()
+            .map(|l| NormalNames {
+                loc: Name::from(format!("AutoNormal.locs.{}", l.name)),
+                scale: Name::from(format!("AutoNormal.scales.{}", l.name)),
+                auxiliary: Name::from(format!("_AutoNormal.unconstrained.{}", l.name)),
+            })
+            .collect();
         Ok(AutoNormal {
-            latents: latents_of(model, args, rng)?,
+            latents,
+            names,
             init_scale: 0.1,
             args: PhantomData,
         })
@@ -175,14 +197,6 @@ impl<A> AutoNormal<A> {
     pub fn init_scale(mut self, scale: f64) -> Result<Self, InferError> {
         self.init_scale = check_init_scale(scale)?;
         Ok(self)
-    }
-
-    fn loc_name(latent: &Latent) -> String {
-        format!("AutoNormal.locs.{}", latent.name)
-    }
-
-    fn scale_name(latent: &Latent) -> String {
-        format!("AutoNormal.scales.{}", latent.name)
     }
 
     /// Each latent site's posterior median under the fitted guide: its location mapped into
@@ -204,9 +218,10 @@ impl<A> AutoNormal<A> {
         let z = standard_normal_quantile(q)?;
         self.latents
             .iter()
-            .map(|l| {
-                let loc = coordinates(&Self::loc_name(l), l.len)?;
-                let scale = coordinates(&Self::scale_name(l), l.len)?;
+            .zip(self.names.iter())
+            .map(|(l, names)| {
+                let loc = coordinates(&names.loc.as_cow(), l.len)?;
+                let scale = coordinates(&names.scale.as_cow(), l.len)?;
                 let u: Vec<f64> = loc
                     .iter()
                     .zip(&scale)
@@ -222,13 +237,13 @@ impl<A> Model<A> for AutoNormal<A> {
     type Output = ();
 
     fn call(&self, _: A) -> Result<(), PyroError> {
-        for l in self.latents.iter() {
-            let auxiliary = format!("_AutoNormal.unconstrained.{}", l.name);
+        for (l, names) in self.latents.iter().zip(self.names.iter()) {
+            let auxiliary = names.auxiliary.clone();
             let u: Vec<Real> = if l.vector {
                 let init = |x: f64| Reals::from(vec![x; l.len]);
-                let loc: Reals = param(Self::loc_name(l), init(0.0), Constraint::RealVector)?;
+                let loc: Reals = param(names.loc.clone(), init(0.0), Constraint::RealVector)?;
                 let scale: Reals = param(
-                    Self::scale_name(l),
+                    names.scale.clone(),
                     init(self.init_scale),
                     Constraint::Elementwise(ScalarSupport::Positive),
                 )?;
@@ -242,9 +257,9 @@ impl<A> Model<A> for AutoNormal<A> {
                     .sample(Batched::per_element(dists))?;
                 u.iter().collect()
             } else {
-                let loc: Real = param(Self::loc_name(l), Real::from(0.0), Constraint::Real)?;
+                let loc: Real = param(names.loc.clone(), Real::from(0.0), Constraint::Real)?;
                 let scale: Real = param(
-                    Self::scale_name(l),
+                    names.scale.clone(),
                     Real::from(self.init_scale),
                     Constraint::Positive,
                 )?;

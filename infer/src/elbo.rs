@@ -11,6 +11,7 @@ use pyro_poutine::{
 use pyro_tape::{Tape, TapeError};
 use pyro_trace::{InferValue, SUBSAMPLE_FLAG};
 use rand::{RngExt, SeedableRng};
+use rustc_hash::FxBuildHasher;
 use smallvec::SmallVec;
 use std::rc::Rc;
 
@@ -276,7 +277,7 @@ where
 {
     let seed: u64 = rng.random();
     let guide_run = Run::new(
-        Role::Guide(IndexMap::new()),
+        Role::Guide(IndexMap::default()),
         std::mem::take(params),
         seed,
         false,
@@ -286,7 +287,8 @@ where
         return Err(failure);
     }
     result.map_err(InferError::Run)?;
-    let Role::Guide(sites) = std::mem::replace(&mut guide_run.role, Role::Model(IndexMap::new()))
+    let Role::Guide(sites) =
+        std::mem::replace(&mut guide_run.role, Role::Model(IndexMap::default()))
     else {
         unreachable!("the guide's run has the guide's role")
     };
@@ -357,8 +359,8 @@ struct GuideSite {
 /// Which run a [`Run`] handles: the guide's (recording its latent sites), or the model's
 /// (replaying them; those not used yet remain).
 enum Role {
-    Guide(IndexMap<Name, GuideSite>),
-    Model(IndexMap<Name, GuideSite>),
+    Guide(IndexMap<Name, GuideSite, FxBuildHasher>),
+    Model(IndexMap<Name, GuideSite, FxBuildHasher>),
 }
 
 /// The parameters read so far in one estimate: each one's tape leaves (its unconstrained
@@ -367,7 +369,7 @@ enum Role {
 #[derive(Default)]
 struct Params {
     tape: Option<Rc<Tape>>,
-    entries: IndexMap<Name, ParamLeaves>,
+    entries: IndexMap<Name, ParamLeaves, FxBuildHasher>,
 }
 
 struct ParamLeaves {
@@ -380,21 +382,25 @@ impl Params {
     fn new(tape: Option<Rc<Tape>>) -> Self {
         Params {
             tape,
-            entries: IndexMap::new(),
+            entries: IndexMap::default(),
         }
     }
 
     /// The value of the parameter `name` on the tape, from the store; `None` if the store does
     /// not have it (yet) or it has no continuous coordinates.
     fn read(&mut self, name: &Name) -> Option<(&Value, &SmallVec<[Real; 1]>)> {
-        if !self.entries.contains_key(name) {
-            let key = name.as_cow();
-            let (u, constraint) =
-                with_param_store(|s| Some((s.unconstrained(&key)?.clone(), s.constraint(&key)?)))?;
-            let entry = self.leaves(u, &constraint)?;
-            self.entries.insert(name.clone(), entry);
-        }
-        let entry = &self.entries[name];
+        let index = match self.entries.get_index_of(name) {
+            Some(index) => index,
+            None => {
+                let key = name.as_cow();
+                let (u, constraint) = with_param_store(|s| {
+                    Some((s.unconstrained(&key)?.clone(), s.constraint(&key)?))
+                })?;
+                let entry = self.leaves(u, &constraint)?;
+                self.entries.insert_full(name.clone(), entry).0
+            }
+        };
+        let (_, entry) = self.entries.get_index(index)?;
         Some((&entry.value, &entry.tracked))
     }
 

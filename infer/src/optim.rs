@@ -10,7 +10,7 @@ use crate::error::InferError;
 use indexmap::IndexMap;
 use pyro_poutine::ParamStore;
 use pyro_poutine::distributions::Value;
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxBuildHasher, FxHashSet};
 use serde::{Deserialize, Serialize};
 
 /// An optimiser of named parameters: one [`step`](Optimizer::step) updates one parameter's
@@ -488,7 +488,7 @@ pub struct Sgd {
     momentum: f64,
     dampening: f64,
     weight_decay: f64,
-    state: IndexMap<String, SgdState>,
+    state: IndexMap<String, SgdState, FxBuildHasher>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -509,7 +509,7 @@ impl Sgd {
             momentum: 0.0,
             dampening: 0.0,
             weight_decay: 0.0,
-            state: IndexMap::new(),
+            state: IndexMap::default(),
         })
     }
 
@@ -612,7 +612,7 @@ pub struct Adam {
     betas: (f64, f64),
     eps: f64,
     weight_decay: f64,
-    state: IndexMap<String, AdamState>,
+    state: IndexMap<String, AdamState, FxBuildHasher>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -656,7 +656,7 @@ impl Adam {
             betas: (0.9, 0.999),
             eps: 1e-8,
             weight_decay: 0.0,
-            state: IndexMap::new(),
+            state: IndexMap::default(),
         })
     }
 
@@ -751,7 +751,7 @@ pub struct ClippedAdam {
     weight_decay: f64,
     clip: f64,
     lrd: f64,
-    state: IndexMap<String, AdamState>,
+    state: IndexMap<String, AdamState, FxBuildHasher>,
 }
 
 impl ClippedAdam {
@@ -768,7 +768,7 @@ impl ClippedAdam {
             weight_decay: 0.0,
             clip: 10.0,
             lrd: 1.0,
-            state: IndexMap::new(),
+            state: IndexMap::default(),
         })
     }
 

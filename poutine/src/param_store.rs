@@ -4,6 +4,7 @@ use crate::error::PyroError;
 use indexmap::IndexMap;
 use pyro_distributions::{Constraint, Value};
 use pyro_trace::Name;
+use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 use std::sync::{LazyLock, RwLock};
 
@@ -29,7 +30,7 @@ use std::sync::{LazyLock, RwLock};
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ParamStore {
-    params: IndexMap<String, Entry>,
+    params: IndexMap<String, Entry, FxBuildHasher>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
