@@ -306,6 +306,8 @@ impl<A> Model<A> for AutoNormal<A> {
 /// ```
 pub struct AutoDelta<A> {
     latents: Arc<[Latent]>,
+    /// The name of each latent's parameter, made once.
+    names: Arc<[Name]>,
     /// The initial values, one per latent site.
     init: Arc<[Value]>,
     /// The model's arguments' type: the guide is a model of the same arguments.
@@ -316,6 +318,7 @@ impl<A> Clone for AutoDelta<A> {
     fn clone(&self) -> Self {
         AutoDelta {
             latents: self.latents.clone(),
+            names: self.names.clone(),
             init: self.init.clone(),
             args: PhantomData,
         }
@@ -349,15 +352,17 @@ impl<A> AutoDelta<A> {
             .into_iter()
             .map(|(_, v)| v)
             .collect();
+        let latents: Arc<[Latent]> = potential.latents().into();
+        let names = latents
+            .iter()
+            .map(|l| Name::from(format!("AutoDelta.{}", l.name)))
+            .collect();
         Ok(AutoDelta {
-            latents: potential.latents().into(),
+            latents,
+            names,
             init,
             args: PhantomData,
         })
-    }
-
-    fn name(latent: &Latent) -> String {
-        format!("AutoDelta.{}", latent.name)
     }
 
     /// Each latent site's fitted point (the MAP estimate once fitted).
@@ -377,15 +382,16 @@ impl<A> AutoDelta<A> {
         standard_normal_quantile(q)?;
         self.latents
             .iter()
-            .map(|l| {
-                let name = Self::name(l);
-                let value =
-                    with_param_store(|s| s.get(&name)).ok_or_else(|| InferError::BadValue {
-                        site: Name::from(name.clone()),
+            .zip(self.names.iter())
+            .map(|(l, name)| {
+                let value = with_param_store(|s| s.get(&name.as_cow())).ok_or_else(|| {
+                    InferError::BadValue {
+                        site: name.clone(),
                         reason:
                             "the guide's parameter is not in the store (has the guide been run?)"
                                 .into(),
-                    })?;
+                    }
+                })?;
                 Ok((l.name.clone(), value))
             })
             .collect()
@@ -396,10 +402,15 @@ impl<A> Model<A> for AutoDelta<A> {
     type Output = ();
 
     fn call(&self, _: A) -> Result<(), PyroError> {
-        for (l, init) in self.latents.iter().zip(self.init.iter()) {
+        for ((l, init), name) in self
+            .latents
+            .iter()
+            .zip(self.init.iter())
+            .zip(self.names.iter())
+        {
             match init {
                 Value::Reals(v) => {
-                    let x: Reals = param(Self::name(l), Reals::from(v.clone()), l.support)?;
+                    let x: Reals = param(name.clone(), Reals::from(v.clone()), l.support)?;
                     let x: Vec<Real> = x.iter().collect();
                     emit(l, &x, Real::constant(0.0))?;
                 }
@@ -409,7 +420,7 @@ impl<A> Model<A> for AutoDelta<A> {
                         Value::Int(k) => *k as f64,
                         _ => 0.0,
                     };
-                    let x: Real = param(Self::name(l), Real::from(start), l.support)?;
+                    let x: Real = param(name.clone(), Real::from(start), l.support)?;
                     emit(l, &[x], Real::constant(0.0))?;
                 }
             }
