@@ -6,7 +6,8 @@ use crate::potential::into_support;
 use indexmap::IndexMap;
 use pyro_poutine::distributions::{AnyDistribution, Constraint, Real, Value};
 use pyro_poutine::{
-    Messenger, Model, Name, PyroError, PyroRng, Site, SiteKind, with_handler, with_param_store,
+    DirectSink, DirectSite, Messenger, Model, Name, PyroError, PyroRng, Site, SiteKind, Supplied,
+    with_handler, with_param_store,
 };
 use pyro_tape::{Tape, TapeError};
 use pyro_trace::{InferValue, SUBSAMPLE_FLAG};
@@ -349,6 +350,8 @@ struct GuideSite {
     value: Value,
     tracked: SmallVec<[Real; 1]>,
     auxiliary: bool,
+    /// A subsampled plate's index site, whose indices the model's plate must replay.
+    subsample: bool,
     /// The guide's distribution and scaled log-density at the value (for a KL in closed form).
     dist: Option<AnyDistribution>,
     log_q: Real,
@@ -441,11 +444,20 @@ struct Run {
     /// Parameter sites whose first read is left to `param`'s default (it initialises them).
     pending: Vec<Name>,
     failure: Option<InferError>,
+    /// Whether sample sites are taken directly ([`Messenger::direct`]): in the model's run,
+    /// unless the guide subsampled a plate (a plate's index site taken directly is not
+    /// replayed).
+    direct: bool,
 }
 
 impl Run {
     fn new(role: Role, params: Params, seed: u64, mean_field: bool) -> Self {
+        let direct = match &role {
+            Role::Guide(_) => false,
+            Role::Model(sites) => !sites.values().any(|site| site.subsample),
+        };
         Run {
+            direct,
             role,
             mean_field,
             replayed: None,
@@ -479,6 +491,71 @@ impl Run {
             }
             None => false,
         }
+    }
+}
+
+impl Run {
+    /// The model's latent site `name` replayed from the guide: its value and tape `Real`s, or
+    /// `None` for a plate's index site (`subsample`) the guide did not subsample, which is
+    /// drawn. A latent site the guide lacks is an error.
+    fn replay(&mut self, name: &Name, subsample: bool) -> Result<Option<Supplied>, PyroError> {
+        let Role::Model(sites) = &mut self.role else {
+            return Ok(None);
+        };
+        match sites.shift_remove(name) {
+            Some(site) => {
+                if self.mean_field {
+                    self.replayed = site.dist.map(|d| (d, site.log_q, site.scale));
+                }
+                Ok(Some((site.value, site.tracked)))
+            }
+            None if subsample => Ok(None),
+            None => Err(self.fail(
+                name,
+                "the model has this latent site but the guide does not (the ELBO needs the \
+                 guide to give every latent site of the model a value)",
+            )),
+        }
+    }
+
+    /// For a site replayed under [`TraceElbo::mean_field`], `ln q(z) - scale KL(q || p)`, the
+    /// term that replaces its `ln p(z)` when its scale is the guide site's, it is not masked
+    /// and the families have a KL in closed form (the guide's `ln q(z)`, which the ELBO
+    /// subtracts, is added back); `None` otherwise.
+    fn closed_form_term(
+        &mut self,
+        scale: f64,
+        unmasked: bool,
+        p: impl FnOnce() -> Option<AnyDistribution>,
+    ) -> Option<Real> {
+        let (q, log_q, q_scale) = self.replayed.take()?;
+        if q_scale != scale || !unmasked {
+            return None;
+        }
+        let kl = closed_form_kl(&q, &p()?)?;
+        Some(log_q - scale * kl)
+    }
+}
+
+/// The model's sample sites taken directly (see [`Run::direct`]): the same replay and the same
+/// sum as the message path's `process` and `postprocess`.
+impl DirectSink for Run {
+    fn rng(&mut self) -> &mut PyroRng {
+        &mut self.rng
+    }
+
+    fn supply(&mut self, name: &Name) -> Result<Option<Supplied>, PyroError> {
+        self.replay(name, false)
+    }
+
+    fn record(&mut self, site: &dyn DirectSite) -> Result<(), PyroError> {
+        if let Some(term) = self.closed_form_term(site.scale(), true, || Some(site.distribution()))
+        {
+            self.log_density.add(term);
+            return Ok(());
+        }
+        self.log_density.add(site.log_prob_sum_real()?);
+        Ok(())
     }
 }
 
@@ -518,24 +595,15 @@ impl Messenger for Run {
                 msg.tracked = tracked;
                 msg.done = true;
             }
-            Role::Model(sites) => match sites.shift_remove(&msg.name) {
-                Some(site) => {
-                    msg.value = Some(site.value);
-                    msg.tracked = site.tracked;
+            Role::Model(_) => {
+                if let Some((value, tracked)) =
+                    self.replay(&msg.name, msg.infer.flag(SUBSAMPLE_FLAG))?
+                {
+                    msg.value = Some(value);
+                    msg.tracked = tracked;
                     msg.done = true;
-                    if self.mean_field {
-                        self.replayed = site.dist.map(|d| (d, site.log_q, site.scale));
-                    }
                 }
-                None if msg.infer.flag(SUBSAMPLE_FLAG) => {}
-                None => {
-                    return Err(self.fail(
-                        &msg.name,
-                        "the model has this latent site but the guide does not (the ELBO \
-                         needs the guide to give every latent site of the model a value)",
-                    ));
-                }
-            },
+            }
         }
         Ok(())
     }
@@ -548,14 +616,10 @@ impl Messenger for Run {
             }
             return Ok(());
         }
-        if let Some((q, log_q, scale)) = self.replayed.take()
-            && scale == msg.scale
-            && msg.mask.is_none()
-            && let Some(kl) = msg.dist.as_ref().and_then(|p| closed_form_kl(&q, p))
+        if let Some(term) =
+            self.closed_form_term(msg.scale, msg.mask.is_none(), || msg.dist.clone())
         {
-            // This site's ln p(z) - ln q(z) is replaced by -scale KL: the guide's ln q(z), which
-            // the ELBO subtracts, is added back.
-            self.log_density.add(log_q - msg.scale * kl);
+            self.log_density.add(term);
             return Ok(());
         }
         let lp = msg.log_prob_real()?;
@@ -573,6 +637,7 @@ impl Messenger for Run {
                         value: value.clone(),
                         tracked: msg.tracked.clone(),
                         auxiliary: msg.infer.flag(AUXILIARY_FLAG) || msg.infer.flag(SUBSAMPLE_FLAG),
+                        subsample: msg.infer.flag(SUBSAMPLE_FLAG),
                         dist: msg.dist.clone(),
                         log_q: lp,
                         // NaN, which no scale equals, for a masked site: no closed-form KL.
@@ -590,6 +655,10 @@ impl Messenger for Run {
 
     fn rng(&mut self) -> Option<&mut PyroRng> {
         Some(&mut self.rng)
+    }
+
+    fn direct(&mut self) -> Option<&mut dyn DirectSink> {
+        if self.direct { Some(self) } else { None }
     }
 }
 
