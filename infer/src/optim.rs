@@ -256,6 +256,20 @@ impl Common {
     }
 }
 
+/// The state of the parameter `name`, made by `new` at its first step (the name is copied only
+/// then).
+fn state_of<'a, S>(
+    states: &'a mut IndexMap<String, S, FxBuildHasher>,
+    name: &str,
+    new: impl FnOnce() -> S,
+) -> &'a mut S {
+    let index = match states.get_index_of(name) {
+        Some(index) => index,
+        None => states.insert_full(name.to_string(), new()).0,
+    };
+    &mut states[index]
+}
+
 /// The Euclidean norm, rescaled when the sum of squares overflows.
 fn norm(g: &[f64]) -> f64 {
     let n = g.iter().map(|x| x * x).sum::<f64>().sqrt();
@@ -559,13 +573,10 @@ impl Optimizer for Sgd {
         }
         let momentum = self.momentum;
         if momentum != 0.0 {
-            let state = self
-                .state
-                .entry(name.to_string())
-                .or_insert_with(|| SgdState {
-                    len: value.len(),
-                    buf: Vec::new(),
-                });
+            let state = state_of(&mut self.state, name, || SgdState {
+                len: value.len(),
+                buf: Vec::new(),
+            });
             if state.buf.len() == g.len() {
                 for (b, g) in state.buf.iter_mut().zip(&mut g) {
                     *b = *b * momentum + (1.0 - self.dampening) * *g;
@@ -687,10 +698,7 @@ impl Optimizer for Adam {
                 *g += weight_decay * p;
             }
         }
-        let state = self
-            .state
-            .entry(name.to_string())
-            .or_insert_with(|| AdamState::new(value.len()));
+        let state = state_of(&mut self.state, name, || AdamState::new(value.len()));
         state.step += 1;
         let weight = 1.0 - beta1;
         for ((m, v), g) in state.m.iter_mut().zip(&mut state.v).zip(&g) {
@@ -837,10 +845,7 @@ impl Optimizer for ClippedAdam {
         let scheduled = self.learning_rate();
         let (beta1, beta2) = self.betas;
         let (eps, weight_decay, clip) = (self.eps, self.weight_decay, self.clip);
-        let state = self
-            .state
-            .entry(name.to_string())
-            .or_insert_with(|| AdamState::new(value.len()));
+        let state = state_of(&mut self.state, name, || AdamState::new(value.len()));
         state.decay *= self.lrd;
         let lr = scheduled * state.decay;
         let mut g: Vec<f64> = grad.iter().map(|g| g.clamp(-clip, clip)).collect();
