@@ -669,6 +669,48 @@ mod tests {
         }
     }
 
+    /// The one-pass score of a located batch (`Location::log_prob_located_real`) is the value
+    /// `log_prob` gives, bit for bit, and the gradient of the element-by-element partials; where
+    /// a residual overflows it falls back to the careful formulas, and a NaN value scores -inf.
+    #[test]
+    fn the_one_pass_batch_score_is_log_prob_with_the_partials_gradient() {
+        let cases: [(&[f64], &[f64]); 3] = [
+            (&[0.5, -1.0, 3.25, 0.0, 2.0], &[0.4, -0.2, 3.0, 1.5, 2.5]),
+            (&[1e300, -1e300, 0.0], &[-1e300, 1e300, 0.5]),
+            (&[0.0, 1.0], &[0.5, f64::NAN]),
+        ];
+        for (locs, values) in cases {
+            let n = locs.len();
+            let point: Vec<f64> = locs.iter().chain(values).copied().chain([0.7]).collect();
+            // The fused path, and the trait's default (the partials of log_prob_located_partials).
+            let run = |fused: bool| {
+                pyro_tape::gradient(&point, |v| {
+                    let locs: Reals = v[..n].iter().copied().collect();
+                    let values: Reals = v[n..2 * n].iter().copied().collect();
+                    let d = Normal::new(0.0, v[2 * n]).unwrap();
+                    Ok::<_, pyro_tape::TapeError>(if fused {
+                        d.log_prob_located_real(&locs, &values)
+                    } else {
+                        located_real_by_partials(&d, &locs, &values)
+                    })
+                })
+                .unwrap()
+            };
+            let ((lp, grad), (want_lp, want_grad)) = (run(true), run(false));
+            let d = Normal::new(0.0, 0.7).unwrap();
+            let plain =
+                d.log_prob_located(&Reals::from(locs.to_vec()), &Reals::from(values.to_vec()));
+            assert_eq!(lp.to_bits(), plain.to_bits(), "{locs:?}");
+            assert_eq!(lp.to_bits(), want_lp.to_bits(), "{locs:?}");
+            for (g, w) in grad.iter().zip(&want_grad) {
+                assert!(
+                    (g - w).abs() <= 1e-12 * w.abs().max(1.0),
+                    "{grad:?} vs {want_grad:?}"
+                );
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn finite_inside_support(loc in -1e6..1e6_f64, scale in 1e-6..1e6_f64, x in -1e6..1e6_f64) {
