@@ -642,6 +642,16 @@ pub(crate) fn ln_abs_diff(x: f64, loc: f64) -> f64 {
 mod tests {
     use super::*;
 
+    /// The remembered logarithm is `ln`'s, bit for bit, whether the argument repeats, alternates
+    /// or is new (1, the slot's initial argument, included).
+    #[test]
+    fn ln_shared_is_ln() {
+        let arguments = [1.0, 0.5, 0.5, 2.0, 0.5, 1.0, 1e-300, f64::MAX, 1.0, 3.0];
+        for x in arguments {
+            assert_eq!(ln_shared(x).to_bits(), x.ln().to_bits(), "{x}");
+        }
+    }
+
     #[test]
     fn log_sigmoid_is_stable() {
         assert_eq!(log_sigmoid(0.0), -std::f64::consts::LN_2);
