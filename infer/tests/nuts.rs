@@ -590,3 +590,47 @@ fn parameters_as_coordinates() {
     assert!(err.to_string().contains("potential_test_plain"), "{err}");
     assert!(err.to_string().contains("read it as a Real"), "{err}");
 }
+
+/// A thread keeps one evaluation handler for every potential: evaluations of two models in
+/// turn, and after an evaluation that failed (a latent site missing, the model's own error),
+/// give what a first evaluation gives, bit for bit.
+#[test]
+fn evaluations_in_turn_and_after_errors_are_independent() {
+    let data = m2::linreg_data();
+    let m2 = |d: &(Vec<f64>, Vec<f64>)| linreg((&d.0, &d.1));
+    let small = |fail: bool| -> Result<(), PyroError> {
+        let x = sample("x", HalfNormal::new(2.0))?;
+        if fail {
+            return Err(PyroError::InvalidMessage {
+                site: Name::from("x"),
+                reason: "the model's own error",
+            });
+        }
+        observe("y", Normal::new(x, 1.0), 0.5)?;
+        Ok(())
+    };
+    let mut rng = PyroRng::seed_from_u64(5);
+    let p2 = Potential::new(m2, &&data, &mut rng).unwrap();
+    let p1 = Potential::new(small, &false, &mut rng).unwrap();
+    let u2 = [0.9, 2.1, -0.7];
+    let eval2 = || {
+        let mut grad = Vec::new();
+        let lp = p2.log_density(&&data, &u2, &mut grad).unwrap();
+        (lp, grad)
+    };
+    let eval1 = || {
+        let mut grad = Vec::new();
+        let lp = p1.log_density(&false, &[0.3], &mut grad).unwrap();
+        (lp, grad)
+    };
+    let (first2, first1) = (eval2(), eval1());
+    assert!(p1.log_density(&true, &[0.3], &mut Vec::new()).is_err());
+    assert_eq!(eval2(), first2);
+    // A NaN coordinate: the first observation's location is NaN, an error inside the run.
+    assert!(
+        p2.log_density(&&data, &[f64::NAN, 2.1, -0.7], &mut Vec::new())
+            .is_err()
+    );
+    assert_eq!(eval1(), first1);
+    assert_eq!(eval2(), first2);
+}
