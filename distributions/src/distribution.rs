@@ -35,7 +35,7 @@ use std::fmt::Debug;
 #[derive(Clone, Debug, Default)]
 pub struct Partials<'a> {
     pub(crate) scalars: SmallVec<[(Real, f64); 4]>,
-    vectors: Vec<(Cow<'a, Reals>, Vec<f64>)>,
+    vectors: SmallVec<[(Cow<'a, Reals>, Vec<f64>); 2]>,
 }
 
 impl<'a> Partials<'a> {
@@ -44,7 +44,7 @@ impl<'a> Partials<'a> {
     pub fn new() -> Self {
         Partials {
             scalars: SmallVec::new(),
-            vectors: Vec::new(),
+            vectors: SmallVec::new(),
         }
     }
 

@@ -6,10 +6,9 @@ use crate::distribution::{Cdf, Distribution, Partials};
 use crate::error::{self, ParamError};
 use crate::reparam::detach;
 use crate::special::{ln_shared, standardise};
-use pyro_tape::{Parent, Real, Reals, Weights};
+use pyro_tape::{Real, Reals};
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
-use smallvec::SmallVec;
 
 /// `ln(sqrt(2 pi))`.
 pub(crate) const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
@@ -184,18 +183,11 @@ fn shared_scale(dists: &[Normal]) -> Option<Real> {
 }
 
 /// Pushes the partial of a batch's log-density with respect to its shared scale,
-/// `sum_i (z_i^2 - 1) / scale`, from `d_loc[i] = z_i / scale`.
+/// `sum_i (z_i^2 - 1) / scale`, from `d_loc[i] = z_i / scale` (`z_i = d_loc[i] scale`).
 fn push_shared_scale(scale: Real, d_loc: &[f64], partials: &mut Partials<'_>) {
     if !scale.is_constant() {
         let s = scale.value();
-        // z_i = d_loc[i] * scale; the sum of z_i^2 in four lanes, which vectorise.
-        let mut lanes = [0.0; 4];
-        for chunk in d_loc.chunks(4) {
-            for (lane, d) in lanes.iter_mut().zip(chunk) {
-                *lane += (d * s) * (d * s);
-            }
-        }
-        let sum_sq = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+        let sum_sq = sum_sq_in_lanes(d_loc.iter().map(|d| d * s));
         partials.push(scale, (sum_sq - d_loc.len() as f64) / s);
     }
 }
@@ -338,10 +330,7 @@ impl Location for Normal {
         }
         let d_loc = location_scores(scale, values, locs.values().iter().copied());
         push_shared_scale(scale, &d_loc, partials);
-        push_values(values, &d_loc, partials);
-        if !locs.is_constant() {
-            partials.push_vector(locs, d_loc);
-        }
+        push_located(locs, values, d_loc, partials);
     }
 
     /// The log-density and its partials in one pass over the batch: `d/dloc_i = z_i / scale`,
@@ -364,21 +353,11 @@ impl Location for Normal {
             return located_real_by_partials(self, locs, values);
         }
         let n = d_loc.len() as f64;
-        let lp = shared_scale_density(s, n, sum_sq);
-        let d_values: Vec<f64> = if values.is_constant() {
-            Vec::new()
-        } else {
-            d_loc.iter().map(|d| -d).collect()
-        };
-        let mut parents: SmallVec<[(Parent<'_>, Weights<'_>); 3]> = SmallVec::new();
-        parents.push((Parent::Real(scale), Weights::All((sum_sq - n) / s)));
-        if !locs.is_constant() {
-            parents.push((Parent::Reals(locs), Weights::Each(&d_loc)));
-        }
-        if !values.is_constant() {
-            parents.push((Parent::Reals(values), Weights::Each(&d_values)));
-        }
-        Real::record_parents(lp, &parents)
+        let mut partials = Partials::new();
+        // The scale's partial from the sum already taken.
+        partials.push(scale, (sum_sq - n) / s);
+        push_located(locs, values, d_loc, &mut partials);
+        partials.record(shared_scale_density(s, n, sum_sq))
     }
 }
 
@@ -405,6 +384,20 @@ fn location_scores(
         .zip(locs)
         .map(|(&x, loc)| standardise(x, loc, s) / s)
         .collect()
+}
+
+/// Pushes the partials of a located batch with respect to its values (`-d_loc[i]`) and its
+/// locations (`d_loc[i] = z_i / scale`), those that are tracked.
+fn push_located<'a>(
+    locs: &'a Reals,
+    values: &'a Reals,
+    d_loc: Vec<f64>,
+    partials: &mut Partials<'a>,
+) {
+    push_values(values, &d_loc, partials);
+    if !locs.is_constant() {
+        partials.push_vector(locs, d_loc);
+    }
 }
 
 /// Pushes the partials with respect to a batch's values, `-z_i / scale = -d_loc[i]`, when they
