@@ -780,19 +780,17 @@ fn direct_model(data: &(Vec<f64>, Vec<f64>)) -> Result<(), PyroError> {
     Ok(())
 }
 
-/// The ELBO estimate of [`direct_model`] with `guide`, from seed 3, with the model's sites taken
-/// directly and as messages (under `scale(.., 1)`, which changes nothing but puts a handler
-/// inside the ELBO's).
-fn direct_and_messages<G>(
+/// The ELBO estimate of [`direct_model`] at `data` with `guide`, from seed 3, with the model's
+/// sites taken directly and as messages (under `scale(.., 1)`, which changes nothing but puts a
+/// handler inside the ELBO's).
+fn direct_and_messages<'a, G>(
     elbo: &mut TraceElbo,
     guide: &G,
+    data: &'a (Vec<f64>, Vec<f64>),
 ) -> Result<(ElboEstimate, ElboEstimate), InferError>
 where
-    G: Model<&'static (Vec<f64>, Vec<f64>)>,
+    G: Model<&'a (Vec<f64>, Vec<f64>)>,
 {
-    static DATA: std::sync::LazyLock<(Vec<f64>, Vec<f64>)> =
-        std::sync::LazyLock::new(m2::linreg_data);
-    let data: &'static (Vec<f64>, Vec<f64>) = &DATA;
     let as_messages = pyro_infer::poutine::scale(direct_model, 1.0)?;
     let direct =
         elbo.loss_and_grads(&direct_model, guide, &data, &mut PyroRng::seed_from_u64(3))?;
@@ -828,10 +826,10 @@ fn the_model_taken_directly_gives_what_messages_give() -> Result<(), InferError>
         Ok(())
     };
     for mut elbo in [TraceElbo::new(), TraceElbo::mean_field()] {
-        let (direct, messages) = direct_and_messages(&mut elbo, &auto)?;
+        let (direct, messages) = direct_and_messages(&mut elbo, &auto, &data)?;
         assert_eq!(direct, messages);
         assert_eq!(direct.grads.len(), 6);
-        let (direct, messages) = direct_and_messages(&mut elbo, &normal_guide)?;
+        let (direct, messages) = direct_and_messages(&mut elbo, &normal_guide, &data)?;
         assert_eq!(direct, messages);
         assert_eq!(direct.grads.len(), 5);
     }
