@@ -1,7 +1,9 @@
 //! Evaluates the log density and its gradient of M2 or M2v through `Potential`, for profilers
 //! (`valgrind --tool=callgrind`): `cargo run --release -p pyro-benches --example
 //! profile_gradient -- m2 100000` runs 100000 evaluations of M2 and prints the time of one;
-//! `hand` runs the hand-written gradient of M2 instead, the baseline. A third argument keeps only
+//! `hand` runs the hand-written gradient of M2 instead, the baseline; `tape` and `tapev` run M2
+//! and M2v written straight on the tape without handlers (`linreg_gradient_on_tape`, the floor
+//! of a run through handlers). A third argument keeps only
 //! the first `n` observations (`profile_gradient m2v 100000 1`: the fixed cost of a run).
 
 use pyro_benches::*;
@@ -27,11 +29,29 @@ fn main() {
         println!("hand: {:?} per evaluation", start.elapsed() / runs as u32);
         return;
     }
+    if which == "tape" || which == "tapev" {
+        let mut grad = Vec::new();
+        let start = std::time::Instant::now();
+        for _ in 0..runs {
+            let u = std::hint::black_box(&u);
+            std::hint::black_box(linreg_gradient_on_tape(
+                &data,
+                u,
+                which == "tape",
+                &mut grad,
+            ));
+        }
+        println!(
+            "{which}: {:?} per evaluation",
+            start.elapsed() / runs as u32
+        );
+        return;
+    }
     type Build = fn(&(Vec<f64>, Vec<f64>)) -> Result<f64, PyroError>;
     let model: Build = match which {
         "m2" => linreg,
         "m2v" => linreg_vec,
-        other => panic!("unknown model {other}: m2, m2v or hand"),
+        other => panic!("unknown model {other}: m2, m2v, hand, tape or tapev"),
     };
     let potential =
         Potential::new(model, &&data, &mut PyroRng::seed_from_u64(0)).expect("the model runs");

@@ -3,7 +3,9 @@
 //! 1. the log density and its gradient of M2 (103 sites) and M2v (one vectorised site) through
 //!    [`Potential`] (the model run under the potential handler, one tape node per site), as a
 //!    ratio to a hand-written loop computing the same value and gradient (medians of 5 repeats
-//!    in this run);
+//!    in this run), beside the same density written straight on the tape with the library's
+//!    distributions and no handler (`linreg_gradient_on_tape`): the floor of a run through
+//!    handlers, and its ratio to the hand-written loop;
 //! 2. NUTS on M2: draws per second of one chain (1000 warm-up, 1000 draws), with the posterior
 //!    means beside the exact ones, and NumPyro's NUTS on the same model, data and settings
 //!    (`benches/numpyro/nuts_m2.py`, run in this benchmark when a Python with NumPyro is found:
@@ -47,35 +49,53 @@ fn gradients(quick: bool) -> serde_json::Value {
     });
     let mut rows = Vec::new();
     println!(
-        "{:<12} {:>14} {:>14} {:>8}   check",
-        "model", "value+grad", "by hand", "ratio"
+        "{:<12} {:>14} {:>14} {:>8} {:>14} {:>8}   check",
+        "model", "value+grad", "by hand", "ratio", "tape only", "ratio"
     );
     type Build = fn(&(Vec<f64>, Vec<f64>)) -> Result<f64, pyro_core::poutine::PyroError>;
-    for (name, model) in [("M2 linreg", linreg as Build), ("M2v vector", linreg_vec)] {
+    for (name, model, per_site) in [
+        ("M2 linreg", linreg as Build, true),
+        ("M2v vector", linreg_vec, false),
+    ] {
         let mut rng = PyroRng::seed_from_u64(0);
         let potential = Potential::new(model, &&data, &mut rng).expect("the model runs");
         let mut grad = Vec::new();
         let lp = potential
             .log_density(&&data, &u, &mut grad)
             .expect("the density");
-        let worst = grad
-            .iter()
-            .zip(&grad_hand)
-            .map(|(g, h)| (g - h).abs() / h.abs().max(1.0))
-            .fold((lp - lp_hand).abs() / lp_hand.abs(), f64::max);
+        let mut grad_tape = Vec::new();
+        let lp_tape = linreg_gradient_on_tape(&data, &u, per_site, &mut grad_tape);
+        let worst = [(lp, &grad), (lp_tape, &grad_tape)]
+            .into_iter()
+            .flat_map(|(lp, grad)| {
+                let value = (lp - lp_hand).abs() / lp_hand.abs();
+                let partials = grad
+                    .iter()
+                    .zip(&grad_hand)
+                    .map(|(g, h)| (g - h).abs() / h.abs().max(1.0));
+                std::iter::once(value).chain(partials)
+            })
+            .fold(0.0, f64::max);
         let time = per_call(calls, || {
             potential
                 .log_density(&&data, std::hint::black_box(&u), &mut grad)
                 .expect("the density");
         });
-        let ratio = time / hand;
+        let tape = per_call(calls, || {
+            let u = std::hint::black_box(&u);
+            linreg_gradient_on_tape(&data, u, per_site, &mut grad_tape);
+        });
+        let (ratio, tape_ratio) = (time / hand, tape / hand);
         println!(
-            "{name:<12} {:>11.2} us {:>11.3} us {ratio:>7.1}x   max rel. diff {worst:.1e}",
+            "{name:<12} {:>11.2} us {:>11.3} us {ratio:>7.1}x {:>11.2} us {tape_ratio:>7.1}x   \
+             max rel. diff {worst:.1e}",
             time * 1e6,
-            hand * 1e6
+            hand * 1e6,
+            tape * 1e6,
         );
         rows.push(json!({
             "model": name, "seconds": time, "hand_seconds": hand, "ratio": ratio,
+            "tape_only_seconds": tape, "tape_only_ratio": tape_ratio,
             "max_relative_difference": worst,
         }));
     }
