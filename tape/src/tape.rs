@@ -790,7 +790,7 @@ fn sweep_block(block: Block, extra: &Extra<'_>, adjoints: &mut [f64]) {
         } else if parent_len == 1 {
             below[parent] += match weights {
                 Some(weights) => dot(out, weights),
-                None => edge.weight * out.iter().sum::<f64>(),
+                None => edge.weight * sum_in_lanes(out.len(), |i| out[i]),
             };
         } else {
             let (adjoint, parents) = (out[0], &mut below[parent..][..parent_len]);
@@ -810,21 +810,27 @@ fn sweep_block(block: Block, extra: &Extra<'_>, adjoints: &mut [f64]) {
     }
 }
 
-/// `sum_i a[i] b[i]` in four lanes, which the compiler vectorises (a single running sum would
-/// be one long chain of dependent additions).
+/// `sum_i a[i] b[i]`, in lanes ([`sum_in_lanes`]).
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
+    sum_in_lanes(n, |i| a[i] * b[i])
+}
+
+/// `sum_{i < n} term(i)` in four lanes, which the compiler vectorises (a single running sum
+/// would be one long chain of dependent additions, four cycles each).
+#[inline(always)]
+pub(crate) fn sum_in_lanes(n: usize, term: impl Fn(usize) -> f64) -> f64 {
     let mut lanes = [0.0; 4];
     let chunks = n / 4;
     for c in 0..chunks {
-        for l in 0..4 {
-            lanes[l] += a[4 * c + l] * b[4 * c + l];
+        for (l, lane) in lanes.iter_mut().enumerate() {
+            *lane += term(4 * c + l);
         }
     }
     let mut total = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
     for i in 4 * chunks..n {
-        total += a[i] * b[i];
+        total += term(i);
     }
     total
 }
