@@ -763,20 +763,19 @@ impl PotentialRun {
     }
 
     /// Adds a sample site's scaled, masked log-density `lp`; `supplied` says whether the site
-    /// is a latent one whose value this run supplied.
+    /// is a latent one whose value this run supplied. `site` gives its name and family, for the
+    /// error only.
     fn add(
         &mut self,
-        name: &Name,
-        family: impl FnOnce() -> String,
         lp: Real,
         supplied: bool,
+        site: impl FnOnce() -> (Name, String),
     ) -> Result<(), PyroError> {
         if self.check_gradients && supplied && lp.value().is_finite() && lp.is_constant() {
-            let reason = format!(
-                "its family ({}) gives no gradient with respect to its value",
-                family()
-            );
-            return Err(self.fail(name, reason));
+            let (name, family) = site();
+            let reason =
+                format!("its family ({family}) gives no gradient with respect to its value");
+            return Err(self.fail(&name, reason));
         }
         self.add_term(lp);
         Ok(())
@@ -800,8 +799,10 @@ impl Messenger for PotentialRun {
             return Ok(());
         }
         let lp = msg.log_prob_real()?;
-        let family = || msg.family().unwrap_or("?").to_string();
-        self.add(&msg.name, family, lp, !msg.tracked.is_empty())
+        let supplied = !msg.tracked.is_empty();
+        self.add(lp, supplied, || {
+            (msg.name.clone(), msg.family().unwrap_or("?").to_string())
+        })
     }
 
     fn direct(&mut self) -> Option<&mut dyn DirectSink> {
@@ -824,9 +825,13 @@ impl DirectSink for PotentialRun {
 
     fn record(&mut self, site: &dyn DirectSite) -> Result<(), PyroError> {
         let lp = site.log_prob_sum_real()?;
-        let family = || site.distribution().family().to_string();
         let supplied = std::mem::take(&mut self.supplied);
-        self.add(site.name(), family, lp, supplied)
+        self.add(lp, supplied, || {
+            (
+                site.name().clone(),
+                site.distribution().family().to_string(),
+            )
+        })
     }
 }
 

@@ -80,7 +80,10 @@
 //! id. A constant has id 0, and an operation whose operands are all constants computes its value
 //! and nothing else, without touching the tape; partials are computed only when recorded. So
 //! `Normal::new(a + b * x, sigma)` with `x: f64` is cheap outside a gradient, and inside one
-//! `b * x` records a single-parent node.
+//! `b * x` records a single-parent node. Folding constant factors into the `Real` instead (a
+//! third word, so that `b * x` records nothing and `a + b * x` one node) was measured: M2's
+//! value and gradient took 8% longer (4.0 µs against 3.7 µs) although it ran 5% fewer
+//! instructions, because a 24-byte `Real` goes through memory wherever it crosses a call.
 //!
 //! **Generation tags.** Node ids are never reused: each gradient ([`Tape::start`], or
 //! [`gradient`]) numbers its nodes on from where the previous one on its thread stopped, within a
