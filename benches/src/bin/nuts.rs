@@ -6,10 +6,11 @@
 //!    in this run), beside the same density written straight on the tape with the library's
 //!    distributions and no handler (`linreg_gradient_on_tape`): the floor of a run through
 //!    handlers, and its ratio to the hand-written loop;
-//! 2. NUTS on M2: draws per second of one chain (1000 warm-up, 1000 draws), with the posterior
-//!    means beside the exact ones, and NumPyro's NUTS on the same model, data and settings
-//!    (`benches/numpyro/nuts_m2.py`, run in this benchmark when a Python with NumPyro is found:
-//!    `$NUMPYRO_PYTHON`, else `python3`), as a ratio.
+//! 2. NUTS on M2 and on M2v: draws per second of one chain (1000 warm-up, 1000 draws), with the
+//!    posterior means beside the exact ones, and NumPyro's NUTS on the same model (written as
+//!    M2v is, one vectorised site), data and settings (`benches/numpyro/nuts_m2.py`, run in this
+//!    benchmark when a Python with NumPyro is found: `$NUMPYRO_PYTHON`, else `python3`), as a
+//!    ratio to each.
 //!
 //! `cargo run --release -p pyro-benches --bin nuts [-- --quick]`; writes
 //! `target/bench/nuts.json`.
@@ -20,6 +21,9 @@ use pyro_core::poutine::{Name, PyroRng};
 use pyro_core::rand::SeedableRng;
 use serde_json::json;
 use std::time::Instant;
+
+/// M2 or M2v, as a function pointer.
+type Build = fn(&(Vec<f64>, Vec<f64>)) -> Result<f64, pyro_core::poutine::PyroError>;
 
 /// How many times each timing is repeated; the table shows medians.
 const REPEATS: usize = 5;
@@ -52,7 +56,6 @@ fn gradients(quick: bool) -> serde_json::Value {
         "{:<12} {:>14} {:>14} {:>8} {:>14} {:>8}   check",
         "model", "value+grad", "by hand", "ratio", "tape only", "ratio"
     );
-    type Build = fn(&(Vec<f64>, Vec<f64>)) -> Result<f64, pyro_core::poutine::PyroError>;
     for (name, model, per_site) in [
         ("M2 linreg", linreg as Build, true),
         ("M2v vector", linreg_vec, false),
@@ -113,17 +116,57 @@ fn numpyro(warmup: usize, draws: usize) -> Option<serde_json::Value> {
     python_reference("NUMPYRO_PYTHON", "numpyro/nuts_m2.py", &args)
 }
 
-/// One NUTS chain on M2: draws per second of the whole run and the posterior means.
+/// One NUTS chain on M2 (per-site) and on M2v (vectorised): draws per second of the whole run
+/// and the posterior means; then NumPyro's rate and its ratio to each.
 fn nuts_m2(quick: bool) -> serde_json::Value {
-    let data = linreg_data();
     let (warmup, draws) = if quick { (300, 300) } else { (1000, 1000) };
+    let ours: Vec<(&str, serde_json::Value)> = [("M2", linreg as Build), ("M2v", linreg_vec)]
+        .into_iter()
+        .map(|(name, model)| (name, nuts_run(name, model, warmup, draws, quick)))
+        .collect();
+    let reference = numpyro(warmup, draws);
+    match &reference {
+        Some(np) => {
+            let np_rate = np["draws_per_second"].as_f64().unwrap_or(f64::NAN);
+            let ratios: Vec<String> = ours
+                .iter()
+                .map(|(name, run)| {
+                    let rate = run["draws_per_second"].as_f64().unwrap_or(f64::NAN);
+                    format!("{name} {:.2}", np_rate / rate)
+                })
+                .collect();
+            println!(
+                "NumPyro NUTS (the model written as M2v, same data and settings; compiled, 1 \
+                 thread): {np_rate:.0} draws/s; ratio NumPyro / pyro-rs: {}",
+                ratios.join(", ")
+            );
+        }
+        None => println!(
+            "NumPyro: not available (install benches/numpyro/requirements.txt and set \
+             NUMPYRO_PYTHON)"
+        ),
+    }
+    let [(_, m2), (_, m2v)] = <[_; 2]>::try_from(ours).expect("two models");
+    json!({ "m2": m2, "m2v": m2v, "numpyro": reference })
+}
+
+/// One NUTS chain on `model` (M2 or M2v, named `name`): draws per second of the whole run
+/// (the median of [`REPEATS`] runs, one if `quick`), the posterior means and the divergences.
+fn nuts_run(
+    name: &str,
+    model: Build,
+    warmup: usize,
+    draws: usize,
+    quick: bool,
+) -> serde_json::Value {
+    let data = linreg_data();
     let times: Vec<(f64, Vec<f64>, usize)> = (0..if quick { 1 } else { REPEATS })
         .map(|r| {
             let start = Instant::now();
-            let run = Mcmc::new(Nuts::new(linreg), warmup, draws)
+            let run = Mcmc::new(Nuts::new(model), warmup, draws)
                 .seed(r as u64)
                 .run(&data)
-                .expect("M2 runs");
+                .expect("the model runs");
             let seconds = start.elapsed().as_secs_f64();
             let samples = run.get_samples();
             let means = ["a", "b", "sigma"]
@@ -140,29 +183,14 @@ fn nuts_m2(quick: bool) -> serde_json::Value {
     let (_, means, divergences) = &times[0];
     let rate = draws as f64 / seconds;
     println!(
-        "NUTS M2, 1 chain, {warmup} warm-up + {draws} draws: {seconds:.3} s, {rate:.0} draws/s; \
-         means a {:.4} (exact 1.00435), b {:.4} (2.07307), sigma {:.4} (0.49115); \
+        "NUTS {name}, 1 chain, {warmup} warm-up + {draws} draws: {seconds:.3} s, {rate:.0} \
+         draws/s; means a {:.4} (exact 1.00435), b {:.4} (2.07307), sigma {:.4} (0.49115); \
          {divergences} divergences",
         means[0], means[1], means[2]
     );
-    let reference = numpyro(warmup, draws);
-    match &reference {
-        Some(np) => {
-            let np_rate = np["draws_per_second"].as_f64().unwrap_or(f64::NAN);
-            println!(
-                "NumPyro NUTS (same model, data, settings; compiled, 1 thread): {np_rate:.0} \
-                 draws/s; ratio NumPyro / pyro-rs {:.2}",
-                np_rate / rate
-            );
-        }
-        None => println!(
-            "NumPyro: not available (install benches/numpyro/requirements.txt and set \
-             NUMPYRO_PYTHON)"
-        ),
-    }
     json!({
         "warmup": warmup, "draws": draws, "seconds": seconds, "draws_per_second": rate,
-        "means": means, "divergences": divergences, "numpyro": reference,
+        "means": means, "divergences": divergences,
     })
 }
 
