@@ -8,7 +8,7 @@
 
 use pyro_benches::*;
 use pyro_core::infer::Potential;
-use pyro_core::poutine::{PyroError, PyroRng};
+use pyro_core::poutine::PyroRng;
 use pyro_core::rand::SeedableRng;
 
 fn main() {
@@ -47,8 +47,7 @@ fn main() {
         );
         return;
     }
-    type Build = fn(&(Vec<f64>, Vec<f64>)) -> Result<f64, PyroError>;
-    let model: Build = match which {
+    let model: LinregModel = match which {
         "m2" => linreg,
         "m2v" => linreg_vec,
         other => panic!("unknown model {other}: m2, m2v, hand, tape or tapev"),

@@ -9,8 +9,8 @@
 use pyro_core::distributions::{
     Batched, Bernoulli, Beta, Constraint, Distribution, Geometric, HalfNormal, Normal, Real, Reals,
 };
-use pyro_core::infer::{Importance, Posterior};
-use pyro_core::poutine::{Model, Name, Plate, PyroError, observe, sample};
+use pyro_core::infer::{Importance, Posterior, Potential};
+use pyro_core::poutine::{Model, Name, Plate, PyroError, PyroRng, observe, sample};
 use pyro_core::rand::rngs::Xoshiro256PlusPlus;
 use pyro_core::rand::{RngExt, SeedableRng};
 use pyro_core::tape::Tape;
@@ -247,6 +247,29 @@ pub fn linreg_gradient_on_tape(
     lp
 }
 
+/// M2 or M2v, as a function pointer.
+pub type LinregModel = fn(&(Vec<f64>, Vec<f64>)) -> Result<f64, PyroError>;
+
+/// The log density of `model` (M2, or M2v when not `per_site`) and its gradient at `u`, computed
+/// through [`Potential`] and by [`linreg_gradient_on_tape`]: what the gradient benchmark times,
+/// to be checked against [`linreg_gradient_by_hand`].
+pub fn linreg_gradient_two_ways(
+    model: LinregModel,
+    per_site: bool,
+    data: &(Vec<f64>, Vec<f64>),
+    u: &[f64; 3],
+) -> [(f64, Vec<f64>); 2] {
+    let potential =
+        Potential::new(model, &data, &mut PyroRng::seed_from_u64(0)).expect("the model runs");
+    let mut grad = Vec::new();
+    let lp = potential
+        .log_density(&data, u, &mut grad)
+        .expect("a density");
+    let mut grad_tape = Vec::new();
+    let lp_tape = linreg_gradient_on_tape(data, u, per_site, &mut grad_tape);
+    [(lp, grad), (lp_tape, grad_tape)]
+}
+
 /// Hand-written M3 (and M3v): a Beta draw through rand_distr and log-densities, no handlers.
 pub fn coin_by_hand<R: pyro_core::rand::Rng + ?Sized>(
     rng: &mut R,
@@ -480,8 +503,6 @@ pub fn python_reference(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pyro_core::infer::Potential;
-    use pyro_core::poutine::PyroRng;
 
     /// The three ways the gradient benchmark computes M2's and M2v's log density and gradient
     /// (through `Potential`, straight on the tape, by hand) agree: the ratios it prints compare
@@ -490,19 +511,10 @@ mod tests {
     #[test]
     fn the_gradient_benchmark_computes_one_density_three_ways() {
         let data = linreg_data();
-        type Build = fn(&(Vec<f64>, Vec<f64>)) -> Result<f64, PyroError>;
         for u in [[0.9, 2.1, -0.7], [-1.5, 0.3, 1.2]] {
             let (lp_hand, grad_hand) = linreg_gradient_by_hand(&data, &u);
-            for (model, per_site) in [(linreg as Build, true), (linreg_vec, false)] {
-                let potential = Potential::new(model, &&data, &mut PyroRng::seed_from_u64(0))
-                    .expect("the model runs");
-                let mut grad = Vec::new();
-                let lp = potential
-                    .log_density(&&data, &u, &mut grad)
-                    .expect("a density");
-                let mut grad_tape = Vec::new();
-                let lp_tape = linreg_gradient_on_tape(&data, &u, per_site, &mut grad_tape);
-                for (lp, grad) in [(lp, grad), (lp_tape, grad_tape)] {
+            for (model, per_site) in [(linreg as LinregModel, true), (linreg_vec, false)] {
+                for (lp, grad) in linreg_gradient_two_ways(model, per_site, &data, &u) {
                     assert!(
                         (lp - lp_hand).abs() <= 1e-12 * lp_hand.abs(),
                         "{lp} {lp_hand}"

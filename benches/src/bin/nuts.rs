@@ -22,9 +22,6 @@ use pyro_core::rand::SeedableRng;
 use serde_json::json;
 use std::time::Instant;
 
-/// M2 or M2v, as a function pointer.
-type Build = fn(&(Vec<f64>, Vec<f64>)) -> Result<f64, pyro_core::poutine::PyroError>;
-
 /// How many times each timing is repeated; the table shows medians.
 const REPEATS: usize = 5;
 
@@ -57,28 +54,23 @@ fn gradients(quick: bool) -> serde_json::Value {
         "model", "value+grad", "by hand", "ratio", "tape only", "ratio"
     );
     for (name, model, per_site) in [
-        ("M2 linreg", linreg as Build, true),
+        ("M2 linreg", linreg as LinregModel, true),
         ("M2v vector", linreg_vec, false),
     ] {
-        let mut rng = PyroRng::seed_from_u64(0);
-        let potential = Potential::new(model, &&data, &mut rng).expect("the model runs");
-        let mut grad = Vec::new();
-        let lp = potential
-            .log_density(&&data, &u, &mut grad)
-            .expect("the density");
-        let mut grad_tape = Vec::new();
-        let lp_tape = linreg_gradient_on_tape(&data, &u, per_site, &mut grad_tape);
-        let worst = [(lp, &grad), (lp_tape, &grad_tape)]
-            .into_iter()
+        let potential =
+            Potential::new(model, &&data, &mut PyroRng::seed_from_u64(0)).expect("the model runs");
+        let worst = linreg_gradient_two_ways(model, per_site, &data, &u)
+            .iter()
             .flat_map(|(lp, grad)| {
                 let value = (lp - lp_hand).abs() / lp_hand.abs();
                 let partials = grad
                     .iter()
                     .zip(&grad_hand)
                     .map(|(g, h)| (g - h).abs() / h.abs().max(1.0));
-                std::iter::once(value).chain(partials)
+                std::iter::once(value).chain(partials).collect::<Vec<_>>()
             })
             .fold(0.0, f64::max);
+        let (mut grad, mut grad_tape) = (Vec::new(), Vec::new());
         let time = per_call(calls, || {
             potential
                 .log_density(&&data, std::hint::black_box(&u), &mut grad)
@@ -120,7 +112,7 @@ fn numpyro(warmup: usize, draws: usize) -> Option<serde_json::Value> {
 /// and the posterior means; then NumPyro's rate and its ratio to each.
 fn nuts_m2(quick: bool) -> serde_json::Value {
     let (warmup, draws) = if quick { (300, 300) } else { (1000, 1000) };
-    let ours: Vec<(&str, serde_json::Value)> = [("M2", linreg as Build), ("M2v", linreg_vec)]
+    let ours: Vec<(&str, serde_json::Value)> = [("M2", linreg as LinregModel), ("M2v", linreg_vec)]
         .into_iter()
         .map(|(name, model)| (name, nuts_run(name, model, warmup, draws, quick)))
         .collect();
@@ -154,7 +146,7 @@ fn nuts_m2(quick: bool) -> serde_json::Value {
 /// (the median of [`REPEATS`] runs, one if `quick`), the posterior means and the divergences.
 fn nuts_run(
     name: &str,
-    model: Build,
+    model: LinregModel,
     warmup: usize,
     draws: usize,
     quick: bool,
