@@ -203,7 +203,7 @@ pub fn linreg_gradient_by_hand((xs, ys): &(Vec<f64>, Vec<f64>), u: &[f64; 3]) ->
     (lp, grad)
 }
 
-/// The log density of M2 (`m2`) or M2v (not `m2`) and its gradient, as
+/// The log density of M2 (`per_site`) or M2v (not `per_site`) and its gradient, as
 /// [`linreg_gradient_by_hand`], computed on the library's tape with its distributions and
 /// bijection but without handlers: the model's arithmetic and scores written straight on
 /// `Real`s (one `log_prob_real` node per site, or one for the batch, and one node for the sum).
@@ -212,7 +212,7 @@ pub fn linreg_gradient_by_hand((xs, ys): &(Vec<f64>, Vec<f64>), u: &[f64; 3]) ->
 pub fn linreg_gradient_on_tape(
     (xs, ys): &(Vec<f64>, Vec<f64>),
     u: &[f64; 3],
-    m2: bool,
+    per_site: bool,
     grad: &mut Vec<f64>,
 ) -> f64 {
     let tape = Tape::start().expect("no gradient is being taken on this thread");
@@ -231,7 +231,7 @@ pub fn linreg_gradient_on_tape(
     terms.push((prior.log_prob_real(&b), 1.0));
     let half_normal = HalfNormal::new(1.0).expect("a valid prior");
     terms.push((half_normal.log_prob_real(&sigma), 1.0));
-    if m2 {
+    if per_site {
         for (x, y) in xs.iter().zip(ys) {
             let site = Normal::new(a + b * x, sigma).expect("a valid site");
             terms.push((site.log_prob_real(&Real::from(*y)), 1.0));
