@@ -71,6 +71,18 @@ pub struct TraceElbo {
     mean_field: bool,
     /// The moving average of the ELBO estimates so far, the score-function terms' baseline.
     baseline: Option<f64>,
+    /// The sizes of the last estimate's buffers, to make the next one's at their size at once.
+    sizes: Sizes,
+}
+
+/// How many parameters, guide sites and log-density terms an estimate had: the capacities the
+/// next estimate's buffers start with, so that they are allocated once instead of grown.
+#[derive(Clone, Copy, Debug, Default)]
+struct Sizes {
+    params: usize,
+    guide_sites: usize,
+    guide_terms: usize,
+    model_terms: usize,
 }
 
 /// The decay of [`TraceElbo`]'s baseline: each estimate moves it by a tenth of the difference.
@@ -99,6 +111,7 @@ impl TraceElbo {
             num_particles: 1,
             mean_field: false,
             baseline: None,
+            sizes: Sizes::default(),
         }
     }
 
@@ -172,10 +185,19 @@ impl TraceElbo {
         M: Model<A>,
         G: Model<A>,
     {
-        let mut params = Params::new(None);
+        let mut sizes = self.sizes;
+        let mut params = Params::new(None, sizes.params);
         let mut total = 0.0;
         for _ in 0..self.num_particles {
-            let particle = run_particle(model, guide, args, rng, &mut params, self.mean_field)?;
+            let particle = run_particle(
+                model,
+                guide,
+                args,
+                rng,
+                &mut params,
+                self.mean_field,
+                &mut sizes,
+            )?;
             total += particle.elbo.value();
         }
         Ok(-total / self.num_particles as f64)
@@ -202,12 +224,20 @@ impl TraceElbo {
         G: Model<A>,
     {
         let tape = Rc::new(Tape::start().map_err(tape_error)?);
-        let mut params = Params::new(Some(tape.clone()));
+        let mut params = Params::new(Some(tape.clone()), self.sizes.params);
         let baseline = self.baseline;
         let n = self.num_particles as f64;
         let (mut elbo_sum, mut surrogate) = (0.0, Vec::with_capacity(self.num_particles));
         for _ in 0..self.num_particles {
-            let particle = run_particle(model, guide, args, rng, &mut params, self.mean_field)?;
+            let particle = run_particle(
+                model,
+                guide,
+                args,
+                rng,
+                &mut params,
+                self.mean_field,
+                &mut self.sizes,
+            )?;
             let elbo = particle.elbo.value();
             elbo_sum += elbo;
             // The score-function terms: log q(z) (ELBO - b), the ELBO held constant.
@@ -223,6 +253,7 @@ impl TraceElbo {
             surrogate.iter().map(|s| s.value()).sum(),
             &surrogate.iter().map(|&s| (s, 1.0)).collect::<Vec<_>>(),
         );
+        self.sizes.params = params.entries.len();
         let leaves: Vec<Real> = params
             .entries
             .values()
@@ -262,7 +293,8 @@ struct Particle {
     score: Vec<Real>,
 }
 
-/// Runs the guide, then the model replayed against it, and sums their log-densities.
+/// Runs the guide, then the model replayed against it, and sums their log-densities. Their
+/// buffers start at `sizes`, which this run's sizes then replace.
 fn run_particle<A, M, G>(
     model: &M,
     guide: &G,
@@ -270,6 +302,7 @@ fn run_particle<A, M, G>(
     rng: &mut PyroRng,
     params: &mut Params,
     mean_field: bool,
+    sizes: &mut Sizes,
 ) -> Result<Particle, InferError>
 where
     A: Clone,
@@ -277,11 +310,13 @@ where
     G: Model<A>,
 {
     let seed: u64 = rng.random();
+    let guide_sites = IndexMap::with_capacity_and_hasher(sizes.guide_sites, FxBuildHasher);
     let guide_run = Run::new(
-        Role::Guide(IndexMap::default()),
+        Role::Guide(guide_sites),
         std::mem::take(params),
         seed,
         false,
+        sizes.guide_terms,
     );
     let (mut guide_run, result) = with_handler(guide_run, || guide.call(args.clone()));
     if let Some(failure) = guide_run.failure.take() {
@@ -294,9 +329,16 @@ where
         unreachable!("the guide's run has the guide's role")
     };
     let (log_q, score) = (guide_run.log_density, std::mem::take(&mut guide_run.score));
+    (sizes.guide_sites, sizes.guide_terms) = (sites.len(), log_q.terms.len());
     let seed: u64 = rng.random();
     let params_read = std::mem::take(&mut guide_run.params);
-    let model_run = Run::new(Role::Model(sites), params_read, seed, mean_field);
+    let model_run = Run::new(
+        Role::Model(sites),
+        params_read,
+        seed,
+        mean_field,
+        sizes.model_terms,
+    );
     let (mut model_run, result) = with_handler(model_run, || model.call(args.clone()));
     *params = std::mem::take(&mut model_run.params);
     if let Some(failure) = model_run.failure.take() {
@@ -314,6 +356,7 @@ where
         }));
     }
     let log_p = model_run.log_density;
+    sizes.model_terms = log_p.terms.len();
     let elbo = log_p.sub_real(&log_q);
     Ok(Particle { elbo, score })
 }
@@ -382,10 +425,11 @@ struct ParamLeaves {
 }
 
 impl Params {
-    fn new(tape: Option<Rc<Tape>>) -> Self {
+    /// Parameters on `tape` (none: constants), with room for `capacity` of them.
+    fn new(tape: Option<Rc<Tape>>, capacity: usize) -> Self {
         Params {
             tape,
-            entries: IndexMap::default(),
+            entries: IndexMap::with_capacity_and_hasher(capacity, FxBuildHasher),
         }
     }
 
@@ -451,7 +495,8 @@ struct Run {
 }
 
 impl Run {
-    fn new(role: Role, params: Params, seed: u64, mean_field: bool) -> Self {
+    /// A run in `role` with room for `terms` log-density terms.
+    fn new(role: Role, params: Params, seed: u64, mean_field: bool, terms: usize) -> Self {
         let direct = match &role {
             Role::Guide(_) => false,
             Role::Model(sites) => !sites.values().any(|site| site.subsample),
@@ -463,7 +508,10 @@ impl Run {
             replayed: None,
             params,
             rng: PyroRng::seed_from_u64(seed),
-            log_density: Sum::default(),
+            log_density: Sum {
+                value: 0.0,
+                terms: Vec::with_capacity(terms),
+            },
             score: Vec::new(),
             pending: Vec::new(),
             failure: None,

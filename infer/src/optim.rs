@@ -102,7 +102,7 @@ pub trait Optimizer: Send {
         store: &mut ParamStore,
         grads: &[(String, Vec<f64>)],
     ) -> Result<(), InferError> {
-        let mut seen = FxHashSet::default();
+        let mut seen = FxHashSet::with_capacity_and_hasher(grads.len(), Default::default());
         for (name, grad) in grads {
             if !seen.insert(name.as_str()) {
                 return Err(bad_grads(format!(
@@ -113,12 +113,12 @@ pub trait Optimizer: Send {
                 .unconstrained(name)
                 .ok_or_else(|| bad_grads(format!("no parameter '{name}' in the store")))?;
             let coords = real_coords(name, value)?;
-            check(name, &coords, grad, self.state_len(name))?;
+            check(name, coords, grad, self.state_len(name))?;
         }
         for (name, grad) in grads {
             let value = store.unconstrained(name).expect("checked above");
             let scalar = matches!(value, Value::Real(_));
-            let mut coords = real_coords(name, value)?;
+            let mut coords = real_coords(name, value)?.to_vec();
             self.step(name, &mut coords, grad)?;
             let value = if scalar {
                 Value::Real(coords[0])
@@ -292,10 +292,10 @@ fn bad_grads(reason: String) -> InferError {
 }
 
 /// A stored parameter's unconstrained coordinates.
-fn real_coords(name: &str, value: &Value) -> Result<Vec<f64>, InferError> {
+fn real_coords<'v>(name: &str, value: &'v Value) -> Result<&'v [f64], InferError> {
     match value {
-        Value::Real(x) => Ok(vec![*x]),
-        Value::Reals(v) => Ok(v.clone()),
+        Value::Real(x) => Ok(std::slice::from_ref(x)),
+        Value::Reals(v) => Ok(v),
         other => Err(bad_grads(format!(
             "parameter '{name}' is a {}, not real: it cannot be optimised",
             other.type_name()
