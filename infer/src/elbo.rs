@@ -419,7 +419,8 @@ struct Params {
 }
 
 struct ParamLeaves {
-    leaves: Vec<Real>,
+    /// Inline for a scalar parameter.
+    leaves: SmallVec<[Real; 1]>,
     value: Value,
     tracked: SmallVec<[Real; 1]>,
 }
@@ -457,8 +458,8 @@ impl Params {
             Some(tape) => tape.leaf(x),
             None => Real::constant(x),
         };
-        let (leaves, vector): (Vec<Real>, bool) = match u {
-            Value::Real(x) => (vec![leaf(x)], false),
+        let (leaves, vector): (SmallVec<[Real; 1]>, bool) = match u {
+            Value::Real(x) => (SmallVec::from_elem(leaf(x), 1), false),
             Value::Reals(v) => (v.into_iter().map(leaf).collect(), true),
             _ => return None,
         };
