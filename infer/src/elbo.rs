@@ -185,19 +185,12 @@ impl TraceElbo {
         M: Model<A>,
         G: Model<A>,
     {
+        let runs = Runs::new(self, model, guide, args);
         let mut sizes = self.sizes;
         let mut params = Params::new(None, sizes.params);
         let mut total = 0.0;
         for _ in 0..self.num_particles {
-            let particle = run_particle(
-                model,
-                guide,
-                args,
-                rng,
-                &mut params,
-                self.mean_field,
-                &mut sizes,
-            )?;
+            let particle = runs.particle(rng, &mut params, &mut sizes)?;
             total += particle.elbo.value();
         }
         Ok(-total / self.num_particles as f64)
@@ -223,21 +216,14 @@ impl TraceElbo {
         M: Model<A>,
         G: Model<A>,
     {
+        let runs = Runs::new(self, model, guide, args);
         let tape = Rc::new(Tape::start().map_err(tape_error)?);
         let mut params = Params::new(Some(tape.clone()), self.sizes.params);
         let baseline = self.baseline;
         let n = self.num_particles as f64;
         let (mut elbo_sum, mut surrogate) = (0.0, Vec::with_capacity(self.num_particles));
         for _ in 0..self.num_particles {
-            let particle = run_particle(
-                model,
-                guide,
-                args,
-                rng,
-                &mut params,
-                self.mean_field,
-                &mut self.sizes,
-            )?;
+            let particle = runs.particle(rng, &mut params, &mut self.sizes)?;
             let elbo = particle.elbo.value();
             elbo_sum += elbo;
             // The score-function terms: log q(z) (ELBO - b), the ELBO held constant.
@@ -293,72 +279,87 @@ struct Particle {
     score: Vec<Real>,
 }
 
-/// Runs the guide, then the model replayed against it, and sums their log-densities. Their
-/// buffers start at `sizes`, which this run's sizes then replace.
-fn run_particle<A, M, G>(
-    model: &M,
-    guide: &G,
-    args: &A,
-    rng: &mut PyroRng,
-    params: &mut Params,
+/// The model and the guide of an estimate, with their arguments and whether KL divergences in
+/// closed form are taken ([`TraceElbo::mean_field`]).
+struct Runs<'a, A, M, G> {
+    model: &'a M,
+    guide: &'a G,
+    args: &'a A,
     mean_field: bool,
-    sizes: &mut Sizes,
-) -> Result<Particle, InferError>
+}
+
+impl<'a, A, M, G> Runs<'a, A, M, G>
 where
     A: Clone,
     M: Model<A>,
     G: Model<A>,
 {
-    let seed: u64 = rng.random();
-    let guide_sites = IndexMap::with_capacity_and_hasher(sizes.guide_sites, FxBuildHasher);
-    let guide_run = Run::new(
-        Role::Guide(guide_sites),
-        std::mem::take(params),
-        seed,
-        false,
-        sizes.guide_terms,
-    );
-    let (mut guide_run, result) = with_handler(guide_run, || guide.call(args.clone()));
-    if let Some(failure) = guide_run.failure.take() {
-        return Err(failure);
+    fn new(elbo: &TraceElbo, model: &'a M, guide: &'a G, args: &'a A) -> Self {
+        Runs {
+            model,
+            guide,
+            args,
+            mean_field: elbo.mean_field,
+        }
     }
-    result.map_err(InferError::Run)?;
-    let Role::Guide(sites) =
-        std::mem::replace(&mut guide_run.role, Role::Model(IndexMap::default()))
-    else {
-        unreachable!("the guide's run has the guide's role")
-    };
-    let (log_q, score) = (guide_run.log_density, std::mem::take(&mut guide_run.score));
-    (sizes.guide_sites, sizes.guide_terms) = (sites.len(), log_q.terms.len());
-    let seed: u64 = rng.random();
-    let params_read = std::mem::take(&mut guide_run.params);
-    let model_run = Run::new(
-        Role::Model(sites),
-        params_read,
-        seed,
-        mean_field,
-        sizes.model_terms,
-    );
-    let (mut model_run, result) = with_handler(model_run, || model.call(args.clone()));
-    *params = std::mem::take(&mut model_run.params);
-    if let Some(failure) = model_run.failure.take() {
-        return Err(failure);
-    }
-    result.map_err(InferError::Run)?;
-    let Role::Model(unused) = &model_run.role else {
-        unreachable!("the model's run has the model's role")
-    };
-    if let Some((name, _)) = unused.iter().find(|(_, site)| !site.auxiliary) {
-        return Err(InferError::Run(PyroError::InvalidMessage {
-            site: name.clone(),
-            reason: "the guide has this latent site but the model does not (mark it \
+
+    /// One particle: runs the guide, then the model replayed against it, and sums their
+    /// log-densities. Their buffers start at `sizes`, which this particle's sizes then replace.
+    fn particle(
+        &self,
+        rng: &mut PyroRng,
+        params: &mut Params,
+        sizes: &mut Sizes,
+    ) -> Result<Particle, InferError> {
+        let Runs {
+            model,
+            guide,
+            args,
+            mean_field,
+        } = *self;
+        let seed: u64 = rng.random();
+        let guide_sites = IndexMap::with_capacity_and_hasher(sizes.guide_sites, FxBuildHasher);
+        let guide_run = Run::new(
+            Role::Guide(guide_sites),
+            std::mem::take(params),
+            seed,
+            false,
+            sizes.guide_terms,
+        );
+        let mut guide_run = guide_run.run(guide, args)?;
+        let Role::Guide(sites) =
+            std::mem::replace(&mut guide_run.role, Role::Model(IndexMap::default()))
+        else {
+            unreachable!("the guide's run has the guide's role")
+        };
+        let (log_q, score) = (guide_run.log_density, std::mem::take(&mut guide_run.score));
+        (sizes.guide_sites, sizes.guide_terms) = (sites.len(), log_q.terms.len());
+        let seed: u64 = rng.random();
+        let params_read = std::mem::take(&mut guide_run.params);
+        let model_run = Run::new(
+            Role::Model(sites),
+            params_read,
+            seed,
+            mean_field,
+            sizes.model_terms,
+        );
+        let mut model_run = model_run.run(model, args)?;
+        *params = std::mem::take(&mut model_run.params);
+        let Role::Model(unused) = &model_run.role else {
+            unreachable!("the model's run has the model's role")
+        };
+        if let Some((name, _)) = unused.iter().find(|(_, site)| !site.auxiliary) {
+            return Err(InferError::Run(PyroError::InvalidMessage {
+                site: name.clone(),
+                reason: "the guide has this latent site but the model does not (mark it \
                      infer(\"is_auxiliary\", true) if it is meant to be the guide's own)",
-        }));
+            }));
+        }
+        let log_p = model_run.log_density;
+        sizes.model_terms = log_p.terms.len();
+        let elbo = log_p.sub_real(&log_q);
+        Ok(Particle { elbo, score })
     }
-    let log_p = model_run.log_density;
-    sizes.model_terms = log_p.terms.len();
-    let elbo = log_p.sub_real(&log_q);
-    Ok(Particle { elbo, score })
 }
 
 /// A running sum of log-densities: its value and its terms on the tape (one node at the end).
@@ -496,6 +497,17 @@ struct Run {
 }
 
 impl Run {
+    /// Runs `model` on `args` under this handler, and returns the handler: the handler's own
+    /// failure (in full), else the model's error, ends it.
+    fn run<A: Clone, M: Model<A>>(self, model: &M, args: &A) -> Result<Run, InferError> {
+        let (mut run, result) = with_handler(self, || model.call(args.clone()));
+        if let Some(failure) = run.failure.take() {
+            return Err(failure);
+        }
+        result.map_err(InferError::Run)?;
+        Ok(run)
+    }
+
     /// A run in `role` with room for `terms` log-density terms.
     fn new(role: Role, params: Params, seed: u64, mean_field: bool, terms: usize) -> Self {
         let direct = match &role {
