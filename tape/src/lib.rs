@@ -105,4 +105,4 @@ mod tape;
 pub use error::TapeError;
 pub use real::Real;
 pub use reals::{Iter, Parent, Reals, Weights};
-pub use tape::{Tape, gradient};
+pub use tape::{Tape, gradient, sum_in_lanes};

@@ -212,8 +212,7 @@ impl Reals {
     /// The sum of the elements (added in four lanes): one node.
     #[track_caller]
     pub fn sum(&self) -> Real {
-        let values = &self.values;
-        let value = tape::sum_in_lanes(values.len(), |i| values[i]);
+        let value = tape::sum_in_lanes(self.values.iter().copied());
         Real::record_parents(value, &[(Parent::Reals(self), Weights::All(1.0))])
     }
 

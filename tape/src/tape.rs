@@ -790,7 +790,7 @@ fn sweep_block(block: Block, extra: &Extra<'_>, adjoints: &mut [f64]) {
         } else if parent_len == 1 {
             below[parent] += match weights {
                 Some(weights) => dot(out, weights),
-                None => edge.weight * sum_in_lanes(out.len(), |i| out[i]),
+                None => edge.weight * sum_in_lanes(out.iter().copied()),
             };
         } else {
             let (adjoint, parents) = (out[0], &mut below[parent..][..parent_len]);
@@ -812,27 +812,34 @@ fn sweep_block(block: Block, extra: &Extra<'_>, adjoints: &mut [f64]) {
 
 /// `sum_i a[i] b[i]`, in lanes ([`sum_in_lanes`]).
 fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    sum_in_lanes(n, |i| a[i] * b[i])
+    sum_in_lanes(a.iter().zip(b).map(|(x, y)| x * y))
 }
 
-/// `sum_{i < n} term(i)` in four lanes, which the compiler vectorises (a single running sum
-/// would be one long chain of dependent additions, four cycles each).
-#[inline(always)]
-pub(crate) fn sum_in_lanes(n: usize, term: impl Fn(usize) -> f64) -> f64 {
+/// The sum of `terms` with term `i` added in lane `i mod 4`, the lanes added as
+/// `(l0 + l1) + (l2 + l3)`: four independent sums, which pipeline, where a single running sum
+/// is one long chain of dependent additions (four cycles each). The tape's sweep and
+/// [`Reals::sum`](crate::Reals::sum) sum this way, and so do the distributions' batch scores, so
+/// that a value and its gradient agree on one order.
+///
+/// ```
+/// use pyro_tape::sum_in_lanes;
+///
+/// assert_eq!(sum_in_lanes([1.0, 2.0, 3.0, 4.0, 5.0]), 15.0);
+/// assert_eq!(sum_in_lanes(std::iter::empty()), 0.0);
+/// ```
+#[inline]
+pub fn sum_in_lanes(terms: impl IntoIterator<Item = f64>) -> f64 {
+    let mut terms = terms.into_iter();
     let mut lanes = [0.0; 4];
-    let chunks = n / 4;
-    for c in 0..chunks {
-        for (l, lane) in lanes.iter_mut().enumerate() {
-            *lane += term(4 * c + l);
+    'terms: loop {
+        for lane in &mut lanes {
+            let Some(term) = terms.next() else {
+                break 'terms;
+            };
+            *lane += term;
         }
     }
-    let mut total = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
-    for i in 4 * chunks..n {
-        total += term(i);
-    }
-    total
+    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
 }
 
 /// [`sweep`] for a node with more than two parents: `edges`, and adjoint `adjoint`.

@@ -6,7 +6,7 @@ use crate::distribution::{Cdf, Distribution, Partials};
 use crate::error::{self, ParamError};
 use crate::reparam::detach;
 use crate::special::{ln_shared, standardise};
-use pyro_tape::{Real, Reals};
+use pyro_tape::{Real, Reals, sum_in_lanes};
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
 
@@ -148,20 +148,10 @@ fn sum_sq_residuals(scale: f64, pairs: impl Iterator<Item = (f64, f64)>) -> f64 
     sum_sq_in_lanes(pairs.map(|(loc, x)| (x - loc) / scale))
 }
 
-/// `sum_i z_i^2`, element `i` added in lane `i mod 4`: four independent sums, which pipeline
-/// (each lane a register: the lanes are named, not indexed).
+/// `sum_i z_i^2`, in the tape's lanes ([`sum_in_lanes`]).
 #[inline]
-fn sum_sq_in_lanes(mut zs: impl Iterator<Item = f64>) -> f64 {
-    let mut lanes = [0.0; 4];
-    'elements: loop {
-        for lane in &mut lanes {
-            let Some(z) = zs.next() else {
-                break 'elements;
-            };
-            *lane += z * z;
-        }
-    }
-    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
+fn sum_sq_in_lanes(zs: impl Iterator<Item = f64>) -> f64 {
+    sum_in_lanes(zs.map(|z| z * z))
 }
 
 /// The log-density of `n` draws sharing `scale` whose squared standardised residuals sum to
