@@ -30,15 +30,13 @@ fn main() {
         return;
     }
     if which == "tape" || which == "tapev" {
-        let mut grad = Vec::new();
+        let (mut terms, mut grad) = (Vec::new(), Vec::new());
         let start = std::time::Instant::now();
         for _ in 0..runs {
             let u = std::hint::black_box(&u);
+            let per_site = which == "tape";
             std::hint::black_box(linreg_gradient_on_tape(
-                &data,
-                u,
-                which == "tape",
-                &mut grad,
+                &data, u, per_site, &mut terms, &mut grad,
             ));
         }
         println!(

@@ -208,11 +208,13 @@ pub fn linreg_gradient_by_hand((xs, ys): &(Vec<f64>, Vec<f64>), u: &[f64; 3]) ->
 /// bijection but without handlers: the model's arithmetic and scores written straight on
 /// `Real`s (one `log_prob_real` node per site, or one for the batch, and one node for the sum).
 /// What a gradient costs the library before any handler work: the floor of any model run
-/// through the handler stack.
+/// through the handler stack. The terms go into `terms` (cleared first), a buffer the caller
+/// keeps, as the potential keeps its own.
 pub fn linreg_gradient_on_tape(
     (xs, ys): &(Vec<f64>, Vec<f64>),
     u: &[f64; 3],
     per_site: bool,
+    terms: &mut Vec<(Real, f64)>,
     grad: &mut Vec<f64>,
 ) -> f64 {
     let tape = Tape::start().expect("no gradient is being taken on this thread");
@@ -222,7 +224,7 @@ pub fn linreg_gradient_on_tape(
     let sigma = Constraint::Positive
         .to_constrained_real(log_sigma)
         .expect("the positive reals have a bijection");
-    let mut terms: Vec<(Real, f64)> = Vec::with_capacity(xs.len() + 4);
+    terms.clear();
     let jacobian = Constraint::Positive
         .log_abs_det_jacobian_real(log_sigma)
         .expect("the positive reals have a bijection");
@@ -241,7 +243,7 @@ pub fn linreg_gradient_on_tape(
         terms.push((site.log_prob_real(&Reals::constant(ys.clone())), 1.0));
     }
     let lp = terms.iter().map(|(term, _)| term.value()).sum();
-    let total = Real::record(lp, &terms);
+    let total = Real::record(lp, terms);
     tape.backward_into(total, &leaves, grad)
         .expect("a gradient of this tape");
     lp
@@ -266,7 +268,7 @@ pub fn linreg_gradient_two_ways(
         .log_density(&data, u, &mut grad)
         .expect("a density");
     let mut grad_tape = Vec::new();
-    let lp_tape = linreg_gradient_on_tape(data, u, per_site, &mut grad_tape);
+    let lp_tape = linreg_gradient_on_tape(data, u, per_site, &mut Vec::new(), &mut grad_tape);
     [(lp, grad), (lp_tape, grad_tape)]
 }
 

@@ -70,7 +70,7 @@ fn gradients(quick: bool) -> serde_json::Value {
                 std::iter::once(value).chain(partials).collect::<Vec<_>>()
             })
             .fold(0.0, f64::max);
-        let (mut grad, mut grad_tape) = (Vec::new(), Vec::new());
+        let (mut grad, mut grad_tape, mut terms) = (Vec::new(), Vec::new(), Vec::new());
         let time = per_call(calls, || {
             potential
                 .log_density(&&data, std::hint::black_box(&u), &mut grad)
@@ -78,7 +78,7 @@ fn gradients(quick: bool) -> serde_json::Value {
         });
         let tape = per_call(calls, || {
             let u = std::hint::black_box(&u);
-            linreg_gradient_on_tape(&data, u, per_site, &mut grad_tape);
+            linreg_gradient_on_tape(&data, u, per_site, &mut terms, &mut grad_tape);
         });
         let (ratio, tape_ratio) = (time / hand, tape / hand);
         println!(
